@@ -1,0 +1,111 @@
+"""
+### CCPA right of access
+
+One run answers one "what personal information do you hold about me?" request (Cal. Civ. Code §1798.110).
+
+The intake system triggers a run with conf `{"name", "email", "photo_id_url"}`. The run posts a review prompt to
+Slack, waits (deferred, holding no worker slot) for a compliance officer to click **Approve** or **Reject**, then
+either gathers the person's data from every datastore in `include/datastores.yaml` and emails them the report, or
+emails a rejection. Finally the Slack prompt is replaced by the outcome so nobody acts twice. Every step is recorded
+in the compliance store (connection `ccpa_compliance_db`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param, TriggerRule, dag, task, task_group
+
+from include import workflow
+from include.datastores import load_registry
+from include.request import PARAM_SCHEMAS
+from include.sensors import WaitForDecisionSensor
+
+# A local YAML file: reading it at parse time touches no database, Variable or connection.
+DATASTORES = load_registry().datastores
+
+
+@dag(
+    dag_id="ccpa_right_of_access",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["ccpa", "privacy", "right-to-know"],
+    default_args={
+        "owner": "privacy",
+        "retries": 3,
+        "retry_delay": timedelta(seconds=20),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={
+        "name": Param(title="Name", description="The requester's full name", **PARAM_SCHEMAS["name"]),
+        "email": Param(title="Email", description="Where the answer goes", **PARAM_SCHEMAS["email"]),
+        "photo_id_url": Param(
+            title="Photo ID URL", description="Link to the photo ID", **PARAM_SCHEMAS["photo_id_url"]
+        ),
+        "lookback": Param(
+            "12_months",
+            type="string",
+            enum=["12_months", "all"],
+            description="12_months (the legal minimum) or all (back to 2022-01-01, if the requester asks)",
+        ),
+    },
+    max_active_tasks=32,
+)
+def ccpa_right_of_access() -> None:
+    @task(multiple_outputs=True)
+    def validate_request(**context: Any) -> dict[str, Any]:
+        return workflow.validate_request(dict(context["params"]), context["run_id"], context["dag_run"].run_after)
+
+    @task
+    def post_review_prompt(request_id: str) -> dict[str, str]:
+        return workflow.post_review_prompt(request_id)
+
+    @task.branch
+    def branch_on_decision(decision: dict[str, Any]) -> list[str]:
+        return workflow.branch_for(
+            decision, [f"aggregate_personal_data.{d.task_id}" for d in DATASTORES], "send_rejection"
+        )
+
+    @task
+    def extract(name: str, request_id: str, lookback: str) -> dict[str, Any]:
+        return workflow.extract_datastore(name, request_id, lookback)
+
+    @task_group(group_id="aggregate_personal_data")
+    def aggregate_personal_data(request_id: str, lookback: str) -> list:
+        return [extract.override(task_id=d.task_id)(d.name, request_id, lookback) for d in DATASTORES]
+
+    @task
+    def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]]) -> dict[str, str]:
+        return workflow.build_report(request_id, lookback, extracts)
+
+    @task
+    def send_report(request_id: str, report: dict[str, str]) -> str:
+        return workflow.send_report(request_id, report)
+
+    @task
+    def send_rejection(request_id: str) -> str:
+        return workflow.send_rejection(request_id)
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+    def close_review_prompt(request_id: str) -> str:
+        return workflow.close_review_prompt(request_id)
+
+    request = validate_request()
+    request_id, lookback = request["request_id"], request["lookback"]
+    decision = WaitForDecisionSensor(task_id="wait_for_decision", request_id=request_id, deferrable=True)
+    post_review_prompt(request_id) >> decision
+    route = branch_on_decision(decision.output)
+    extracts = aggregate_personal_data(request_id, lookback)
+    route >> extracts
+    report = send_report(request_id, build_report(request_id, lookback, extracts))
+    rejection = send_rejection(request_id)
+    route >> rejection
+    [report, rejection] >> close_review_prompt(request_id)
+
+
+ccpa_right_of_access()

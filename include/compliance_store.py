@@ -1,0 +1,423 @@
+"""The compliance store: requests, decisions, deliveries and the audit trail, in the database behind
+connection ``ccpa_compliance_db`` (MySQL/MariaDB in production, a SQLite file by default).
+
+Exactly-once lives here, in the database, not in Python: a decision is a row keyed by its request (a second
+insert fails), and a delivery is claimed by inserting its row before anything is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from include.config import COMPLIANCE_CONN_ID
+from include.db import default_sqlite_url, engine_for
+from include.request import AccessRequest, due_date
+
+# Microsecond precision on MySQL/MariaDB, where DATETIME would otherwise round to the second.
+_Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+metadata = MetaData()
+
+requests_table = Table(
+    "ccpa_requests",
+    metadata,
+    Column("request_id", String(32), primary_key=True),
+    Column("run_id", String(250), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("photo_id_url", Text, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("received_at", _Timestamp, nullable=False),
+    Column("due_at", _Timestamp, nullable=False),
+    Column("slack_channel", String(64)),
+    Column("slack_ts", String(64)),
+    Column("closed_at", _Timestamp),
+    Index("ix_ccpa_requests_email", "email"),
+)
+
+decisions_table = Table(
+    "ccpa_decisions",
+    metadata,
+    # The primary key is the request: the database, not the callback, guarantees one decision per request.
+    Column("request_id", String(32), ForeignKey("ccpa_requests.request_id"), primary_key=True),
+    Column("action", String(16), nullable=False),
+    Column("decided_by", String(64), nullable=False),
+    Column("decided_at", _Timestamp, nullable=False),
+    Column("reason", Text),
+    Column("response_url", Text),
+)
+
+deliveries_table = Table(
+    "ccpa_deliveries",
+    metadata,
+    Column("request_id", String(32), ForeignKey("ccpa_requests.request_id"), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),  # sending | sent
+    Column("message_id", String(255), nullable=False),
+    Column("claimed_at", _Timestamp, nullable=False),
+    Column("sent_at", _Timestamp),
+)
+
+audit_table = Table(
+    "ccpa_audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(32), index=True),
+    Column("event", String(64), nullable=False),
+    Column("actor", String(64)),
+    Column("detail", Text),  # JSON; identifiers and outcomes only, never personal data
+    Column("created_at", _Timestamp, nullable=False),
+)
+
+APPROVE = "approve"
+REJECT = "reject"
+DECISIONS = (APPROVE, REJECT)
+
+
+class UnknownRequest(LookupError):
+    pass
+
+
+class DeliveryInDoubt(RuntimeError):
+    """A previous attempt claimed this delivery and never confirmed it: sending again could send twice."""
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    request_id: str
+    run_id: str
+    name: str
+    email: str
+    photo_id_url: str
+    status: str
+    received_at: datetime
+    due_at: datetime
+    slack_channel: str | None
+    slack_ts: str | None
+    closed_at: datetime | None
+
+    @property
+    def access_request(self) -> AccessRequest:
+        return AccessRequest(name=self.name, email=self.email, photo_id_url=self.photo_id_url)
+
+
+@dataclass(frozen=True)
+class Decision:
+    request_id: str
+    action: str
+    decided_by: str
+    decided_at: datetime
+    reason: str | None = None
+    response_url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, XCom- and trigger-safe form (no personal data: a Slack user id, a time, a reason)."""
+        return {
+            "request_id": self.request_id,
+            "action": self.action,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at.isoformat(),
+            "reason": self.reason,
+        }
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _naive(value: datetime) -> datetime:
+    """Stored as naive UTC: MySQL DATETIME has no zone, SQLite has no type."""
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+_schema_ready: set[str] = set()
+_schema_lock = threading.Lock()
+
+
+class ComplianceStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._ensure_schema()
+
+    @classmethod
+    def from_connection(cls, conn_id: str = COMPLIANCE_CONN_ID) -> ComplianceStore:
+        return cls(engine_for(conn_id, default_url=default_sqlite_url("ccpa_compliance.sqlite")))
+
+    def _ensure_schema(self) -> None:
+        key = self.engine.url.render_as_string(hide_password=True)
+        with _schema_lock:
+            if key in _schema_ready:
+                return
+            try:
+                metadata.create_all(self.engine, checkfirst=True)
+            except (OperationalError, ProgrammingError):
+                # Another process created the tables between our check and our CREATE: check again.
+                metadata.create_all(self.engine, checkfirst=True)
+            _schema_ready.add(key)
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def register_request(self, run_id: str, request: AccessRequest, received_at: datetime) -> RequestRecord:
+        """Create the request for a DAG run, or return the one a previous try created."""
+        existing = self.find_by_run_id(run_id)
+        if existing is not None:
+            return existing
+        request_id = uuid.uuid4().hex
+        row = {
+            "request_id": request_id,
+            "run_id": run_id,
+            **request.to_dict(),
+            "status": "received",
+            "received_at": _naive(received_at),
+            "due_at": _naive(due_date(received_at)),
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(requests_table).values(**row))
+                self._audit(conn, request_id, "request_received", detail={"run_id": run_id})
+        except IntegrityError:
+            existing = self.find_by_run_id(run_id)
+            if existing is None:
+                raise
+            return existing
+        return self.get_request(request_id)
+
+    def get_request(self, request_id: str) -> RequestRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(requests_table).where(requests_table.c.request_id == request_id)).first()
+        if row is None:
+            raise UnknownRequest(request_id)
+        return _request(row)
+
+    def find_request(self, request_id: str) -> RequestRecord | None:
+        try:
+            return self.get_request(request_id)
+        except UnknownRequest:
+            return None
+
+    def find_by_run_id(self, run_id: str) -> RequestRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(requests_table).where(requests_table.c.run_id == run_id)).first()
+        return None if row is None else _request(row)
+
+    def set_review_prompt(self, request_id: str, channel: str, ts: str) -> None:
+        self._update_request(
+            request_id,
+            {"slack_channel": channel, "slack_ts": ts, "status": "awaiting_decision"},
+            "review_prompt_posted",
+            detail={"channel": channel, "ts": ts},
+        )
+
+    def set_status(self, request_id: str, status: str, *, closed: bool = False, **detail: Any) -> None:
+        values: dict[str, Any] = {"status": status}
+        if closed:
+            values["closed_at"] = _naive(utcnow())
+        self._update_request(request_id, values, status, detail=detail or None)
+
+    def _update_request(self, request_id: str, values: dict[str, Any], event: str, detail: Any = None) -> None:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(requests_table).where(requests_table.c.request_id == request_id).values(**values)
+            )
+            if result.rowcount == 0:
+                raise UnknownRequest(request_id)
+            self._audit(conn, request_id, event, detail=detail)
+
+    # -- decisions --------------------------------------------------------------------------------
+
+    def record_decision(
+        self,
+        request_id: str,
+        action: str,
+        decided_by: str,
+        *,
+        reason: str | None = None,
+        response_url: str | None = None,
+        decided_at: datetime | None = None,
+    ) -> tuple[Decision, bool]:
+        """Record the decision; return (the decision in force, whether this call made it)."""
+        if action not in DECISIONS:
+            raise ValueError(f"unknown decision {action!r}")
+        decided_at = decided_at or utcnow()
+        try:
+            with self.engine.begin() as conn:
+                exists = conn.execute(
+                    select(requests_table.c.request_id).where(requests_table.c.request_id == request_id)
+                ).first()
+                if exists is None:
+                    raise UnknownRequest(request_id)
+                conn.execute(
+                    insert(decisions_table).values(
+                        request_id=request_id,
+                        action=action,
+                        decided_by=decided_by,
+                        decided_at=_naive(decided_at),
+                        reason=reason,
+                        response_url=response_url,
+                    )
+                )
+                conn.execute(
+                    update(requests_table)
+                    .where(requests_table.c.request_id == request_id)
+                    .values(status="approved" if action == APPROVE else "rejected")
+                )
+                self._audit(conn, request_id, "decision_recorded", actor=decided_by, detail={"action": action})
+        except IntegrityError:
+            decision = self.get_decision(request_id)
+            if decision is None:
+                raise
+            self.audit(request_id, "duplicate_decision_ignored", actor=decided_by, detail={"action": action})
+            return decision, False
+        decision = self.get_decision(request_id)
+        assert decision is not None
+        return decision, True
+
+    def get_decision(self, request_id: str) -> Decision | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(decisions_table).where(decisions_table.c.request_id == request_id)).first()
+        if row is None:
+            return None
+        return Decision(
+            request_id=row.request_id,
+            action=row.action,
+            decided_by=row.decided_by,
+            decided_at=_aware(row.decided_at),
+            reason=row.reason,
+            response_url=row.response_url,
+        )
+
+    # -- deliveries (exactly-once email) ------------------------------------------------------------
+
+    def claim_delivery(self, request_id: str, kind: str, message_id: str) -> str | None:
+        """Claim the right to send ``kind`` for a request.
+
+        Returns None when the claim is ours (go ahead and send), or the message id already sent.
+        Raises DeliveryInDoubt when an earlier attempt claimed it and never confirmed.
+        """
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(deliveries_table).values(
+                        request_id=request_id,
+                        kind=kind,
+                        status="sending",
+                        message_id=message_id,
+                        claimed_at=_naive(utcnow()),
+                    )
+                )
+            return None
+        except IntegrityError:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(deliveries_table).where(
+                        deliveries_table.c.request_id == request_id, deliveries_table.c.kind == kind
+                    )
+                ).first()
+            if row is None:
+                raise
+            if row.status == "sent":
+                return row.message_id
+            raise DeliveryInDoubt(
+                f"the {kind} email for request {request_id} (message {row.message_id}) was claimed at "
+                f"{row.claimed_at} and never confirmed; check the mail server's log, then delete the "
+                f"'{deliveries_table.name}' row to send again"
+            ) from None
+
+    def release_delivery(self, request_id: str, kind: str) -> None:
+        """The send failed for certain (nothing left our hands): let a retry send."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                deliveries_table.delete().where(
+                    deliveries_table.c.request_id == request_id,
+                    deliveries_table.c.kind == kind,
+                    deliveries_table.c.status == "sending",
+                )
+            )
+            self._audit(conn, request_id, "email_send_failed", detail={"kind": kind})
+
+    def confirm_delivery(self, request_id: str, kind: str, message_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(deliveries_table)
+                .where(deliveries_table.c.request_id == request_id, deliveries_table.c.kind == kind)
+                .values(status="sent", sent_at=_naive(utcnow()))
+            )
+            self._audit(conn, request_id, "email_sent", detail={"kind": kind, "message_id": message_id})
+
+    # -- audit ------------------------------------------------------------------------------------
+
+    def audit(self, request_id: str | None, event: str, *, actor: str | None = None, detail: Any = None) -> None:
+        with self.engine.begin() as conn:
+            self._audit(conn, request_id, event, actor=actor, detail=detail)
+
+    @staticmethod
+    def _audit(conn, request_id: str | None, event: str, *, actor: str | None = None, detail: Any = None) -> None:
+        conn.execute(
+            insert(audit_table).values(
+                request_id=request_id,
+                event=event,
+                actor=actor,
+                detail=None if detail is None else json.dumps(detail, default=str, sort_keys=True),
+                created_at=_naive(utcnow()),
+            )
+        )
+
+    def audit_trail(self, request_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(audit_table).where(audit_table.c.request_id == request_id).order_by(audit_table.c.id)
+            ).all()
+        return [
+            {
+                "event": r.event,
+                "actor": r.actor,
+                "detail": None if r.detail is None else json.loads(r.detail),
+                "created_at": _aware(r.created_at),
+            }
+            for r in rows
+        ]
+
+
+def _request(row) -> RequestRecord:
+    return RequestRecord(
+        request_id=row.request_id,
+        run_id=row.run_id,
+        name=row.name,
+        email=row.email,
+        photo_id_url=row.photo_id_url,
+        status=row.status,
+        received_at=_aware(row.received_at),
+        due_at=_aware(row.due_at),
+        slack_channel=row.slack_channel,
+        slack_ts=row.slack_ts,
+        closed_at=_aware(row.closed_at),
+    )

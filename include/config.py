@@ -1,0 +1,69 @@
+"""Every name a user configures: Airflow Connections, Variables and environment variables.
+
+Values are read when a task, trigger or callback runs, never at DAG-parse time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Connections
+COMPLIANCE_CONN_ID = "ccpa_compliance_db"
+SLACK_CONN_ID = "slack_api_default"
+SMTP_CONN_ID = "smtp_default"
+
+# Variables
+VAR_REVIEW_CHANNEL = "ccpa_review_channel"
+VAR_SIGNING_SECRET = "ccpa_slack_signing_secret"  # noqa: S105 (a Variable name, not a secret)
+VAR_APPROVERS = "ccpa_approvers"
+VAR_FROM_EMAIL = "ccpa_from_email"
+
+# Environment
+ENV_POLL_SECONDS = "CCPA_DECISION_POLL_SECONDS"
+ENV_DATASTORES_FILE = "CCPA_DATASTORES_FILE"
+
+INCLUDE_DIR = Path(__file__).resolve().parent
+DEFAULT_DATASTORES_FILE = INCLUDE_DIR / "datastores.yaml"
+
+_UNSET = object()
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def get_variable(key: str, default: object = _UNSET) -> str:
+    """An Airflow Variable (env ``AIRFLOW_VAR_<KEY>`` or the metadata DB) with a message naming it when unset."""
+    from airflow.sdk import Variable
+
+    try:
+        value = Variable.get(key)
+    except Exception as exc:  # the SDK raises different types in tasks, triggers and servers
+        if default is not _UNSET:
+            return default  # type: ignore[return-value]
+        raise ConfigurationError(
+            f"Airflow Variable '{key}' is not set (set it in the UI or as env AIRFLOW_VAR_{key.upper()})"
+        ) from exc
+    return value
+
+
+def approvers() -> frozenset[str]:
+    """Slack user ids allowed to decide. Unset means nobody: deciding is never open by accident."""
+    raw = get_variable(VAR_APPROVERS, "")
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+def poll_seconds() -> float:
+    raw = os.environ.get(ENV_POLL_SECONDS, "5")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{ENV_POLL_SECONDS} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{ENV_POLL_SECONDS} must be positive, got {raw!r}")
+    return value
+
+
+def datastores_file() -> Path:
+    return Path(os.environ.get(ENV_DATASTORES_FILE) or DEFAULT_DATASTORES_FILE)

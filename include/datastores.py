@@ -1,0 +1,235 @@
+"""The datastore registry (``datastores.yaml``) and the extraction of one person's data from one datastore.
+
+Data engineers add a datastore by adding YAML, never by touching the DAG. Errors name the file, the entry
+and the field, because the person reading them is editing that file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import text
+
+from include.config import datastores_file
+from include.db import engine_for
+
+CATEGORIES = (
+    "identifiers",
+    "customer_records",
+    "protected_classifications",
+    "commercial",
+    "biometric",
+    "internet_activity",
+    "geolocation",
+    "sensory",
+    "professional",
+    "education",
+    "inferences",
+    "sensitive",
+)
+BIND_PARAMETERS = ("email", "name", "since")
+UNCATEGORISED = "uncategorised"
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+class RegistryError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    sql: str
+    categories: dict[str, str]
+    withhold: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Datastore:
+    name: str
+    conn_id: str
+    description: str
+    queries: tuple[Query, ...]
+    sources: tuple[str, ...] = ()
+    purposes: tuple[str, ...] = ()
+    third_parties: tuple[str, ...] = ()
+
+    @property
+    def task_id(self) -> str:
+        return f"extract_{self.name}"
+
+
+@dataclass(frozen=True)
+class Registry:
+    path: Path
+    datastores: tuple[Datastore, ...] = field(default=())
+
+    def get(self, name: str) -> Datastore:
+        for store in self.datastores:
+            if store.name == name:
+                return store
+        raise RegistryError(f"{self.path}: no datastore named '{name}'")
+
+
+def load_registry(path: Path | str | None = None) -> Registry:
+    """Read and validate the registry. Reads a local file only: safe at DAG-parse time."""
+    path = Path(path) if path is not None else datastores_file()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RegistryError(f"{path}: datastore registry not found (set CCPA_DATASTORES_FILE)") from None
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("datastores"), list):
+        raise RegistryError(f"{path}: expected a mapping with a 'datastores' list")
+    seen: set[str] = set()
+    stores = []
+    for index, entry in enumerate(raw["datastores"]):
+        store = _datastore(path, index, entry)
+        if store.name in seen:
+            raise RegistryError(f"{path}: datastores[{index}] '{store.name}': field 'name' is not unique")
+        seen.add(store.name)
+        stores.append(store)
+    return Registry(path=path, datastores=tuple(stores))
+
+
+def _datastore(path: Path, index: int, entry: Any) -> Datastore:
+    where = f"{path}: datastores[{index}]"
+    if not isinstance(entry, dict):
+        raise RegistryError(f"{where}: expected a mapping")
+    name = entry.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise RegistryError(f"{where}: field 'name' must match [a-z][a-z0-9_]* (got {name!r})")
+    where = f"{where} '{name}'"
+    unknown = set(entry) - {"name", "conn_id", "description", "queries", "sources", "purposes", "third_parties"}
+    if unknown:
+        raise RegistryError(f"{where}: unknown field(s) {sorted(unknown)}")
+    conn_id = entry.get("conn_id")
+    if not isinstance(conn_id, str) or not conn_id.strip():
+        raise RegistryError(f"{where}: field 'conn_id' must name an Airflow connection")
+    queries = entry.get("queries")
+    if not isinstance(queries, list) or not queries:
+        raise RegistryError(f"{where}: field 'queries' must be a non-empty list")
+    parsed = [_query(where, i, q) for i, q in enumerate(queries)]
+    if len({q.name for q in parsed}) != len(parsed):
+        raise RegistryError(f"{where}: query names must be unique")
+    return Datastore(
+        name=name,
+        conn_id=conn_id,
+        description=str(entry.get("description") or ""),
+        queries=tuple(parsed),
+        sources=_strings(where, entry, "sources"),
+        purposes=_strings(where, entry, "purposes"),
+        third_parties=_strings(where, entry, "third_parties"),
+    )
+
+
+def _query(where: str, index: int, entry: Any) -> Query:
+    where = f"{where} queries[{index}]"
+    if not isinstance(entry, dict):
+        raise RegistryError(f"{where}: expected a mapping")
+    unknown = set(entry) - {"name", "sql", "categories", "withhold"}
+    if unknown:
+        raise RegistryError(f"{where}: unknown field(s) {sorted(unknown)}")
+    name = entry.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise RegistryError(f"{where}: field 'name' must match [a-z][a-z0-9_]* (got {name!r})")
+    where = f"{where} '{name}'"
+    sql = entry.get("sql")
+    if not isinstance(sql, str) or not sql.strip():
+        raise RegistryError(f"{where}: field 'sql' must be a SQL query")
+    binds = set(_BIND.findall(sql))
+    if not binds:
+        raise RegistryError(f"{where}: field 'sql' must select by the bound parameter :email (or :name)")
+    bad = binds - set(BIND_PARAMETERS)
+    if bad:
+        raise RegistryError(
+            f"{where}: field 'sql' uses unknown parameter(s) {sorted(':' + b for b in bad)}; "
+            f"allowed: {', '.join(':' + b for b in BIND_PARAMETERS)}"
+        )
+    if "%s" in sql or "%(" in sql or "{" in sql:
+        raise RegistryError(f"{where}: field 'sql' must use named bind parameters (:email), not formatting")
+    categories = entry.get("categories") or {}
+    if not isinstance(categories, dict):
+        raise RegistryError(f"{where}: field 'categories' must map column -> category")
+    for column, category in categories.items():
+        if category not in CATEGORIES:
+            raise RegistryError(
+                f"{where}: field 'categories' maps '{column}' to unknown category {category!r}; "
+                f"one of: {', '.join(CATEGORIES)}"
+            )
+    withhold = entry.get("withhold") or []
+    if not isinstance(withhold, list) or not all(isinstance(c, str) for c in withhold):
+        raise RegistryError(f"{where}: field 'withhold' must be a list of column names")
+    return Query(name=name, sql=sql, categories={str(k): v for k, v in categories.items()}, withhold=tuple(withhold))
+
+
+def _strings(where: str, entry: dict, key: str) -> tuple[str, ...]:
+    value = entry.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RegistryError(f"{where}: field '{key}' must be a list of strings")
+    return tuple(value)
+
+
+# -- extraction -------------------------------------------------------------------------------------
+
+
+def extract(store: Datastore, *, email: str, name: str, since: datetime) -> dict[str, Any]:
+    """Run every query of one datastore for one person; withheld values never leave this function."""
+    engine = engine_for(store.conn_id)
+    params = {"email": email, "name": name, "since": since.replace(tzinfo=None)}
+    sections = []
+    with engine.connect() as conn:
+        for query in store.queries:
+            statement = text(query.sql)
+            used = {k: v for k, v in params.items() if k in statement.compile().params}
+            result = conn.execute(statement, used)
+            columns = list(result.keys())
+            withheld = [c for c in columns if c in query.withhold]
+            rows = []
+            held = dict.fromkeys(withheld, False)
+            for row in result:
+                record = dict(zip(columns, row, strict=True))
+                for column in withheld:
+                    held[column] = held[column] or record[column] is not None
+                rows.append({c: (None if c in held else _plain(v)) for c, v in record.items()})
+            sections.append(
+                {
+                    "query": query.name,
+                    "columns": columns,
+                    "categories": {c: query.categories.get(c, UNCATEGORISED) for c in columns},
+                    "withheld": withheld,
+                    "withheld_present": held,
+                    "rows": rows,
+                }
+            )
+    return {
+        "datastore": store.name,
+        "description": store.description,
+        "sources": list(store.sources),
+        "purposes": list(store.purposes),
+        "third_parties": list(store.third_parties),
+        "sections": sections,
+        "row_count": sum(len(s["rows"]) for s in sections),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe values: the result travels by XCom and into the report."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return str(value)

@@ -1,0 +1,83 @@
+"""The access request as the intake system sends it: normalised and validated before anything happens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+#: Civ. 1798.130(a)(2) / §7021(b): answer within 45 calendar days of receipt.
+RESPONSE_DAYS = 45
+
+# Deliberately plain: one "@", no spaces, a dotted domain. Full RFC 5322 accepts addresses no mail system delivers.
+_EMAIL = re.compile(
+    r"^[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+_MAX_NAME = 200
+_MAX_EMAIL = 254
+_MAX_URL = 2048
+
+#: JSON schemas for the DAG's params, so the REST API refuses a malformed trigger before a run exists.
+PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "name": {"type": "string", "minLength": 1, "maxLength": _MAX_NAME, "pattern": r"\S"},
+    "email": {
+        "type": "string",
+        "minLength": 3,
+        "maxLength": _MAX_EMAIL,
+        "pattern": r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$",
+    },
+    "photo_id_url": {"type": "string", "maxLength": _MAX_URL, "pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]?://\S+\s*$"},
+}
+
+
+class InvalidRequest(ValueError):
+    """A request field is missing or malformed; the message names the field, never its value."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"invalid access request: field '{field}' {problem}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    name: str
+    email: str
+    photo_id_url: str
+
+    @classmethod
+    def from_conf(cls, conf: dict[str, Any] | None) -> AccessRequest:
+        """Normalise (trim, collapse spaces, lower-case the email) and validate a DAG run conf."""
+        conf = conf or {}
+        name = " ".join(_text(conf, "name").split())
+        if not name:
+            raise InvalidRequest("name", "must not be empty")
+        if len(name) > _MAX_NAME:
+            raise InvalidRequest("name", f"must be at most {_MAX_NAME} characters")
+
+        email = _text(conf, "email").strip().lower()
+        if len(email) > _MAX_EMAIL or not _EMAIL.match(email):
+            raise InvalidRequest("email", "is not a valid email address")
+
+        url = _text(conf, "photo_id_url").strip()
+        parsed = urlparse(url)
+        if len(url) > _MAX_URL or parsed.scheme not in ("http", "https") or not parsed.netloc or " " in url:
+            raise InvalidRequest("photo_id_url", "must be an http(s) URL")
+        return cls(name=name, email=email, photo_id_url=url)
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def due_date(received_at: datetime) -> datetime:
+    return received_at + timedelta(days=RESPONSE_DAYS)
+
+
+def _text(conf: dict[str, Any], field: str) -> str:
+    value = conf.get(field)
+    if value is None:
+        raise InvalidRequest(field, "is missing")
+    if not isinstance(value, str):
+        raise InvalidRequest(field, "must be a string")
+    return value

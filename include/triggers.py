@@ -1,0 +1,57 @@
+"""Triggers: how a request waits for its decision without holding a worker slot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+from asgiref.sync import sync_to_async
+
+from include.config import COMPLIANCE_CONN_ID
+
+
+def _fetch_decision(conn_id: str, request_id: str) -> dict[str, Any] | None:
+    from include.compliance_store import ComplianceStore
+
+    decision = ComplianceStore.from_connection(conn_id).get_decision(request_id)
+    return None if decision is None else decision.to_dict()
+
+
+class DecisionTrigger(BaseTrigger):
+    """Fires once the Slack callback has written a decision for ``request_id`` to the compliance store.
+
+    Polls with a pooled connection in a thread (``sync_to_async``), so the triggerer's event loop never blocks;
+    hundreds of waiting requests cost one small query each per interval.
+    """
+
+    def __init__(self, request_id: str, poll_interval: float = 5.0, conn_id: str = COMPLIANCE_CONN_ID) -> None:
+        super().__init__()
+        self.request_id = request_id
+        self.poll_interval = poll_interval
+        self.conn_id = conn_id
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {"request_id": self.request_id, "poll_interval": self.poll_interval, "conn_id": self.conn_id},
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        fetch = sync_to_async(_fetch_decision, thread_sensitive=False)
+        failures = 0
+        while True:
+            try:
+                decision = await fetch(self.conn_id, self.request_id)
+                failures = 0
+            except Exception:
+                # The store being briefly unreachable is not a reason to lose a 45-day wait: keep polling.
+                failures += 1
+                self.log.warning("Compliance store unreachable (attempt %d); polling again", failures, exc_info=True)
+                decision = None
+            if decision is not None:
+                self.log.info("Decision for request %s: %s", self.request_id, decision["action"])
+                yield TriggerEvent({"status": "decided", "decision": decision})
+                return
+            await asyncio.sleep(self.poll_interval)

@@ -1,0 +1,128 @@
+"""The steps of one access request. Each function is one DAG task's work; the DAG file only wires them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.providers.slack.hooks.slack import SlackHook
+from airflow.sdk.exceptions import AirflowFailException
+
+from include import config
+from include.compliance_store import APPROVE, ComplianceStore
+from include.datastores import extract, load_registry
+from include.notify import send_once
+from include.report import Email, render_rejection, render_report
+from include.request import AccessRequest, InvalidRequest
+from include.slack_blocks import outcome_prompt, review_prompt
+
+log = logging.getLogger(__name__)
+
+#: Civ. 1798.130(a)(2)(B): on request, disclosure reaches back to 1 January 2022.
+EARLIEST_LOOKBACK = datetime(2022, 1, 1, tzinfo=UTC)
+DEFAULT_LOOKBACK = timedelta(days=365)
+
+REPORT = "report"
+REJECTION = "rejection"
+
+
+def store() -> ComplianceStore:
+    return ComplianceStore.from_connection()
+
+
+def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -> dict[str, Any]:
+    """Normalise and validate the conf, and register the request once per DAG run (a retry finds it again)."""
+    try:
+        request = AccessRequest.from_conf(conf)
+        lookback = _lookback(conf)
+    except InvalidRequest as exc:
+        # A malformed request stays malformed: fail now, without retries, naming the field (never its value).
+        raise AirflowFailException(str(exc)) from None
+    record = store().register_request(run_id, request, received_at)
+    log.info("Request %s registered for run %s, due %s", record.request_id, run_id, record.due_at.date())
+    return {"request_id": record.request_id, "due_at": record.due_at.isoformat(), "lookback": lookback}
+
+
+def _lookback(conf: dict[str, Any]) -> str:
+    value = conf.get("lookback", "12_months")
+    if value not in ("12_months", "all"):
+        raise InvalidRequest("lookback", "must be '12_months' or 'all'")
+    return value
+
+
+def post_review_prompt(request_id: str) -> dict[str, str]:
+    """Post the Approve/Reject prompt once; a retry after a post that succeeded reuses it."""
+    s = store()
+    record = s.get_request(request_id)
+    if record.slack_ts:
+        return {"channel": record.slack_channel or "", "ts": record.slack_ts}
+    text, blocks = review_prompt(record)
+    channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
+    response = SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_postMessage(
+        channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+    )
+    s.set_review_prompt(request_id, response["channel"], response["ts"])
+    return {"channel": response["channel"], "ts": response["ts"]}
+
+
+def branch_for(decision: dict[str, Any], approve_task_ids: list[str], reject_task_id: str) -> list[str]:
+    return approve_task_ids if decision["action"] == APPROVE else [reject_task_id]
+
+
+def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, Any]:
+    record = store().get_request(request_id)
+    datastore = load_registry().get(name)
+    result = extract(datastore, email=record.email, name=record.name, since=_since(record.received_at, lookback))
+    log.info("Datastore %s: %d row(s) for request %s", name, result["row_count"], request_id)
+    return result
+
+
+def _since(received_at: datetime, lookback: str) -> datetime:
+    return EARLIEST_LOOKBACK if lookback == "all" else received_at - DEFAULT_LOOKBACK
+
+
+def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]]) -> dict[str, str]:
+    record = store().get_request(request_id)
+    email = render_report(
+        name=record.name,
+        request_id=request_id,
+        received_at=record.received_at,
+        since=_since(record.received_at, lookback),
+        datastores=sorted(extracts, key=lambda e: e["datastore"]),
+    )
+    store().audit(request_id, "report_built", detail={"datastores": len(extracts)})
+    return {"subject": email.subject, "html": email.html}
+
+
+def send_report(request_id: str, report: dict[str, str]) -> str:
+    s = store()
+    record = s.get_request(request_id)
+    return send_once(s, request_id, REPORT, record.email, Email(subject=report["subject"], html=report["html"]))
+
+
+def send_rejection(request_id: str) -> str:
+    s = store()
+    record = s.get_request(request_id)
+    decision = s.get_decision(request_id)
+    email = render_rejection(name=record.name, request_id=request_id, reason=decision.reason if decision else None)
+    return send_once(s, request_id, REJECTION, record.email, email)
+
+
+def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
+    """Replace the prompt by the outcome, without buttons, so nobody acts twice."""
+    s = store()
+    record = s.get_request(request_id)
+    decision = s.get_decision(request_id)
+    if decision is None:
+        raise RuntimeError(f"request {request_id} has no decision: nothing to close")
+    outcome = ":white_check_mark: report sent" if decision.action == APPROVE else ":x: rejection sent"
+    text, blocks = outcome_prompt(
+        record, action=decision.action, decided_by=decision.decided_by, outcome=outcome, run_url=run_url
+    )
+    if record.slack_channel and record.slack_ts:
+        SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_update(
+            channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks
+        )
+    s.set_status(request_id, "completed" if decision.action == APPROVE else "rejected_notified", closed=True)
+    return outcome

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test suite: installs what it needs, starts MariaDB if it is down, runs lint and pytest.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k approve).
+source "$(dirname "$0")/lib.sh"
+ensure_system
+ensure_venv
+ensure_mariadb
+cd "$ROOT"
+log "ruff"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+log "pytest"
+exec "$PY" -m pytest "$@"

@@ -1,0 +1,77 @@
+"""Test settings: an isolated AIRFLOW_HOME, the project's DAG folder, and the real MariaDB.
+
+Airflow reads its configuration on import, so the environment is set here, before any test imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+AIRFLOW_HOME = Path(os.environ.get("CCPA_TEST_AIRFLOW_HOME", "/tmp/ccpa-test-airflow-home"))  # noqa: S108
+
+os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.setdefault("CCPA_DECISION_POLL_SECONDS", "0.5")
+sys.path.insert(0, str(ROOT))
+
+MYSQL_URL = os.environ.get("CCPA_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata DB (SQLite, in AIRFLOW_HOME): what ``dag.test()`` needs."""
+    AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+    )
+    return AIRFLOW_HOME
+
+
+def _mysql_engine(database: str = ""):
+    from sqlalchemy import create_engine
+
+    return create_engine(f"{MYSQL_URL}/{database}", pool_pre_ping=True)
+
+
+@pytest.fixture(scope="session")
+def mysql_database():
+    """Factory for throw-away MariaDB databases, dropped at the end of the session."""
+    from sqlalchemy import text
+
+    server = _mysql_engine()
+    created: list[str] = []
+
+    def make(prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        with server.begin() as conn:
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        created.append(name)
+        return name
+
+    yield make
+    with server.begin() as conn:
+        for name in created:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    server.dispose()
+
+
+@pytest.fixture
+def compliance_store(mysql_database, monkeypatch):
+    """A fresh compliance store on the real MariaDB, reachable as connection ccpa_compliance_db."""
+    from include.compliance_store import ComplianceStore
+
+    url = f"{MYSQL_URL}/{mysql_database('ccpa_compliance')}"
+    monkeypatch.setenv("AIRFLOW_CONN_CCPA_COMPLIANCE_DB", url)
+    return ComplianceStore.from_connection()

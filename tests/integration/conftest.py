@@ -1,0 +1,129 @@
+"""The whole workflow, for real: dag.test() on the project's DAG, the compliance store and the datastores on
+MariaDB, Slack played by the emulator (real slack_sdk client, real signed callbacks to the real Flask app) and the
+requester's inbox played by the SMTP sink."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MYSQL_URL, ROOT
+
+SIGNING_SECRET = "test-signing-secret"
+APPROVER = "U0APPROVER"
+CHANNEL = "#privacy-requests"
+FROM_EMAIL = "privacy@example.com"
+
+
+@dataclass
+class Stack:
+    slack: object
+    sink: object
+    callback_url: str
+    datastores_url: str
+    store: object
+
+    def click_when_posted(self, action_id: str, user_id: str = APPROVER, timeout: float = 60) -> threading.Thread:
+        """Play the officer: wait for the next review prompt, then press a button (in the background)."""
+        seen = {m["ts"] for m in self.slack.messages()}
+        results: dict[str, object] = {}
+
+        def officer() -> None:
+            msg = self.slack.wait_for_message(lambda m: m["ts"] not in seen and _has_button(m), timeout=timeout)
+            results["click"] = self.slack.click(msg["ts"], action_id, user_id=user_id)
+
+        thread = threading.Thread(target=officer, daemon=True)
+        thread.results = results  # type: ignore[attr-defined]
+        thread.start()
+        return thread
+
+
+def _has_button(message: dict) -> bool:
+    return any(b.get("type") == "actions" for b in message.get("blocks") or [])
+
+
+@pytest.fixture(scope="module")
+def datastores_db(mysql_database) -> str:
+    from sqlalchemy import create_engine
+
+    from include.demo_data import seed
+
+    url = f"{MYSQL_URL}/{mysql_database('ccpa_data')}"
+    engine = create_engine(url)
+    seed(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def stack(airflow_db, compliance_store, datastores_db, monkeypatch, tmp_path) -> Iterator[Stack]:
+    from include.slack_callback import create_app
+    from include.standins.mail_sink import MailSink
+    from include.standins.slack_emulator import SlackEmulator
+    from include.standins.wsgi_thread import ServedApp
+
+    for conn_id in ("CCPA_CRM_DB", "CCPA_ORDERS_DB", "CCPA_WEB_DB"):
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}", datastores_db)
+    monkeypatch.setenv("CCPA_DATASTORES_FILE", str(ROOT / "include" / "datastores.yaml"))
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REVIEW_CHANNEL", CHANNEL)
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_APPROVERS", f"{APPROVER},U0SECOND")
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", FROM_EMAIL)
+
+    with (
+        MailSink(tmp_path / "mail") as sink,
+        SlackEmulator(signing_secret=SIGNING_SECRET) as slack,
+        ServedApp(create_app()) as callback,
+    ):
+        slack.callback_url = f"{callback.url}/slack/actions"
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SLACK_API_DEFAULT",
+            json.dumps({"conn_type": "slack", "password": "xoxb-test-token", "extra": {"base_url": slack.api_url}}),
+        )
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SMTP_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": sink.port,
+                    "extra": {"disable_tls": True, "disable_ssl": True, "retry_limit": 0, "timeout": 10},
+                }
+            ),
+        )
+        yield Stack(
+            slack=slack,
+            sink=sink,
+            callback_url=slack.callback_url,
+            datastores_url=datastores_db,
+            store=compliance_store,
+        )
+
+
+@pytest.fixture(scope="session")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(ROOT / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags["ccpa_right_of_access"]
+
+
+@pytest.fixture
+def run_dag(dag) -> Callable[..., object]:
+    def run(conf: dict) -> object:
+        return dag.test(run_conf=conf)
+
+    return run
+
+
+def mail_to(sink, address: str) -> list:
+    return [m for m in sink.messages() if address in (m.message["To"] or "")]
+
+
+__all__ = ["APPROVER", "CHANNEL", "FROM_EMAIL", "Path", "Stack", "mail_to"]

@@ -1,0 +1,146 @@
+"""End to end: one request per test, through the real DAG, Slack emulator, Flask callback, MariaDB and SMTP sink."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from include.demo_data import DEMO_PERSON
+from tests.integration.conftest import APPROVER, FROM_EMAIL
+
+pytestmark = pytest.mark.integration
+
+REQUEST = {**DEMO_PERSON, "photo_id_url": "https://intake.example.com/ids/jane.png"}
+
+
+def _html(mail) -> str:
+    part = mail.message.get_body(preferencelist=("html",))
+    return part.get_content()
+
+
+def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_dag):
+    officer = stack.click_when_posted("ccpa_approve")
+    dag_run = run_dag(REQUEST)
+    officer.join(5)
+
+    assert dag_run.state == "success"
+    assert officer.results["click"][0] == 200
+    [mail] = stack.sink.messages()
+    assert mail.message["To"] == DEMO_PERSON["email"]
+    assert mail.message["From"] == FROM_EMAIL
+    html = _html(mail)
+    # Jane's own data, from each of the three MySQL datastores ...
+    assert "+1-415-555-1000" in html  # crm phone
+    assert "ORD-000000" in html and "ORD-000002" in html  # orders
+    assert "203.0.113.10" in html  # web events
+    # ... her SSN is withheld but declared ...
+    assert "123-45-6789" not in html
+    assert "held, not disclosed for your security" in html
+    # ... and nothing of the decoys, not even the one who shares her name.
+    for decoy_value in ("jane.doe@example.org", "john.roe", "ada@example.net", "+1-415-555-1001", "203.0.113.11"):
+        assert decoy_value not in html
+
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    assert record.status == "completed"
+    decision = stack.store.get_decision(record.request_id)
+    assert (decision.action, decision.decided_by) == ("approve", APPROVER)
+    prompt = stack.slack.message(record.slack_ts)
+    assert "report sent" in prompt["text"] or "report sent" in str(prompt["blocks"])
+    assert not any(b["type"] == "actions" for b in prompt["blocks"]), "buttons must be gone"
+    assert f"<@{APPROVER}>" in str(prompt["blocks"])
+    events = [e["event"] for e in stack.store.audit_trail(record.request_id)]
+    assert events[0] == "request_received"
+    assert {"review_prompt_posted", "decision_recorded", "report_built", "email_sent", "completed"} <= set(events)
+
+
+def test_rejected_request_gets_a_polite_rejection_and_no_data(stack, run_dag):
+    officer = stack.click_when_posted("ccpa_reject")
+    dag_run = run_dag(REQUEST)
+    officer.join(5)
+
+    assert dag_run.state == "success"
+    [mail] = stack.sink.messages()
+    assert mail.message["To"] == DEMO_PERSON["email"]
+    assert "could not be completed" in mail.message["Subject"]
+    html = _html(mail)
+    assert "Nothing about you has been disclosed" in html
+    assert "+1-415-555-1000" not in html and "ORD-" not in html
+
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    assert record.status == "rejected_notified"
+    assert stack.store.get_decision(record.request_id).action == "reject"
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert states["aggregate_personal_data.extract_crm"] == "skipped"
+    assert states["send_report"] == "skipped"
+    assert states["send_rejection"] == "success"
+    prompt = stack.slack.message(record.slack_ts)
+    assert "rejection sent" in str(prompt["blocks"])
+    assert not any(b["type"] == "actions" for b in prompt["blocks"])
+
+
+def test_person_with_no_data_is_told_we_hold_none(stack, run_dag):
+    officer = stack.click_when_posted("ccpa_approve")
+    dag_run = run_dag({"name": "Nobody Known", "email": "nobody@example.com", "photo_id_url": "https://x.example/id"})
+    officer.join(5)
+
+    assert dag_run.state == "success"
+    [mail] = stack.sink.messages()
+    assert mail.message["To"] == "nobody@example.com"
+    assert "we hold no personal information about you" in _html(mail).lower()
+    assert "jane" not in _html(mail).lower()
+
+
+def test_forged_and_unauthorised_clicks_change_nothing(stack, run_dag):
+    """Mid-run: a forged callback (wrong secret) and a click by a non-approver leave the request undecided."""
+    seen: dict[str, object] = {}
+
+    def officer() -> None:
+        msg = stack.slack.wait_for_message(lambda m: any(b.get("type") == "actions" for b in m["blocks"]), 60)
+        request_id = next(e["value"] for b in msg["blocks"] if b["type"] == "actions" for e in b["elements"])
+        forged = {
+            "type": "block_actions",
+            "user": {"id": APPROVER},
+            "actions": [{"action_id": "ccpa_approve", "value": request_id, "type": "button"}],
+            "response_url": msg["response_url"],
+        }
+        seen["forged"] = stack.slack.send_signed(forged, secret="not-the-signing-secret")
+        seen["replayed"] = stack.slack.send_signed(forged, timestamp=int(time.time()) - 600)
+        seen["intruder"] = stack.slack.click(msg["ts"], "ccpa_approve", user_id="U0INTRUDER")
+        seen["after"] = stack.store.get_decision(request_id)
+        seen["approver"] = stack.slack.click(msg["ts"], "ccpa_reject", user_id=APPROVER)
+
+    thread = threading.Thread(target=officer, daemon=True)
+    thread.start()
+    dag_run = run_dag(REQUEST)
+    thread.join(5)
+
+    assert seen["forged"][0] == 401
+    assert seen["replayed"][0] == 401
+    assert seen["intruder"][0] == 200
+    assert seen["after"] is None, "nothing may be decided by a forged or unauthorised click"
+    assert dag_run.state == "success"
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    decision = stack.store.get_decision(record.request_id)
+    assert (decision.action, decision.decided_by) == ("reject", APPROVER)
+    events = stack.store.audit_trail(record.request_id)
+    assert [e["actor"] for e in events if e["event"] == "decision_refused_not_approver"] == ["U0INTRUDER"]
+    assert any("not an approver" in e["text"] for e in stack.slack.ephemerals())
+    [mail] = stack.sink.messages()
+    assert "could not be completed" in mail.message["Subject"]
+
+
+def test_invalid_request_fails_at_validation_and_posts_nothing(stack, run_dag):
+    # Passes the trigger-time JSON schema, fails the stricter check in validate_request.
+    dag_run = run_dag({"name": "Jane Doe", "email": "jane@example..com", "photo_id_url": "https://x.example/id"})
+
+    assert dag_run.state == "failed"
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert states["validate_request"] == "failed"
+    assert states["post_review_prompt"] in ("upstream_failed", None)
+    assert stack.slack.messages() == []
+    assert stack.sink.messages() == []
+    assert stack.store.find_by_run_id(dag_run.run_id) is None
+    ti = next(t for t in dag_run.get_task_instances() if t.task_id == "validate_request")
+    assert ti.try_number == 1, "a malformed request is not retried"
