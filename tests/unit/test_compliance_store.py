@@ -1,0 +1,84 @@
+"""The compliance store on the real MariaDB: idempotent registration, one decision, one delivery."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+
+from include.compliance_store import ComplianceStore, DeliveryInDoubt, UnknownRequest
+from include.request import AccessRequest
+
+REQUEST = AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id")
+RECEIVED = datetime(2026, 11, 27, 10, 30, 15, 123456, tzinfo=UTC)
+
+
+def test_schema_creation_is_idempotent(compliance_store):
+    ComplianceStore(compliance_store.engine)
+    compliance_store._ensure_schema()
+    from include.compliance_store import metadata
+
+    metadata.create_all(compliance_store.engine, checkfirst=True)
+
+
+def test_registering_twice_for_one_run_gives_one_request(compliance_store):
+    first = compliance_store.register_request("run-1", REQUEST, RECEIVED)
+    again = compliance_store.register_request("run-1", REQUEST, RECEIVED)
+    assert first.request_id == again.request_id
+    assert first.received_at == RECEIVED  # microseconds and zone survive MariaDB
+    assert first.due_at.date().isoformat() == "2027-01-11"
+    assert [e["event"] for e in compliance_store.audit_trail(first.request_id)] == ["request_received"]
+
+
+def test_concurrent_registration_for_one_run_gives_one_request(compliance_store):
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(
+            pool.map(lambda _: compliance_store.register_request("run-c", REQUEST, RECEIVED).request_id, range(8))
+        )
+    assert len(ids) == 1
+
+
+def test_concurrent_decisions_give_exactly_one(compliance_store):
+    request_id = compliance_store.register_request("run-2", REQUEST, RECEIVED).request_id
+
+    def decide(i):
+        return compliance_store.record_decision(request_id, "approve" if i % 2 else "reject", f"U{i:03d}")
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(decide, range(32)))
+    made = [d for d, created in results if created]
+    assert len(made) == 1
+    assert {(d.action, d.decided_by) for d, _ in results} == {(made[0].action, made[0].decided_by)}
+    events = [e["event"] for e in compliance_store.audit_trail(request_id)]
+    assert events.count("decision_recorded") == 1
+    assert events.count("duplicate_decision_ignored") == 31
+
+
+def test_decision_on_unknown_request_raises(compliance_store):
+    with pytest.raises(UnknownRequest):
+        compliance_store.record_decision("0" * 32, "approve", "U1")
+
+
+def test_delivery_is_claimed_once(compliance_store):
+    request_id = compliance_store.register_request("run-3", REQUEST, RECEIVED).request_id
+    assert compliance_store.claim_delivery(request_id, "report", "<m1@x>") is None
+    with pytest.raises(DeliveryInDoubt):
+        compliance_store.claim_delivery(request_id, "report", "<m2@x>")
+    compliance_store.confirm_delivery(request_id, "report", "<m1@x>")
+    assert compliance_store.claim_delivery(request_id, "report", "<m3@x>") == "<m1@x>"
+
+
+def test_released_delivery_can_be_claimed_again(compliance_store):
+    request_id = compliance_store.register_request("run-4", REQUEST, RECEIVED).request_id
+    assert compliance_store.claim_delivery(request_id, "report", "<m1@x>") is None
+    compliance_store.release_delivery(request_id, "report")
+    assert compliance_store.claim_delivery(request_id, "report", "<m2@x>") is None
+
+
+def test_audit_detail_holds_no_personal_data(compliance_store):
+    record = compliance_store.register_request("run-5", REQUEST, RECEIVED)
+    compliance_store.set_review_prompt(record.request_id, "C123", "1.2")
+    compliance_store.record_decision(record.request_id, "approve", "U1")
+    trail = str(compliance_store.audit_trail(record.request_id))
+    assert "jane" not in trail.lower()

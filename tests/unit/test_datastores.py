@@ -1,0 +1,121 @@
+"""The registry's validation, and extraction from MariaDB with hostile inputs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, insert
+
+from include.datastores import RegistryError, extract, load_registry
+from include.demo_data import DEMO_PERSON, crm_users, seed
+from tests.conftest import MYSQL_URL, ROOT
+
+
+def write(tmp_path, text):
+    path = tmp_path / "datastores.yaml"
+    path.write_text(text)
+    return path
+
+
+ENTRY = """datastores:
+  - name: crm
+    conn_id: ccpa_crm_db
+    queries:
+      - name: profile
+        sql: SELECT name FROM crm_users WHERE email = :email
+        categories: {name: identifiers}
+"""
+
+
+def test_the_shipped_registry_is_valid():
+    registry = load_registry(ROOT / "include" / "datastores.yaml")
+    assert [d.name for d in registry.datastores] == ["crm", "orders", "web"]
+    assert registry.get("crm").queries[0].withhold == ("ssn",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not: [a, list", "not valid YAML"),
+        ("stores: []", "'datastores' list"),
+        (ENTRY.replace("name: crm", "name: CRM"), "datastores[0]: field 'name' must match"),
+        (ENTRY.replace("conn_id: ccpa_crm_db", "conn_id: ''"), "datastores[0] 'crm': field 'conn_id'"),
+        (ENTRY.replace("WHERE email = :email", "WHERE email = '%s'"), "field 'sql' must select by"),
+        (ENTRY.replace(":email", ":email OR id = :id"), "unknown parameter(s) [':id']"),
+        (ENTRY.replace("identifiers}", "secret_stuff}"), "unknown category 'secret_stuff'"),
+        (ENTRY + "    colour: blue\n", "unknown field(s) ['colour']"),
+        (ENTRY + ENTRY.replace("datastores:\n", ""), "field 'name' is not unique"),
+        (ENTRY.replace("categories: {name: identifiers}", "withhold: ssn"), "field 'withhold' must be a list"),
+    ],
+)
+def test_validation_errors_name_the_file_the_entry_and_the_field(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(RegistryError) as excinfo:
+        load_registry(path)
+    assert str(path) in str(excinfo.value)
+    assert message in str(excinfo.value)
+
+
+def test_missing_registry_says_which_variable_to_set(tmp_path):
+    with pytest.raises(RegistryError, match="CCPA_DATASTORES_FILE"):
+        load_registry(tmp_path / "nope.yaml")
+
+
+@pytest.fixture(scope="module")
+def datastores_url(mysql_database):
+    url = f"{MYSQL_URL}/{mysql_database('ccpa_extract')}"
+    engine = create_engine(url)
+    seed(engine)
+    tricky = "o'brien+x\"--@example.com"
+    with engine.begin() as conn:
+        conn.execute(insert(crm_users).values(email=tricky, name="Pat O'Brien", ssn="999-99-9999"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def registry(datastores_url, monkeypatch):
+    for name in ("CCPA_CRM_DB", "CCPA_ORDERS_DB", "CCPA_WEB_DB"):
+        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", datastores_url)
+    return load_registry(ROOT / "include" / "datastores.yaml")
+
+
+SINCE = datetime.now(UTC) - timedelta(days=365)
+
+
+def test_extracts_only_the_subjects_rows_and_withholds_the_ssn(registry):
+    crm = extract(registry.get("crm"), email=DEMO_PERSON["email"], name=DEMO_PERSON["name"], since=SINCE)
+    [section] = crm["sections"]
+    assert [r["email"] for r in section["rows"]] == [DEMO_PERSON["email"]]
+    assert section["withheld"] == ["ssn"] and section["withheld_present"] == {"ssn": True}
+    assert "123-45-6789" not in json.dumps(crm)
+    assert section["categories"]["favorite_food"] == "inferences"
+
+    web = extract(registry.get("web"), email=DEMO_PERSON["email"], name=DEMO_PERSON["name"], since=SINCE)
+    assert web["row_count"] == 40
+    assert {r["ip_address"] for r in web["sections"][0]["rows"]} == {"203.0.113.10"}
+
+
+def test_email_full_of_sql_metacharacters_is_just_a_value(registry):
+    tricky = "o'brien+x\"--@example.com"
+    crm = extract(registry.get("crm"), email=tricky, name="Pat O'Brien", since=SINCE)
+    assert [r["name"] for r in crm["sections"][0]["rows"]] == ["Pat O'Brien"]
+    assert "999-99-9999" not in json.dumps(crm)
+    injection = extract(registry.get("crm"), email="x' OR '1'='1", name="x", since=SINCE)
+    assert injection["row_count"] == 0
+
+
+def test_since_limits_the_lookback(registry):
+    recent = extract(
+        registry.get("orders"), email=DEMO_PERSON["email"], name="", since=datetime.now(UTC) - timedelta(days=45)
+    )
+    everything = extract(registry.get("orders"), email=DEMO_PERSON["email"], name="", since=datetime(2022, 1, 1))
+    assert recent["row_count"] == 2 and everything["row_count"] == 3
+
+
+def test_a_datastore_that_is_down_raises(registry, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_CCPA_CRM_DB", "mysql://root@127.0.0.1:1/down")
+    with pytest.raises(Exception, match=r"Can.t connect|Connection refused|2002|2003"):
+        extract(registry.get("crm"), email=DEMO_PERSON["email"], name="", since=SINCE)

@@ -1,0 +1,131 @@
+"""What the requester receives, and that it is sent exactly once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from include.compliance_store import DeliveryInDoubt
+from include.notify import send_once
+from include.report import Email, render_rejection, render_report
+from include.request import AccessRequest
+from include.standins.mail_sink import MailSink
+
+RECEIVED = datetime(2026, 11, 27, tzinfo=UTC)
+SINCE = datetime(2025, 11, 27, tzinfo=UTC)
+
+
+def extract_result(rows, withheld_present=None):
+    return {
+        "datastore": "crm",
+        "description": "Customer profiles",
+        "sources": [],
+        "purposes": [],
+        "third_parties": [],
+        "row_count": len(rows),
+        "sections": [
+            {
+                "query": "profile",
+                "columns": ["name", "ssn"],
+                "categories": {"name": "identifiers", "ssn": "sensitive"},
+                "withheld": ["ssn"],
+                "withheld_present": withheld_present or {"ssn": True},
+                "rows": rows,
+            }
+        ],
+    }
+
+
+def test_values_are_escaped_so_a_script_arrives_inert():
+    email = render_report(
+        name="<script>alert(1)</script>",
+        request_id="r1",
+        received_at=RECEIVED,
+        since=SINCE,
+        datastores=[extract_result([{"name": "<script>alert(1)</script>", "ssn": None}])],
+    )
+    assert "<script>" not in email.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in email.html
+
+
+def test_withheld_data_is_declared_not_disclosed():
+    email = render_report(
+        name="Jane", request_id="r1", received_at=RECEIVED, since=SINCE,
+        datastores=[extract_result([{"name": "Jane", "ssn": None}])],
+    )  # fmt: skip
+    assert "held, not disclosed for your security" in email.html
+    assert "sensitive" in email.html and "identifiers" in email.html
+    assert "November 27, 2025" in email.html  # the period covered
+
+
+def test_no_data_says_so():
+    email = render_report(
+        name="Jane", request_id="r1", received_at=RECEIVED, since=SINCE, datastores=[extract_result([])]
+    )
+    assert "we hold no personal information about you" in email.subject
+    assert "We hold no personal information about you." in email.html
+
+
+def test_rejection_carries_the_reason_escaped():
+    email = render_rejection(name="Jane", request_id="r1", reason="photo ID <b>does not match</b>")
+    assert "photo ID &lt;b&gt;does not match&lt;/b&gt;" in email.html
+
+
+@pytest.fixture
+def sink(tmp_path, monkeypatch):
+    with MailSink(tmp_path / "mail") as sink:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SMTP_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": sink.port,
+                    "extra": {"disable_tls": True, "disable_ssl": True, "retry_limit": 0},
+                }
+            ),
+        )
+        monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", "privacy@example.com")
+        yield sink
+
+
+@pytest.fixture
+def request_id(compliance_store):
+    return compliance_store.register_request(
+        "manual__notify", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), RECEIVED
+    ).request_id
+
+
+EMAIL = Email(subject="Your report", html="<p>hello</p>")
+
+
+def test_a_retried_send_does_not_send_twice(sink, compliance_store, request_id):
+    first = send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)
+    second = send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)
+    assert first == second
+    [mail] = sink.wait_for(1)
+    assert mail.message["Message-ID"] == first
+    assert mail.message["To"] == "jane@example.com" and mail.message["From"] == "privacy@example.com"
+    assert len(sink.messages()) == 1
+    events = compliance_store.audit_trail(request_id)
+    assert [e["detail"]["message_id"] for e in events if e["event"] == "email_sent"] == [first]
+
+
+def test_a_send_that_certainly_failed_can_be_retried(sink, compliance_store, request_id, monkeypatch):
+    good_conn = json.loads(__import__("os").environ["AIRFLOW_CONN_SMTP_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({**good_conn, "port": 1}))
+    with pytest.raises(Exception):
+        send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)
+    assert sink.messages() == []
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(good_conn))
+    send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)
+    assert len(sink.wait_for(1)) == 1
+
+
+def test_a_send_in_doubt_is_never_repeated(sink, compliance_store, request_id):
+    compliance_store.claim_delivery(request_id, "report", "<crashed-mid-send@example.com>")
+    with pytest.raises(DeliveryInDoubt, match="check the mail server"):
+        send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)
+    assert sink.messages() == []

@@ -1,0 +1,55 @@
+import json
+from datetime import UTC, datetime
+
+from include.compliance_store import RequestRecord
+from include.slack_blocks import ACTION_APPROVE, ACTION_REJECT, outcome_prompt, review_prompt
+
+RECORD = RequestRecord(
+    request_id="0123456789abcdef0123456789abcdef",
+    run_id="manual__2026-11-27T10:00:00+00:00",
+    name="Jane <!channel> Doe",
+    email="jane.doe@example.com",
+    photo_id_url="https://ids.example.com/jane.png",
+    status="received",
+    received_at=datetime(2026, 11, 27, 10, tzinfo=UTC),
+    due_at=datetime(2027, 1, 11, 10, tzinfo=UTC),
+    slack_channel=None,
+    slack_ts=None,
+    closed_at=None,
+)
+
+
+def _buttons(blocks):
+    return [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_prompt_shows_the_request_and_offers_approve_and_reject():
+    text, blocks = review_prompt(RECORD)
+    rendered = json.dumps(blocks)
+    assert "jane.doe@example.com" in rendered
+    assert "https://ids.example.com/jane.png" in rendered
+    assert "2027-01-11" in rendered  # due date
+    assert [b["action_id"] for b in _buttons(blocks)] == [ACTION_APPROVE, ACTION_REJECT]
+    assert text
+
+
+def test_button_values_identify_the_request_and_carry_no_personal_data():
+    _, blocks = review_prompt(RECORD)
+    for button in _buttons(blocks):
+        assert button["value"] == RECORD.request_id
+        assert "jane" not in button["value"].lower()
+
+
+def test_requester_text_cannot_ping_the_channel():
+    _, blocks = review_prompt(RECORD)
+    assert "<!channel>" not in json.dumps(blocks)
+    assert "&lt;!channel&gt;" in json.dumps(blocks)
+
+
+def test_outcome_has_no_buttons_and_names_who_decided():
+    _, blocks = outcome_prompt(
+        RECORD, action="approve", decided_by="U0OFFICER", outcome="report sent", run_url="http://af/run"
+    )
+    assert _buttons(blocks) == []
+    rendered = json.dumps(blocks)
+    assert "<@U0OFFICER>" in rendered and "report sent" in rendered and "http://af/run" in rendered

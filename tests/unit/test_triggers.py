@@ -1,0 +1,66 @@
+"""DecisionTrigger: plain serialisation, and an async run that fires once the decision is in the store."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from include.request import AccessRequest
+from include.triggers import DecisionTrigger
+
+
+def test_serializes_plain_secret_free_kwargs():
+    trigger = DecisionTrigger(request_id="abc", poll_interval=2.5, conn_id="ccpa_compliance_db")
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "include.triggers.DecisionTrigger"
+    assert kwargs == {"request_id": "abc", "poll_interval": 2.5, "conn_id": "ccpa_compliance_db"}
+    assert DecisionTrigger(**kwargs).serialize() == (classpath, kwargs)
+
+
+def test_fires_once_decided_without_blocking_the_event_loop(compliance_store):
+    request_id = compliance_store.register_request(
+        "manual__trigger", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), datetime.now(UTC)
+    ).request_id
+    trigger = DecisionTrigger(request_id=request_id, poll_interval=0.05)
+
+    async def scenario():
+        ticks = 0
+        stop = asyncio.Event()
+
+        async def heartbeat():  # would starve if a poll blocked the loop
+            nonlocal ticks
+            while not stop.is_set():
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        beat = asyncio.create_task(heartbeat())
+        run = trigger.run()
+        first = asyncio.create_task(run.__anext__())
+        await asyncio.sleep(0.3)
+        assert not first.done(), "no decision yet: the trigger must keep waiting"
+        await asyncio.to_thread(compliance_store.record_decision, request_id, "reject", "U0APPROVER")
+        event = await asyncio.wait_for(first, timeout=5)
+        stop.set()
+        await beat
+        return event, ticks
+
+    event, ticks = asyncio.run(scenario())
+    assert event.payload["status"] == "decided"
+    assert event.payload["decision"]["action"] == "reject"
+    assert event.payload["decision"]["decided_by"] == "U0APPROVER"
+    assert "jane" not in str(event.payload).lower()
+    assert ticks > 20
+
+
+def test_keeps_polling_while_the_store_is_unreachable(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_BROKEN_STORE", "mysql://root@127.0.0.1:1/nowhere")
+    trigger = DecisionTrigger(request_id="x" * 32, poll_interval=0.05, conn_id="broken_store")
+
+    async def scenario():
+        task = asyncio.create_task(trigger.run().__anext__())
+        await asyncio.sleep(0.5)
+        alive = not task.done()
+        task.cancel()
+        return alive
+
+    assert asyncio.run(scenario()), "a store outage must not end a 45-day wait"
