@@ -12,6 +12,22 @@ ACTION_REJECT = "ccpa_reject"
 ACTIONS = {ACTION_APPROVE: APPROVE, ACTION_REJECT: REJECT}
 ACTIONS_BLOCK_ID = "ccpa_decision"
 
+REJECT_VIEW_CALLBACK_ID = "ccpa_reject_reason"
+REASON_BLOCK_ID = "reason"
+REASON_ACTION_ID = "reason_choice"
+DETAILS_BLOCK_ID = "details"
+DETAILS_ACTION_ID = "reason_details"
+OTHER_REASON = "other"
+
+#: Reasons an officer can pick when rejecting; the requester reads the text (11 CCR §7024(e): explain the basis).
+REJECTION_REASONS: dict[str, str] = {
+    "photo_id_mismatch": "the photo ID does not match the name in your request",
+    "cannot_verify": "we could not verify your identity to the degree the law requires",
+    "photo_id_unreadable": "the photo ID could not be read",
+    "too_many_requests": "you have already received two answers in the last 12 months (Cal. Civ. Code §1798.130(b))",
+    OTHER_REASON: "another reason (explained below)",
+}
+
 
 def _escape(text: str) -> str:
     """Slack mrkdwn control characters; a requester-supplied name must not become a mention or link."""
@@ -31,8 +47,8 @@ def _summary_fields(request: RequestRecord) -> list[dict[str, str]]:
     ]
 
 
-def review_prompt(request: RequestRecord) -> tuple[str, list[dict[str, Any]]]:
-    """The message an officer acts on: who asks, their photo ID, the legal due date, Approve / Reject."""
+def review_prompt(request: RequestRecord, evidence: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The message an officer acts on: who asks, their photo ID, what we hold, the due date, Approve / Reject."""
     text = f"CCPA access request from {request.name}: approve or reject"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "CCPA right-of-access request"}},
@@ -45,6 +61,11 @@ def review_prompt(request: RequestRecord) -> tuple[str, list[dict[str, Any]]]:
                 "Check that the photo ID matches the name before approving.",
             },
         },
+        *(
+            [{"type": "section", "text": {"type": "mrkdwn", "text": f"*Identity evidence*: {evidence}"}}]
+            if evidence
+            else []
+        ),
         {
             "type": "actions",
             "block_id": ACTIONS_BLOCK_ID,
@@ -55,11 +76,20 @@ def review_prompt(request: RequestRecord) -> tuple[str, list[dict[str, Any]]]:
                     "text": {"type": "plain_text", "text": "Approve"},
                     "style": "primary",
                     "value": request.request_id,
+                    "confirm": {
+                        "title": {"type": "plain_text", "text": "Approve this request?"},
+                        "text": {
+                            "type": "mrkdwn",
+                            "text": "The requester will be emailed all personal information we hold about them.",
+                        },
+                        "confirm": {"type": "plain_text", "text": "Approve"},
+                        "deny": {"type": "plain_text", "text": "Cancel"},
+                    },
                 },
                 {
                     "type": "button",
                     "action_id": ACTION_REJECT,
-                    "text": {"type": "plain_text", "text": "Reject"},
+                    "text": {"type": "plain_text", "text": "Reject…"},
                     "style": "danger",
                     "value": request.request_id,
                 },
@@ -87,3 +117,63 @@ def outcome_prompt(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Request `{request.request_id}`"}]},
     ]
     return text, blocks
+
+
+def reject_modal(request: RequestRecord) -> dict[str, Any]:
+    """Asks for the reason the requester will read; the decision is recorded only when it is submitted."""
+    return {
+        "type": "modal",
+        "callback_id": REJECT_VIEW_CALLBACK_ID,
+        "private_metadata": request.request_id,
+        "title": {"type": "plain_text", "text": "Reject request"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"Rejecting the request from *{_escape(request.name)}*."},
+            },
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK_ID,
+                "label": {"type": "plain_text", "text": "Reason (the requester reads it)"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": REASON_ACTION_ID,
+                    "placeholder": {"type": "plain_text", "text": "Pick a reason"},
+                    "options": [
+                        {"text": {"type": "plain_text", "text": text[:75]}, "value": key}
+                        for key, text in REJECTION_REASONS.items()
+                    ],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": DETAILS_BLOCK_ID,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Details (required for 'another reason')"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": DETAILS_ACTION_ID,
+                    "multiline": True,
+                    "max_length": 1000,
+                },
+            },
+        ],
+    }
+
+
+def thread_notice(
+    kind: str, request: RequestRecord, *, approvers: frozenset[str] = frozenset(), extra: str = ""
+) -> str:
+    """Text for the prompt's thread: a reminder, an escalation, or a failure the officers must see."""
+    mentions = " ".join(f"<@{user}>" for user in sorted(approvers))
+    due = _date(request.due_at)
+    if kind == "reminder":
+        return f":hourglass_flowing_sand: Still waiting for a decision. {mentions} Legally due by {due}.".strip()
+    if kind == "escalation":
+        return (
+            f":rotating_light: Escalation: this request is legally due by {due} (10 days or less left) "
+            f"and is still undecided. {mentions}"
+        ).strip()
+    return f":warning: {extra} {mentions}".strip()

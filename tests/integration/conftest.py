@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +37,22 @@ class Stack:
         def officer() -> None:
             msg = self.slack.wait_for_message(lambda m: m["ts"] not in seen and _has_button(m), timeout=timeout)
             results["click"] = self.slack.click(msg["ts"], action_id, user_id=user_id)
+            if action_id == "ccpa_reject":
+                results["submit"] = self.submit_rejection(user_id=user_id)
 
         thread = threading.Thread(target=officer, daemon=True)
         thread.results = results  # type: ignore[attr-defined]
         thread.start()
         return thread
+
+
+    def submit_rejection(self, reason: str = "photo_id_mismatch", details: str = "", user_id: str = APPROVER):
+        """Fill in and submit the rejection modal the Reject click opened."""
+        deadline = time.time() + 10
+        while not self.slack.views() and time.time() < deadline:
+            time.sleep(0.05)
+        values = {"reason": {"reason_choice": reason}, "details": {"reason_details": details}}
+        return self.slack.submit_view("ccpa_reject_reason", values, user_id=user_id)
 
 
 def _has_button(message: dict) -> bool:

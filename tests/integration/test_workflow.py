@@ -66,6 +66,7 @@ def test_rejected_request_gets_a_polite_rejection_and_no_data(stack, run_dag):
     assert "could not be completed" in mail.message["Subject"]
     html = _html(mail)
     assert "Nothing about you has been disclosed" in html
+    assert "the photo ID does not match the name in your request" in html  # the officer's reason
     assert "+1-415-555-1000" not in html and "ORD-" not in html
 
     record = stack.store.find_by_run_id(dag_run.run_id)
@@ -110,6 +111,7 @@ def test_forged_and_unauthorised_clicks_change_nothing(stack, run_dag):
         seen["intruder"] = stack.slack.click(msg["ts"], "ccpa_approve", user_id="U0INTRUDER")
         seen["after"] = stack.store.get_decision(request_id)
         seen["approver"] = stack.slack.click(msg["ts"], "ccpa_reject", user_id=APPROVER)
+        seen["modal"] = stack.submit_rejection("other", "Please send a photo ID that shows your full name.")
 
     thread = threading.Thread(target=officer, daemon=True)
     thread.start()
@@ -129,6 +131,7 @@ def test_forged_and_unauthorised_clicks_change_nothing(stack, run_dag):
     assert any("not an approver" in e["text"] for e in stack.slack.ephemerals())
     [mail] = stack.sink.messages()
     assert "could not be completed" in mail.message["Subject"]
+    assert "Please send a photo ID that shows your full name." in _html(mail)
 
 
 def test_invalid_request_fails_at_validation_and_posts_nothing(stack, run_dag):

@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
+from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from include.request import AccessRequest
+from include.standins.slack_emulator import SlackEmulator
 from include.slack_callback import create_app
 
 SECRET = "unit-test-signing-secret"
@@ -34,9 +36,21 @@ def request_id(compliance_store):
 
 
 @pytest.fixture
-def client_for(compliance_store):
+def slack():
+    """The Slack Web API the callback talks back to (views.open, chat.update, response_url): the emulator."""
+    with SlackEmulator(signing_secret=SECRET) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def client_for(compliance_store, slack):
     def make(**settings):
-        return create_app(store_factory=lambda: compliance_store, settings=StaticSettings(**settings)).test_client()
+        app = create_app(
+            store_factory=lambda: compliance_store,
+            settings=StaticSettings(**settings),
+            slack_client_factory=lambda: WebClient(token="xoxb-test", base_url=slack.api_url),
+        )
+        return app.test_client()
 
     return make
 
@@ -151,10 +165,13 @@ def test_nobody_decides_while_approvers_are_unset(client_for, compliance_store, 
     assert compliance_store.get_decision(request_id) is None
 
 
-def test_second_click_does_not_change_the_decision(client, compliance_store, request_id):
+def test_second_click_does_not_change_the_decision(client_for, compliance_store, request_id):
+    client = client_for(approvers=frozenset({APPROVER, "U0SECOND"}))
     assert post(client, payload(request_id, "ccpa_approve")).status_code == 200
-    assert post(client, payload(request_id, "ccpa_reject")).status_code == 200
-    assert compliance_store.get_decision(request_id).action == "approve"
+    assert post(client, payload(request_id, "ccpa_approve", user="U0SECOND")).status_code == 200
+    assert post(client, reject_submission(request_id, "cannot_verify", user="U0SECOND")).json["errors"]
+    decision = compliance_store.get_decision(request_id)
+    assert (decision.action, decision.decided_by) == ("approve", APPROVER)
 
 
 def test_click_on_unknown_request_changes_nothing(client, compliance_store):
@@ -166,3 +183,120 @@ def test_unset_signing_secret_refuses_everything(client_for, compliance_store, r
     client = client_for(signing_secret="")
     assert post(client, payload(request_id)).status_code == 401
     assert compliance_store.get_decision(request_id) is None
+
+
+def reject_submission(request_id, reason_key=None, details=None, user=APPROVER):
+    values = {}
+    if reason_key:
+        values["reason"] = {"reason_choice": {"type": "static_select", "selected_option": {"value": reason_key}}}
+    if details is not None:
+        values["details"] = {"reason_details": {"type": "plain_text_input", "value": details}}
+    return {
+        "type": "view_submission",
+        "user": {"id": user},
+        "view": {"callback_id": "ccpa_reject_reason", "private_metadata": request_id, "state": {"values": values}},
+    }
+
+
+@pytest.fixture
+def prompted(compliance_store, request_id, slack):
+    """The request's prompt, posted to the emulator as post_review_prompt would."""
+    from include.slack_blocks import review_prompt
+
+    text, blocks = review_prompt(compliance_store.get_request(request_id))
+    posted = WebClient(token="xoxb-test", base_url=slack.api_url).chat_postMessage(
+        channel="#privacy", text=text, blocks=blocks
+    )
+    compliance_store.set_review_prompt(request_id, posted["channel"], posted["ts"])
+    return slack.message(posted["ts"])
+
+
+def test_reject_opens_a_modal_and_decides_nothing_yet(client, compliance_store, request_id, slack, prompted):
+    body = payload(request_id, "ccpa_reject") | {"trigger_id": "123.456.abc", "response_url": prompted["response_url"]}
+    assert post(client, body).status_code == 200
+    [view] = slack.views()
+    assert view["callback_id"] == "ccpa_reject_reason" and view["private_metadata"] == request_id
+    assert compliance_store.get_decision(request_id) is None
+
+
+def test_modal_submission_records_the_rejection_with_its_reason(client, compliance_store, request_id, slack, prompted):
+    response = post(client, reject_submission(request_id, "photo_id_mismatch", details="Different surname."))
+    assert response.status_code == 200 and not response.data  # empty 200 closes the modal
+    decision = compliance_store.get_decision(request_id)
+    assert (decision.action, decision.decided_by) == ("reject", APPROVER)
+    assert decision.reason == "the photo ID does not match the name in your request. Different surname."
+    updated = slack.wait_for_message(lambda m: m["ts"] == prompted["ts"] and "Rejected by" in str(m["blocks"]))
+    assert not any(b["type"] == "actions" for b in updated["blocks"])
+
+
+@pytest.mark.parametrize(
+    ("reason_key", "details", "block"), [(None, None, "reason"), ("bogus", None, "reason"), ("other", "  ", "details")]
+)
+def test_modal_without_a_usable_reason_is_sent_back(client, compliance_store, request_id, reason_key, details, block):
+    response = post(client, reject_submission(request_id, reason_key, details))
+    assert response.status_code == 200
+    assert response.json["response_action"] == "errors" and block in response.json["errors"]
+    assert compliance_store.get_decision(request_id) is None
+
+
+def test_other_reason_uses_the_officers_words(client, compliance_store, request_id):
+    assert post(client, reject_submission(request_id, "other", "We need a clearer photo.")).status_code == 200
+    assert compliance_store.get_decision(request_id).reason == "We need a clearer photo."
+
+
+def test_non_approver_cannot_submit_the_modal(client, compliance_store, request_id):
+    response = post(client, reject_submission(request_id, "cannot_verify", user="U0INTRUDER"))
+    assert "not an approver" in response.json["errors"]["reason"]
+    assert compliance_store.get_decision(request_id) is None
+
+
+def test_approve_updates_the_prompt_and_later_clickers_are_told_who_was_first(
+    client_for, compliance_store, request_id, slack, prompted
+):
+    client = client_for(approvers=frozenset({APPROVER, "U0SECOND"}))
+    first = payload(request_id) | {"response_url": prompted["response_url"]}
+    assert post(client, first).status_code == 200
+    slack.wait_for_message(lambda m: m["ts"] == prompted["ts"] and "Approved by" in str(m["blocks"]))
+    second = payload(request_id, user="U0SECOND") | {"response_url": prompted["response_url"]}
+    assert post(client, second).status_code == 200
+    deadline = time.time() + 5
+    while not slack.ephemerals() and time.time() < deadline:
+        time.sleep(0.05)
+    [note] = slack.ephemerals()
+    assert f"Already decided: approved by <@{APPROVER}>" in note["text"]
+
+
+def test_slack_retrying_the_same_click_is_idempotent_and_silent(client, compliance_store, request_id, slack, prompted):
+    body = payload(request_id) | {"response_url": prompted["response_url"]}
+    assert post(client, body).status_code == 200
+    assert (
+        post(client, body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}).status_code
+        == 200
+    )
+    time.sleep(0.3)
+    assert slack.ephemerals() == []
+    events = [e["event"] for e in compliance_store.audit_trail(request_id)]
+    assert events.count("decision_recorded") == 1
+
+
+def test_acknowledges_within_3_seconds_while_the_database_is_slow(client, compliance_store, request_id):
+    """A real row lock on the request makes the decision's foreign-key check wait, as a busy database would."""
+    from sqlalchemy import text
+
+    with compliance_store.engine.connect() as blocker:
+        transaction = blocker.begin()
+        blocker.execute(
+            text("SELECT request_id FROM ccpa_requests WHERE request_id = :r FOR UPDATE"), {"r": request_id}
+        )
+        started = time.perf_counter()
+        response = post(client, payload(request_id))
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200
+        assert elapsed < 3.0, f"Slack would give up: answered after {elapsed:.2f} s"
+        assert compliance_store.get_decision(request_id) is None
+        time.sleep(1.0)
+        transaction.rollback()
+    deadline = time.time() + 10
+    while compliance_store.get_decision(request_id) is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert compliance_store.get_decision(request_id).action == "approve", "the decision must not be lost"
