@@ -45,7 +45,6 @@ class Stack:
         thread.start()
         return thread
 
-
     def submit_rejection(self, reason: str = "photo_id_mismatch", details: str = "", user_id: str = APPROVER):
         """Fill in and submit the rejection modal the Reject click opened."""
         deadline = time.time() + 10

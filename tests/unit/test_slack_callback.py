@@ -14,8 +14,8 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from include.request import AccessRequest
-from include.standins.slack_emulator import SlackEmulator
 from include.slack_callback import create_app
+from include.standins.slack_emulator import SlackEmulator
 
 SECRET = "unit-test-signing-secret"
 APPROVER = "U0APPROVER"
