@@ -12,6 +12,7 @@ in the compliance store (connection `ccpa_compliance_db`).
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -37,9 +38,11 @@ DATASTORES = load_registry().datastores
     default_args={
         "owner": "privacy",
         "retries": 3,
-        "retry_delay": timedelta(seconds=20),
+        # Back-off starts here and doubles per try; an environment knob (read at parse time, like the registry).
+        "retry_delay": timedelta(seconds=float(os.environ.get("CCPA_RETRY_DELAY_SECONDS", "20"))),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=10),
+        "on_failure_callback": workflow.notify_failure,
     },
     params={
         "name": Param(title="Name", description="The requester's full name", **PARAM_SCHEMAS["name"]),
@@ -92,8 +95,8 @@ def ccpa_right_of_access() -> None:
         return workflow.send_rejection(request_id)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-    def close_review_prompt(request_id: str) -> str:
-        return workflow.close_review_prompt(request_id)
+    def close_review_prompt(request_id: str, **context: Any) -> str:
+        return workflow.close_review_prompt(request_id, workflow.run_url(context["dag"].dag_id, context["run_id"]))
 
     request = validate_request()
     request_id, lookback = request["request_id"], request["lookback"]

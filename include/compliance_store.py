@@ -270,8 +270,12 @@ class ComplianceStore:
         decided_at = decided_at or utcnow()
         try:
             with self.engine.begin() as conn:
+                # Lock the request row first: concurrent clicks then queue here instead of deadlocking between
+                # the decision's foreign-key check (shared lock) and the status update (exclusive lock).
                 exists = conn.execute(
-                    select(requests_table.c.request_id).where(requests_table.c.request_id == request_id)
+                    select(requests_table.c.request_id)
+                    .where(requests_table.c.request_id == request_id)
+                    .with_for_update()
                 ).first()
                 if exists is None:
                     raise UnknownRequest(request_id)
@@ -372,6 +376,37 @@ class ComplianceStore:
                 .values(status="sent", sent_at=_naive(utcnow()))
             )
             self._audit(conn, request_id, "email_sent", detail={"kind": kind, "message_id": message_id})
+
+    def record_once(self, request_id: str, kind: str, ref: str) -> bool:
+        """Mark a one-off action (a Slack reminder, ...) as done; False when it already was."""
+        try:
+            with self.engine.begin() as conn:
+                now = _naive(utcnow())
+                conn.execute(
+                    insert(deliveries_table).values(
+                        request_id=request_id, kind=kind, status="sent", message_id=ref, claimed_at=now, sent_at=now
+                    )
+                )
+                self._audit(conn, request_id, f"{kind}_posted")
+            return True
+        except IntegrityError:
+            return False
+
+    def forget_once(self, request_id: str, kind: str) -> None:
+        """The one-off action failed after all: let it be tried again."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                deliveries_table.delete().where(
+                    deliveries_table.c.request_id == request_id, deliveries_table.c.kind == kind
+                )
+            )
+
+    def done_kinds(self, request_id: str) -> set[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(deliveries_table.c.kind).where(deliveries_table.c.request_id == request_id)
+            ).all()
+        return {r.kind for r in rows}
 
     # -- audit ------------------------------------------------------------------------------------
 

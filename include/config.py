@@ -18,6 +18,7 @@ VAR_REVIEW_CHANNEL = "ccpa_review_channel"
 VAR_SIGNING_SECRET = "ccpa_slack_signing_secret"  # noqa: S105 (a Variable name, not a secret)
 VAR_APPROVERS = "ccpa_approvers"
 VAR_FROM_EMAIL = "ccpa_from_email"
+VAR_REMINDER_HOURS = "ccpa_reminder_hours"
 
 # Environment
 ENV_POLL_SECONDS = "CCPA_DECISION_POLL_SECONDS"

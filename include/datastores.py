@@ -182,16 +182,25 @@ def _strings(where: str, entry: dict, key: str) -> tuple[str, ...]:
 # -- extraction -------------------------------------------------------------------------------------
 
 
+def _execute(conn: Any, query: Query, params: dict[str, Any]) -> Any:
+    """Run one registry query with only the bind parameters it names, streaming rows (bounded memory)."""
+    statement = text(query.sql)
+    used = {k: v for k, v in params.items() if k in statement.compile().params}
+    return conn.execution_options(stream_results=True).execute(statement, used)
+
+
+def _params(email: str, name: str, since: datetime) -> dict[str, Any]:
+    return {"email": email, "name": name, "since": since.replace(tzinfo=None)}
+
+
 def extract(store: Datastore, *, email: str, name: str, since: datetime) -> dict[str, Any]:
     """Run every query of one datastore for one person; withheld values never leave this function."""
     engine = engine_for(store.conn_id)
-    params = {"email": email, "name": name, "since": since.replace(tzinfo=None)}
+    params = _params(email, name, since)
     sections = []
     with engine.connect() as conn:
         for query in store.queries:
-            statement = text(query.sql)
-            used = {k: v for k, v in params.items() if k in statement.compile().params}
-            result = conn.execute(statement, used)
+            result = _execute(conn, query, params)
             columns = list(result.keys())
             withheld = [c for c in columns if c in query.withhold]
             rows = []
@@ -220,6 +229,34 @@ def extract(store: Datastore, *, email: str, name: str, since: datetime) -> dict
         "sections": sections,
         "row_count": sum(len(s["rows"]) for s in sections),
     }
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one datastore knows of a requester, for identity verification: whether the email is there and the
+    names on file (categorised identifiers whose column says 'name'). No other value is read."""
+
+    datastore: str
+    found: bool
+    names: frozenset[str]
+
+
+def probe(store: Datastore, *, email: str, name: str, since: datetime, sample: int = 20) -> Probe:
+    """Read at most ``sample`` rows per query: verification needs presence and a name, not the whole history."""
+    params = _params(email, name, since)
+    found = False
+    names: set[str] = set()
+    with engine_for(store.conn_id).connect() as conn:
+        for query in store.queries:
+            result = _execute(conn, query, params)
+            columns = list(result.keys())
+            name_columns = [c for c in columns if "name" in c.lower() and query.categories.get(c) == "identifiers"]
+            rows = result.fetchmany(sample)
+            result.close()
+            found = found or bool(rows)
+            for row in rows:
+                names.update(str(row._mapping[c]) for c in name_columns if row._mapping[c])
+    return Probe(datastore=store.name, found=found, names=frozenset(names))
 
 
 def _plain(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowException
 
-from include import config
+from include import config, reminders
 from include.compliance_store import ComplianceStore, utcnow
 from include.triggers import DecisionTrigger
 
@@ -19,7 +19,8 @@ MIN_WAIT = timedelta(minutes=10)
 class WaitForDecisionSensor(BaseSensorOperator):
     """Waits, deferred, until the request has a decision; returns the decision (no personal data) as XCom.
 
-    The timeout is the request's legal due date, not a fixed number: a request waits at most until it is due.
+    The wait ends at the request's legal due date, not after a fixed time. On the way, the trigger wakes the
+    sensor for a moment to post the reminder and the escalation (``nudge``) in the prompt's thread.
     """
 
     template_fields = ("request_id",)
@@ -39,13 +40,16 @@ class WaitForDecisionSensor(BaseSensorOperator):
         self.conn_id = conn_id
         self.deferrable = deferrable
 
+    @property
+    def store(self) -> ComplianceStore:
+        return ComplianceStore.from_connection(self.conn_id)
+
     def _decision(self) -> dict[str, Any] | None:
-        decision = ComplianceStore.from_connection(self.conn_id).get_decision(self.request_id)
+        decision = self.store.get_decision(self.request_id)
         return None if decision is None else decision.to_dict()
 
-    def poke(self, context: Any) -> bool | Any:
-        decision = self._decision()
-        return decision is not None
+    def poke(self, context: Any) -> bool:
+        return self._decision() is not None
 
     def execute(self, context: Any) -> dict[str, Any]:
         decision = self._decision()
@@ -54,17 +58,36 @@ class WaitForDecisionSensor(BaseSensorOperator):
         if not self.deferrable:
             super().execute(context)
             return self._decision()
-        store = ComplianceStore.from_connection(self.conn_id)
-        remaining = store.get_request(self.request_id).due_at - utcnow()
+        self._defer()
+
+    def _defer(self) -> None:
+        store = self.store
+        record = store.get_request(self.request_id)
+        nudge = reminders.next_nudge(
+            record.received_at, record.due_at, reminders.reminder_hours(), store.done_kinds(self.request_id)
+        )
         self.defer(
             trigger=DecisionTrigger(
-                request_id=self.request_id, poll_interval=config.poll_seconds(), conn_id=self.conn_id
+                request_id=self.request_id,
+                poll_interval=config.poll_seconds(),
+                conn_id=self.conn_id,
+                nudge_kind=nudge[0] if nudge else None,
+                nudge_at=nudge[1].isoformat() if nudge else None,
             ),
             method_name="execute_complete",
-            timeout=max(remaining, MIN_WAIT),
+            timeout=max(record.due_at - utcnow(), MIN_WAIT),
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        if not event or event.get("status") != "decided":
-            raise AirflowException(f"unexpected event while waiting for a decision: {event!r}")
-        return event["decision"]
+        status = (event or {}).get("status")
+        if status == "decided":
+            return event["decision"]
+        if status == "nudge":
+            from include.workflow import post_nudge
+
+            post_nudge(self.request_id, event["kind"])
+            decision = self._decision()
+            if decision is not None:
+                return decision
+            self._defer()
+        raise AirflowException(f"unexpected event while waiting for a decision: {event!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -20,26 +21,43 @@ def _fetch_decision(conn_id: str, request_id: str) -> dict[str, Any] | None:
 
 
 class DecisionTrigger(BaseTrigger):
-    """Fires once the Slack callback has written a decision for ``request_id`` to the compliance store.
+    """Fires once the Slack callback has written a decision for ``request_id`` to the compliance store, or when a
+    nudge (``nudge_kind``, due at ``nudge_at``, ISO 8601) must be posted to the officers.
 
     Polls with a pooled connection in a thread (``sync_to_async``), so the triggerer's event loop never blocks;
     hundreds of waiting requests cost one small query each per interval.
     """
 
-    def __init__(self, request_id: str, poll_interval: float = 5.0, conn_id: str = COMPLIANCE_CONN_ID) -> None:
+    def __init__(
+        self,
+        request_id: str,
+        poll_interval: float = 5.0,
+        conn_id: str = COMPLIANCE_CONN_ID,
+        nudge_kind: str | None = None,
+        nudge_at: str | None = None,
+    ) -> None:
         super().__init__()
         self.request_id = request_id
         self.poll_interval = poll_interval
         self.conn_id = conn_id
+        self.nudge_kind = nudge_kind
+        self.nudge_at = nudge_at
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
-            {"request_id": self.request_id, "poll_interval": self.poll_interval, "conn_id": self.conn_id},
+            {
+                "request_id": self.request_id,
+                "poll_interval": self.poll_interval,
+                "conn_id": self.conn_id,
+                "nudge_kind": self.nudge_kind,
+                "nudge_at": self.nudge_at,
+            },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         fetch = sync_to_async(_fetch_decision, thread_sensitive=False)
+        nudge_at = datetime.fromisoformat(self.nudge_at) if self.nudge_at else None
         failures = 0
         while True:
             try:
@@ -53,5 +71,8 @@ class DecisionTrigger(BaseTrigger):
             if decision is not None:
                 self.log.info("Decision for request %s: %s", self.request_id, decision["action"])
                 yield TriggerEvent({"status": "decided", "decision": decision})
+                return
+            if nudge_at is not None and datetime.now(UTC) >= nudge_at:
+                yield TriggerEvent({"status": "nudge", "kind": self.nudge_kind})
                 return
             await asyncio.sleep(self.poll_interval)

@@ -9,13 +9,14 @@ from typing import Any
 from airflow.providers.slack.hooks.slack import SlackHook
 from airflow.sdk.exceptions import AirflowFailException
 
-from include import config
+from include import config, reminders
 from include.compliance_store import APPROVE, ComplianceStore
 from include.datastores import extract, load_registry
+from include.identity import gather as gather_evidence
 from include.notify import send_once
 from include.report import Email, render_rejection, render_report
 from include.request import AccessRequest, InvalidRequest
-from include.slack_blocks import outcome_prompt, review_prompt
+from include.slack_blocks import outcome_prompt, review_prompt, thread_notice
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,10 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
     record = s.get_request(request_id)
     if record.slack_ts:
         return {"channel": record.slack_channel or "", "ts": record.slack_ts}
-    text, blocks = review_prompt(record)
+    evidence = gather_evidence(
+        load_registry().datastores, email=record.email, name=record.name, since=EARLIEST_LOOKBACK
+    )
+    text, blocks = review_prompt(record, evidence=evidence.summary())
     channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
     response = SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_postMessage(
         channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
@@ -107,6 +111,66 @@ def send_rejection(request_id: str) -> str:
     decision = s.get_decision(request_id)
     email = render_rejection(name=record.name, request_id=request_id, reason=decision.reason if decision else None)
     return send_once(s, request_id, REJECTION, record.email, email)
+
+
+def run_url(dag_id: str, run_id: str) -> str:
+    """The run's page in the Airflow UI, from ``[api] base_url``."""
+    from urllib.parse import quote
+
+    from airflow.configuration import conf
+
+    base = (conf.get("api", "base_url", fallback="") or "http://localhost:8080").rstrip("/")
+    return f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+
+
+def post_nudge(request_id: str, kind: str) -> None:
+    """Post a reminder or an escalation in the prompt's thread, once."""
+    s = store()
+    record = s.get_request(request_id)
+    if not record.slack_channel or not record.slack_ts:
+        return
+    if not s.record_once(request_id, reminders.done_key(kind), ref=record.slack_ts):
+        return
+    try:
+        SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_postMessage(
+            channel=record.slack_channel,
+            thread_ts=record.slack_ts,
+            reply_broadcast=kind == reminders.ESCALATION,
+            text=thread_notice(kind, record, approvers=config.approvers()),
+        )
+    except Exception:
+        s.forget_once(request_id, reminders.done_key(kind))
+        raise
+
+
+def notify_failure(context: dict[str, Any]) -> None:
+    """on_failure_callback: a run that stops must say so in the prompt's thread, loudly (reply_broadcast)."""
+    try:
+        ti = context["ti"]
+        exc = context.get("exception")
+        record = store().find_by_run_id(context["run_id"])
+        if record is None or not record.slack_channel or not record.slack_ts:
+            return  # failed before anything was posted (e.g. an invalid request): nobody to tell in Slack
+        link = f"<{run_url(ti.dag_id, context['run_id'])}|Airflow run>"
+        if ti.task_id == "wait_for_decision" and "Timeout" in type(exc).__name__:
+            extra = (
+                f"No decision before the legal deadline ({record.due_at:%Y-%m-%d}): the run has stopped. "
+                f"Decide now and re-run it from {link}."
+            )
+        else:
+            extra = (
+                f"The run failed at `{ti.task_id}` ({type(exc).__name__}) after its retries. "
+                f"Nothing partial was sent to the requester. See {link}."
+            )
+        SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_postMessage(
+            channel=record.slack_channel,
+            thread_ts=record.slack_ts,
+            reply_broadcast=True,
+            text=thread_notice("failure", record, approvers=config.approvers(), extra=extra),
+        )
+        store().audit(record.request_id, "run_failed", detail={"task_id": ti.task_id, "error": type(exc).__name__})
+    except Exception:  # a failing failure callback must not hide the original failure
+        log.exception("Could not announce the failure in Slack")
 
 
 def close_review_prompt(request_id: str, run_url: str | None = None) -> str:

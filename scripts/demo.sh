@@ -183,7 +183,7 @@ PY
   export AIRFLOW_CONN_CCPA_COMPLIANCE_DB='mysql://root@127.0.0.1:3306/ccpa_demo_compliance'
   COMPLIANCE_WHERE="MySQL database ccpa_demo_compliance"
 else
-  log "no MySQL/MariaDB at 127.0.0.1:3306: datastores in SQLite (.demo/datastores.sqlite)"
+  log "datastores in SQLite (.demo/datastores.sqlite): $([ "${CCPA_DEMO_DB:-auto}" = sqlite ] && echo "CCPA_DEMO_DB=sqlite" || echo "no MySQL/MariaDB at 127.0.0.1:3306")"
   DATA_CONN="{\"conn_type\":\"sqlite\",\"host\":\"$DEMO/datastores.sqlite\"}"
   SEED_URL="sqlite:///$DEMO/datastores.sqlite"
   unset AIRFLOW_CONN_CCPA_COMPLIANCE_DB # the code's default: a SQLite file in AIRFLOW_HOME
@@ -299,10 +299,33 @@ print(next((m["ts"] for m in reversed(msgs) if "ccpa_approve" in actions(m.get("
   sleep 1
 done
 
-task_report() { # the task states of the run, and where their logs are
+task_report() { # the task states of the run, and for failed tasks where their log is and its last error
   api GET "/api/v2/dags/$DAG_ID/dagRuns/$RUN_ID_Q/taskInstances" >/dev/null
-  body '"\n".join(f"    {t[\"task_id\"]:42} {t[\"state\"]}  (try {t[\"try_number\"]})" for t in d["task_instances"])' >&2 || cat "$DEMO/api.json" >&2
-  echo "    task logs: $AIRFLOW_HOME/logs/dag_id=$DAG_ID/run_id=$RUN_ID/" >&2
+  "$PY" - "$DEMO/api.json" "$AIRFLOW_HOME/logs/dag_id=$DAG_ID/run_id=$RUN_ID" <<'PY' >&2 || true
+import json, os, sys
+
+tis = json.load(open(sys.argv[1])).get("task_instances", [])
+for t in sorted(tis, key=lambda t: t.get("start_date") or "~"):
+    print(f"    {t['task_id']:42} {t['state']}  (try {t['try_number']})")
+    if t["state"] in ("failed", "up_for_retry"):
+        path = os.path.join(sys.argv[2], f"task_id={t['task_id']}", f"attempt={t['try_number']}.log")
+        print(f"      log: {path}")
+        errors = []
+        try:
+            for line in open(path):
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if entry.get("level") in ("error", "critical"):
+                    detail = entry.get("error_detail") or []
+                    exc = f" ({detail[-1].get('exc_type')}: {detail[-1].get('exc_value')})" if detail else ""
+                    errors.append((str(entry.get("event", "")).splitlines() or [""])[0][:120] + exc[:200])
+        except OSError:
+            pass
+        if errors:
+            print(f"      last error: {errors[-1]}")
+PY
   echo "    UI: $AF_URL/dags/$DAG_ID/runs/$RUN_ID_Q (admin / $ADMIN_PASSWORD)" >&2
 }
 [ -n "$PROMPT_TS" ] || { task_report; tail_logs slack_emulator; die "no review prompt in Slack within 120 s"; }
@@ -345,6 +368,7 @@ part = mail.message.get_body(preferencelist=("plain", "html"))
 text = part.get_content() if part is not None else ""
 if part is not None and part.get_content_type() == "text/html":
     text = re.sub(r"(?is)<(script|style)\b.*?</\1>", "", text)
+    text = re.sub(r"(?is)<br\s*/?>\s*<span[^>]*>(.*?)</span>", r" (\1)", text)  # a column's CCPA category
     text = re.sub(r"(?i)</t[dh]>", " | ", text)
     text = re.sub(r"(?i)<br\s*/?>|</(p|div|h[1-6]|li|tr|table|ul|ol)>", "\n", text)
     text = html.unescape(re.sub(r"<[^>]+>", " ", text))

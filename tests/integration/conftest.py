@@ -116,13 +116,23 @@ def stack(airflow_db, compliance_store, datastores_db, monkeypatch, tmp_path) ->
         )
 
 
-@pytest.fixture(scope="session")
-def dag():
+def _parse_dag():
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(str(ROOT / "dags"))
     assert not bag.import_errors, bag.import_errors
     return bag.dags["ccpa_right_of_access"]
+
+
+@pytest.fixture(scope="session")
+def dag():
+    return _parse_dag()
+
+
+@pytest.fixture
+def dag_factory():
+    """Parse the DAG anew, for tests that change parse-time settings (CCPA_RETRY_DELAY_SECONDS)."""
+    return _parse_dag
 
 
 @pytest.fixture

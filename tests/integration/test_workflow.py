@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -147,3 +149,72 @@ def test_invalid_request_fails_at_validation_and_posts_nothing(stack, run_dag):
     assert stack.store.find_by_run_id(dag_run.run_id) is None
     ti = next(t for t in dag_run.get_task_instances() if t.task_id == "validate_request")
     assert ti.try_number == 1, "a malformed request is not retried"
+
+
+def test_prompt_shows_identity_evidence_and_ends_with_a_link_to_the_run(stack, run_dag):
+    officer = stack.click_when_posted("ccpa_approve")
+    dag_run = run_dag(REQUEST)
+    officer.join(5)
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    prompt = stack.slack.message(record.slack_ts)
+    first_version = json.dumps(prompt["history"][0])
+    assert "email found in 3 of 3 datastores (crm, orders, web); name on file matches" in first_version
+    assert "/dags/ccpa_right_of_access/runs/" in json.dumps(prompt["blocks"])
+
+
+def test_many_concurrent_clicks_give_one_decision_and_one_email(stack, run_dag, monkeypatch):
+    officers = [f"U0OFFICER{i}" for i in range(5)]
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_APPROVERS", ",".join(officers))
+    outcome: dict[str, list] = {}
+
+    def storm() -> None:
+        msg = stack.slack.wait_for_message(lambda m: any(b.get("type") == "actions" for b in m["blocks"]), 60)
+        for officer in officers[:2]:  # two officers open the rejection modal first
+            stack.slack.click(msg["ts"], "ccpa_reject", user_id=officer)
+        deadline = time.time() + 10
+        while len(stack.slack.views()) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        views = [v["id"] for v in stack.slack.views()]
+        barrier = threading.Barrier(20)
+
+        def act(i: int):
+            barrier.wait()
+            if i % 4 == 0:
+                values = {"reason": {"reason_choice": "cannot_verify"}, "details": {"reason_details": ""}}
+                return stack.slack.submit_view(views[i % 2], values, user_id=officers[i % 2])
+            return stack.slack.click(msg["ts"], "ccpa_approve", user_id=officers[i % len(officers)])
+
+        with ThreadPoolExecutor(20) as pool:
+            outcome["responses"] = list(pool.map(act, range(20)))
+
+    thread = threading.Thread(target=storm, daemon=True)
+    thread.start()
+    dag_run = run_dag(REQUEST)
+    thread.join(30)
+
+    assert [status for status, _ in outcome["responses"]] == [200] * 20, outcome["responses"]
+    assert dag_run.state == "success"
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    events = [e["event"] for e in stack.store.audit_trail(record.request_id)]
+    assert events.count("decision_recorded") == 1
+    assert len(stack.sink.messages()) == 1, "exactly one email, whoever won"
+    decision = stack.store.get_decision(record.request_id)
+    expected = "could not be completed" if decision.action == "reject" else "personal information we hold"
+    assert expected in stack.sink.messages()[0].message["Subject"]
+
+
+def test_a_datastore_that_stays_down_fails_loudly_and_sends_nothing(stack, dag_factory, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_CCPA_ORDERS_DB", "mysql://root@127.0.0.1:1/down")
+    monkeypatch.setenv("CCPA_RETRY_DELAY_SECONDS", "0.2")
+    officer = stack.click_when_posted("ccpa_approve")
+    dag_run = dag_factory().test(run_conf=REQUEST)
+    officer.join(5)
+
+    assert dag_run.state == "failed"
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert states["aggregate_personal_data.extract_orders"] == "failed"
+    assert states["send_report"] == "upstream_failed"
+    assert stack.sink.messages() == [], "no partial report is ever sent"
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    notices = [m for m in stack.slack.messages() if m.get("thread_ts") == record.slack_ts]
+    assert any("failed at `aggregate_personal_data.extract_orders`" in m["text"] for m in notices)

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 from include.request import AccessRequest
 from include.triggers import DecisionTrigger
 
+AT = "2026-11-28T10:00:00+00:00"
+
 
 def test_serializes_plain_secret_free_kwargs():
-    trigger = DecisionTrigger(request_id="abc", poll_interval=2.5, conn_id="ccpa_compliance_db")
+    trigger = DecisionTrigger(
+        request_id="abc", poll_interval=2.5, conn_id="ccpa_compliance_db", nudge_kind="reminder", nudge_at=AT
+    )
     classpath, kwargs = trigger.serialize()
     assert classpath == "include.triggers.DecisionTrigger"
-    assert kwargs == {"request_id": "abc", "poll_interval": 2.5, "conn_id": "ccpa_compliance_db"}
+    assert kwargs == {
+        "request_id": "abc",
+        "poll_interval": 2.5,
+        "conn_id": "ccpa_compliance_db",
+        "nudge_kind": "reminder",
+        "nudge_at": AT,
+    }
+    assert json.loads(json.dumps(kwargs)) == kwargs
     assert DecisionTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
