@@ -83,11 +83,11 @@ def ccpa_right_of_access() -> None:
         return [extract.override(task_id=d.task_id)(d.name, request_id, lookback) for d in DATASTORES]
 
     @task
-    def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]]) -> dict[str, str]:
+    def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]]) -> dict[str, Any]:
         return workflow.build_report(request_id, lookback, extracts)
 
     @task
-    def send_report(request_id: str, report: dict[str, str]) -> str:
+    def send_report(request_id: str, report: dict[str, Any]) -> str:
         return workflow.send_report(request_id, report)
 
     @task

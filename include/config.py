@@ -19,6 +19,8 @@ VAR_SIGNING_SECRET = "ccpa_slack_signing_secret"  # noqa: S105 (a Variable name,
 VAR_APPROVERS = "ccpa_approvers"
 VAR_FROM_EMAIL = "ccpa_from_email"
 VAR_REMINDER_HOURS = "ccpa_reminder_hours"
+VAR_REPORT_STORAGE = "ccpa_report_storage"
+VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
 
 # Environment
 ENV_POLL_SECONDS = "CCPA_DECISION_POLL_SECONDS"

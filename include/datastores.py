@@ -6,7 +6,9 @@ and the field, because the person reading them is editing that file.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -193,31 +195,38 @@ def _params(email: str, name: str, since: datetime) -> dict[str, Any]:
     return {"email": email, "name": name, "since": since.replace(tzinfo=None)}
 
 
-def extract(store: Datastore, *, email: str, name: str, since: datetime) -> dict[str, Any]:
-    """Run every query of one datastore for one person; withheld values never leave this function."""
+def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: Any) -> dict[str, Any]:
+    """Stream one datastore's rows for one person to ``dest`` (a path) as JSON lines, in bounded memory.
+
+    Withheld values never leave this function: they are replaced by null, and only whether one was held is kept.
+    Returns the summary that travels by XCom: the datastore, where its data is, how many rows. No personal data.
+    """
     engine = engine_for(store.conn_id)
     params = _params(email, name, since)
     sections = []
-    with engine.connect() as conn:
+    with engine.connect() as conn, dest.open("w") as out:
         for query in store.queries:
             result = _execute(conn, query, params)
             columns = list(result.keys())
             withheld = [c for c in columns if c in query.withhold]
-            rows = []
             held = dict.fromkeys(withheld, False)
+            count = 0
             for row in result:
                 record = dict(zip(columns, row, strict=True))
                 for column in withheld:
                     held[column] = held[column] or record[column] is not None
-                rows.append({c: (None if c in held else _plain(v)) for c, v in record.items()})
+                values = {c: (None if c in held else _plain(v)) for c, v in record.items()}
+                out.write(json.dumps({"q": query.name, "v": values}, ensure_ascii=False) + "\n")
+                count += 1
             sections.append(
                 {
                     "query": query.name,
                     "columns": columns,
                     "categories": {c: query.categories.get(c, UNCATEGORISED) for c in columns},
+                    "uncategorised": [c for c in columns if c not in query.categories],
                     "withheld": withheld,
                     "withheld_present": held,
-                    "rows": rows,
+                    "row_count": count,
                 }
             )
     return {
@@ -227,8 +236,18 @@ def extract(store: Datastore, *, email: str, name: str, since: datetime) -> dict
         "purposes": list(store.purposes),
         "third_parties": list(store.third_parties),
         "sections": sections,
-        "row_count": sum(len(s["rows"]) for s in sections),
+        "row_count": sum(s["row_count"] for s in sections),
+        "path": str(dest),
     }
+
+
+def read_rows(path: Any, query: str) -> Iterator[dict[str, Any]]:
+    """The rows of one section, read lazily from an extract file (bounded memory for big subjects)."""
+    with path.open("r") as lines:
+        for line in lines:
+            item = json.loads(line)
+            if item["q"] == query:
+                yield item["v"]
 
 
 @dataclass(frozen=True)

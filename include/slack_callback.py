@@ -25,7 +25,7 @@ from flask import Flask, Response, jsonify, request
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from include import config
+from include import config, privacy  # noqa: F401 (privacy: quiets body loggers on import)
 from include.compliance_store import APPROVE, REJECT, ComplianceStore, Decision, UnknownRequest
 from include.slack_blocks import (
     ACTIONS,

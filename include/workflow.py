@@ -9,12 +9,12 @@ from typing import Any
 from airflow.providers.slack.hooks.slack import SlackHook
 from airflow.sdk.exceptions import AirflowFailException
 
-from include import config, reminders
+from include import config, privacy, reminders, storage  # noqa: F401 (privacy: quiets body loggers)
 from include.compliance_store import APPROVE, ComplianceStore
-from include.datastores import extract, load_registry
+from include.datastores import extract, load_registry, read_rows
 from include.identity import gather as gather_evidence
 from include.notify import send_once
-from include.report import Email, render_rejection, render_report
+from include.report import Email, render_rejection, render_report_chunks, report_subject
 from include.request import AccessRequest, InvalidRequest
 from include.slack_blocks import outcome_prompt, review_prompt, thread_notice
 
@@ -75,34 +75,48 @@ def branch_for(decision: dict[str, Any], approve_task_ids: list[str], reject_tas
 
 
 def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, Any]:
+    """One datastore's rows for the requester, streamed to storage; only the path and counts go to XCom."""
     record = store().get_request(request_id)
     datastore = load_registry().get(name)
-    result = extract(datastore, email=record.email, name=record.name, since=_since(record.received_at, lookback))
-    log.info("Datastore %s: %d row(s) for request %s", name, result["row_count"], request_id)
-    return result
+    dest = storage.request_dir(request_id) / f"{name}.jsonl"
+    summary = extract(
+        datastore, email=record.email, name=record.name, since=_since(record.received_at, lookback), dest=dest
+    )
+    log.info("Datastore %s: %d row(s) for request %s", name, summary["row_count"], request_id)
+    return summary
 
 
 def _since(received_at: datetime, lookback: str) -> datetime:
     return EARLIEST_LOOKBACK if lookback == "all" else received_at - DEFAULT_LOOKBACK
 
 
-def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]]) -> dict[str, str]:
-    record = store().get_request(request_id)
-    email = render_report(
+def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Render the report to a file in storage, streaming rows from the extract files."""
+    s = store()
+    record = s.get_request(request_id)
+    datastores = sorted(extracts, key=lambda e: e["datastore"])
+    dest = storage.request_dir(request_id) / "report.html"
+    chunks = render_report_chunks(
         name=record.name,
         request_id=request_id,
         received_at=record.received_at,
         since=_since(record.received_at, lookback),
-        datastores=sorted(extracts, key=lambda e: e["datastore"]),
+        datastores=datastores,
+        rows=lambda datastore, query: read_rows(storage.resolve(datastore["path"]), query),
     )
-    store().audit(request_id, "report_built", detail={"datastores": len(extracts)})
-    return {"subject": email.subject, "html": email.html}
+    with dest.open("w") as out:
+        for chunk in chunks:
+            out.write(chunk)
+    rows = sum(d["row_count"] for d in datastores)
+    s.audit(request_id, "report_built", detail={"datastores": len(datastores), "rows": rows})
+    return {"path": str(dest), "subject": report_subject(datastores), "row_count": rows}
 
 
-def send_report(request_id: str, report: dict[str, str]) -> str:
+def send_report(request_id: str, report: dict[str, Any]) -> str:
     s = store()
     record = s.get_request(request_id)
-    return send_once(s, request_id, REPORT, record.email, Email(subject=report["subject"], html=report["html"]))
+    html = storage.resolve(report["path"]).read_text()
+    return send_once(s, request_id, REPORT, record.email, Email(subject=report["subject"], html=html))
 
 
 def send_rejection(request_id: str) -> str:

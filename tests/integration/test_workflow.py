@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,12 +18,23 @@ pytestmark = pytest.mark.integration
 REQUEST = {**DEMO_PERSON, "photo_id_url": "https://intake.example.com/ids/jane.png"}
 
 
+def _xcoms(dag_run) -> list:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(XComModel).filter(XComModel.run_id == dag_run.run_id).all()
+        assert rows
+        return [(x.task_id, x.key, x.value) for x in rows]
+
+
 def _html(mail) -> str:
     part = mail.message.get_body(preferencelist=("html",))
     return part.get_content()
 
 
-def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_dag):
+def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_dag, caplog):
+    caplog.set_level(logging.DEBUG)
     officer = stack.click_when_posted("ccpa_approve")
     dag_run = run_dag(REQUEST)
     officer.join(5)
@@ -52,6 +64,12 @@ def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_da
     assert "report sent" in prompt["text"] or "report sent" in str(prompt["blocks"])
     assert not any(b["type"] == "actions" for b in prompt["blocks"]), "buttons must be gone"
     assert f"<@{APPROVER}>" in str(prompt["blocks"])
+    # Personal data went to the requester and to Slack, and nowhere else: not into logs, not into XCom.
+    personal = (DEMO_PERSON["email"], "+1-415-555-1000", "ORD-000001", "203.0.113.10", "Market St")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Returned value was" in logged or "DAG TEST" in logged  # the run's log lines were captured
+    assert not [p for p in personal if p in logged]
+    assert not [p for p in personal if p in json.dumps(_xcoms(dag_run), default=str)]
     events = [e["event"] for e in stack.store.audit_trail(record.request_id)]
     assert events[0] == "request_received"
     assert {"review_prompt_posted", "decision_recorded", "report_built", "email_sent", "completed"} <= set(events)

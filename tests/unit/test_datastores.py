@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, insert
 
-from include.datastores import RegistryError, extract, load_registry
+from include.datastores import RegistryError, load_registry, read_rows
+from include.datastores import extract as extract_to
 from include.demo_data import DEMO_PERSON, crm_users, seed
 from tests.conftest import MYSQL_URL, ROOT
 
@@ -85,12 +86,28 @@ def registry(datastores_url, monkeypatch):
 SINCE = datetime.now(UTC) - timedelta(days=365)
 
 
-def test_extracts_only_the_subjects_rows_and_withholds_the_ssn(registry):
+@pytest.fixture
+def extract(tmp_path):
+    """Extract to a file, then read it back whole: what the report sees."""
+    counter = iter(range(1000))
+
+    def run(store, **kwargs):
+        dest = tmp_path / f"{store.name}-{next(counter)}.jsonl"
+        summary = extract_to(store, dest=dest, **kwargs)
+        for section in summary["sections"]:
+            section["rows"] = list(read_rows(dest, section["query"]))
+        summary["file"] = dest.read_text()
+        return summary
+
+    return run
+
+
+def test_extracts_only_the_subjects_rows_and_withholds_the_ssn(registry, extract):
     crm = extract(registry.get("crm"), email=DEMO_PERSON["email"], name=DEMO_PERSON["name"], since=SINCE)
     [section] = crm["sections"]
     assert [r["email"] for r in section["rows"]] == [DEMO_PERSON["email"]]
     assert section["withheld"] == ["ssn"] and section["withheld_present"] == {"ssn": True}
-    assert "123-45-6789" not in json.dumps(crm)
+    assert "123-45-6789" not in json.dumps(crm)  # nor in the file: crm["file"] is part of crm
     assert section["categories"]["favorite_food"] == "inferences"
 
     web = extract(registry.get("web"), email=DEMO_PERSON["email"], name=DEMO_PERSON["name"], since=SINCE)
@@ -98,7 +115,7 @@ def test_extracts_only_the_subjects_rows_and_withholds_the_ssn(registry):
     assert {r["ip_address"] for r in web["sections"][0]["rows"]} == {"203.0.113.10"}
 
 
-def test_email_full_of_sql_metacharacters_is_just_a_value(registry):
+def test_email_full_of_sql_metacharacters_is_just_a_value(registry, extract):
     tricky = "o'brien+x\"--@example.com"
     crm = extract(registry.get("crm"), email=tricky, name="Pat O'Brien", since=SINCE)
     assert [r["name"] for r in crm["sections"][0]["rows"]] == ["Pat O'Brien"]
@@ -107,7 +124,7 @@ def test_email_full_of_sql_metacharacters_is_just_a_value(registry):
     assert injection["row_count"] == 0
 
 
-def test_since_limits_the_lookback(registry):
+def test_since_limits_the_lookback(registry, extract):
     recent = extract(
         registry.get("orders"), email=DEMO_PERSON["email"], name="", since=datetime.now(UTC) - timedelta(days=45)
     )
@@ -115,7 +132,26 @@ def test_since_limits_the_lookback(registry):
     assert recent["row_count"] == 2 and everything["row_count"] == 3
 
 
-def test_a_datastore_that_is_down_raises(registry, monkeypatch):
+def test_only_paths_and_counts_leave_the_task(registry, tmp_path):
+    dest = tmp_path / "crm.jsonl"
+    summary = extract_to(registry.get("crm"), email=DEMO_PERSON["email"], name="", since=SINCE, dest=dest)
+    assert summary["path"] == str(dest) and summary["row_count"] == 1
+    assert DEMO_PERSON["email"] not in json.dumps(summary)
+    assert "+1-415-555-1000" in dest.read_text() and "123-45-6789" not in dest.read_text()
+
+
+def test_unmapped_columns_are_flagged_uncategorised(tmp_path, datastores_url, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_CCPA_CRM_DB", datastores_url)
+    path = write(tmp_path, ENTRY.replace("SELECT name FROM", "SELECT name, phone FROM"))
+    summary = extract_to(
+        load_registry(path).get("crm"), email=DEMO_PERSON["email"], name="", since=SINCE, dest=tmp_path / "o.jsonl"
+    )
+    [section] = summary["sections"]
+    assert section["categories"] == {"name": "identifiers", "phone": "uncategorised"}
+    assert section["uncategorised"] == ["phone"]
+
+
+def test_a_datastore_that_is_down_raises(registry, monkeypatch, extract):
     monkeypatch.setenv("AIRFLOW_CONN_CCPA_CRM_DB", "mysql://root@127.0.0.1:1/down")
     with pytest.raises(Exception, match=r"Can.t connect|Connection refused|2002|2003"):
         extract(registry.get("crm"), email=DEMO_PERSON["email"], name="", since=SINCE)

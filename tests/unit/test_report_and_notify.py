@@ -9,16 +9,25 @@ import pytest
 
 from include.compliance_store import DeliveryInDoubt
 from include.notify import send_once
-from include.report import Email, render_rejection, render_report
+from include.report import Email, render_rejection
+from include.report import render_report as _render_report
 from include.request import AccessRequest
 from include.standins.mail_sink import MailSink
 
 RECEIVED = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def render_report(**kwargs):
+    return _render_report(rows=lambda datastore, query: datastore["_rows"], **kwargs)
+
+
 SINCE = datetime(2025, 11, 27, tzinfo=UTC)
 
 
 def extract_result(rows, withheld_present=None):
+    """An extract summary as the extraction task returns it, with its rows kept beside it for ``_rows``."""
     return {
+        "_rows": rows,
         "datastore": "crm",
         "description": "Customer profiles",
         "sources": [],
@@ -32,7 +41,7 @@ def extract_result(rows, withheld_present=None):
                 "categories": {"name": "identifiers", "ssn": "sensitive"},
                 "withheld": ["ssn"],
                 "withheld_present": withheld_present or {"ssn": True},
-                "rows": rows,
+                "row_count": len(rows),
             }
         ],
     }
