@@ -1,17 +1,22 @@
 """The datastore registry (``datastores.yaml``) and the extraction of one person's data from one datastore.
 
 Data engineers add a datastore by adding YAML, never by touching the DAG. Errors name the file, the entry
-and the field, because the person reading them is editing that file.
+and the field, because the person reading them is editing that file. A store SQL cannot reach (an API, a log
+bucket) is a Python function decorated with :func:`personal_data_source`, in a module the YAML lists under
+``python_sources``; it runs exactly like a SQL datastore (same task, same withholding, same report).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +59,9 @@ class Query:
     withhold: tuple[str, ...] = ()
 
 
+RowSource = Callable[..., Iterable[Mapping[str, Any]]]
+
+
 @dataclass(frozen=True)
 class Datastore:
     name: str
@@ -63,6 +71,8 @@ class Datastore:
     sources: tuple[str, ...] = ()
     purposes: tuple[str, ...] = ()
     third_parties: tuple[str, ...] = ()
+    #: For a Python source: called as ``function(email=..., name=..., since=...)``, yields one dict per row.
+    function: RowSource | None = None
 
     @property
     def task_id(self) -> str:
@@ -92,15 +102,84 @@ def load_registry(path: Path | str | None = None) -> Registry:
         raise RegistryError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("datastores"), list):
         raise RegistryError(f"{path}: expected a mapping with a 'datastores' list")
+    unknown = set(raw) - {"datastores", "python_sources"}
+    if unknown:
+        raise RegistryError(f"{path}: unknown top-level field(s) {sorted(unknown)}")
+    stores = [_datastore(path, index, entry) for index, entry in enumerate(raw["datastores"])]
+    stores += _python_sources(path, raw.get("python_sources") or [])
     seen: set[str] = set()
-    stores = []
-    for index, entry in enumerate(raw["datastores"]):
-        store = _datastore(path, index, entry)
+    for store in stores:
         if store.name in seen:
-            raise RegistryError(f"{path}: datastores[{index}] '{store.name}': field 'name' is not unique")
+            raise RegistryError(f"{path}: datastore '{store.name}': field 'name' is not unique")
         seen.add(store.name)
-        stores.append(store)
+    if not stores:
+        raise RegistryError(f"{path}: no datastores: list at least one under 'datastores' or 'python_sources'")
     return Registry(path=path, datastores=tuple(stores))
+
+
+# -- Python sources (the escape hatch) ----------------------------------------------------------------
+
+_python_registry: dict[str, dict[str, Datastore]] = {}
+
+
+def personal_data_source(
+    name: str,
+    *,
+    categories: Mapping[str, str],
+    description: str = "",
+    withhold: Iterable[str] = (),
+    sources: Iterable[str] = (),
+    purposes: Iterable[str] = (),
+    third_parties: Iterable[str] = (),
+) -> Callable[[RowSource], RowSource]:
+    """Register a function as a datastore: ``fn(*, email, name, since)`` yields the requester's rows as dicts.
+
+    Declared like a YAML entry (every column a category, withheld columns listed) and validated the same way.
+    """
+
+    def register(function: RowSource) -> RowSource:
+        where = f"{function.__module__}.{function.__qualname__}"
+        entry = {"name": name, "sql": ":email", "categories": dict(categories), "withhold": list(withhold)}
+        query_name = function.__name__.lower() if _NAME.match(function.__name__.lower()) else name
+        query = _query(where, 0, {**entry, "name": query_name}, python=True)
+        store = Datastore(
+            name=_checked_name(where, name),
+            conn_id="",
+            description=description,
+            queries=(query,),
+            sources=tuple(sources),
+            purposes=tuple(purposes),
+            third_parties=tuple(third_parties),
+            function=function,
+        )
+        _python_registry.setdefault(function.__module__, {})[name] = store
+        return function
+
+    return register
+
+
+def _python_sources(path: Path, modules: Any) -> list[Datastore]:
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        raise RegistryError(f"{path}: field 'python_sources' must be a list of module names")
+    found = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise RegistryError(f"{path}: python_sources: cannot import '{module}': {exc}") from None
+        except RegistryError as exc:
+            raise RegistryError(f"{path}: python_sources: '{module}': {exc}") from None
+        stores = list(_python_registry.get(module, {}).values())
+        if not stores:
+            raise RegistryError(f"{path}: python_sources: '{module}' defines no @personal_data_source function")
+        found += stores
+    return found
+
+
+def _checked_name(where: str, name: Any) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise RegistryError(f"{where}: field 'name' must match [a-z][a-z0-9_]* (got {name!r})")
+    return name
 
 
 def _datastore(path: Path, index: int, entry: Any) -> Datastore:
@@ -134,7 +213,7 @@ def _datastore(path: Path, index: int, entry: Any) -> Datastore:
     )
 
 
-def _query(where: str, index: int, entry: Any) -> Query:
+def _query(where: str, index: int, entry: Any, python: bool = False) -> Query:
     where = f"{where} queries[{index}]"
     if not isinstance(entry, dict):
         raise RegistryError(f"{where}: expected a mapping")
@@ -146,9 +225,11 @@ def _query(where: str, index: int, entry: Any) -> Query:
         raise RegistryError(f"{where}: field 'name' must match [a-z][a-z0-9_]* (got {name!r})")
     where = f"{where} '{name}'"
     sql = entry.get("sql")
-    if not isinstance(sql, str) or not sql.strip():
+    if python:
+        sql = ""
+    elif not isinstance(sql, str) or not sql.strip():
         raise RegistryError(f"{where}: field 'sql' must be a SQL query")
-    binds = set(_BIND.findall(sql))
+    binds = set(_BIND.findall(sql)) if not python else {"email"}
     if not binds:
         raise RegistryError(f"{where}: field 'sql' must select by the bound parameter :email (or :name)")
     bad = binds - set(BIND_PARAMETERS)
@@ -195,29 +276,37 @@ def _params(email: str, name: str, since: datetime) -> dict[str, Any]:
     return {"email": email, "name": name, "since": since.replace(tzinfo=None)}
 
 
+def _rows(conn: Any, store: Datastore, query: Query, params: dict[str, Any]) -> tuple[list[str], Iterator[dict]]:
+    """(columns known so far, rows as dicts) from SQL or from a Python source."""
+    if store.function is not None:
+        produced = store.function(**params)
+        return [], (dict(row) for row in produced)
+    result = _execute(conn, query, params)
+    columns = list(result.keys())
+    return columns, (dict(zip(columns, row, strict=True)) for row in result)
+
+
 def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: Any) -> dict[str, Any]:
     """Stream one datastore's rows for one person to ``dest`` (a path) as JSON lines, in bounded memory.
 
     Withheld values never leave this function: they are replaced by null, and only whether one was held is kept.
     Returns the summary that travels by XCom: the datastore, where its data is, how many rows. No personal data.
     """
-    engine = engine_for(store.conn_id)
     params = _params(email, name, since)
     sections = []
-    with engine.connect() as conn, dest.open("w") as out:
+    with _connection(store) as conn, dest.open("w") as out:
         for query in store.queries:
-            result = _execute(conn, query, params)
-            columns = list(result.keys())
-            withheld = [c for c in columns if c in query.withhold]
-            held = dict.fromkeys(withheld, False)
+            columns, rows = _rows(conn, store, query, params)
+            held = {c: False for c in query.withhold}
             count = 0
-            for row in result:
-                record = dict(zip(columns, row, strict=True))
-                for column in withheld:
-                    held[column] = held[column] or record[column] is not None
+            for record in rows:
+                columns.extend(c for c in record if c not in columns)
+                for column in held:
+                    held[column] = held[column] or record.get(column) is not None
                 values = {c: (None if c in held else _plain(v)) for c, v in record.items()}
                 out.write(json.dumps({"q": query.name, "v": values}, ensure_ascii=False) + "\n")
                 count += 1
+            withheld = [c for c in columns if c in held]
             sections.append(
                 {
                     "query": query.name,
@@ -225,7 +314,7 @@ def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: A
                     "categories": {c: query.categories.get(c, UNCATEGORISED) for c in columns},
                     "uncategorised": [c for c in columns if c not in query.categories],
                     "withheld": withheld,
-                    "withheld_present": held,
+                    "withheld_present": {c: held[c] for c in withheld},
                     "row_count": count,
                 }
             )
@@ -239,6 +328,15 @@ def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: A
         "row_count": sum(s["row_count"] for s in sections),
         "path": str(dest),
     }
+
+
+@contextmanager
+def _connection(store: Datastore) -> Iterator[Any]:
+    if store.function is not None:
+        yield None
+        return
+    with engine_for(store.conn_id).connect() as conn:
+        yield conn
 
 
 def read_rows(path: Any, query: str) -> Iterator[dict[str, Any]]:
@@ -265,16 +363,18 @@ def probe(store: Datastore, *, email: str, name: str, since: datetime, sample: i
     params = _params(email, name, since)
     found = False
     names: set[str] = set()
-    with engine_for(store.conn_id).connect() as conn:
+    with _connection(store) as conn:
         for query in store.queries:
-            result = _execute(conn, query, params)
-            columns = list(result.keys())
-            name_columns = [c for c in columns if "name" in c.lower() and query.categories.get(c) == "identifiers"]
-            rows = result.fetchmany(sample)
-            result.close()
+            _, produced = _rows(conn, store, query, params)
+            rows = list(islice(produced, sample))
+            produced.close()
             found = found or bool(rows)
             for row in rows:
-                names.update(str(row._mapping[c]) for c in name_columns if row._mapping[c])
+                names.update(
+                    str(value)
+                    for column, value in row.items()
+                    if value and "name" in column.lower() and query.categories.get(column) == "identifiers"
+                )
     return Probe(datastore=store.name, found=found, names=frozenset(names))
 
 

@@ -105,8 +105,7 @@ def outcome_prompt(
 ) -> tuple[str, list[dict[str, Any]]]:
     """The prompt once decided: the same facts, no buttons, who decided and what happened."""
     verb = "Approved" if action == APPROVE else "Rejected"
-    icon = ":white_check_mark:" if action == APPROVE else ":x:"
-    line = f"{icon} {verb} by <@{decided_by}> — {outcome}"
+    line = f"{verb} by <@{decided_by}> — {outcome}"
     if run_url:
         line += f" (<{run_url}|Airflow run>)"
     text = f"CCPA access request from {request.name}: {verb.lower()} by {decided_by}"

@@ -10,7 +10,7 @@ from airflow.providers.slack.hooks.slack import SlackHook
 from airflow.sdk.exceptions import AirflowFailException
 
 from include import config, privacy, reminders, storage  # noqa: F401 (privacy: quiets body loggers)
-from include.compliance_store import APPROVE, ComplianceStore
+from include.compliance_store import APPROVE, ComplianceStore, RequestRecord
 from include.datastores import extract, load_registry, read_rows
 from include.identity import gather as gather_evidence
 from include.notify import send_once
@@ -109,7 +109,27 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
             out.write(chunk)
     rows = sum(d["row_count"] for d in datastores)
     s.audit(request_id, "report_built", detail={"datastores": len(datastores), "rows": rows})
+    _flag_uncategorised(record, datastores)
     return {"path": str(dest), "subject": report_subject(datastores), "row_count": rows}
+
+
+def _flag_uncategorised(record: RequestRecord, datastores: list[dict[str, Any]]) -> None:
+    """Columns the registry does not map to a CCPA category: the officer must know, the engineer must fix."""
+    columns = [
+        f"{d['datastore']}.{section['query']}.{column}"
+        for d in datastores
+        for section in d["sections"]
+        for column in section.get("uncategorised", [])
+    ]
+    if not columns:
+        return
+    store().audit(record.request_id, "uncategorised_columns", detail={"columns": columns})
+    if record.slack_channel and record.slack_ts:
+        _post_in_thread(
+            record,
+            ":warning: Uncategorised columns in this report (map them to a CCPA category in the datastore "
+            f"registry): {', '.join(f'`{c}`' for c in columns)}",
+        )
 
 
 def send_report(request_id: str, report: dict[str, Any]) -> str:
@@ -137,6 +157,12 @@ def run_url(dag_id: str, run_id: str) -> str:
     return f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
+def _post_in_thread(record: RequestRecord, text: str, broadcast: bool = False) -> None:
+    SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_postMessage(
+        channel=record.slack_channel, thread_ts=record.slack_ts, reply_broadcast=broadcast, text=text
+    )
+
+
 def post_nudge(request_id: str, kind: str) -> None:
     """Post a reminder or an escalation in the prompt's thread, once."""
     s = store()
@@ -146,12 +172,7 @@ def post_nudge(request_id: str, kind: str) -> None:
     if not s.record_once(request_id, reminders.done_key(kind), ref=record.slack_ts):
         return
     try:
-        SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_postMessage(
-            channel=record.slack_channel,
-            thread_ts=record.slack_ts,
-            reply_broadcast=kind == reminders.ESCALATION,
-            text=thread_notice(kind, record, approvers=config.approvers()),
-        )
+        _post_in_thread(record, thread_notice(kind, record, approvers=config.approvers()), kind == reminders.ESCALATION)
     except Exception:
         s.forget_once(request_id, reminders.done_key(kind))
         raise
@@ -176,12 +197,7 @@ def notify_failure(context: dict[str, Any]) -> None:
                 f"The run failed at `{ti.task_id}` ({type(exc).__name__}) after its retries. "
                 f"Nothing partial was sent to the requester. See {link}."
             )
-        SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_postMessage(
-            channel=record.slack_channel,
-            thread_ts=record.slack_ts,
-            reply_broadcast=True,
-            text=thread_notice("failure", record, approvers=config.approvers(), extra=extra),
-        )
+        _post_in_thread(record, thread_notice("failure", record, approvers=config.approvers(), extra=extra), True)
         store().audit(record.request_id, "run_failed", detail={"task_id": ti.task_id, "error": type(exc).__name__})
     except Exception:  # a failing failure callback must not hide the original failure
         log.exception("Could not announce the failure in Slack")

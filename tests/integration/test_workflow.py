@@ -236,3 +236,33 @@ def test_a_datastore_that_stays_down_fails_loudly_and_sends_nothing(stack, dag_f
     record = stack.store.find_by_run_id(dag_run.run_id)
     notices = [m for m in stack.slack.messages() if m.get("thread_ts") == record.slack_ts]
     assert any("failed at `aggregate_personal_data.extract_orders`" in m["text"] for m in notices)
+
+
+def test_uncategorised_columns_are_flagged_and_lookback_all_reaches_2022(stack, dag_factory, monkeypatch, tmp_path):
+    registry = tmp_path / "datastores.yaml"
+    registry.write_text(
+        "datastores:\n"
+        "  - name: crm\n    conn_id: ccpa_crm_db\n    queries:\n"
+        "      - name: profile\n        sql: SELECT name, phone FROM crm_users WHERE email = :email\n"
+        "        categories: {name: identifiers}\n"
+        "  - name: orders\n    conn_id: ccpa_orders_db\n    queries:\n"
+        "      - name: orders\n"
+        "        sql: SELECT order_ref FROM orders WHERE email = :email AND ordered_at >= :since\n"
+        "        categories: {order_ref: commercial}\n"
+    )
+    monkeypatch.setenv("CCPA_DATASTORES_FILE", str(registry))
+    officer = stack.click_when_posted("ccpa_approve")
+    dag_run = dag_factory().test(run_conf={**REQUEST, "lookback": "all"})
+    officer.join(5)
+
+    assert dag_run.state == "success"
+    assert {ti.task_id for ti in dag_run.get_task_instances()} >= {
+        "aggregate_personal_data.extract_crm",
+        "aggregate_personal_data.extract_orders",
+    }
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    notes = [m["text"] for m in stack.slack.messages() if m.get("thread_ts") == record.slack_ts]
+    assert any("Uncategorised columns" in n and "`crm.profile.phone`" in n for n in notes)
+    html = _html(stack.sink.messages()[0])
+    assert "uncategorised" in html
+    assert "January 1, 2022" in html  # the period covered starts at the legal floor

@@ -155,3 +155,63 @@ def test_a_datastore_that_is_down_raises(registry, monkeypatch, extract):
     monkeypatch.setenv("AIRFLOW_CONN_CCPA_CRM_DB", "mysql://root@127.0.0.1:1/down")
     with pytest.raises(Exception, match=r"Can.t connect|Connection refused|2002|2003"):
         extract(registry.get("crm"), email=DEMO_PERSON["email"], name="", since=SINCE)
+
+
+def test_python_source_runs_like_a_sql_datastore(tmp_path, monkeypatch, extract):
+    log = tmp_path / "newsletter.jsonl"
+    events = [
+        {
+            "email": DEMO_PERSON["email"],
+            "event": "subscribed",
+            "list": "weekly",
+            "ip": "198.51.100.7",
+            "at": "2026-03-01T10:00:00",
+        },
+        {
+            "email": "john.roe@example.com",
+            "event": "subscribed",
+            "list": "weekly",
+            "ip": "198.51.100.9",
+            "at": "2026-03-02T10:00:00",
+        },
+        {
+            "email": DEMO_PERSON["email"],
+            "event": "opened",
+            "list": "weekly",
+            "ip": "198.51.100.7",
+            "at": "2026-04-01T10:00:00",
+        },
+        {
+            "email": DEMO_PERSON["email"],
+            "event": "opened",
+            "list": "weekly",
+            "ip": "198.51.100.7",
+            "at": "2020-04-01T10:00:00",
+        },
+    ]
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_NEWSLETTER_LOG", f"file://{log}")
+    path = write(tmp_path, ENTRY + "python_sources: [include.example_sources]\n")
+
+    registry = load_registry(path)
+    assert [d.name for d in registry.datastores] == ["crm", "newsletter"]
+    newsletter = registry.get("newsletter")
+    assert newsletter.task_id == "extract_newsletter"
+    result = extract(newsletter, email=DEMO_PERSON["email"], name="", since=datetime(2022, 1, 1))
+    [section] = result["sections"]
+    assert [r["event"] for r in section["rows"]] == ["subscribed", "opened"]  # not John's, not before 2022
+    assert section["categories"]["ip_address"] == "identifiers" and section["uncategorised"] == []
+    assert "john.roe" not in result["file"]
+
+
+def test_python_sources_are_validated_like_yaml(tmp_path):
+    from include.datastores import personal_data_source
+
+    with pytest.raises(RegistryError, match="unknown category 'private'"):
+        personal_data_source("bad", categories={"x": "private"})(lambda **_: [])
+    with pytest.raises(RegistryError, match="field 'name' must match"):
+        personal_data_source("Bad Name", categories={"x": "commercial"})(lambda **_: [])
+    with pytest.raises(RegistryError, match=r"cannot import .no\.such\.module."):
+        load_registry(write(tmp_path, ENTRY + "python_sources: [no.such.module]\n"))
+    with pytest.raises(RegistryError, match="defines no @personal_data_source"):
+        load_registry(write(tmp_path, ENTRY + "python_sources: [include.request]\n"))
