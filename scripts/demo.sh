@@ -190,7 +190,7 @@ else
   COMPLIANCE_WHERE="SQLite file .demo/airflow/ccpa_compliance.sqlite"
 fi
 export AIRFLOW_CONN_CCPA_CRM_DB="$DATA_CONN" AIRFLOW_CONN_CCPA_ORDERS_DB="$DATA_CONN" AIRFLOW_CONN_CCPA_WEB_DB="$DATA_CONN"
-(cd "$ROOT" && "$PY" -m include.demo_data "$SEED_URL" >"$DEMO/logs/seed.log" 2>&1) || { tail_logs seed; die "seeding the datastores"; }
+(cd "$ROOT" && "$PY" -m include.demo_data "$SEED_URL" --web-events 300 >"$DEMO/logs/seed.log" 2>&1) || { tail_logs seed; die "seeding the datastores"; }
 log "seeded the demo datastores (Jane Doe and three decoys)"
 
 # ---------------------------------------------------------------------------------------------- services
