@@ -28,6 +28,7 @@ class Stack:
     callback_url: str
     datastores_url: str
     store: object
+    storage: Path
 
     def click_when_posted(self, action_id: str, user_id: str = APPROVER, timeout: float = 60) -> threading.Thread:
         """Play the officer: wait for the next review prompt, then press a button (in the background)."""
@@ -64,9 +65,17 @@ def datastores_db(mysql_database) -> str:
 
     from include.demo_data import seed
 
+    from sqlalchemy import insert
+
+    from include.demo_data import crm_users
+
     url = f"{MYSQL_URL}/{mysql_database('ccpa_data')}"
     engine = create_engine(url)
     seed(engine)
+    with engine.begin() as conn:  # a requester whose email is full of SQL metacharacters
+        conn.execute(
+            insert(crm_users).values(email="o'brien+x\"--@example.com", name="Pat O'Brien", phone="+1-415-555-0199")
+        )
     engine.dispose()
     return url
 
@@ -85,6 +94,7 @@ def stack(airflow_db, compliance_store, datastores_db, monkeypatch, tmp_path) ->
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_SLACK_SIGNING_SECRET", SIGNING_SECRET)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_APPROVERS", f"{APPROVER},U0SECOND")
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", FROM_EMAIL)
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path / 'reports'}")
 
     with (
         MailSink(tmp_path / "mail") as sink,
@@ -113,6 +123,7 @@ def stack(airflow_db, compliance_store, datastores_db, monkeypatch, tmp_path) ->
             callback_url=slack.callback_url,
             datastores_url=datastores_db,
             store=compliance_store,
+            storage=tmp_path / "reports",
         )
 
 

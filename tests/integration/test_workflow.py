@@ -65,7 +65,11 @@ def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_da
     assert not any(b["type"] == "actions" for b in prompt["blocks"]), "buttons must be gone"
     assert f"<@{APPROVER}>" in str(prompt["blocks"])
     # Personal data went to the requester and to Slack, and nowhere else: not into logs, not into XCom.
-    personal = (DEMO_PERSON["email"], "+1-415-555-1000", "ORD-000001", "203.0.113.10", "Market St")
+    # The withheld SSN is nowhere: not in the email (checked above), the run's files, Slack, logs or XCom.
+    run_files = "".join(p.read_text() for p in (stack.storage / record.request_id).iterdir())
+    assert "+1-415-555-1000" in run_files and "123-45-6789" not in run_files
+    assert "123-45-6789" not in json.dumps(stack.slack.messages())
+    personal = (DEMO_PERSON["email"], "+1-415-555-1000", "ORD-000001", "203.0.113.10", "Market St", "123-45-6789")
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "Returned value was" in logged or "DAG TEST" in logged  # the run's log lines were captured
     assert not [p for p in personal if p in logged]
@@ -266,3 +270,17 @@ def test_uncategorised_columns_are_flagged_and_lookback_all_reaches_2022(stack, 
     html = _html(stack.sink.messages()[0])
     assert "uncategorised" in html
     assert "January 1, 2022" in html  # the period covered starts at the legal floor
+
+
+def test_an_email_full_of_sql_metacharacters_is_just_an_email(stack, run_dag):
+    tricky = "o'brien+x\"--@example.com"
+    officer = stack.click_when_posted("ccpa_approve")
+    dag_run = run_dag({"name": "Pat O'Brien", "email": tricky, "photo_id_url": "https://x.example/id"})
+    officer.join(5)
+
+    assert dag_run.state == "success"
+    [mail] = stack.sink.messages()
+    assert mail.envelope_to == [tricky]  # delivered to exactly that mailbox
+    html = _html(mail)
+    assert "+1-415-555-0199" in html  # Pat's own phone ...
+    assert "+1-415-555-1000" not in html and "ORD-000000" not in html  # ... and nobody else's
