@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from email.headerregistry import Address
 from email.utils import make_msgid
 
 from airflow.providers.smtp.hooks.smtp import SmtpHook
@@ -16,6 +17,15 @@ log = logging.getLogger(__name__)
 
 # Failures after which the server certainly accepted nothing: safe to let a retry send again.
 _NOT_SENT = (ConnectionError, smtplib.SMTPConnectError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)
+
+
+def mailbox(address: str) -> str:
+    """The address as SMTP must see it: a local part with quotes or other specials goes in a quoted string.
+
+    Without this, smtplib turns ``o'brien+x"--@example.com`` into ``RCPT TO:<o'brien+x>``: another mailbox.
+    """
+    local, _, domain = address.rpartition("@")
+    return str(Address(username=local, domain=domain))
 
 
 def send_once(store: ComplianceStore, request_id: str, kind: str, to: str, email: Email) -> str:
@@ -34,7 +44,7 @@ def send_once(store: ComplianceStore, request_id: str, kind: str, to: str, email
     try:
         with SmtpHook(smtp_conn_id=config.SMTP_CONN_ID) as hook:
             hook.send_email_smtp(
-                to=to,
+                to=mailbox(to),
                 from_email=from_email,
                 subject=email.subject,
                 html_content=email.html,

@@ -280,7 +280,9 @@ def test_an_email_full_of_sql_metacharacters_is_just_an_email(stack, run_dag):
 
     assert dag_run.state == "success"
     [mail] = stack.sink.messages()
-    assert mail.envelope_to == [tricky]  # delivered to exactly that mailbox
+    # Delivered to exactly that mailbox, in its RFC 5321 quoted form (unquoted, smtplib would cut it at the quote).
+    assert mail.envelope_to == ['"o\'brien+x\\"--"@example.com']
+    assert mail.message["To"].addresses[0].username == "o'brien+x\"--"
     html = _html(mail)
     assert "+1-415-555-0199" in html  # Pat's own phone ...
     assert "+1-415-555-1000" not in html and "ORD-000000" not in html  # ... and nobody else's

@@ -138,3 +138,20 @@ def test_a_send_in_doubt_is_never_repeated(sink, compliance_store, request_id):
     with pytest.raises(DeliveryInDoubt, match="check the mail server"):
         send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)
     assert sink.messages() == []
+
+
+@pytest.mark.parametrize(
+    ("address", "smtp_form"),
+    [
+        ("jane.doe@example.com", "jane.doe@example.com"),
+        ("o'brien+x\"--@example.com", '"o\'brien+x\\"--"@example.com'),
+        ("a b@example.com", '"a b"@example.com'),
+    ],
+)
+def test_mailbox_quotes_local_parts_smtplib_would_cut(address, smtp_form):
+    import smtplib
+
+    from include.notify import mailbox
+
+    assert mailbox(address) == smtp_form
+    assert smtplib.quoteaddr(mailbox(address)) == f"<{smtp_form}>"
