@@ -61,13 +61,9 @@ def _has_button(message: dict) -> bool:
 
 @pytest.fixture(scope="module")
 def datastores_db(mysql_database) -> str:
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, insert
 
-    from include.demo_data import seed
-
-    from sqlalchemy import insert
-
-    from include.demo_data import crm_users
+    from include.demo_data import crm_users, seed
 
     url = f"{MYSQL_URL}/{mysql_database('ccpa_data')}"
     engine = create_engine(url)
