@@ -65,6 +65,10 @@ def ccpa_right_of_access() -> None:
         return workflow.validate_request(dict(context["params"]), context["run_id"], context["dag_run"].run_after)
 
     @task
+    def send_acknowledgement(request_id: str) -> str:
+        return workflow.send_acknowledgement(request_id)
+
+    @task
     def post_review_prompt(request_id: str) -> dict[str, str]:
         return workflow.post_review_prompt(request_id)
 
@@ -101,6 +105,7 @@ def ccpa_right_of_access() -> None:
     request = validate_request()
     request_id, lookback = request["request_id"], request["lookback"]
     decision = WaitForDecisionSensor(task_id="wait_for_decision", request_id=request_id, deferrable=True)
+    send_acknowledgement(request_id)
     post_review_prompt(request_id) >> decision
     route = branch_on_decision(decision.output)
     extracts = aggregate_personal_data(request_id, lookback)

@@ -368,14 +368,19 @@ class ComplianceStore:
             )
             self._audit(conn, request_id, "email_send_failed", detail={"kind": kind})
 
-    def confirm_delivery(self, request_id: str, kind: str, message_id: str) -> None:
+    def confirm_delivery(self, request_id: str, kind: str, message_id: str, **detail: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 update(deliveries_table)
                 .where(deliveries_table.c.request_id == request_id, deliveries_table.c.kind == kind)
                 .values(status="sent", sent_at=_naive(utcnow()))
             )
-            self._audit(conn, request_id, "email_sent", detail={"kind": kind, "message_id": message_id})
+            self._audit(
+                conn,
+                request_id,
+                "email_sent",
+                detail={"kind": kind, "message_id": message_id, **{k: v for k, v in detail.items() if v}},
+            )
 
     def record_once(self, request_id: str, kind: str, ref: str) -> bool:
         """Mark a one-off action (a Slack reminder, ...) as done; False when it already was."""

@@ -20,6 +20,10 @@ VAR_APPROVERS = "ccpa_approvers"
 VAR_FROM_EMAIL = "ccpa_from_email"
 VAR_REMINDER_HOURS = "ccpa_reminder_hours"
 VAR_REPORT_STORAGE = "ccpa_report_storage"
+VAR_EMAIL_BACKEND = "ccpa_email_backend"
+VAR_DOWNLOAD_TTL_HOURS = "ccpa_download_ttl_hours"
+VAR_DOWNLOAD_SECRET = "ccpa_download_secret"  # noqa: S105 (a Variable name)
+GMAIL_CONN_ID = "google_cloud_default"
 VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
 
 # Environment

@@ -25,6 +25,7 @@ from sqlalchemy import text
 
 from include.config import datastores_file
 from include.db import engine_for
+from include.storage import text_writer
 
 CATEGORIES = (
     "identifiers",
@@ -294,7 +295,7 @@ def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: A
     """
     params = _params(email, name, since)
     sections = []
-    with _connection(store) as conn, dest.open("w") as out:
+    with _connection(store) as conn, text_writer(dest) as out:
         for query in store.queries:
             columns, rows = _rows(conn, store, query, params)
             held = {c: False for c in query.withhold}

@@ -1,34 +1,48 @@
-"""Email to the requester, exactly once per request and kind (report, rejection, ...)."""
+"""Email to the requester, exactly once per request and kind (acknowledgement, report, rejection, ...).
+
+Two backends, chosen by the Variable ``ccpa_email_backend``: ``smtp`` (default; connection ``smtp_default``
+through the smtp provider's SmtpHook) or ``gmail`` (connection ``google_cloud_default``, a service account with
+domain-wide delegation sending as ``ccpa_from_email``, through our GmailHook). Both send the same MIME bytes.
+"""
 
 from __future__ import annotations
 
 import logging
 import smtplib
-from email.headerregistry import Address
-from email.utils import make_msgid
-
-from airflow.providers.smtp.hooks.smtp import SmtpHook
+from typing import Any
 
 from include import config
 from include.compliance_store import ComplianceStore
+from include.email_message import MAX_EMAIL_BYTES, Attachment, build_message, mailbox, new_message_id
 from include.report import Email
 
 log = logging.getLogger(__name__)
+
+BACKENDS = ("smtp", "gmail")
 
 # Failures after which the server certainly accepted nothing: safe to let a retry send again.
 _NOT_SENT = (ConnectionError, smtplib.SMTPConnectError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)
 
 
-def mailbox(address: str) -> str:
-    """The address as SMTP must see it: a local part with quotes or other specials goes in a quoted string.
-
-    Without this, smtplib turns ``o'brien+x"--@example.com`` into ``RCPT TO:<o'brien+x>``: another mailbox.
-    """
-    local, _, domain = address.rpartition("@")
-    return str(Address(username=local, domain=domain))
+class MessageTooLarge(ValueError):
+    pass
 
 
-def send_once(store: ComplianceStore, request_id: str, kind: str, to: str, email: Email) -> str:
+def backend() -> str:
+    value = config.get_variable(config.VAR_EMAIL_BACKEND, "smtp").strip().lower()
+    if value not in BACKENDS:
+        raise config.ConfigurationError(f"Variable '{config.VAR_EMAIL_BACKEND}' must be one of {BACKENDS}")
+    return value
+
+
+def send_once(
+    store: ComplianceStore,
+    request_id: str,
+    kind: str,
+    to: str,
+    email: Email,
+    attachments: list[Attachment] | tuple[Attachment, ...] = (),
+) -> str:
     """Send ``email`` unless this request's ``kind`` email was already sent; return its Message-ID.
 
     The delivery is claimed in the compliance store before sending, so a retried task, or two tasks racing, can
@@ -36,20 +50,25 @@ def send_once(store: ComplianceStore, request_id: str, kind: str, to: str, email
     retry stops with a message saying what to check.
     """
     from_email = config.get_variable(config.VAR_FROM_EMAIL)
-    message_id = make_msgid(domain=from_email.rpartition("@")[2] or None)
+    chosen = backend()
+    message_id = new_message_id(from_email)
+    msg = build_message(
+        from_email=from_email,
+        to=to,
+        subject=email.subject,
+        html=email.html,
+        message_id=message_id,
+        attachments=attachments,
+    )
+    raw = msg.as_bytes()
+    if len(raw) > MAX_EMAIL_BYTES:
+        raise MessageTooLarge(f"the {kind} email is {len(raw)} bytes; the limit is {MAX_EMAIL_BYTES}")
     already = store.claim_delivery(request_id, kind, message_id)
     if already is not None:
         log.info("The %s email for request %s was already sent (%s): not sending again", kind, request_id, already)
         return already
     try:
-        with SmtpHook(smtp_conn_id=config.SMTP_CONN_ID) as hook:
-            hook.send_email_smtp(
-                to=mailbox(to),
-                from_email=from_email,
-                subject=email.subject,
-                html_content=email.html,
-                custom_headers={"Message-ID": message_id},
-            )
+        provider_id = _send_smtp(from_email, to, raw) if chosen == "smtp" else _send_gmail(from_email, msg)
     except _NOT_SENT:
         store.release_delivery(request_id, kind)
         raise
@@ -57,11 +76,30 @@ def send_once(store: ComplianceStore, request_id: str, kind: str, to: str, email
         if _before_sending(exc):
             store.release_delivery(request_id, kind)
         raise
-    store.confirm_delivery(request_id, kind, message_id)
-    log.info("Sent the %s email for request %s as %s", kind, request_id, message_id)
+    store.confirm_delivery(request_id, kind, message_id, backend=chosen, provider_id=provider_id)
+    log.info("Sent the %s email for request %s as %s via %s", kind, request_id, message_id, chosen)
     return message_id
 
 
+def _send_smtp(from_email: str, to: str, raw: bytes) -> str | None:
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    with SmtpHook(smtp_conn_id=config.SMTP_CONN_ID) as hook:
+        # The provider connects, upgrades to TLS and logs in; it has no public call for a pre-built message.
+        hook._smtp_client.sendmail(mailbox(from_email), [mailbox(to)], raw)
+    return None
+
+
+def _send_gmail(from_email: str, msg: Any) -> str | None:
+    from include.hooks.gmail import GmailHook
+
+    response = GmailHook(gcp_conn_id=config.GMAIL_CONN_ID, delegate_to=from_email).send_message(msg)
+    return response.get("id")
+
+
 def _before_sending(exc: Exception) -> bool:
-    """SmtpHook's own 'cannot connect' error: raised before any message left."""
-    return "Unable to connect" in str(exc) or "connection is not found" in str(exc)
+    """Failures that prove nothing was sent: SmtpHook could not connect, or Gmail refused the request (4xx)."""
+    status = getattr(getattr(exc, "resp", None), "status", None)
+    if status is not None:
+        return 400 <= int(status) < 500
+    return any(s in str(exc) for s in ("Unable to connect", "connection is not found", "invalid_grant"))

@@ -25,7 +25,7 @@ from flask import Flask, Response, jsonify, request
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from include import config, privacy  # noqa: F401 (privacy: quiets body loggers on import)
+from include import config, downloads, privacy  # noqa: F401 (privacy: quiets body loggers on import)
 from include.compliance_store import APPROVE, REJECT, ComplianceStore, Decision, UnknownRequest
 from include.slack_blocks import (
     ACTIONS,
@@ -105,6 +105,8 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     settings = settings or _Settings()
     handler = _Handler(store_factory, settings, slack_client_factory)
+
+    app.register_blueprint(downloads.blueprint)
 
     @app.errorhandler(413)
     def too_large(_: Exception) -> tuple[Response, int]:

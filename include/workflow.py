@@ -9,12 +9,12 @@ from typing import Any
 from airflow.providers.slack.hooks.slack import SlackHook
 from airflow.sdk.exceptions import AirflowFailException
 
-from include import config, privacy, reminders, storage  # noqa: F401 (privacy: quiets body loggers)
+from include import config, privacy, reminders, report_files, storage  # noqa: F401 (privacy: quiets body loggers)
 from include.compliance_store import APPROVE, ComplianceStore, RequestRecord
-from include.datastores import extract, load_registry, read_rows
+from include.datastores import extract, load_registry
 from include.identity import gather as gather_evidence
 from include.notify import send_once
-from include.report import Email, render_rejection, render_report_chunks, report_subject
+from include.report import render_acknowledgement, render_rejection
 from include.request import AccessRequest, InvalidRequest
 from include.slack_blocks import outcome_prompt, review_prompt, thread_notice
 
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 EARLIEST_LOOKBACK = datetime(2022, 1, 1, tzinfo=UTC)
 DEFAULT_LOOKBACK = timedelta(days=365)
 
+ACKNOWLEDGEMENT = "acknowledgement"
 REPORT = "report"
 REJECTION = "rejection"
 
@@ -91,26 +92,14 @@ def _since(received_at: datetime, lookback: str) -> datetime:
 
 
 def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Render the report to a file in storage, streaming rows from the extract files."""
+    """The report's files in storage: HTML, JSON, a CSV per datastore, PDF. Returns paths and counts only."""
     s = store()
     record = s.get_request(request_id)
     datastores = sorted(extracts, key=lambda e: e["datastore"])
-    dest = storage.request_dir(request_id) / "report.html"
-    chunks = render_report_chunks(
-        name=record.name,
-        request_id=request_id,
-        received_at=record.received_at,
-        since=_since(record.received_at, lookback),
-        datastores=datastores,
-        rows=lambda datastore, query: read_rows(storage.resolve(datastore["path"]), query),
-    )
-    with dest.open("w") as out:
-        for chunk in chunks:
-            out.write(chunk)
-    rows = sum(d["row_count"] for d in datastores)
-    s.audit(request_id, "report_built", detail={"datastores": len(datastores), "rows": rows})
+    report = report_files.build(record, _since(record.received_at, lookback), datastores)
+    s.audit(request_id, "report_built", detail={"datastores": len(datastores), "rows": report["row_count"]})
     _flag_uncategorised(record, datastores)
-    return {"path": str(dest), "subject": report_subject(datastores), "row_count": rows}
+    return report
 
 
 def _flag_uncategorised(record: RequestRecord, datastores: list[dict[str, Any]]) -> None:
@@ -135,8 +124,20 @@ def _flag_uncategorised(record: RequestRecord, datastores: list[dict[str, Any]])
 def send_report(request_id: str, report: dict[str, Any]) -> str:
     s = store()
     record = s.get_request(request_id)
-    html = storage.resolve(report["path"]).read_text()
-    return send_once(s, request_id, REPORT, record.email, Email(subject=report["subject"], html=html))
+    email, attachments, link = report_files.email_for(record, report)
+    if link:
+        s.audit(request_id, "download_link_issued", detail={"expires_at": link["expires_at"].isoformat()})
+    return send_once(s, request_id, REPORT, record.email, email, attachments)
+
+
+def send_acknowledgement(request_id: str) -> str:
+    """§7021(a): confirm receipt at once, with how the request is verified and when it is due."""
+    s = store()
+    record = s.get_request(request_id)
+    email = render_acknowledgement(
+        name=record.name, request_id=request_id, received_at=record.received_at, due_at=record.due_at
+    )
+    return send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
 
 
 def send_rejection(request_id: str) -> str:

@@ -31,7 +31,7 @@ find_python() {
 }
 
 ensure_system() {
-  apt_install pkg-config default-libmysqlclient-dev gcc libc6-dev ca-certificates curl
+  apt_install pkg-config default-libmysqlclient-dev gcc libc6-dev ca-certificates curl fonts-dejavu-core
   if ! find_python >/dev/null; then
     apt_install python3 python3-venv python3-dev
   fi

@@ -4,6 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 ensure_system
 ensure_venv
+"$ROOT/scripts/browser-deps.sh"  # headless Chromium for tests/browser
 ensure_mariadb
 cd "$ROOT"
 log "ruff"

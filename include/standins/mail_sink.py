@@ -5,7 +5,10 @@ deliver to it; nothing is relayed. Each message lands as ``<dir>/<UTC YYYYmmddTH
 the exact bytes received, next to a ``.envelope.json`` with the SMTP envelope (the recipients are not always in
 the headers, e.g. Bcc). Files are written atomically, so another process can read the directory at any time.
 
-Run on its own with ``python -m include.standins.mail_sink --port 8025 --dir DIR``.
+Run on its own with ``python -m include.standins.mail_sink --port 8025 --dir DIR [--web-port 8026]``. With a web port
+it also serves a page listing the received mail (newest first); each message opens with its headers, its HTML body
+in a sandboxed frame, its text body and its attachments as downloads. The page reads the directory, so it shows mail
+stored by any process.
 Message contents are never logged: they carry requesters' personal data.
 """
 
@@ -17,6 +20,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import tempfile
@@ -31,11 +35,22 @@ from pathlib import Path
 from typing import Any, Self, cast
 
 from aiosmtpd.controller import Controller
+from flask import Flask, Response, abort, jsonify, render_template
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE_LIMIT = 35 * 1024 * 1024
 ENVELOPE_SUFFIX = ".envelope.json"
+WEB_DIR = Path(__file__).resolve().parent / "web"
+_MAIL_ID = re.compile(r"^[0-9]{8}T[0-9]{6,12}-[0-9]{1,12}$")
+#: The pages: their own stylesheet, no script at all, mail bodies only inside a sandboxed frame.
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+#: A mail's HTML body, served alone: a sandbox with no script, no form, no plugin and no request anywhere else.
+BODY_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: cid:; frame-ancestors 'self'"
 
 
 @dataclass(frozen=True)
@@ -114,11 +129,169 @@ def read_mail(directory: str | Path) -> list[ReceivedMail]:
     return out
 
 
+# ---------------------------------------------------------------------- the web page
+
+
+def mail_id(path: Path) -> str:
+    """A stored message's id in the web page's URLs: its file name without ``.eml``."""
+    return path.name[: -len(".eml")]
+
+
+def _received_at(mail_id_: str) -> str:
+    try:
+        return datetime.strptime(mail_id_.split("-")[0], "%Y%m%dT%H%M%S%f").strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return ""
+
+
+def _attachments(message: EmailMessage) -> list[EmailMessage]:
+    """The parts a mail client lists as attachments: not the text/HTML bodies, not multipart containers."""
+    bodies = {id(part) for part in (message.get_body(("html",)), message.get_body(("plain",))) if part is not None}
+    return [
+        cast(EmailMessage, part)
+        for part in message.walk()
+        if not part.is_multipart()
+        and id(part) not in bodies
+        and (part.get_content_disposition() in ("attachment", "inline") or part.get_filename())
+    ]
+
+
+def _content(part: EmailMessage | None) -> str | None:
+    if part is None:
+        return None
+    try:
+        return str(part.get_content())
+    except (LookupError, ValueError):  # an unknown charset: show what can be shown
+        return (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+
+
+def _summary(mail: ReceivedMail) -> dict[str, Any]:
+    msg = mail.message
+    return {
+        "id": mail_id(mail.path),
+        "received": _received_at(mail_id(mail.path)),
+        "from": str(msg["From"] or mail.envelope_from or ""),
+        "to": str(msg["To"] or ", ".join(mail.envelope_to)),
+        "subject": str(msg["Subject"] or ""),
+        "date": str(msg["Date"] or ""),
+        "size": mail.path.stat().st_size,
+        "attachments": [
+            {
+                "n": n,
+                "filename": part.get_filename() or f"attachment-{n}",
+                "content_type": part.get_content_type(),
+                "size": len(part.get_payload(decode=True) or b""),
+            }
+            for n, part in enumerate(_attachments(msg))
+        ],
+    }
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug("%s %s -> %s", self.command, self.path, code)
+
+
+def create_web_app(directory: str | Path) -> Flask:
+    """The mail page as a WSGI app reading ``directory`` at each request (see the module docstring)."""
+    directory = Path(directory)
+    app = Flask(
+        __name__,
+        template_folder=str(WEB_DIR / "templates"),
+        static_folder=str(WEB_DIR / "static"),
+        static_url_path="/_static",
+    )
+
+    def load(mail_id_: str) -> ReceivedMail:
+        if not _MAIL_ID.match(mail_id_):
+            abort(404)
+        path = directory / f"{mail_id_}.eml"
+        for mail in read_mail(directory):
+            if mail.path == path:
+                return mail
+        abort(404)
+
+    @app.after_request
+    def headers(resp: Response) -> Response:
+        resp.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    @app.get("/")
+    def index() -> str:
+        mails = [_summary(m) for m in reversed(read_mail(directory))]
+        return render_template("mail_index.html", mails=mails, directory=str(directory))
+
+    @app.get("/api/messages")
+    def api_messages() -> Response:
+        return jsonify([_summary(m) for m in reversed(read_mail(directory))])
+
+    @app.get("/messages/<mail_id_>")
+    def show(mail_id_: str) -> str:
+        mail = load(mail_id_)
+        msg = mail.message
+        return render_template(
+            "mail_message.html",
+            mail=_summary(mail),
+            headers=[(str(k), str(v)) for k, v in msg.items()],
+            envelope_from=mail.envelope_from,
+            envelope_to=mail.envelope_to,
+            has_html=msg.get_body(("html",)) is not None,
+            text=_content(cast(EmailMessage | None, msg.get_body(("plain",)))),
+        )
+
+    @app.get("/messages/<mail_id_>/html")
+    def html_body(mail_id_: str) -> Response:
+        body = _content(cast(EmailMessage | None, load(mail_id_).message.get_body(("html",))))
+        if body is None:
+            abort(404)
+        resp = Response(body, mimetype="text/html")
+        resp.headers["Content-Security-Policy"] = BODY_CSP
+        return resp
+
+    @app.get("/messages/<mail_id_>/raw")
+    def raw(mail_id_: str) -> Response:
+        resp = Response(load(mail_id_).raw, mimetype="text/plain")
+        resp.headers["Content-Disposition"] = f"attachment; filename={mail_id_}.eml"
+        return resp
+
+    @app.get("/messages/<mail_id_>/attachments/<int:n>")
+    def attachment(mail_id_: str, n: int) -> Response:
+        parts = _attachments(load(mail_id_).message)
+        if n >= len(parts):
+            abort(404)
+        part = parts[n]
+        resp = Response(part.get_payload(decode=True) or b"", mimetype=part.get_content_type())
+        resp.headers["Content-Disposition"] = _disposition(part.get_filename() or f"attachment-{n}")
+        resp.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        return resp
+
+    return app
+
+
+def _disposition(filename: str) -> str:
+    """``attachment`` with the name as an ASCII fallback plus RFC 5987 ``filename*`` for anything else."""
+    from urllib.parse import quote
+
+    ascii_name = re.sub(r"[^A-Za-z0-9._ -]", "_", filename).strip() or "attachment"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 class MailSink:
-    """SMTP sink on ``host:port`` storing into ``directory`` (see the module docstring)."""
+    """SMTP sink on ``host:port`` storing into ``directory`` (see the module docstring).
+
+    ``web_port`` (``0`` picks a free one) also serves the mail page at :attr:`web_url`; ``None`` serves none.
+    """
 
     def __init__(
-        self, directory: str | Path, host: str = "127.0.0.1", port: int = 0, size_limit: int = DEFAULT_SIZE_LIMIT
+        self,
+        directory: str | Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        size_limit: int = DEFAULT_SIZE_LIMIT,
+        web_port: int | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -127,6 +300,9 @@ class MailSink:
         self.size_limit = size_limit
         self._controller: Controller | None = None
         self._port: int | None = None
+        self._requested_web_port = web_port
+        self._web: BaseWSGIServer | None = None
+        self._web_thread: threading.Thread | None = None
 
     def start(self) -> MailSink:
         """Listen (port 0 picks a free port) on aiosmtpd's own thread."""
@@ -145,13 +321,36 @@ class MailSink:
         controller.start()
         self._controller, self._port = controller, port
         log.info("Mail sink listening on %s:%d, storing into %s", self.host, port, self.directory)
+        if self._requested_web_port is not None:
+            try:
+                self._start_web(self._requested_web_port)
+            except BaseException:
+                self.stop()
+                raise
         return self
+
+    def _start_web(self, port: int) -> None:
+        self._web = make_server(
+            self.host, port, create_web_app(self.directory), threaded=True, request_handler=_QuietHandler
+        )
+        self._web_thread = threading.Thread(
+            target=self._web.serve_forever, kwargs={"poll_interval": 0.05}, name="mail-sink-web", daemon=True
+        )
+        self._web_thread.start()
+        log.info("Mail sink page on %s", self.web_url)
 
     def stop(self) -> None:
         """Stop listening; safe to call twice. Stored files stay."""
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
+        web, thread = self._web, self._web_thread
+        self._web = self._web_thread = None
+        if web is not None:
+            web.shutdown()
+            web.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -164,6 +363,13 @@ class MailSink:
         if self._port is None:
             raise RuntimeError("MailSink is not started")
         return self._port
+
+    @property
+    def web_url(self) -> str:
+        """The mail page (``http://host:port``); only with a ``web_port``."""
+        if self._web is None:
+            raise RuntimeError("MailSink serves no web page (give it a web_port) or is not started")
+        return f"http://{self.host}:{self._web.server_port}"
 
     def messages(self) -> list[ReceivedMail]:
         """Stored messages in arrival order, parsed with ``email.policy.default``."""
@@ -188,14 +394,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--dir", required=True, help="where the .eml files go")
     parser.add_argument("--size-limit", type=int, default=DEFAULT_SIZE_LIMIT, help="bytes, default 35 MB")
+    parser.add_argument(
+        "--web-port",
+        type=int,
+        default=8026,
+        help="the mail page port (default 8026; 0: any free port; -1: none); a busy port falls back to a free one",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with MailSink(args.dir, host=args.host, port=args.port, size_limit=args.size_limit) as sink:
+    web_port = None if args.web_port < 0 else args.web_port
+    sink = MailSink(args.dir, host=args.host, port=args.port, size_limit=args.size_limit, web_port=web_port)
+    try:
+        sink.start()
+    except OSError:
+        if not web_port:
+            raise
+        log.warning("Port %d is busy: serving the mail page on a free port instead", web_port)
+        sink = MailSink(args.dir, host=args.host, port=args.port, size_limit=args.size_limit, web_port=0).start()
+    with sink:
         print(f"Mail sink on smtp://{sink.host}:{sink.port}, storing into {sink.directory}", flush=True)
+        if web_port is not None:
+            print(f"Mail sink page: {sink.web_url}/ (open it in a browser to read the mail)", flush=True)
         while not stop.wait(1):
             pass
 

@@ -6,6 +6,8 @@ hands every message a ``response_url`` and plays the human side: :meth:`SlackEmu
 ``block_actions`` payload, signed exactly as Slack signs it, to the app's interactivity endpoint.
 
 Run on its own with ``python -m include.standins.slack_emulator --port 8091 --signing-secret S --callback-url URL``.
+Open :attr:`SlackEmulator.url` in a browser to try it as a person: the channel as Slack shows it (Block Kit, threads,
+ephemerals, modals), where the buttons send the same signed payloads as :meth:`SlackEmulator.click`.
 Message bodies are never logged: they carry requesters' personal data.
 """
 
@@ -24,11 +26,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlencode
 
 import requests
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,14 @@ BOT_ID = "B0EMULATOR"
 BOT_USER_ID = "U0EMULBOT"
 #: Slack lets an app use one response_url at most five times.
 RESPONSE_URL_MAX_USES = 5
+
+#: The browser page (``GET /``): static HTML, CSS and vanilla JS, no build step, nothing fetched from the internet.
+WEB_STATIC = Path(__file__).resolve().parent / "web" / "static"
+#: Served with the page: no inline script, nothing loaded from elsewhere (message images may come from anywhere).
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' http: https: data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 Message = dict[str, Any]
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -140,6 +151,8 @@ class SlackEmulator:
             self._responses: dict[str, dict[str, Any]] = {}
             self._channels: dict[str, str] = {}
             self._triggers: set[str] = set()
+            self._trigger_users: dict[str, str] = {}
+            self._view_ui: dict[str, dict[str, Any]] = {}
 
     def messages(self, channel: str | None = None) -> list[Message]:
         """Live (not deleted) messages in posting order, as copies; ``channel`` may be a name or an id."""
@@ -196,6 +209,7 @@ class SlackEmulator:
             msg = self._find(ts, channel)
             block_id, element = _find_button(msg.get("blocks") or [], action_id)
             trigger_id = self._new_trigger()
+            self._trigger_users[trigger_id] = user_id
             # Each interaction may use the response_url again; remember who to send ephemerals to.
             self._responses[msg["response_token"]]["user"] = user_id
             payload = {
@@ -300,6 +314,94 @@ class SlackEmulator:
         resp = requests.post(self.callback_url, data=body.encode(), headers=sent, timeout=self.callback_timeout)
         log.info("Signed %s payload delivered: HTTP %s", payload.get("type"), resp.status_code)
         return resp.status_code, resp.text
+
+    # ------------------------------------------------------------------ the browser page
+
+    def page_state(self) -> dict[str, Any]:
+        """What the channel page draws: channels, live messages, ephemerals and the modals still open."""
+        with self._cond:
+            channel_ids = dict.fromkeys(
+                [m["channel"] for m in self._messages] + [e["channel"] for e in self._ephemerals if e["channel"]]
+            )
+            messages = [
+                {
+                    **_public_message(m),
+                    "channel": m["channel"],
+                    "reply_broadcast": bool(m.get("reply_broadcast")),
+                    "versions": len(m["history"]) + 1,
+                }
+                for m in self._messages
+            ]
+            views = []
+            for view in self._views:
+                ui = self._view_ui.get(view["id"], {})
+                if ui.get("closed"):
+                    continue
+                shown = {k: copy.deepcopy(view.get(k)) for k in ("id", "callback_id", "title", "submit", "close")}
+                shown["blocks"] = copy.deepcopy(view.get("blocks") or [])
+                shown.update(
+                    user=self._trigger_users.get(view.get("trigger_id", "")),
+                    errors=copy.deepcopy(ui.get("errors") or {}),
+                    error=ui.get("error"),
+                    opened_seq=self._views.index(view),
+                )
+                views.append(shown)
+            return {
+                "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+                "bot": {"user_id": BOT_USER_ID, "bot_id": BOT_ID, "name": "ccpa-bot"},
+                "callback_configured": bool(self.callback_url),
+                "channels": [{"id": cid, "name": self._channel_name(cid)} for cid in channel_ids],
+                "messages": messages,
+                "ephemerals": copy.deepcopy(self._ephemerals),
+                "views": views,
+            }
+
+    def submit_view_from_page(
+        self, view_id: str, values: dict[str, Any], user_id: str = "U0APPROVER", user_name: str = "officer"
+    ) -> dict[str, Any]:
+        """:meth:`submit_view`, then act on the app's answer as Slack's client does.
+
+        An empty 200 (or ``response_action: clear``) closes the modal, ``errors`` shows each message under its input
+        block, ``update`` / ``push`` replace the modal's content; any other answer leaves it open with an error.
+        """
+        with self._cond:
+            if self._view_ui.get(view_id, {}).get("closed"):
+                raise LookupError(f"view {view_id!r} is closed")
+        status, text = self.submit_view(view_id, values, user_id=user_id, user_name=user_name)
+        answer: Any = None
+        if text.strip():
+            try:
+                answer = json.loads(text)
+            except ValueError:
+                answer = None
+        action = answer.get("response_action") if isinstance(answer, dict) else None
+        with self._cond:
+            ui = self._view_ui.setdefault(view_id, {})
+            ui["errors"], ui["error"] = {}, None
+            if status != 200:
+                ui["error"] = f"The app answered HTTP {status}: Slack would say it had trouble connecting."
+            elif action == "errors" and isinstance(answer.get("errors"), dict):
+                ui["errors"] = {str(k): str(v) for k, v in answer["errors"].items()}
+            elif action in ("update", "push") and isinstance(answer.get("view"), dict):
+                view = next(v for v in self._views if v["id"] == view_id)
+                for key in ("title", "submit", "close", "blocks"):
+                    if key in answer["view"]:
+                        view[key] = copy.deepcopy(answer["view"][key])
+            elif text.strip() and action not in (None, "clear"):
+                ui["error"] = f"The app answered with an unknown response_action {action!r}."
+            elif text.strip() and action is None and answer is None:
+                ui["error"] = "The app answered with a body that is not JSON: Slack would show an error."
+            else:
+                ui["closed"] = True
+            self._cond.notify_all()
+            return {
+                "status": status,
+                "body": text,
+                "response_action": action,
+                "errors": dict(ui["errors"]),
+                "error": ui["error"],
+                "closed": bool(ui.get("closed")),
+            }
 
     # ------------------------------------------------------------------ internals
 
@@ -455,6 +557,46 @@ class SlackEmulator:
                 return jsonify(error=f"callback failed: {type(exc).__name__}"), 502
             return jsonify(status=status, body=text), 200
 
+        # -------------------------------------------------------------- the browser page (GET /)
+
+        @app.get("/")
+        def page() -> Response:
+            resp = send_from_directory(WEB_STATIC, "slack.html", max_age=0)
+            resp.headers["Content-Security-Policy"] = PAGE_CSP
+            resp.headers["X-Content-Type-Options"] = "nosniff"
+            resp.headers["Referrer-Policy"] = "no-referrer"
+            return resp
+
+        @app.get("/_emulator/web/<path:name>")
+        def web_static(name: str) -> Response:
+            resp = send_from_directory(WEB_STATIC, name, max_age=0)
+            resp.headers["X-Content-Type-Options"] = "nosniff"
+            return resp
+
+        @app.get("/_emulator/state")
+        def page_state() -> Response:
+            return jsonify(self.page_state())
+
+        @app.post("/_emulator/views/<view_id>/submit")
+        def page_submit_view(view_id: str) -> tuple[Response, int]:
+            body = request.get_json(force=True, silent=True) or {}
+            kwargs = {k: str(body[k]) for k in ("user_id", "user_name") if body.get(k)}
+            try:
+                return jsonify(self.submit_view_from_page(view_id, body.get("values") or {}, **kwargs)), 200
+            except LookupError as exc:
+                return jsonify(error=str(exc)), 404
+            except (RuntimeError, requests.RequestException) as exc:
+                return jsonify(error=f"callback failed: {type(exc).__name__}"), 502
+
+        @app.post("/_emulator/views/<view_id>/close")
+        def page_close_view(view_id: str) -> tuple[Response, int]:
+            with self._cond:
+                if not any(v["id"] == view_id for v in self._views):
+                    return jsonify(error=f"no view {view_id!r} was opened"), 404
+                self._view_ui.setdefault(view_id, {})["closed"] = True
+                self._cond.notify_all()
+            return jsonify(ok=True), 200
+
         handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "api.test": lambda args: {"ok": True, "args": args},
             "auth.test": self._auth_test,
@@ -499,7 +641,9 @@ class SlackEmulator:
             return {"ok": False, "error": "no_text"}
         channel_id = self._channel_id(str(channel))
         assert channel_id is not None
-        msg = self._post(channel_id, str(text or ""), blocks, _str_or_none(args.get("thread_ts")), {})
+        thread_ts = _str_or_none(args.get("thread_ts"))
+        extra = {"reply_broadcast": True} if thread_ts and _truthy(args.get("reply_broadcast")) else {}
+        msg = self._post(channel_id, str(text or ""), blocks, thread_ts, extra)
         return {"ok": True, "channel": channel_id, "ts": msg["ts"], "message": _public_message(msg)}
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -775,6 +919,7 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(sig, lambda *_: stop.set())
     with SlackEmulator(args.signing_secret, args.callback_url, host=args.host, port=args.port) as emu:
         print(f"Slack emulator on {emu.url} (base_url {emu.api_url}); callbacks to {args.callback_url}", flush=True)
+        print(f"Slack channel page: {emu.url}/ (open it in a browser to click as a person)", flush=True)
         while not stop.wait(1):
             pass
 

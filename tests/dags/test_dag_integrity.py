@@ -9,6 +9,7 @@ from tests.conftest import ROOT
 DAG_ID = "ccpa_right_of_access"
 EXPECTED_TASKS = {
     "validate_request",
+    "send_acknowledgement",
     "post_review_prompt",
     "wait_for_decision",
     "branch_on_decision",

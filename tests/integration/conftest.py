@@ -19,6 +19,7 @@ SIGNING_SECRET = "test-signing-secret"
 APPROVER = "U0APPROVER"
 CHANNEL = "#privacy-requests"
 FROM_EMAIL = "privacy@example.com"
+ACK_SUBJECT = "We received your CCPA access request"
 
 
 @dataclass
@@ -45,6 +46,13 @@ class Stack:
         thread.results = results  # type: ignore[attr-defined]
         thread.start()
         return thread
+
+    def acknowledgements(self) -> list:
+        return [m for m in self.sink.messages() if m.message["Subject"] == ACK_SUBJECT]
+
+    def answers(self) -> list:
+        """Every email but the acknowledgement: the report, the rejection."""
+        return [m for m in self.sink.messages() if m.message["Subject"] != ACK_SUBJECT]
 
     def submit_rejection(self, reason: str = "photo_id_mismatch", details: str = "", user_id: str = APPROVER):
         """Fill in and submit the rejection modal the Reject click opened."""

@@ -28,6 +28,14 @@ def _xcoms(dag_run) -> list:
         return [(x.task_id, x.key, x.value) for x in rows]
 
 
+def _text_of(path) -> str:
+    if path.suffix == ".pdf":
+        from pypdf import PdfReader
+
+        return "".join(page.extract_text() for page in PdfReader(path).pages)
+    return path.read_text()
+
+
 def _html(mail) -> str:
     part = mail.message.get_body(preferencelist=("html",))
     return part.get_content()
@@ -41,7 +49,12 @@ def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_da
 
     assert dag_run.state == "success"
     assert officer.results["click"][0] == 200
-    [mail] = stack.sink.messages()
+    [ack] = stack.acknowledgements()  # §7021(a): receipt confirmed at once, with the due date
+    due = stack.store.find_by_run_id(dag_run.run_id).due_at
+    assert ack.message["To"] == DEMO_PERSON["email"]
+    assert due.strftime("%B %-d, %Y") in _html(ack) and "How we verify it is you" in _html(ack)
+    [mail] = stack.answers()
+    assert ack.path.name < mail.path.name, "the acknowledgement comes first"
     assert mail.message["To"] == DEMO_PERSON["email"]
     assert mail.message["From"] == FROM_EMAIL
     html = _html(mail)
@@ -66,7 +79,8 @@ def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_da
     assert f"<@{APPROVER}>" in str(prompt["blocks"])
     # Personal data went to the requester and to Slack, and nowhere else: not into logs, not into XCom.
     # The withheld SSN is nowhere: not in the email (checked above), the run's files, Slack, logs or XCom.
-    run_files = "".join(p.read_text() for p in (stack.storage / record.request_id).iterdir())
+    run_files = "".join(_text_of(p) for p in (stack.storage / record.request_id).iterdir())
+    assert {p.name for p in (stack.storage / record.request_id).iterdir()} >= {"report.pdf", "report.json", "crm.csv"}
     assert "+1-415-555-1000" in run_files and "123-45-6789" not in run_files
     assert "123-45-6789" not in json.dumps(stack.slack.messages())
     personal = (DEMO_PERSON["email"], "+1-415-555-1000", "ORD-000001", "203.0.113.10", "Market St", "123-45-6789")
@@ -85,7 +99,7 @@ def test_rejected_request_gets_a_polite_rejection_and_no_data(stack, run_dag):
     officer.join(5)
 
     assert dag_run.state == "success"
-    [mail] = stack.sink.messages()
+    [mail] = stack.answers()
     assert mail.message["To"] == DEMO_PERSON["email"]
     assert "could not be completed" in mail.message["Subject"]
     html = _html(mail)
@@ -111,7 +125,7 @@ def test_person_with_no_data_is_told_we_hold_none(stack, run_dag):
     officer.join(5)
 
     assert dag_run.state == "success"
-    [mail] = stack.sink.messages()
+    [mail] = stack.answers()
     assert mail.message["To"] == "nobody@example.com"
     assert "we hold no personal information about you" in _html(mail).lower()
     assert "jane" not in _html(mail).lower()
@@ -153,7 +167,7 @@ def test_forged_and_unauthorised_clicks_change_nothing(stack, run_dag):
     events = stack.store.audit_trail(record.request_id)
     assert [e["actor"] for e in events if e["event"] == "decision_refused_not_approver"] == ["U0INTRUDER"]
     assert any("not an approver" in e["text"] for e in stack.slack.ephemerals())
-    [mail] = stack.sink.messages()
+    [mail] = stack.answers()
     assert "could not be completed" in mail.message["Subject"]
     assert "Please send a photo ID that shows your full name." in _html(mail)
 
@@ -219,10 +233,10 @@ def test_many_concurrent_clicks_give_one_decision_and_one_email(stack, run_dag, 
     record = stack.store.find_by_run_id(dag_run.run_id)
     events = [e["event"] for e in stack.store.audit_trail(record.request_id)]
     assert events.count("decision_recorded") == 1
-    assert len(stack.sink.messages()) == 1, "exactly one email, whoever won"
+    assert len(stack.answers()) == 1, "exactly one email, whoever won"
     decision = stack.store.get_decision(record.request_id)
     expected = "could not be completed" if decision.action == "reject" else "personal information we hold"
-    assert expected in stack.sink.messages()[0].message["Subject"]
+    assert expected in stack.answers()[0].message["Subject"]
 
 
 def test_a_datastore_that_stays_down_fails_loudly_and_sends_nothing(stack, dag_factory, monkeypatch):
@@ -236,7 +250,7 @@ def test_a_datastore_that_stays_down_fails_loudly_and_sends_nothing(stack, dag_f
     states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
     assert states["aggregate_personal_data.extract_orders"] == "failed"
     assert states["send_report"] == "upstream_failed"
-    assert stack.sink.messages() == [], "no partial report is ever sent"
+    assert stack.answers() == [], "no partial report is ever sent"
     record = stack.store.find_by_run_id(dag_run.run_id)
     notices = [m for m in stack.slack.messages() if m.get("thread_ts") == record.slack_ts]
     assert any("failed at `aggregate_personal_data.extract_orders`" in m["text"] for m in notices)
@@ -267,7 +281,7 @@ def test_uncategorised_columns_are_flagged_and_lookback_all_reaches_2022(stack, 
     record = stack.store.find_by_run_id(dag_run.run_id)
     notes = [m["text"] for m in stack.slack.messages() if m.get("thread_ts") == record.slack_ts]
     assert any("Uncategorised columns" in n and "`crm.profile.phone`" in n for n in notes)
-    html = _html(stack.sink.messages()[0])
+    html = _html(stack.answers()[0])
     assert "uncategorised" in html
     assert "January 1, 2022" in html  # the period covered starts at the legal floor
 
@@ -279,7 +293,7 @@ def test_an_email_full_of_sql_metacharacters_is_just_an_email(stack, run_dag):
     officer.join(5)
 
     assert dag_run.state == "success"
-    [mail] = stack.sink.messages()
+    [mail] = stack.answers()
     # Delivered to exactly that mailbox, in its RFC 5321 quoted form (unquoted, smtplib would cut it at the quote).
     assert mail.envelope_to == ['"o\'brien+x\\"--"@example.com']
     assert mail.message["To"].addresses[0].username == "o'brien+x\"--"

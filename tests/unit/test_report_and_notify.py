@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -151,7 +152,71 @@ def test_a_send_in_doubt_is_never_repeated(sink, compliance_store, request_id):
 def test_mailbox_quotes_local_parts_smtplib_would_cut(address, smtp_form):
     import smtplib
 
-    from include.notify import mailbox
+    from include.email_message import mailbox
 
     assert mailbox(address) == smtp_form
     assert smtplib.quoteaddr(mailbox(address)) == f"<{smtp_form}>"
+
+
+@pytest.fixture
+def gmail(tmp_path, monkeypatch):
+    from include.standins.gmail_api import GmailStandIn
+
+    with GmailStandIn(tmp_path / "gmail", tokens=["ya29.stand-in"]) as standin:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "google_cloud_platform",
+                    "extra": {"api_endpoint": standin.api_endpoint, "access_token": "ya29.stand-in"},
+                }
+            ),
+        )
+        monkeypatch.setenv("AIRFLOW_VAR_CCPA_EMAIL_BACKEND", "gmail")
+        monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", "privacy@example.com")
+        yield standin
+
+
+def test_gmail_backend_sends_exactly_the_bytes_built_once(gmail, compliance_store, request_id, monkeypatch):
+    from include import notify
+    from include.email_message import Attachment
+
+    built = {}
+    real_build = notify.build_message
+
+    def keep(**kwargs):
+        msg = real_build(**kwargs)
+        built.setdefault("msg", msg)  # the first one is the one sent
+        return msg
+
+    monkeypatch.setattr(notify, "build_message", keep)  # observe, not replace: the real builder runs
+    attachment = Attachment("report.json", "application/json", b'{"a": 1}')
+    first = send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL, [attachment])
+    again = send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL, [attachment])
+    assert first == again
+    [mail] = gmail.wait_for(1)
+    assert mail.raw == built["msg"].as_bytes()
+    assert mail.message["Message-ID"] == first and len(gmail.messages()) == 1
+    [sent] = [e for e in compliance_store.audit_trail(request_id) if e["event"] == "email_sent"]
+    assert sent["detail"]["backend"] == "gmail" and sent["detail"]["provider_id"] == gmail.accepted()[0]["id"]
+
+
+def test_gmail_refusal_is_certain_so_the_retry_may_send(gmail, compliance_store, request_id, monkeypatch):
+    good = os.environ["AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"]
+    bad = json.loads(good)
+    bad["extra"]["access_token"] = "ya29.revoked"
+    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps(bad))
+    with pytest.raises(Exception, match=r"401|Unauthorized|UNAUTHENTICATED"):
+        send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)
+    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", good)
+    send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)
+    assert len(gmail.wait_for(1)) == 1
+
+
+def test_unknown_backend_is_a_clear_error(sink, compliance_store, request_id, monkeypatch):
+    from include.config import ConfigurationError
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_EMAIL_BACKEND", "pigeon")
+    with pytest.raises(ConfigurationError, match="ccpa_email_backend"):
+        send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)
+    assert sink.messages() == []

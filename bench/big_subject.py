@@ -1,0 +1,647 @@
+"""Benchmark: extraction and report for a subject with 100,000 rows, side by side with the plain ``mysql`` client.
+
+Run on demand (not part of the test run)::
+
+    .venv/bin/python bench/big_subject.py            # ~2-4 minutes; rewrites its section of docs/benchmarks.md
+    .venv/bin/python bench/big_subject.py --reps 5   # more repetitions
+
+What it does, in one run:
+
+1. Creates a fresh MariaDB database ``ccpa_bench_<random>`` (dropped at the end) with the demo tables of
+   ``include/demo_data.py``, bulk-seeded: Jane Doe with exactly 100,000 rows across the three stores, a second
+   subject with 10,000 rows (to check that memory stays bounded as rows grow), and three decoys with 30,000+
+   rows each, so the indexed ``WHERE email = ...`` has work to do.
+2. Measures, alternating the order on every repetition, each variant in a fresh subprocess:
+
+   * ``ours``: ``include.datastores.extract`` for every SQL datastore to a temporary ``file://``
+     ObjectStoragePath (as the DAG's ``extract_<name>`` tasks do), then ``include.report.render_report_chunks``
+     written to ``report.html`` (as ``build_report`` does). ``include.workflow`` is bypassed because it needs
+     the compliance store; the calls and paths are the same.
+   * ``extract`` and ``render`` alone (peak memory of each half), and a ``split`` run timing the layers:
+     driver only, extraction, reading the JSON lines back, rendering.
+   * the floor: the same SELECTs (SQL from the registry, ``:email``/``:since`` rewritten to user variables set
+     from hex literals) run by the ``mariadb`` client writing to a file, under ``/usr/bin/time -v``.
+
+Peak memory of our path is ``ru_maxrss`` of the worker subprocess; "work" memory is that minus the worker's
+``ru_maxrss`` after its imports (its baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- big_subject:start -->", "<!-- big_subject:end -->"
+HEADER = """# Benchmarks
+
+Benchmarks are run on demand (`.venv/bin/python bench/<name>.py`), never as part of the test run: performance
+goals are checked here, by ratios measured side by side in one run, not by timed unit tests. Each script
+rewrites only its own section (between its `<!-- name:start -->` / `<!-- name:end -->` markers); others may add
+sections.
+"""
+
+MYSQL_HOST, MYSQL_PORT, MYSQL_USER = "127.0.0.1", 3306, "root"
+CONN_IDS = ("CCPA_CRM_DB", "CCPA_ORDERS_DB", "CCPA_WEB_DB")
+SINCE = datetime(2022, 1, 1)  # lookback "all" (workflow.EARLIEST_LOOKBACK)
+NOW = datetime(2026, 1, 15, 12, 0, 0)
+JANE = {"name": "Jane Doe", "email": "jane.doe@example.com"}
+SMALL = {"name": "Sam Small", "email": "sam.small@example.com"}
+DECOYS = [
+    {"name": "Jane Doe", "email": "jane.doe@example.org"},
+    {"name": "John Roe", "email": "john.roe@example.com"},
+    {"name": "Ada Lovelace", "email": "ada@example.net"},
+]
+# (crm rows, orders, web events) per person: Jane 100,000 in total, Sam 10,000, each decoy 33,001.
+PLAN = {
+    JANE["email"]: (1, 1_000, 98_999),
+    SMALL["email"]: (1, 100, 9_899),
+    **{d["email"]: (1, 1_000, 32_000) for d in DECOYS},
+}
+SUBJECTS = {"100k": JANE, "10k": SMALL}
+_BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # as include.datastores._BIND
+
+
+def _env(database: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT)
+    for conn in CONN_IDS:
+        env[f"AIRFLOW_CONN_{conn}"] = f"mysql://{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}/{database}"
+    return env
+
+
+# -- seeding -----------------------------------------------------------------------------------------------
+
+
+def seed(database: str) -> dict[str, int]:
+    """Create the demo tables (include/demo_data.py definitions) and bulk-insert the plan with executemany."""
+    import random
+
+    import MySQLdb
+    from sqlalchemy import create_engine
+
+    from include.demo_data import _CITIES, _FOODS, _PAGES, _PRODUCTS, metadata
+
+    engine = create_engine(f"mysql+mysqldb://{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}/{database}")
+    metadata.create_all(engine)
+    engine.dispose()
+    rng = random.Random(1798)  # noqa: S311 (demo data)
+    people = [JANE, SMALL, *DECOYS]
+    conn = MySQLdb.connect(host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, database=database, charset="utf8mb4")
+    counts = {"crm_users": 0, "orders": 0, "web_events": 0}
+    try:
+        cur = conn.cursor()
+        for i, person in enumerate(people):
+            n_crm, n_orders, n_web = PLAN[person["email"]]
+            crm = [
+                (
+                    person["email"],
+                    person["name"],
+                    f"+1-415-555-{1000 + i:04d}",
+                    _FOODS[i % len(_FOODS)],
+                    f"{123 + i:03d}-45-{6789 - i:04d}",
+                    NOW - timedelta(days=400 + i),
+                )
+                for _ in range(n_crm)
+            ]
+            cur.executemany(
+                "INSERT INTO crm_users (email, name, phone, favorite_food, ssn, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                crm,
+            )
+            # Orders every 20 h and web events every 7 min: all within the lookback (since 2022-01-01).
+            orders = [
+                (
+                    person["email"],
+                    f"ORD-{i:02d}{n:06d}",
+                    _PRODUCTS[(i + n) % len(_PRODUCTS)],
+                    f"{19.99 + (n % 50):.2f}",
+                    f"{4242 + i:04d}",
+                    f"{100 + i} Market St, San Francisco, CA",
+                    NOW - timedelta(hours=20 * n + i),
+                )
+                for n in range(n_orders)
+            ]
+            for start in range(0, len(orders), 5_000):
+                cur.executemany(
+                    "INSERT INTO orders (email, order_ref, product, amount_usd, card_last4, shipping_address, "
+                    "ordered_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    orders[start : start + 5_000],
+                )
+            for start in range(0, n_web, 5_000):
+                cur.executemany(
+                    "INSERT INTO web_events (email, page, ip_address, city, occurred_at) VALUES (%s, %s, %s, %s, %s)",
+                    [
+                        (
+                            person["email"],
+                            rng.choice(_PAGES),
+                            f"203.0.113.{10 + i}",
+                            _CITIES[i % len(_CITIES)],
+                            NOW - timedelta(minutes=7 * n + i),
+                        )
+                        for n in range(start, min(start + 5_000, n_web))
+                    ],
+                )
+            conn.commit()
+            counts["crm_users"] += n_crm
+            counts["orders"] += n_orders
+            counts["web_events"] += n_web
+        cur.execute("ANALYZE TABLE crm_users, orders, web_events")
+        cur.fetchall()
+    finally:
+        conn.close()
+    return counts
+
+
+def mysql_args(database: str | None = None) -> list[str]:
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        raise SystemExit("the mariadb/mysql command-line client is not installed")
+    args = [client, "-h", MYSQL_HOST, "-P", str(MYSQL_PORT), "-u", MYSQL_USER]
+    return [*args, database] if database else args
+
+
+def mysql(sql: str, database: str | None = None) -> str:
+    return subprocess.run(  # noqa: S603 (fixed client path, SQL built from constants)
+        [*mysql_args(database), "-N", "-B", "-e", sql], check=True, capture_output=True, text=True
+    ).stdout
+
+
+# -- the floor: the same SELECTs by the plain client ---------------------------------------------------------
+
+
+def _hex(value: str) -> str:
+    return "X'" + value.encode("utf-8").hex() + "'"
+
+
+def floor_sql(subject: dict[str, str]) -> str:
+    """The registry's SQL with binds as user variables; values arrive as hex literals (no quoting to get wrong)."""
+    sys.path.insert(0, str(ROOT))
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "include" / "datastores.yaml").read_text(encoding="utf-8"))
+    lines = [
+        f"SET @email = CONVERT({_hex(subject['email'])} USING utf8mb4);",
+        f"SET @name = CONVERT({_hex(subject['name'])} USING utf8mb4);",
+        f"SET @since = CAST(CONVERT({_hex(SINCE.isoformat(sep=' '))} USING utf8mb4) AS DATETIME);",
+    ]
+    for store in raw["datastores"]:
+        for query in store["queries"]:
+            lines.append(_BIND.sub(r"@\1", query["sql"].strip().rstrip(";")) + ";")
+    return "\n".join(lines) + "\n"
+
+
+def run_floor(database: str, subject: dict[str, str], workdir: Path, quick: bool) -> dict[str, Any]:
+    sql_file = workdir / "floor.sql"
+    sql_file.write_text(floor_sql(subject), encoding="utf-8")
+    out_file = workdir / "floor.tsv"
+    args = ["/usr/bin/time", "-v", *mysql_args(database), "--batch", "--raw"] + (["--quick"] if quick else [])
+    with sql_file.open("rb") as stdin, out_file.open("wb") as stdout:
+        started = time.perf_counter()
+        done = subprocess.run(args, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, check=True)  # noqa: S603
+        wall = time.perf_counter() - started
+    peak = int(re.search(rb"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    # --batch prints one header line per result set; the rest are rows.
+    lines = sum(1 for _ in out_file.open("rb"))
+    result = {"wall": wall, "peak_kb": peak, "rows": lines - 3, "out_bytes": out_file.stat().st_size}
+    out_file.unlink()
+    return result
+
+
+# -- our path, in a worker subprocess ------------------------------------------------------------------------
+
+
+def _rss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """Runs in a fresh interpreter: import everything, note the baseline, do the work, report peak RSS."""
+    import MySQLdb  # noqa: F401 (imported before the baseline: the driver is not "work")
+    import sqlalchemy.dialects.mysql.mysqldb  # noqa: F401
+    from airflow.providers.mysql.hooks.mysql import MySqlHook  # noqa: F401
+    from airflow.sdk import ObjectStoragePath
+
+    from include.datastores import extract, load_registry, read_rows
+    from include.db import engine_for
+    from include.report import render_report_chunks
+
+    mode, subject, workdir = spec["mode"], spec["subject"], Path(spec["workdir"])
+    registry = load_registry(ROOT / "include" / "datastores.yaml")
+    stores = [s for s in registry.datastores if s.function is None]
+    base = ObjectStoragePath("file://" + str(workdir))
+    base.mkdir(parents=True, exist_ok=True)  # as include.storage.request_dir does
+    baseline_kb = _rss_kb()
+    if spec.get("tracemalloc"):
+        import tracemalloc
+
+        tracemalloc.start(25)
+
+    def do_extract() -> list[dict[str, Any]]:
+        return [
+            extract(s, email=subject["email"], name=subject["name"], since=SINCE, dest=base / f"{s.name}.jsonl")
+            for s in stores
+        ]
+
+    def render_chunks(summaries: list[dict[str, Any]]) -> Any:
+        return render_report_chunks(
+            name=subject["name"],
+            request_id="bench",
+            received_at=NOW,
+            since=SINCE,
+            datastores=sorted(summaries, key=lambda e: e["datastore"]),
+            rows=lambda datastore, query: read_rows(ObjectStoragePath(datastore["path"]), query),
+        )
+
+    def do_render(summaries: list[dict[str, Any]]) -> int:
+        dest = base / "report.html"
+        with dest.open("w") as out:  # exactly as include.workflow.build_report writes it
+            for chunk in render_chunks(summaries):
+                out.write(chunk)
+        return dest.stat().st_size
+
+    result: dict[str, Any] = {"mode": mode}
+    started = time.perf_counter()
+    if mode == "ours":
+        # The DAG's tasks would look the connections up and build their engines too: counted as work, but noted
+        # separately so that the part that depends on the number of rows is visible.
+        for store in stores:
+            engine_for(store.conn_id)
+        result["after_engine_kb"] = _rss_kb()
+        # Airflow's ObjectStoragePath pays a one-off cost on its first open() and first write() (filesystem
+        # registry, lineage collector, plugins manager): noted separately too. extract() would pay it otherwise.
+        t0 = time.perf_counter()
+        with (base / "first_write.txt").open("w") as first:
+            first.write("")
+        result["storage_init_s"] = time.perf_counter() - t0
+        result["after_storage_kb"] = _rss_kb()
+        t0 = time.perf_counter()
+        summaries = do_extract()
+        result["extract_s"] = time.perf_counter() - t0
+        result["after_extract_kb"] = _rss_kb()
+        result["rows"] = sum(s["row_count"] for s in summaries)
+        result["jsonl_bytes"] = sum(ObjectStoragePath(s["path"]).stat().st_size for s in summaries)
+        (workdir / "summaries.json").write_text(json.dumps(summaries))
+        t0 = time.perf_counter()
+        result["report_bytes"] = do_render(summaries)
+        result["render_s"] = time.perf_counter() - t0
+    if mode == "split":
+        result.update(split(stores, subject, workdir, render_chunks, read_rows, ObjectStoragePath))
+    result["wall"] = time.perf_counter() - started
+    result["baseline_kb"] = baseline_kb
+    result["peak_kb"] = _rss_kb()
+    if spec.get("tracemalloc"):
+        import tracemalloc
+
+        current, peak = tracemalloc.get_traced_memory()
+        snapshot = tracemalloc.take_snapshot()
+        top = snapshot.statistics("traceback")[:5]
+        result["tracemalloc"] = {
+            "current_kb": current // 1024,
+            "peak_kb": peak // 1024,
+            "top": [{"kb": s.size // 1024, "count": s.count, "where": s.traceback.format()[-6:]} for s in top],
+        }
+    return result
+
+
+def split(stores, subject, workdir, render_chunks, read_rows, storage_path) -> dict[str, Any]:
+    """Time the layers of our path, to compare with the `ours` runs' extract_s / render_s.
+
+    driver: the same queries on the same engine with stream_results, rows discarded. extract_plain: extract() to
+    a pathlib.Path (no ObjectStoragePath wrapper). read: read_rows() alone. jinja: the report chunks consumed and
+    discarded. render_writelines: the report written through ObjectStoragePath with one writelines() call.
+    """
+    from sqlalchemy import text
+
+    from include.datastores import _params, extract
+    from include.db import engine_for
+
+    params = _params(subject["email"], subject["name"], SINCE)
+    out: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    for store in stores:
+        with engine_for(store.conn_id).connect() as conn:
+            for query in store.queries:
+                statement = text(query.sql)
+                used = {k: v for k, v in params.items() if k in statement.compile().params}
+                for _row in conn.execution_options(stream_results=True).execute(statement, used):
+                    pass
+    out["driver_s"] = time.perf_counter() - t0
+    plain = workdir / "plain"
+    plain.mkdir(exist_ok=True)
+    t0 = time.perf_counter()
+    summaries = [
+        extract(s, email=subject["email"], name=subject["name"], since=SINCE, dest=plain / f"{s.name}.jsonl")
+        for s in stores
+    ]
+    out["extract_plain_s"] = time.perf_counter() - t0
+    for summary in summaries:  # read back through ObjectStoragePath, as build_report does
+        summary["path"] = "file://" + summary["path"]
+    t0 = time.perf_counter()
+    for summary in summaries:
+        for section in summary["sections"]:
+            for _row in read_rows(storage_path(summary["path"]), section["query"]):
+                pass
+    out["read_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    chunks = 0
+    for _chunk in render_chunks(summaries):
+        chunks += 1
+    out["jinja_s"] = time.perf_counter() - t0
+    out["chunks"] = chunks
+    t0 = time.perf_counter()
+    with (storage_path("file://" + str(workdir)) / "report.html").open("w") as report:
+        report.writelines(render_chunks(summaries))
+    out["render_writelines_s"] = time.perf_counter() - t0
+    out["rows"] = sum(s["row_count"] for s in summaries)
+    return out
+
+
+def run_worker(spec: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(  # noqa: S603 (this interpreter, this file)
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"worker {spec['mode']} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- the run -------------------------------------------------------------------------------------------------
+
+
+def machine(database: str) -> dict[str, str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor() or "unknown",
+    )
+    mem = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout.splitlines()[1].split()[1]  # noqa: S607
+    return {
+        "date": subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip(),  # noqa: S607
+        "nproc": str(os.cpu_count()),
+        "mem": mem,
+        "cpu": cpu,
+        "mariadb": mysql("SELECT VERSION()", database).strip(),
+        "client": subprocess.run([*mysql_args()[:1], "--version"], capture_output=True, text=True).stdout.strip(),  # noqa: S603
+        "python": platform.python_version(),
+    }
+
+
+def med(results: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--no-docs", action="store_true", help="print the section, do not write docs/benchmarks.md")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+
+    sys.path.insert(0, str(ROOT))
+    database = f"ccpa_bench_{secrets.token_hex(4)}"
+    tmp = Path(tempfile.mkdtemp(prefix="ccpa_bench_"))
+    (tmp / "airflow_home").mkdir()
+    os.environ["AIRFLOW_HOME"] = str(tmp / "airflow_home")  # before anything imports Airflow
+    env = _env(database)
+    started = time.perf_counter()
+    try:
+        mysql(f"CREATE DATABASE {database} CHARACTER SET utf8mb4")
+        t0 = time.perf_counter()
+        counts = seed(database)
+        seed_s = time.perf_counter() - t0
+        print(f"seeded {database} in {seed_s:.1f}s: {counts}", flush=True)
+        info = machine(database)
+
+        dirs = {}
+        for size, subject in SUBJECTS.items():
+            dirs[size] = tmp / size
+            for kind in ("ours", "split", "warmup"):
+                (dirs[size] / kind).mkdir(parents=True)
+            # Unmeasured warm-up: the same rows through both contenders (buffer pool and page cache warm).
+            run_floor(database, subject, dirs[size], quick=True)
+        run_worker({"mode": "ours", "subject": SMALL, "workdir": str(dirs["10k"] / "warmup")}, env)
+
+        def variant(name: str) -> Any:
+            kind, size = name.rsplit("_", 1)
+            subject, work = SUBJECTS[size], dirs[size]
+            if kind.startswith("floor"):
+                return lambda: run_floor(database, subject, work, quick=kind == "floorquick")
+            return lambda: run_worker({"mode": kind, "subject": subject, "workdir": str(work / kind)}, env)
+
+        names = ["ours_100k", "floorquick_100k", "floor_100k", "ours_10k", "floorquick_10k", "split_100k"]
+        results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+        for rep in range(args.reps):
+            order = names if rep % 2 == 0 else list(reversed(names))
+            for name in order:
+                results[name].append(variant(name)())
+            print(f"rep {rep + 1}/{args.reps} done ({time.perf_counter() - started:.0f}s)", flush=True)
+
+        growth = None
+        work = {s: med(results[f"ours_{s}"], "peak_kb") - med(results[f"ours_{s}"], "baseline_kb") for s in SUBJECTS}
+        if work["100k"] > 1.5 * work["10k"] + 10_240:  # grew by more than 10 MiB: say what holds the memory
+            growth = run_worker(
+                {"mode": "ours", "subject": JANE, "workdir": str(dirs["100k"] / "ours"), "tracemalloc": True}, env
+            )
+        section = render_section(info, counts, seed_s, results, args.reps, growth)
+        print(section)
+        if not args.no_docs:
+            write_docs(section)
+            print(f"wrote {DOCS.relative_to(ROOT)}")
+    finally:
+        try:
+            mysql(f"DROP DATABASE IF EXISTS {database}")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"done in {time.perf_counter() - started:.0f}s; dropped {database}, removed {tmp}")
+
+
+def render_section(info, counts, seed_s, results, reps, growth) -> str:
+    def mib(kb: float) -> str:
+        return f"{kb / 1024:.1f}"
+
+    o100, o10 = results["ours_100k"], results["ours_10k"]
+    fq100, f100, fq10 = results["floorquick_100k"], results["floor_100k"], results["floorquick_10k"]
+    sp = results["split_100k"]
+    n100, n10 = int(o100[0]["rows"]), int(o10[0]["rows"])
+    for r in fq100 + f100 + sp:
+        assert r["rows"] == n100, f"row count differs: {r['rows']} != {n100}"
+    assert all(r["rows"] == n10 for r in fq10), "row count differs at 10k"
+
+    def main_row(label: str, rs: list[dict[str, Any]], rows: int, ours: bool) -> str:
+        wall = med(rs, "wall")
+        peak = med(rs, "peak_kb")
+        if ours:
+            base = med(rs, "baseline_kb")
+            memory = f"{mib(peak)} | {mib(base)} | **{mib(peak - base)}**"
+        else:
+            memory = f"{mib(peak)} | – | –"
+        return f"| {label} | {rows:,} | {wall:.2f} | {rows / wall:,.0f} | {memory} |"
+
+    wall100, wall10 = med(o100, "wall"), med(o10, "wall")
+    ratio100, ratio10 = wall100 / med(fq100, "wall"), wall10 / med(fq10, "wall")
+    ratio_buffered = wall100 / med(f100, "wall")
+
+    def phases(rs: list[dict[str, Any]]) -> dict[str, float]:
+        return {
+            "baseline": med(rs, "baseline_kb"),
+            "engines": med(rs, "after_engine_kb") - med(rs, "baseline_kb"),
+            "storage": med(rs, "after_storage_kb") - med(rs, "after_engine_kb"),
+            "extract": med(rs, "after_extract_kb") - med(rs, "after_storage_kb"),
+            "render": med(rs, "peak_kb") - med(rs, "after_extract_kb"),
+            "work": med(rs, "peak_kb") - med(rs, "baseline_kb"),
+        }
+
+    m100, m10 = phases(o100), phases(o10)
+    ext, rend = med(o100, "extract_s"), med(o100, "render_s")
+    driver, plain, read, jinja, wl = (
+        med(sp, k) for k in ("driver_s", "extract_plain_s", "read_s", "jinja_s", "render_writelines_s")
+    )
+    chunks = int(sp[0]["chunks"])
+    total = ext + rend
+    split_rows = [
+        ("driver: MySQLdb + SQLAlchemy, `stream_results`, rows discarded", driver),
+        (
+            "per row: dict, `_plain()`, `json.dumps`, write (extract() to a `pathlib.Path`, minus driver)",
+            plain - driver,
+        ),
+        ("ObjectStoragePath `_TrackingFileWrapper` on each of the 100k `write()` calls of extract()", ext - plain),
+        ("reading the JSON lines back (`read_rows`, `json.loads`)", read),
+        (f"Jinja: `render_report_chunks` consumed ({chunks:,} chunks), minus reading", jinja - read),
+        ("writing the report text to the file (one `writelines()`)", wl - jinja),
+        (
+            f"ObjectStoragePath `_TrackingFileWrapper` on each of the {chunks:,} `write()` calls of the report",
+            rend - wl,
+        ),
+    ]
+    biggest = max(split_rows, key=lambda r: r[1])
+    wrapper = (ext - plain) + (rend - wl)
+    lines = [
+        START,
+        "## Big subject: extraction + report, 100,000 rows",
+        "",
+        f"- Date: {info['date']}",
+        f"- Machine: {info['nproc']} cores ({info['cpu']}), {info['mem']} RAM; MariaDB {info['mariadb']} on the same"
+        f" host; client: `{' '.join(info['client'].split())}`; Python {info['python']}",
+        "- Reproduce: `.venv/bin/python bench/big_subject.py` (about 3 minutes; creates and drops a database"
+        " `ccpa_bench_<random>` on 127.0.0.1:3306 as root, removes its temp files; rewrites this section)",
+        f"- Data: {counts['crm_users']:,} crm_users, {counts['orders']:,} orders, {counts['web_events']:,} web_events"
+        f" rows, bulk-seeded with `executemany` in {seed_s:.0f}s into the tables of `include/demo_data.py`"
+        " (`email` indexed). Jane Doe has 1 + 1,000 + 98,999 = **100,000** rows; a second subject has"
+        " 1 + 100 + 9,899 = 10,000; each of the three decoys has 1 + 1,000 + 32,000 (the index must skip them)."
+        ' Lookback "all" (since 2022-01-01); every row is inside it.',
+        f"- Method: median of {reps} repetitions; variants interleaved, order reversed on every other repetition,"
+        " after an unmeasured warm-up (both subjects through the client, the 10k subject through our path).",
+        "  - *ours*: `include.datastores.extract()` for the three SQL datastores, each to a `file://`"
+        " `ObjectStoragePath` (JSON lines), then `include.report.render_report_chunks()` written chunk by chunk to"
+        " `report.html` through `ObjectStoragePath.open('w')`, rows read back with `read_rows()` — what"
+        " `extract_datastore` / `build_report` in `include/workflow.py` do; those two are bypassed only because"
+        " they need the compliance store. Each run is a fresh subprocess. Wall time starts after the imports"
+        " (interpreter start and importing Airflow, ~3 s, are not counted) and includes looking up the Airflow"
+        " connections and creating the engines. Memory: `ru_maxrss` after the imports (*baseline*) and at the end"
+        " (*peak*); *work* = peak − baseline.",
+        "  - *floor*: the same three SELECTs (SQL from `include/datastores.yaml`, `:email`/`:since` rewritten to"
+        " user variables set from hex literals) in one `mariadb --batch --raw [--quick]` process writing to a"
+        " file; wall time of the whole process (start, connect, queries, write) measured by the caller, peak RSS"
+        " from `/usr/bin/time -v`. `--quick` streams rows (`mysql_use_result`) as our `stream_results=True` does;"
+        " without it the client buffers each result set.",
+        "",
+        "| variant | rows | wall s | rows/s | peak RSS MiB | baseline MiB | work MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        main_row("ours: extract + report", o100, n100, True),
+        main_row("floor: `mariadb --batch --raw --quick`", fq100, n100, False),
+        main_row("floor: `mariadb --batch --raw` (buffered)", f100, n100, False),
+        main_row("ours: extract + report", o10, n10, True),
+        main_row("floor: `mariadb --batch --raw --quick`", fq10, n10, False),
+        "",
+        f"**Ratio ours / floor, wall time: {ratio100:.0f}x at 100,000 rows** ({ratio10:.0f}x at 10,000 rows;"
+        f" {ratio_buffered:.0f}x against the buffered client at 100,000). Our path wrote"
+        f" {med(o100, 'jsonl_bytes') / 2**20:.1f} MiB of JSON lines and a {med(o100, 'report_bytes') / 2**20:.1f} MiB"
+        f" report; the client wrote {med(fq100, 'out_bytes') / 2**20:.1f} MiB of TSV.",
+        "",
+        "Memory by phase (median MiB of `ru_maxrss` growth; it only ever grows, so each phase shows what it added):",
+        "",
+        "| rows | baseline (imports) | connections + engines | first ObjectStoragePath open + write |"
+        " extract() x3 | report | work (total) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {n:,} | {mib(m['baseline'])} | {mib(m['engines'])} | {mib(m['storage'])} | {mib(m['extract'])} |"
+            f" {mib(m['render'])} |"
+            f" {mib(m['work'])} |"
+            for n, m in ((n10, m10), (n100, m100))
+        ),
+        "",
+        f"Where the time goes at 100,000 rows (medians; the two `ObjectStoragePath` lines are *ours* runs minus the"
+        f" same work in the *split* runs, so the lines add up to about the {total:.1f}s of extract {ext:.1f}s +"
+        f" report {rend:.1f}s):",
+        "",
+        "| layer | s | share |",
+        "|---|---:|---:|",
+        *(f"| {label} | {seconds:.2f} | {seconds / total:.0%} |" for label, seconds in split_rows),
+        "",
+        "Interpretation. "
+        f"Memory is bounded: the work took {mib(m10['work'])} MiB at 10,000 rows and {mib(m100['work'])} MiB at"
+        f" 100,000 ({(m100['work'] - m10['work']) / 1024:+.1f} MiB for 10x the rows); of it, {mib(m100['storage'])} MiB"
+        f" (and {med(o100, 'storage_init_s'):.1f}s) is a one-off cost of the first `ObjectStoragePath` open and"
+        " write in a process (Airflow loads its filesystem registry, lineage collector and plugins manager), not"
+        f" the rows: the three extractions added {mib(m100['extract'])} MiB and the report {mib(m100['render'])}"
+        f" MiB at 100,000 rows. The buffered client alone grew to {mib(med(f100, 'peak_kb'))} MiB."
+        f" Time is another matter: we are {ratio100:.0f}x slower than the client,"
+        f" which does no per-row work in Python. The largest single cost is: {biggest[0]}"
+        f" ({biggest[1]:.1f}s, {biggest[1] / total:.0%}); Airflow's `ObjectStoragePath.open()` returns a wrapper"
+        " that, on every `write()` call, builds `str(path)` and asks the lineage collector to record the asset, and"
+        f" the DAG calls `write()` once per JSON line and once per Jinja chunk: {wrapper:.1f}s"
+        f" ({wrapper / total:.0%}) of our time is that wrapper. Writing the report with a single"
+        f" `out.writelines(chunks)` (still streamed) took {wl:.1f}s instead of {rend:.1f}s in the same runs. Without"
+        f" the wrapper, what remains is Python per-row work: {plain - driver:.1f}s building dicts and encoding JSON,"
+        f" {jinja - read:.1f}s of Jinja, against {driver:.1f}s in the driver; MariaDB itself is not the bottleneck"
+        f" (the client fetched the same rows in {med(fq100, 'wall'):.2f}s).",
+    ]
+    if growth:
+        lines += ["", "tracemalloc at 100,000 rows (largest allocations held at the end):", "", "```"]
+        lines += [json.dumps(growth.get("tracemalloc"), indent=1), "```"]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def write_docs(section: str) -> None:
+    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else HEADER
+    if not text.lstrip().startswith("# Benchmarks"):
+        text = HEADER + "\n" + text
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        after = rest.split(END, 1)[1]
+        text = before + section + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Airflow hooks the providers do not ship (Gmail)."""

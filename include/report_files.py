@@ -1,0 +1,89 @@
+"""The report's files in storage (HTML, JSON, one CSV per datastore, PDF) and the email that carries them.
+
+Everything is written row by row from the extract files. Only paths, names and counts go back to the DAG.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from include import storage
+from include.compliance_store import RequestRecord
+from include.datastores import read_rows
+from include.downloads import make_link, write_zip
+from include.email_message import MAX_EMAIL_BYTES, Attachment
+from include.pdf_report import write_pdf
+from include.portable import write_csv, write_json
+from include.report import Email, holding, render_report_chunks, report_subject
+
+JSON_NAME = "report.json"
+PDF_NAME = "report.pdf"
+HTML_NAME = "report.html"
+#: Room for headers, the HTML body and base64's 4/3 growth when deciding whether attachments still fit.
+_BASE64 = 4 / 3
+
+
+def _rows(datastore: dict[str, Any], query: str):
+    return read_rows(storage.resolve(datastore["path"]), query)
+
+
+def _context(record: RequestRecord, since: datetime, datastores: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "name": record.name,
+        "request_id": record.request_id,
+        "received_at": record.received_at,
+        "since": since,
+        "datastores": datastores,
+        "rows": _rows,
+    }
+
+
+def build(record: RequestRecord, since: datetime, datastores: list[dict[str, Any]]) -> dict[str, Any]:
+    folder = storage.request_dir(record.request_id)
+    context = _context(record, since, datastores)
+    files: list[dict[str, str]] = []
+    if holding(datastores):
+        with storage.text_writer(folder / JSON_NAME) as out:
+            write_json(out, email=record.email, **context)
+        files.append({"path": str(folder / JSON_NAME), "filename": JSON_NAME, "type": "application/json"})
+        for store in holding(datastores):
+            name = f"{store['datastore']}.csv"
+            with storage.text_writer(folder / name) as out:
+                write_csv(out, store, _rows)
+            files.append({"path": str(folder / name), "filename": name, "type": "text/csv"})
+        with (folder / PDF_NAME).open("wb") as out:
+            write_pdf(out, **context)
+        files.append({"path": str(folder / PDF_NAME), "filename": PDF_NAME, "type": "application/pdf"})
+    with storage.text_writer(folder / HTML_NAME) as out:
+        for chunk in render_report_chunks(**context, attachments=[f["filename"] for f in files]):
+            out.write(chunk)
+    return {
+        "html": str(folder / HTML_NAME),
+        "files": files,
+        "subject": report_subject(datastores),
+        "since": since.isoformat(),
+        "datastores": datastores,
+        "row_count": sum(d["row_count"] for d in datastores),
+    }
+
+
+def email_for(record: RequestRecord, report: dict[str, Any]) -> tuple[Email, list[Attachment], dict | None]:
+    """The report email: HTML body plus attachments, or, when that would pass 25 MB, a summary with a signed
+    download link to a ZIP of everything."""
+    html_url = storage.resolve(report["html"])
+    size = html_url.stat().st_size + sum(storage.resolve(f["path"]).stat().st_size for f in report["files"])
+    if size * _BASE64 < MAX_EMAIL_BYTES * 0.95:
+        attachments = [
+            Attachment(f["filename"], f["type"], storage.resolve(f["path"]).read_bytes()) for f in report["files"]
+        ]
+        return Email(subject=report["subject"], html=html_url.read_text()), attachments, None
+    write_zip(record.request_id, [report["html"], *(f["path"] for f in report["files"])])
+    link = make_link(record.request_id)
+    context = _context(record, datetime.fromisoformat(report["since"]), report["datastores"])
+    context["rows"] = lambda datastore, query: iter(())  # the summary only: the data is behind the link
+    summary = "".join(render_report_chunks(**context, download=link))
+    return Email(subject=report["subject"], html=summary), [], link
+
+
+__all__ = ["build", "email_for"]

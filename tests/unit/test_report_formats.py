@@ -1,0 +1,193 @@
+"""The report people receive, in every format, built from a real extraction on MariaDB."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from jsonschema import Draft202012Validator
+from pypdf import PdfReader
+from sqlalchemy import create_engine, insert, update
+
+from include import report_files
+from include.compliance_store import RequestRecord
+from include.datastores import extract, load_registry
+from include.demo_data import DEMO_PERSON, crm_users, seed
+from include.email_message import build_message
+from tests.conftest import MYSQL_URL, ROOT
+
+SCRIPT = "<script>alert(1)</script>"
+RECEIVED = datetime.now(UTC).replace(microsecond=0)
+SINCE = RECEIVED - timedelta(days=365)
+
+
+@pytest.fixture(scope="module")
+def datastores_url(mysql_database):
+    url = f"{MYSQL_URL}/{mysql_database('ccpa_formats')}"
+    engine = create_engine(url)
+    seed(engine, now=RECEIVED)
+    with engine.begin() as conn:  # a hostile value in Jane's own data
+        conn.execute(update(crm_users).where(crm_users.c.email == DEMO_PERSON["email"]).values(favorite_food=SCRIPT))
+        conn.execute(insert(crm_users).values(email="solo@example.com", name="Solo", ssn=None))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def report(datastores_url, monkeypatch, tmp_path):
+    for name in ("CCPA_CRM_DB", "CCPA_ORDERS_DB", "CCPA_WEB_DB"):
+        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", datastores_url)
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path}")
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "download-secret")
+    record = RequestRecord(
+        request_id="f" * 32,
+        run_id="manual__formats",
+        name=DEMO_PERSON["name"],
+        email=DEMO_PERSON["email"],
+        photo_id_url="https://x.example/id",
+        status="approved",
+        received_at=RECEIVED,
+        due_at=RECEIVED + timedelta(days=45),
+        slack_channel=None,
+        slack_ts=None,
+        closed_at=None,
+    )
+    folder = tmp_path / record.request_id
+    folder.mkdir()
+    registry = load_registry(ROOT / "include" / "datastores.yaml")
+    summaries = [
+        extract(d, email=record.email, name=record.name, since=SINCE, dest=folder / f"{d.name}.jsonl")
+        for d in registry.datastores
+    ]
+    return record, report_files.build(record, SINCE, summaries), folder
+
+
+def _message(record, report):
+    email, attachments, link = report_files.email_for(record, report)
+    msg = build_message(
+        from_email="privacy@example.com",
+        to=record.email,
+        subject=email.subject,
+        html=email.html,
+        message_id="<m1@example.com>",
+        attachments=attachments,
+    )
+    return msg, link
+
+
+def test_mime_structure(report):
+    record, built, _ = report
+    msg, link = _message(record, built)
+    assert link is None
+    assert msg.get_content_type() == "multipart/mixed"
+    parts = [(p.get_content_type(), p.get_filename()) for p in msg.iter_parts()]
+    assert parts == [
+        ("text/html", None),
+        ("application/json", "report.json"),
+        ("text/csv", "crm.csv"),
+        ("text/csv", "orders.csv"),
+        ("text/csv", "web.csv"),
+        ("application/pdf", "report.pdf"),
+    ]
+    assert msg["To"] == DEMO_PERSON["email"] and msg["Message-ID"] == "<m1@example.com>"
+
+
+def test_json_follows_its_schema_and_holds_the_data(report):
+    _, _built, folder = report
+    document = json.loads((folder / "report.json").read_text())
+    schema = json.loads((ROOT / "include" / "report_schema.json").read_text())
+    Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(document)
+    assert document["schema_version"] == "1.0"
+    crm = next(d for d in document["datastores"] if d["datastore"] == "crm")
+    [profile] = crm["sections"]
+    columns = [c["name"] for c in profile["columns"]]
+    row = dict(zip(columns, profile["rows"][0], strict=True))
+    assert row["phone"] == "+1-415-555-1000" and row["favorite_food"] == SCRIPT  # exact, inert data
+    assert (
+        row["ssn"] is None
+        and {"name": "ssn", "category": "sensitive", "withheld": True, "held": True} in (profile["columns"])
+    )
+    assert "123-45-6789" not in json.dumps(document)
+    assert {c["category"] for c in document["categories"]} >= {"identifiers", "commercial", "internet_activity"}
+    assert document["withheld"] == [
+        {"datastore": "Customer profiles", "column": "ssn", "category": "Sensitive personal information"}
+    ]
+    web = next(d for d in document["datastores"] if d["datastore"] == "web")
+    assert web["sections"][0]["row_count"] == len(web["sections"][0]["rows"]) == 40
+
+
+def test_csv_per_datastore(report):
+    _, _, folder = report
+    rows = list(csv.reader(io.StringIO((folder / "crm.csv").read_text())))
+    assert rows[0] == ["section", "name", "email", "phone", "favorite_food", "ssn", "created_at"]
+    assert rows[1][0] == "(category)"
+    assert rows[2][1] == "Jane Doe" and rows[2][3] == "'+1-415-555-1000"  # a spreadsheet won't compute it
+    assert rows[2][5] == "held, not disclosed"
+    assert "123-45-6789" not in (folder / "crm.csv").read_text()
+
+
+def test_pdf_text_contains_the_data(report):
+    _, _, folder = report
+    text = "".join(page.extract_text() for page in PdfReader(folder / "report.pdf").pages)
+    assert "The personal information we hold about you" in text
+    assert "+1-415-555-1000" in text and "ORD-000000" in text
+    assert "held, not disclosed" in text and "123-45-6789" not in text
+    assert SCRIPT in "".join(text.split())  # drawn as characters (a narrow cell may wrap it)
+
+
+def test_script_is_inert_in_the_html(report):
+    record, built, _ = report
+    msg, _ = _message(record, built)
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    assert SCRIPT not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "held, not disclosed for your security (§7024(d))" in html
+    assert "Summary by category" in html and "payment processors" in html  # third parties from the registry
+
+
+def test_too_big_for_email_goes_by_signed_expiring_link(report, monkeypatch):
+    from include.downloads import read_token
+    from include.slack_callback import create_app
+
+    record, built, _folder = report
+    monkeypatch.setattr(report_files, "MAX_EMAIL_BYTES", 4096)
+    msg, link = _message(record, built)
+    assert link is not None and list(msg.iter_attachments()) == []
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    assert link["url"] in html and "too large to attach" in html
+    assert (link["expires_at"] - datetime.now(UTC)) > timedelta(hours=71)  # ccpa_download_ttl_hours, default 72
+    assert link["expires_at"].strftime("%B %-d, %Y") in html
+    assert "+1-415-555-1000" not in html  # the data is behind the link, not in the body
+
+    token = link["url"].rsplit("/", 1)[1]
+    assert read_token(token) == record.request_id
+    client = create_app(store_factory=lambda: None).test_client()
+    response = client.get(f"/download/{token}")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.data)) as bundle:
+        assert set(bundle.namelist()) >= {"report.html", "report.json", "crm.csv", "report.pdf"}
+        assert "+1-415-555-1000" in bundle.read("report.json").decode()
+    assert client.get(f"/download/{token[:-2]}xx").status_code == 404
+    with pytest.raises(TimeoutError):
+        read_token(token, now=datetime.now(UTC) + timedelta(hours=73))
+
+
+def test_expired_link_is_gone(report):
+    from include.downloads import make_link
+    from include.slack_callback import create_app
+
+    record, _, _ = report
+    old = make_link(record.request_id, now=datetime.now(UTC) - timedelta(hours=100))
+    client = create_app(store_factory=lambda: None).test_client()
+    assert client.get("/download/" + old["url"].rsplit("/", 1)[1]).status_code == 410
+
+
+def test_no_data_report_has_no_attachments(report, tmp_path):
+    record, _, _ = report
+    built = report_files.build(record, SINCE, [])
+    msg, _ = _message(record, built)
+    assert list(msg.iter_attachments()) == []
+    assert "We hold no personal information about you." in msg.get_body().get_content()
