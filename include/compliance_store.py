@@ -55,7 +55,19 @@ requests_table = Table(
     Column("slack_channel", String(64)),
     Column("slack_ts", String(64)),
     Column("closed_at", _Timestamp),
+    # §7101 records: how the request was made, and what it was (this workflow answers "right to know").
+    Column("channel", String(32), nullable=False, server_default="api"),
+    Column("nature", String(32), nullable=False, server_default="right_to_know"),
+    # §7021(b): at most one extension of up to 45 days, noticed with its reason within the first 45 days.
+    Column("extended_at", _Timestamp),
+    Column("extended_by", String(64)),
+    Column("extension_reason", Text),
+    # A request for an email that already has an open request is linked to it instead of answered twice.
+    Column("linked_to", String(32)),
+    # Personal data removed by the retention job (the row, its dates and outcome stay for the counts).
+    Column("redacted_at", _Timestamp),
     Index("ix_ccpa_requests_email", "email"),
+    Index("ix_ccpa_requests_received_at", "received_at"),
 )
 
 decisions_table = Table(
@@ -118,6 +130,13 @@ class RequestRecord:
     slack_channel: str | None
     slack_ts: str | None
     closed_at: datetime | None
+    channel: str = "api"
+    nature: str = "right_to_know"
+    extended_at: datetime | None = None
+    extended_by: str | None = None
+    extension_reason: str | None = None
+    linked_to: str | None = None
+    redacted_at: datetime | None = None
 
     @property
     def access_request(self) -> AccessRequest:
@@ -460,4 +479,11 @@ def _request(row) -> RequestRecord:
         slack_channel=row.slack_channel,
         slack_ts=row.slack_ts,
         closed_at=_aware(row.closed_at),
+        channel=row.channel,
+        nature=row.nature,
+        extended_at=_aware(row.extended_at),
+        extended_by=row.extended_by,
+        extension_reason=row.extension_reason,
+        linked_to=row.linked_to,
+        redacted_at=_aware(row.redacted_at),
     )
