@@ -50,6 +50,12 @@ DATASTORES = load_registry().datastores
         "photo_id_url": Param(
             title="Photo ID URL", description="Link to the photo ID", **PARAM_SCHEMAS["photo_id_url"]
         ),
+        "channel": Param(
+            "api",
+            type="string",
+            pattern="^[a-z][a-z_]{0,31}$",
+            description="How the request was made, for the §7101 records (api, web_form, email, phone, ...)",
+        ),
         "lookback": Param(
             "12_months",
             type="string",
@@ -58,6 +64,9 @@ DATASTORES = load_registry().datastores
         ),
     },
     max_active_tasks=32,
+    # A request waiting days for its decision is an active run: the default (16) would queue the 17th request
+    # unacknowledged while its legal clock runs.
+    max_active_runs=10_000,
 )
 def ccpa_right_of_access() -> None:
     @task(multiple_outputs=True)

@@ -11,7 +11,7 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -64,6 +64,8 @@ requests_table = Table(
     Column("extension_reason", Text),
     # A request for an email that already has an open request is linked to it instead of answered twice.
     Column("linked_to", String(32)),
+    # What the officer was shown to verify identity (§7060): datastore names and the name on file; redacted later.
+    Column("identity_evidence", Text),
     # Personal data removed by the retention job (the row, its dates and outcome stay for the counts).
     Column("redacted_at", _Timestamp),
     Index("ix_ccpa_requests_email", "email"),
@@ -104,6 +106,9 @@ audit_table = Table(
     Column("created_at", _Timestamp, nullable=False),
 )
 
+#: Delivery kinds the trigger must know without importing the workflow.
+EXTENSION_NOTICE = "extension"
+
 APPROVE = "approve"
 REJECT = "reject"
 DECISIONS = (APPROVE, REJECT)
@@ -111,6 +116,10 @@ DECISIONS = (APPROVE, REJECT)
 
 class UnknownRequest(LookupError):
     pass
+
+
+class ExtensionRefused(ValueError):
+    """An extension the law does not allow: a second one, or one asked for after the first 45 days."""
 
 
 class DeliveryInDoubt(RuntimeError):
@@ -137,6 +146,11 @@ class RequestRecord:
     extension_reason: str | None = None
     linked_to: str | None = None
     redacted_at: datetime | None = None
+    identity_evidence: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.closed_at is None and self.linked_to is None and self.redacted_at is None
 
     @property
     def access_request(self) -> AccessRequest:
@@ -205,7 +219,9 @@ class ComplianceStore:
 
     # -- requests ---------------------------------------------------------------------------------
 
-    def register_request(self, run_id: str, request: AccessRequest, received_at: datetime) -> RequestRecord:
+    def register_request(
+        self, run_id: str, request: AccessRequest, received_at: datetime, *, channel: str = "api"
+    ) -> RequestRecord:
         """Create the request for a DAG run, or return the one a previous try created."""
         existing = self.find_by_run_id(run_id)
         if existing is not None:
@@ -216,6 +232,7 @@ class ComplianceStore:
             "run_id": run_id,
             **request.to_dict(),
             "status": "received",
+            "channel": channel,
             "received_at": _naive(received_at),
             "due_at": _naive(due_date(received_at)),
         }
@@ -255,6 +272,89 @@ class ComplianceStore:
             "review_prompt_posted",
             detail={"channel": channel, "ts": ts},
         )
+
+    def set_identity_evidence(self, request_id: str, evidence: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(requests_table)
+                .where(requests_table.c.request_id == request_id)
+                .values(identity_evidence=evidence)
+            )
+
+    def open_request_for(self, email: str, *, excluding: str) -> RequestRecord | None:
+        """Another open request from the same email (the oldest), to link a duplicate to."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(requests_table)
+                .where(
+                    requests_table.c.email == email,
+                    requests_table.c.request_id != excluding,
+                    requests_table.c.closed_at.is_(None),
+                    requests_table.c.linked_to.is_(None),
+                    requests_table.c.redacted_at.is_(None),
+                )
+                .order_by(requests_table.c.received_at)
+                .limit(1)
+            ).first()
+        return None if row is None else _request(row)
+
+    def link_duplicate(self, request_id: str, original_id: str) -> None:
+        self._update_request(
+            request_id,
+            {"linked_to": original_id, "status": "linked_duplicate", "closed_at": _naive(utcnow())},
+            "linked_to_open_request",
+            detail={"original": original_id},
+        )
+
+    def answered_since(self, email: str, since: datetime, *, excluding: str) -> int:
+        """Requests from this email received since ``since`` that were answered or are being answered (not
+        duplicates): Civ. 1798.130(b) lets a business decline a third within 12 months."""
+        from sqlalchemy import func
+
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.count())
+                .select_from(requests_table)
+                .where(
+                    requests_table.c.email == email,
+                    requests_table.c.request_id != excluding,
+                    requests_table.c.received_at >= _naive(since),
+                    requests_table.c.linked_to.is_(None),
+                )
+            ).scalar_one()
+
+    def extend(self, request_id: str, by: str, reason: str, *, now: datetime | None = None) -> RequestRecord:
+        """Grant the one extension of 45 days (§7021(b)); the database refuses a second one, not Python."""
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(requests_table).where(requests_table.c.request_id == request_id).with_for_update()
+            ).first()
+            if row is None:
+                raise UnknownRequest(request_id)
+            record = _request(row)
+            if record.extended_at is not None:
+                raise ExtensionRefused(
+                    f"already extended on {record.extended_at:%Y-%m-%d} by <@{record.extended_by}>: the law allows one"
+                )
+            if now > record.received_at + timedelta(days=45):
+                raise ExtensionRefused("too late: an extension must be noticed within the first 45 days (§7021(b))")
+            if not record.open:
+                raise ExtensionRefused("this request is closed")
+            result = conn.execute(
+                update(requests_table)
+                .where(requests_table.c.request_id == request_id, requests_table.c.extended_at.is_(None))
+                .values(
+                    extended_at=_naive(now),
+                    extended_by=by,
+                    extension_reason=reason,
+                    due_at=_naive(record.due_at + timedelta(days=45)),
+                )
+            )
+            if result.rowcount != 1:
+                raise ExtensionRefused("already extended: the law allows one")
+            self._audit(conn, request_id, "deadline_extended", actor=by, detail={"days": 45})
+        return self.get_request(request_id)
 
     def set_status(self, request_id: str, status: str, *, closed: bool = False, **detail: Any) -> None:
         values: dict[str, Any] = {"status": status}
@@ -486,4 +586,5 @@ def _request(row) -> RequestRecord:
         extension_reason=row.extension_reason,
         linked_to=row.linked_to,
         redacted_at=_aware(row.redacted_at),
+        identity_evidence=row.identity_evidence,
     )

@@ -82,12 +82,15 @@ class WaitForDecisionSensor(BaseSensorOperator):
         status = (event or {}).get("status")
         if status == "decided":
             return event["decision"]
-        if status == "nudge":
-            from include.workflow import post_nudge
+        if status in ("nudge", "extended"):
+            from include import workflow
 
-            post_nudge(self.request_id, event["kind"])
+            if status == "nudge":
+                workflow.post_nudge(self.request_id, event["kind"])
+            else:
+                workflow.send_extension_notice(self.request_id)
             decision = self._decision()
             if decision is not None:
                 return decision
-            self._defer()
+            self._defer()  # the timeout follows the (possibly extended) due date
         raise AirflowException(f"unexpected event while waiting for a decision: {event!r}")

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from include.compliance_store import APPROVE, REJECT, RequestRecord
 
 ACTION_APPROVE = "ccpa_approve"
 ACTION_REJECT = "ccpa_reject"
-ACTIONS = {ACTION_APPROVE: APPROVE, ACTION_REJECT: REJECT}
+ACTION_EXTEND = "ccpa_extend"
+EXTEND = "extend"
+ACTIONS = {ACTION_APPROVE: APPROVE, ACTION_REJECT: REJECT, ACTION_EXTEND: EXTEND}
 ACTIONS_BLOCK_ID = "ccpa_decision"
 
 REJECT_VIEW_CALLBACK_ID = "ccpa_reject_reason"
+EXTEND_VIEW_CALLBACK_ID = "ccpa_extend_reason"
 REASON_BLOCK_ID = "reason"
 REASON_ACTION_ID = "reason_choice"
 DETAILS_BLOCK_ID = "details"
@@ -39,17 +42,36 @@ def _date(value: datetime) -> str:
 
 
 def _summary_fields(request: RequestRecord) -> list[dict[str, str]]:
+    due = (
+        f"{_date(request.due_at)} (extended to 90 days)"
+        if request.extended_at
+        else f"{_date(request.due_at)} (45 days)"
+    )
     return [
         {"type": "mrkdwn", "text": f"*Name*\n{_escape(request.name)}"},
         {"type": "mrkdwn", "text": f"*Email*\n{_escape(request.email)}"},
         {"type": "mrkdwn", "text": f"*Received*\n{_date(request.received_at)}"},
-        {"type": "mrkdwn", "text": f"*Due by*\n{_date(request.due_at)} (45 days)"},
+        {"type": "mrkdwn", "text": f"*Due by*\n{due}"},
     ]
 
 
-def review_prompt(request: RequestRecord, evidence: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+def review_prompt(
+    request: RequestRecord, evidence: str | None = None, *, earlier_requests: int = 0
+) -> tuple[str, list[dict[str, Any]]]:
     """The message an officer acts on: who asks, their photo ID, what we hold, the due date, Approve / Reject."""
+    evidence = evidence if evidence is not None else request.identity_evidence
     text = f"CCPA access request from {request.name}: approve or reject"
+    notes = []
+    if earlier_requests >= 2:
+        notes.append(
+            f":warning: This person has made {earlier_requests} other requests in the last 12 months: you may "
+            "decline this one (Civ. 1798.130(b)) with *Reject… → already received two answers*."
+        )
+    if request.extended_at:
+        notes.append(
+            f":hourglass: Deadline extended by <@{request.extended_by}> on {_date(request.extended_at)}: "
+            f"{_escape(request.extension_reason or '')}"
+        )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "CCPA right-of-access request"}},
         {"type": "section", "fields": _summary_fields(request)},
@@ -62,10 +84,11 @@ def review_prompt(request: RequestRecord, evidence: str | None = None) -> tuple[
             },
         },
         *(
-            [{"type": "section", "text": {"type": "mrkdwn", "text": f"*Identity evidence*: {evidence}"}}]
+            [{"type": "section", "text": {"type": "mrkdwn", "text": f"*Identity evidence*: {_escape(evidence)}"}}]
             if evidence
             else []
         ),
+        *({"type": "section", "text": {"type": "mrkdwn", "text": note}} for note in notes),
         {
             "type": "actions",
             "block_id": ACTIONS_BLOCK_ID,
@@ -93,6 +116,18 @@ def review_prompt(request: RequestRecord, evidence: str | None = None) -> tuple[
                     "style": "danger",
                     "value": request.request_id,
                 },
+                *(
+                    []
+                    if request.extended_at
+                    else [
+                        {
+                            "type": "button",
+                            "action_id": ACTION_EXTEND,
+                            "text": {"type": "plain_text", "text": "Extend 45 days…"},
+                            "value": request.request_id,
+                        }
+                    ]
+                ),
             ],
         },
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Request `{request.request_id}`"}]},
@@ -151,6 +186,39 @@ def reject_modal(request: RequestRecord) -> dict[str, Any]:
                 "block_id": DETAILS_BLOCK_ID,
                 "optional": True,
                 "label": {"type": "plain_text", "text": "Details (required for 'another reason')"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": DETAILS_ACTION_ID,
+                    "multiline": True,
+                    "max_length": 1000,
+                },
+            },
+        ],
+    }
+
+
+def extend_modal(request: RequestRecord) -> dict[str, Any]:
+    """The one extension the law allows (§7021(b)): the requester is emailed this reason."""
+    return {
+        "type": "modal",
+        "callback_id": EXTEND_VIEW_CALLBACK_ID,
+        "private_metadata": request.request_id,
+        "title": {"type": "plain_text", "text": "Extend the deadline"},
+        "submit": {"type": "plain_text", "text": "Extend"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"Moves the deadline from {_date(request.due_at)} to "
+                    f"{_date(request.due_at + timedelta(days=45))}. Allowed once, within the first 45 days.",
+                },
+            },
+            {
+                "type": "input",
+                "block_id": DETAILS_BLOCK_ID,
+                "label": {"type": "plain_text", "text": "Reason (the requester reads it)"},
                 "element": {
                     "type": "plain_text_input",
                     "action_id": DETAILS_ACTION_ID,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -26,18 +27,22 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
 from include import config, downloads, privacy  # noqa: F401 (privacy: quiets body loggers on import)
-from include.compliance_store import APPROVE, REJECT, ComplianceStore, Decision, UnknownRequest
+from include.compliance_store import APPROVE, REJECT, ComplianceStore, Decision, ExtensionRefused, UnknownRequest
 from include.slack_blocks import (
     ACTIONS,
     DETAILS_ACTION_ID,
     DETAILS_BLOCK_ID,
+    EXTEND,
+    EXTEND_VIEW_CALLBACK_ID,
     OTHER_REASON,
     REASON_ACTION_ID,
     REASON_BLOCK_ID,
     REJECT_VIEW_CALLBACK_ID,
     REJECTION_REASONS,
+    extend_modal,
     outcome_prompt,
     reject_modal,
+    review_prompt,
 )
 
 log = logging.getLogger(__name__)
@@ -136,8 +141,14 @@ def create_app(
             if kind == "block_actions":
                 handler.on_click(_click(payload))
                 return "", 200
-            if kind == "view_submission" and (payload.get("view") or {}).get("callback_id") == REJECT_VIEW_CALLBACK_ID:
-                answer = handler.on_reject_submission(payload)
+            callback_id = (payload.get("view") or {}).get("callback_id") if kind == "view_submission" else None
+            if callback_id in (REJECT_VIEW_CALLBACK_ID, EXTEND_VIEW_CALLBACK_ID):
+                on_submit = (
+                    handler.on_reject_submission
+                    if callback_id == REJECT_VIEW_CALLBACK_ID
+                    else handler.on_extend_submission
+                )
+                answer = on_submit(payload)
                 return (jsonify(answer), 200) if answer else ("", 200)
         except BadPayload as exc:
             return jsonify(error=str(exc)), 400
@@ -174,7 +185,7 @@ class _Handler:
         if click.action == APPROVE:
             _within_budget(lambda: self._decide(click.request_id, APPROVE, click.user_id, None, click.response_url))
             return
-        # Reject: ask for the reason first; nothing is decided until the modal is submitted.
+        # Reject and Extend ask for the reason first; nothing changes until the modal is submitted.
         decided = self.store.get_decision(click.request_id)
         if decided is not None:
             self._tell(click.response_url, click.channel_id, click.user_id, _already(decided))
@@ -184,11 +195,21 @@ class _Handler:
         except UnknownRequest:
             self._tell(click.response_url, click.channel_id, click.user_id, "This request is unknown or closed.")
             return
+        if click.action == EXTEND and record.extended_at is not None:
+            when = f"{record.extended_at:%Y-%m-%d}"
+            self._tell(
+                click.response_url,
+                click.channel_id,
+                click.user_id,
+                f"Already extended on {when} by <@{record.extended_by}>: the law allows one extension.",
+            )
+            return
+        modal = reject_modal(record) if click.action == REJECT else extend_modal(record)
         if click.trigger_id:  # a trigger_id lives 3 s: open the modal now, not after the ack
             try:
-                self.slack.views_open(trigger_id=click.trigger_id, view=reject_modal(record))
+                self.slack.views_open(trigger_id=click.trigger_id, view=modal)
             except Exception:
-                log.warning("Could not open the rejection modal", exc_info=True)
+                log.warning("Could not open the %s modal", click.action, exc_info=True)
 
     def _may_decide(
         self, user_id: str, request_id: str, action: str, response_url: str | None, channel_id: str | None
@@ -231,6 +252,44 @@ class _Handler:
         if outcome is not None and outcome != "created":
             return _errors(REASON_BLOCK_ID, outcome)
         return None
+
+    # -- view_submission (the extension modal) -----------------------------------------------------
+
+    def on_extend_submission(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        user_id = _user_id(payload)
+        view = payload["view"]
+        request_id = view.get("private_metadata")
+        if not isinstance(request_id, str) or not request_id:
+            raise BadPayload("view carries no request id")
+        values = (view.get("state") or {}).get("values") or {}
+        reason = (((values.get(DETAILS_BLOCK_ID) or {}).get(DETAILS_ACTION_ID) or {}).get("value") or "").strip()
+        if not reason:
+            return _errors(DETAILS_BLOCK_ID, "Give the reason: the requester will read it.")
+        if user_id not in self.settings.approvers:
+            self.store.audit(request_id, "decision_refused_not_approver", actor=user_id, detail={"action": EXTEND})
+            return _errors(DETAILS_BLOCK_ID, "You are not an approver for CCPA requests.")
+        if self.store.get_decision(request_id) is not None:
+            return _errors(DETAILS_BLOCK_ID, "This request is already decided.")
+        try:
+            record = self.store.extend(request_id, user_id, reason)
+        except UnknownRequest:
+            return _errors(DETAILS_BLOCK_ID, "This request is unknown or closed.")
+        except ExtensionRefused as exc:
+            self.store.audit(request_id, "extension_refused", actor=user_id, detail={"why": str(exc)})
+            return _errors(DETAILS_BLOCK_ID, f"Refused: {exc}")
+        _background.submit(self._show_extension, record)
+        return None
+
+    def _show_extension(self, record: Any) -> None:
+        """The prompt shows the new due date and why; the run emails the requester the notice."""
+        try:
+            if record.slack_channel and record.slack_ts:
+                since = record.received_at - timedelta(days=365)
+                earlier = self.store.answered_since(record.email, since, excluding=record.request_id)
+                text, blocks = review_prompt(record, earlier_requests=earlier)
+                self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
+        except Exception:
+            log.warning("Could not show the extension on the review prompt", exc_info=True)
 
     # -- shared -------------------------------------------------------------------------------------
 

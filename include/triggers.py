@@ -13,16 +13,22 @@ from asgiref.sync import sync_to_async
 from include.config import COMPLIANCE_CONN_ID
 
 
-def _fetch_decision(conn_id: str, request_id: str) -> dict[str, Any] | None:
-    from include.compliance_store import ComplianceStore
+def _fetch_state(conn_id: str, request_id: str) -> tuple[dict[str, Any] | None, bool]:
+    """(the decision if any, whether an extension was granted whose notice is not sent yet)."""
+    from include.compliance_store import EXTENSION_NOTICE, ComplianceStore
 
-    decision = ComplianceStore.from_connection(conn_id).get_decision(request_id)
-    return None if decision is None else decision.to_dict()
+    store = ComplianceStore.from_connection(conn_id)
+    decision = store.get_decision(request_id)
+    if decision is not None:
+        return decision.to_dict(), False
+    record = store.get_request(request_id)
+    return None, record.extended_at is not None and EXTENSION_NOTICE not in store.done_kinds(request_id)
 
 
 class DecisionTrigger(BaseTrigger):
-    """Fires once the Slack callback has written a decision for ``request_id`` to the compliance store, or when a
-    nudge (``nudge_kind``, due at ``nudge_at``, ISO 8601) must be posted to the officers.
+    """Fires once the Slack callback has written a decision for ``request_id`` to the compliance store, when an
+    officer extended the deadline (the requester must be told), or when a nudge (``nudge_kind``, due at
+    ``nudge_at``, ISO 8601) must be posted to the officers.
 
     Polls with a pooled connection in a thread (``sync_to_async``), so the triggerer's event loop never blocks;
     hundreds of waiting requests cost one small query each per interval.
@@ -56,21 +62,24 @@ class DecisionTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        fetch = sync_to_async(_fetch_decision, thread_sensitive=False)
+        fetch = sync_to_async(_fetch_state, thread_sensitive=False)
         nudge_at = datetime.fromisoformat(self.nudge_at) if self.nudge_at else None
         failures = 0
         while True:
             try:
-                decision = await fetch(self.conn_id, self.request_id)
+                decision, extension_pending = await fetch(self.conn_id, self.request_id)
                 failures = 0
             except Exception:
                 # The store being briefly unreachable is not a reason to lose a 45-day wait: keep polling.
                 failures += 1
                 self.log.warning("Compliance store unreachable (attempt %d); polling again", failures, exc_info=True)
-                decision = None
+                decision, extension_pending = None, False
             if decision is not None:
                 self.log.info("Decision for request %s: %s", self.request_id, decision["action"])
                 yield TriggerEvent({"status": "decided", "decision": decision})
+                return
+            if extension_pending:
+                yield TriggerEvent({"status": "extended"})
                 return
             if nudge_at is not None and datetime.now(UTC) >= nudge_at:
                 yield TriggerEvent({"status": "nudge", "kind": self.nudge_kind})

@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.slack.hooks.slack import SlackHook
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include import config, privacy, reminders, report_files, storage  # noqa: F401 (privacy: quiets body loggers)
-from include.compliance_store import APPROVE, ComplianceStore, RequestRecord
+from include.compliance_store import APPROVE, EXTENSION_NOTICE, ComplianceStore, RequestRecord
 from include.datastores import extract, load_registry
 from include.identity import gather as gather_evidence
 from include.notify import send_once
-from include.report import render_acknowledgement, render_rejection
+from include.report import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
 from include.request import AccessRequest, InvalidRequest
 from include.slack_blocks import outcome_prompt, review_prompt, thread_notice
 
@@ -25,6 +25,8 @@ EARLIEST_LOOKBACK = datetime(2022, 1, 1, tzinfo=UTC)
 DEFAULT_LOOKBACK = timedelta(days=365)
 
 ACKNOWLEDGEMENT = "acknowledgement"
+DUPLICATE_NOTICE = "duplicate_notice"
+EXTENSION = EXTENSION_NOTICE
 REPORT = "report"
 REJECTION = "rejection"
 
@@ -41,9 +43,20 @@ def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -
     except InvalidRequest as exc:
         # A malformed request stays malformed: fail now, without retries, naming the field (never its value).
         raise AirflowFailException(str(exc)) from None
-    record = store().register_request(run_id, request, received_at)
+    s = store()
+    record = s.register_request(run_id, request, received_at, channel=str(conf.get("channel") or "api"))
+    if record.linked_to is None and record.closed_at is None:
+        original = s.open_request_for(record.email, excluding=record.request_id)
+        if original is not None:  # one answer per open request: this run only tells the requester
+            s.link_duplicate(record.request_id, original.request_id)
+            record = s.get_request(record.request_id)
     log.info("Request %s registered for run %s, due %s", record.request_id, run_id, record.due_at.date())
-    return {"request_id": record.request_id, "due_at": record.due_at.isoformat(), "lookback": lookback}
+    return {
+        "request_id": record.request_id,
+        "due_at": record.due_at.isoformat(),
+        "lookback": lookback,
+        "linked_to": record.linked_to,
+    }
 
 
 def _lookback(conf: dict[str, Any]) -> str:
@@ -57,12 +70,16 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
     """Post the Approve/Reject prompt once; a retry after a post that succeeded reuses it."""
     s = store()
     record = s.get_request(request_id)
+    if record.linked_to:
+        raise AirflowSkipException(f"request {request_id} is a duplicate of open request {record.linked_to}")
     if record.slack_ts:
         return {"channel": record.slack_channel or "", "ts": record.slack_ts}
     evidence = gather_evidence(
         load_registry().datastores, email=record.email, name=record.name, since=EARLIEST_LOOKBACK
     )
-    text, blocks = review_prompt(record, evidence=evidence.summary())
+    s.set_identity_evidence(request_id, evidence.summary())
+    earlier = s.answered_since(record.email, record.received_at - timedelta(days=365), excluding=request_id)
+    text, blocks = review_prompt(record, evidence=evidence.summary(), earlier_requests=earlier)
     channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
     response = SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_postMessage(
         channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
@@ -131,13 +148,28 @@ def send_report(request_id: str, report: dict[str, Any]) -> str:
 
 
 def send_acknowledgement(request_id: str) -> str:
-    """§7021(a): confirm receipt at once, with how the request is verified and when it is due."""
+    """§7021(a): confirm receipt at once, with how the request is verified and when it is due. A duplicate of an
+    open request is told that one is being answered instead."""
     s = store()
     record = s.get_request(request_id)
+    if record.linked_to:
+        original = s.get_request(record.linked_to)
+        email = render_duplicate_notice(name=record.name, request_id=request_id, original=original)
+        return send_once(s, request_id, DUPLICATE_NOTICE, record.email, email)
     email = render_acknowledgement(
         name=record.name, request_id=request_id, received_at=record.received_at, due_at=record.due_at
     )
     return send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
+
+
+def send_extension_notice(request_id: str) -> str:
+    """§7021(b): the requester learns of the extension, and why, within the first 45 days."""
+    s = store()
+    record = s.get_request(request_id)
+    email = render_extension(
+        name=record.name, request_id=request_id, due_at=record.due_at, reason=record.extension_reason or ""
+    )
+    return send_once(s, request_id, EXTENSION, record.email, email)
 
 
 def send_rejection(request_id: str) -> str:
@@ -208,6 +240,8 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
     """Replace the prompt by the outcome, without buttons, so nobody acts twice."""
     s = store()
     record = s.get_request(request_id)
+    if record.linked_to:
+        raise AirflowSkipException(f"request {request_id} is a duplicate: it has no prompt of its own")
     decision = s.get_decision(request_id)
     if decision is None:
         raise RuntimeError(f"request {request_id} has no decision: nothing to close")

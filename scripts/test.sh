@@ -7,6 +7,8 @@ ensure_venv
 "$ROOT/scripts/browser-deps.sh"  # headless Chromium for tests/browser
 ensure_mariadb
 cd "$ROOT"
+log "docker-compose.yaml"
+bash "$ROOT/scripts/check-compose.sh"   # validated against .env.example; needs no Docker engine
 log "ruff"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .

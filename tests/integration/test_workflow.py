@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -300,3 +301,58 @@ def test_an_email_full_of_sql_metacharacters_is_just_an_email(stack, run_dag):
     html = _html(mail)
     assert "+1-415-555-0199" in html  # Pat's own phone ...
     assert "+1-415-555-1000" not in html and "ORD-000000" not in html  # ... and nobody else's
+
+
+def test_extension_is_noticed_to_the_requester_and_moves_the_deadline(stack, run_dag):
+    seen: dict[str, object] = {}
+
+    def officer() -> None:
+        msg = stack.slack.wait_for_message(lambda m: any(b.get("type") == "actions" for b in m["blocks"]), 60)
+        stack.slack.click(msg["ts"], "ccpa_extend", user_id=APPROVER)
+        deadline = time.time() + 10
+        while not stack.slack.views() and time.time() < deadline:
+            time.sleep(0.05)
+        values = {"details": {"reason_details": "We are searching two more archives."}}
+        seen["extend"] = stack.slack.submit_view("ccpa_extend_reason", values, user_id=APPROVER)
+        # the run emails the notice while it keeps waiting; then the officer approves
+        deadline = time.time() + 30
+        while not any("more time" in m.message["Subject"] for m in stack.sink.messages()) and time.time() < deadline:
+            time.sleep(0.1)
+        seen["approve"] = stack.slack.click(msg["ts"], "ccpa_approve", user_id=APPROVER)
+
+    thread = threading.Thread(target=officer, daemon=True)
+    thread.start()
+    dag_run = run_dag(REQUEST)
+    thread.join(5)
+
+    assert seen["extend"][0] == 200 and seen["approve"][0] == 200
+    assert dag_run.state == "success"
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    assert record.due_at - record.received_at == timedelta(days=90)
+    subjects = [m.message["Subject"] for m in stack.sink.messages()]
+    assert subjects.count("Your CCPA access request: we need more time") == 1
+    notice = next(m for m in stack.sink.messages() if "more time" in m.message["Subject"])
+    assert "We are searching two more archives." in _html(notice)
+    assert record.due_at.strftime("%B %-d, %Y") in _html(notice)
+    assert any("personal information we hold" in s for s in subjects)
+
+
+def test_a_second_request_while_one_is_open_is_linked_not_answered_twice(stack, run_dag):
+    from include.request import AccessRequest
+
+    original = stack.store.register_request(
+        "manual__still_waiting",
+        AccessRequest(**{k: REQUEST[k] for k in ("name", "email", "photo_id_url")}),
+        datetime.now(UTC) - timedelta(days=3),
+    )
+    dag_run = run_dag(REQUEST)
+
+    assert dag_run.state == "success"
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    assert record.linked_to == original.request_id and record.status == "linked_duplicate"
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert states["post_review_prompt"] == "skipped" and states["send_report"] == "skipped"
+    assert stack.slack.messages() == [], "no second prompt"
+    [notice] = stack.sink.messages()
+    assert notice.message["Subject"] == "Your CCPA access request: we are already working on it"
+    assert original.due_at.strftime("%B %-d, %Y") in _html(notice)

@@ -29,7 +29,8 @@ def test_prompt_shows_the_request_and_offers_approve_and_reject():
     assert "jane.doe@example.com" in rendered
     assert "https://ids.example.com/jane.png" in rendered
     assert "2027-01-11" in rendered  # due date
-    assert [b["action_id"] for b in _buttons(blocks)] == [ACTION_APPROVE, ACTION_REJECT]
+    assert [b["action_id"] for b in _buttons(blocks)] == [ACTION_APPROVE, ACTION_REJECT, "ccpa_extend"]
+    assert _buttons(blocks)[0]["confirm"]["confirm"]["text"] == "Approve"  # Approve asks for confirmation
     assert text
 
 
@@ -53,3 +54,20 @@ def test_outcome_has_no_buttons_and_names_who_decided():
     assert _buttons(blocks) == []
     rendered = json.dumps(blocks)
     assert "<@U0OFFICER>" in rendered and "report sent" in rendered and "http://af/run" in rendered
+
+
+def test_third_request_in_12_months_is_flagged_for_a_statutory_decline():
+    _, blocks = review_prompt(RECORD, earlier_requests=2)
+    assert "Civ. 1798.130(b)" in json.dumps(blocks)
+    _, blocks = review_prompt(RECORD, earlier_requests=1)
+    assert "1798.130(b)" not in json.dumps(blocks)
+
+
+def test_an_extended_request_shows_why_and_offers_no_second_extension():
+    from dataclasses import replace
+
+    extended = replace(RECORD, extended_at=RECORD.received_at, extended_by="U0OFFICER", extension_reason="big <data>")
+    _, blocks = review_prompt(extended)
+    rendered = json.dumps(blocks)
+    assert "extended to 90 days" in rendered and "big &lt;data&gt;" in rendered and "<@U0OFFICER>" in rendered
+    assert "ccpa_extend" not in [b["action_id"] for b in _buttons(blocks)]

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -300,3 +300,62 @@ def test_acknowledges_within_3_seconds_while_the_database_is_slow(client, compli
     while compliance_store.get_decision(request_id) is None and time.time() < deadline:
         time.sleep(0.1)
     assert compliance_store.get_decision(request_id).action == "approve", "the decision must not be lost"
+
+
+def extend_submission(request_id, reason, user=APPROVER):
+    values = {"details": {"reason_details": {"type": "plain_text_input", "value": reason}}}
+    return {
+        "type": "view_submission",
+        "user": {"id": user},
+        "view": {"callback_id": "ccpa_extend_reason", "private_metadata": request_id, "state": {"values": values}},
+    }
+
+
+def test_extend_opens_a_modal_then_moves_the_deadline_once(client, compliance_store, request_id, slack, prompted):
+    before = compliance_store.get_request(request_id).due_at
+    body = payload(request_id, "ccpa_extend") | {"trigger_id": "1.2.x", "response_url": prompted["response_url"]}
+    assert post(client, body).status_code == 200
+    [view] = slack.views()
+    assert view["callback_id"] == "ccpa_extend_reason"
+
+    assert post(client, extend_submission(request_id, "  ")).json["errors"]["details"].startswith("Give the reason")
+    response = post(client, extend_submission(request_id, "Three more systems to search."))
+    assert response.status_code == 200 and not response.data
+    record = compliance_store.get_request(request_id)
+    assert record.due_at - before == timedelta(days=45)
+    assert (record.extended_by, record.extension_reason) == (APPROVER, "Three more systems to search.")
+    updated = slack.wait_for_message(lambda m: m["ts"] == prompted["ts"] and "extended to 90 days" in str(m["blocks"]))
+    assert "ccpa_extend" not in str(updated["blocks"])
+
+    second = post(client, extend_submission(request_id, "Even more."))
+    assert "the law allows one" in second.json["errors"]["details"]
+    assert compliance_store.get_request(request_id).due_at == record.due_at
+    events = [e["event"] for e in compliance_store.audit_trail(request_id)]
+    assert events.count("deadline_extended") == 1 and "extension_refused" in events
+
+
+def test_extension_after_the_first_45_days_is_refused(client, compliance_store):
+    late = compliance_store.register_request(
+        "manual__late",
+        AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"),
+        datetime.now(UTC) - timedelta(days=46),
+    ).request_id
+    response = post(client, extend_submission(late, "We forgot."))
+    assert "within the first 45 days" in response.json["errors"]["details"]
+    assert compliance_store.get_request(late).extended_at is None
+
+
+def test_concurrent_extensions_give_one(compliance_store, request_id):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from include.compliance_store import ExtensionRefused
+
+    def attempt(i):
+        try:
+            compliance_store.extend(request_id, f"U{i}", "reason")
+            return True
+        except ExtensionRefused:
+            return False
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(attempt, range(8))) == 1
