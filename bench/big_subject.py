@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -232,48 +232,30 @@ def _rss_kb() -> int:
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Runs in a fresh interpreter: import everything, note the baseline, do the work, report peak RSS."""
+    workdir = Path(spec["workdir"])
+    # The Variables the DAG's tasks read (include.storage.request_dir, include.downloads), as env, as a deployment
+    # may set them. Set before anything reads them.
+    os.environ["AIRFLOW_VAR_CCPA_REPORT_STORAGE"] = "file://" + str(workdir)
+    os.environ["AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET"] = "bench"  # noqa: S105 (a throwaway signing key)
     import MySQLdb  # noqa: F401 (imported before the baseline: the driver is not "work")
     import sqlalchemy.dialects.mysql.mysqldb  # noqa: F401
     from airflow.providers.mysql.hooks.mysql import MySqlHook  # noqa: F401
-    from airflow.sdk import ObjectStoragePath
+    from airflow.sdk import ObjectStoragePath  # noqa: F401
 
-    from include.datastores import extract, load_registry, read_rows
+    from include import report_files, storage
+    from include.datastores import extract, load_registry
     from include.db import engine_for
-    from include.report import render_report_chunks
+    from include.email_message import build_message, new_message_id
 
-    mode, subject, workdir = spec["mode"], spec["subject"], Path(spec["workdir"])
+    mode, subject = spec["mode"], spec["subject"]
     registry = load_registry(ROOT / "include" / "datastores.yaml")
     stores = [s for s in registry.datastores if s.function is None]
-    base = ObjectStoragePath("file://" + str(workdir))
-    base.mkdir(parents=True, exist_ok=True)  # as include.storage.request_dir does
+    record = bench_record(subject)
     baseline_kb = _rss_kb()
     if spec.get("tracemalloc"):
         import tracemalloc
 
         tracemalloc.start(25)
-
-    def do_extract() -> list[dict[str, Any]]:
-        return [
-            extract(s, email=subject["email"], name=subject["name"], since=SINCE, dest=base / f"{s.name}.jsonl")
-            for s in stores
-        ]
-
-    def render_chunks(summaries: list[dict[str, Any]]) -> Any:
-        return render_report_chunks(
-            name=subject["name"],
-            request_id="bench",
-            received_at=NOW,
-            since=SINCE,
-            datastores=sorted(summaries, key=lambda e: e["datastore"]),
-            rows=lambda datastore, query: read_rows(ObjectStoragePath(datastore["path"]), query),
-        )
-
-    def do_render(summaries: list[dict[str, Any]]) -> int:
-        dest = base / "report.html"
-        with dest.open("w") as out:  # exactly as include.workflow.build_report writes it
-            for chunk in render_chunks(summaries):
-                out.write(chunk)
-        return dest.stat().st_size
 
     result: dict[str, Any] = {"mode": mode}
     started = time.perf_counter()
@@ -283,25 +265,68 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         for store in stores:
             engine_for(store.conn_id)
         result["after_engine_kb"] = _rss_kb()
-        # Airflow's ObjectStoragePath pays a one-off cost on its first open() and first write() (filesystem
-        # registry, lineage collector, plugins manager): noted separately too. extract() would pay it otherwise.
+        # Airflow pays a one-off cost on the first Variable read and the first ObjectStoragePath open() and
+        # write() in a process (filesystem registry, lineage collector, plugins manager): noted separately too.
+        # extract() would pay it otherwise.
         t0 = time.perf_counter()
-        with (base / "first_write.txt").open("w") as first:
+        folder = storage.request_dir(record.request_id)
+        with (folder / "first_write.txt").open("w") as first:
             first.write("")
         result["storage_init_s"] = time.perf_counter() - t0
         result["after_storage_kb"] = _rss_kb()
+
+        # extract_<name> tasks: include.workflow.extract_datastore, minus the compliance store lookup.
         t0 = time.perf_counter()
-        summaries = do_extract()
+        summaries = [
+            extract(
+                s,
+                email=record.email,
+                name=record.name,
+                since=SINCE,
+                dest=storage.request_dir(record.request_id) / f"{s.name}.jsonl",
+            )
+            for s in stores
+        ]
         result["extract_s"] = time.perf_counter() - t0
         result["after_extract_kb"] = _rss_kb()
         result["rows"] = sum(s["row_count"] for s in summaries)
-        result["jsonl_bytes"] = sum(ObjectStoragePath(s["path"]).stat().st_size for s in summaries)
-        (workdir / "summaries.json").write_text(json.dumps(summaries))
+        result["jsonl_bytes"] = sum(storage.resolve(s["path"]).stat().st_size for s in summaries)
+
+        # build_report: include.workflow.build_report, minus the store lookup and the audit row.
+        marks = instrument(report_files)
+        datastores = sorted(summaries, key=lambda e: e["datastore"])
         t0 = time.perf_counter()
-        result["report_bytes"] = do_render(summaries)
-        result["render_s"] = time.perf_counter() - t0
+        marks.append(("build", t0, _rss_kb()))
+        report = report_files.build(record, SINCE_AWARE, datastores)
+        marks.append(("built", time.perf_counter(), _rss_kb()))
+        result["build_s"] = time.perf_counter() - t0
+        result.update(build_phases(marks))
+        result["files"] = {Path(f["path"]).name: storage.resolve(f["path"]).stat().st_size for f in report["files"]}
+        result["files"]["report.html"] = storage.resolve(report["html"]).stat().st_size
+        result["report_bytes"] = result["files"]["report.html"]
+
+        # send_report: include.workflow.send_report up to the message it hands to the email backend.
+        t0 = time.perf_counter()
+        email, attachments, link = report_files.email_for(record, report)
+        msg = build_message(
+            from_email="privacy@example.com",
+            to=record.email,
+            subject=email.subject,
+            html=email.html,
+            message_id=new_message_id("privacy@example.com"),
+            attachments=attachments,
+        )
+        result["email_bytes"] = len(msg.as_bytes())
+        result["email_s"] = time.perf_counter() - t0
+        result["zip_s"] = sum(end - start for start, end in marks_zip(marks))
+        result["decision"] = "link" if link else "attachments"
+        result["body_bytes"] = len(email.html.encode("utf-8"))
+        result["attachment_bytes"] = sum(len(a.data) for a in attachments)
+        zip_path = folder / "ccpa-report.zip"
+        result["zip_bytes"] = zip_path.stat().st_size if zip_path.exists() else 0
+        result["after_email_kb"] = _rss_kb()
     if mode == "split":
-        result.update(split(stores, subject, workdir, render_chunks, read_rows, ObjectStoragePath))
+        result.update(split(stores, record, workdir))
     result["wall"] = time.perf_counter() - started
     result["baseline_kb"] = baseline_kb
     result["peak_kb"] = _rss_kb()
@@ -319,19 +344,98 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def split(stores, subject, workdir, render_chunks, read_rows, storage_path) -> dict[str, Any]:
-    """Time the layers of our path, to compare with the `ours` runs' extract_s / render_s.
+SINCE_AWARE = SINCE.replace(tzinfo=UTC)  # what include.workflow._since returns for lookback "all"
 
-    driver: the same queries on the same engine with stream_results, rows discarded. extract_plain: extract() to
-    a pathlib.Path (no ObjectStoragePath wrapper). read: read_rows() alone. jinja: the report chunks consumed and
-    discarded. render_writelines: the report written through ObjectStoragePath with one writelines() call.
+
+def bench_record(subject: dict[str, str]) -> Any:
+    from include.compliance_store import RequestRecord
+
+    received = NOW.replace(tzinfo=UTC)
+    return RequestRecord(
+        request_id="bench" + subject["email"].split("@")[0].replace(".", ""),
+        run_id="bench",
+        name=subject["name"],
+        email=subject["email"],
+        photo_id_url="file:///dev/null",
+        status="approved",
+        received_at=received,
+        due_at=received + timedelta(days=45),
+        slack_channel=None,
+        slack_ts=None,
+        closed_at=None,
+    )
+
+
+Mark = tuple[str, float, int]  # (event, perf_counter, ru_maxrss kB)
+
+
+def instrument(module: Any) -> list[Mark]:
+    """Note the time and ru_maxrss when report_files.build() hands over to each writer, without changing the work.
+
+    The writers are the names build() looks up in its module; each wrapper records one mark and calls the original
+    (the HTML generator is returned as is: no per-chunk overhead). build() writes JSON, the CSVs, the PDF, then the
+    HTML, so consecutive marks split its wall time into those phases exactly (opening and closing each file
+    included in its phase).
+    """
+    marks: list[Mark] = []
+
+    def wrap(name: str) -> None:
+        original = getattr(module, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            marks.append((name, time.perf_counter(), _rss_kb()))
+            try:
+                return original(*args, **kwargs)
+            finally:
+                marks.append((name + ":end", time.perf_counter(), _rss_kb()))
+
+        setattr(module, name, wrapper)
+
+    for name in ("write_json", "write_csv", "write_pdf", "render_report_chunks", "write_zip"):
+        wrap(name)
+    return marks
+
+
+def build_phases(marks: list[Mark]) -> dict[str, float]:
+    """Seconds and ru_maxrss growth per format, from the marks of one build()."""
+    first = {}
+    for i, (event, _, _) in enumerate(marks):
+        first.setdefault(event, i)
+    boundaries = [("json", "build"), ("csv", "write_csv"), ("pdf", "write_pdf"), ("html", "render_report_chunks")]
+    out: dict[str, float] = {}
+    ends = [first[b] for _, b in boundaries[1:]] + [first["built"]]
+    for (phase, start), end in zip(boundaries, ends, strict=True):
+        _, t_start, _ = marks[first[start]]
+        _, t_end, kb_end = marks[end]
+        out[f"{phase}_s"] = t_end - t_start
+        out[f"after_{phase}_kb"] = kb_end
+    return out
+
+
+def marks_zip(marks: list[Mark]) -> list[tuple[float, float]]:
+    starts = [t for event, t, _ in marks if event == "write_zip"]
+    ends = [t for event, t, _ in marks if event == "write_zip:end"]
+    return list(zip(starts, ends, strict=True))
+
+
+def split(stores, record, workdir: Path) -> dict[str, Any]:
+    """Time the layers of our path, to compare with the `ours` runs' phases (same subject, same machine).
+
+    driver: the same queries on the same engine with stream_results, rows discarded. extract_plain: extract() to a
+    pathlib.Path (text_writer over a plain file, no ObjectStoragePath). read: read_rows() of every section once,
+    through ObjectStoragePath as build() does. jinja: the report chunks consumed and discarded. Then the same report
+    written four ways: text_writer over a pathlib.Path; text_writer over an ObjectStoragePath (what build() does
+    now); chunk by chunk to a pathlib file; chunk by chunk through ObjectStoragePath.open('w') (what the DAG did
+    before text_writer).
     """
     from sqlalchemy import text
 
-    from include.datastores import _params, extract
+    from include import report_files, storage
+    from include.datastores import _params, extract, read_rows
     from include.db import engine_for
+    from include.report import render_report_chunks
 
-    params = _params(subject["email"], subject["name"], SINCE)
+    params = _params(record.email, record.name, SINCE)
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
     for store in stores:
@@ -346,28 +450,53 @@ def split(stores, subject, workdir, render_chunks, read_rows, storage_path) -> d
     plain.mkdir(exist_ok=True)
     t0 = time.perf_counter()
     summaries = [
-        extract(s, email=subject["email"], name=subject["name"], since=SINCE, dest=plain / f"{s.name}.jsonl")
-        for s in stores
+        extract(s, email=record.email, name=record.name, since=SINCE, dest=plain / f"{s.name}.jsonl") for s in stores
     ]
     out["extract_plain_s"] = time.perf_counter() - t0
-    for summary in summaries:  # read back through ObjectStoragePath, as build_report does
+    for summary in summaries:  # read back through ObjectStoragePath, as build() does
         summary["path"] = "file://" + summary["path"]
+    datastores = sorted(summaries, key=lambda e: e["datastore"])
     t0 = time.perf_counter()
-    for summary in summaries:
+    for summary in datastores:
         for section in summary["sections"]:
-            for _row in read_rows(storage_path(summary["path"]), section["query"]):
+            for _row in read_rows(storage.resolve(summary["path"]), section["query"]):
                 pass
     out["read_s"] = time.perf_counter() - t0
+    attachments = ["report.json", *(f"{d['datastore']}.csv" for d in datastores if d["row_count"]), "report.pdf"]
+
+    def chunks() -> Any:
+        context = report_files._context(record, SINCE_AWARE, datastores)
+        return render_report_chunks(**context, attachments=attachments)
+
     t0 = time.perf_counter()
-    chunks = 0
-    for _chunk in render_chunks(summaries):
-        chunks += 1
+    count = 0
+    for _chunk in chunks():
+        count += 1
     out["jinja_s"] = time.perf_counter() - t0
-    out["chunks"] = chunks
-    t0 = time.perf_counter()
-    with (storage_path("file://" + str(workdir)) / "report.html").open("w") as report:
-        report.writelines(render_chunks(summaries))
-    out["render_writelines_s"] = time.perf_counter() - t0
+    out["chunks"] = count
+    osp = storage.resolve("file://" + str(workdir))
+
+    def buffered(dest: Any) -> None:
+        with storage.text_writer(dest) as f:
+            for chunk in chunks():
+                f.write(chunk)
+
+    def per_chunk(dest: Any) -> None:
+        with dest.open("w", encoding="utf-8", newline="") as f:
+            for chunk in chunks():
+                f.write(chunk)
+
+    for key, write, dest in (
+        ("html_buffered_plain_s", buffered, workdir / "a.html"),
+        ("html_buffered_osp_s", buffered, osp / "b.html"),
+        ("html_chunks_plain_s", per_chunk, workdir / "c.html"),
+        ("html_chunks_osp_s", per_chunk, osp / "d.html"),
+    ):
+        t0 = time.perf_counter()
+        write(dest)
+        out[key] = time.perf_counter() - t0
+    sizes = {(workdir / n).stat().st_size for n in ("a.html", "b.html", "c.html", "d.html")}
+    assert len(sizes) == 1, f"the four ways wrote different reports: {sizes}"
     out["rows"] = sum(s["row_count"] for s in summaries)
     return out
 

@@ -273,6 +273,29 @@ class ComplianceStore:
             detail={"channel": channel, "ts": ts},
         )
 
+    def open_requests(self) -> list[RequestRecord]:
+        """Requests still being answered (not closed, not linked, not redacted), oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(requests_table)
+                .where(
+                    requests_table.c.closed_at.is_(None),
+                    requests_table.c.linked_to.is_(None),
+                    requests_table.c.redacted_at.is_(None),
+                )
+                .order_by(requests_table.c.received_at)
+            ).all()
+        return [_request(r) for r in rows]
+
+    def closed_between(self, start: datetime, end: datetime) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(requests_table.c.request_id).where(
+                    requests_table.c.closed_at >= _naive(start), requests_table.c.closed_at < _naive(end)
+                )
+            ).all()
+        return [r.request_id for r in rows]
+
     def set_identity_evidence(self, request_id: str, evidence: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(

@@ -37,7 +37,14 @@ def dag(dagbag):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {DAG_ID}
+    assert set(dagbag.dag_ids) == {DAG_ID, "ccpa_compliance_watch"}
+
+
+def test_the_daily_watch(dagbag):
+    watch = dagbag.dags["ccpa_compliance_watch"]
+    assert set(watch.task_ids) == {"nudge_undecided", "report_overdue", "apply_retention", "purge_report_files"}
+    assert watch.timetable.expression == "0 0 * * *"  # @daily
+    assert watch.max_active_runs == 1 and watch.catchup is False
 
 
 def test_task_ids_read_like_the_workflow(dag):

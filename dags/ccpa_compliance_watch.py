@@ -1,0 +1,53 @@
+"""
+### CCPA compliance watch
+
+Once a day: nudges officers about undecided requests (a reminder after `ccpa_reminder_hours`, an escalation
+10 days before the legal deadline, each posted once), reports overdue requests to the review channel, removes
+personal data older than 24 months (11 CCR §7101: the records and counts stay), and deletes report files once
+their download window has passed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+from include import watch
+from include.compliance_store import ComplianceStore
+
+
+@dag(
+    dag_id="ccpa_compliance_watch",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["ccpa", "privacy", "compliance"],
+    default_args={"owner": "privacy", "retries": 2, "retry_delay": timedelta(minutes=5)},
+)
+def ccpa_compliance_watch() -> None:
+    @task
+    def nudge_undecided() -> dict[str, int]:
+        return watch.nudge_undecided(ComplianceStore.from_connection())
+
+    @task
+    def report_overdue() -> int:
+        return watch.report_overdue(ComplianceStore.from_connection())
+
+    @task
+    def apply_retention() -> int:
+        return watch.apply_retention(ComplianceStore.from_connection())
+
+    @task
+    def purge_report_files() -> int:
+        return watch.purge_report_files(ComplianceStore.from_connection())
+
+    nudge_undecided() >> report_overdue()
+    apply_retention()
+    purge_report_files()
+
+
+ccpa_compliance_watch()
