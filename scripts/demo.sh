@@ -6,7 +6,8 @@
 #   bash scripts/demo.sh --stop   stop what a previous --keep run left running
 #
 # Uses MariaDB/MySQL at 127.0.0.1:3306 (root, no password) when it is up, SQLite files otherwise
-# (CCPA_DEMO_DB=sqlite forces SQLite). Ports: Airflow 8080, Slack emulator 8091, mail sink 8025 (next free if busy).
+# (CCPA_DEMO_DB=sqlite forces SQLite). Ports: Airflow 8080, Slack emulator 8091, mail sink 8025 and its page 8026
+# (next free if busy).
 # All state lives in .demo/ (gitignored) and is wiped at the start of each run.
 source "$(dirname "$0")/lib.sh"
 
@@ -132,10 +133,12 @@ trap 'exit 130' INT TERM
 AF_PORT="$(pick_port 8080 "Airflow API server")"
 SLACK_PORT="$(pick_port 8091 "Slack emulator")"
 SMTP_PORT="$(pick_port 8025 "mail sink")"
+MAIL_WEB_PORT="$(pick_port $((SMTP_PORT + 1)) "mail sink page")"
 WORKER_LOG_PORT="$(pick_port 8793 "task log server")"
 TRIGGER_LOG_PORT="$(pick_port 8794 "triggerer log server")"
 AF_URL="http://127.0.0.1:$AF_PORT"
 SLACK_URL="http://127.0.0.1:$SLACK_PORT"
+MAIL_URL="http://127.0.0.1:$MAIL_WEB_PORT"
 SECRET="$("$PY" -c 'import secrets; print(secrets.token_hex(16))')"
 
 # ---------------------------------------------------------------------------------------------- environment
@@ -195,7 +198,7 @@ log "seeded the demo datastores (Jane Doe and three decoys)"
 
 # ---------------------------------------------------------------------------------------------- services
 log "starting the mail sink on smtp://127.0.0.1:$SMTP_PORT and the Slack emulator on $SLACK_URL"
-start_bg mail_sink "$PY" -m include.standins.mail_sink --port "$SMTP_PORT" --dir "$DEMO/mail"
+start_bg mail_sink "$PY" -m include.standins.mail_sink --port "$SMTP_PORT" --web-port "$MAIL_WEB_PORT" --dir "$DEMO/mail"
 start_bg slack_emulator "$PY" -m include.standins.slack_emulator --port "$SLACK_PORT" --signing-secret "$SECRET" \
   --callback-url "$AF_URL/ccpa/slack/actions"
 
@@ -360,10 +363,14 @@ from include.standins.mail_sink import read_mail
 mails = read_mail(sys.argv[1])
 if not mails:
     sys.exit("no mail in the sink")
+for received in mails:
+    print(f"    received: {received['Subject']}  ({os.path.relpath(received.path, sys.argv[2])})")
 mail = mails[-1]
 print(f"    file:    {os.path.relpath(mail.path, sys.argv[2])}")
 print(f"    Subject: {mail['Subject']}")
 print(f"    To:      {mail['To']}")
+attached = [f"{p.get_filename()} ({p.get_content_type()}, {len(p.get_payload(decode=True)):,} bytes)" for p in mail.message.iter_attachments()]
+print(f"    Attached: {', '.join(attached) or 'nothing'}")
 part = mail.message.get_body(preferencelist=("plain", "html"))
 text = part.get_content() if part is not None else ""
 if part is not None and part.get_content_type() == "text/html":
@@ -416,14 +423,17 @@ cat >&2 <<EOF
 
   Airflow UI:   $AF_URL  (user admin, password $ADMIN_PASSWORD)
   This run:     $AF_URL/dags/$DAG_ID/runs/$RUN_ID_Q
+  Slack page:   $SLACK_URL/   (the review channel as Slack shows it: click Approve / Reject… / Extend there)
+  Mail page:    $MAIL_URL/   (every email the requester received, with its attachments)
   Demo took $((SECONDS - START)) s; Approve click -> run success: $((DONE_AT - CLICK_AT)) s.
 EOF
 if [ "$MODE" = keep ]; then
   cat >&2 <<EOF
   Still running (--keep):
     Airflow          $AF_URL            logs .demo/logs/airflow.log
-    Slack emulator   $SLACK_URL            GET /_emulator/messages, POST /_emulator/click
-    Mail sink        smtp://127.0.0.1:$SMTP_PORT   mail in .demo/mail/
+    Slack emulator   $SLACK_URL/           the channel page; API: GET /_emulator/messages, POST /_emulator/click
+    Mail sink        smtp://127.0.0.1:$SMTP_PORT   page $MAIL_URL/, files in .demo/mail/
+  Try it by hand: trigger another request (README: "The intake system"), then act on it in the Slack page.
   Stop them with:  bash scripts/demo.sh --stop
 EOF
 fi
