@@ -226,25 +226,26 @@ class _Handler:
         self._tell(response_url, channel_id, user_id, message)
         return False
 
+    def _refuse_non_approver(self, user_id: str, request_id: str, action: str, block_id: str) -> dict | None:
+        """A modal can only have been opened by an approver, but the list may have changed since: check again."""
+        if user_id in self.settings.approvers:
+            return None
+        self.store.audit(request_id, "decision_refused_not_approver", actor=user_id, detail={"action": action})
+        return _errors(block_id, "You are not an approver for CCPA requests.")
+
     # -- view_submission (the rejection modal) ------------------------------------------------------
 
     def on_reject_submission(self, payload: dict[str, Any]) -> dict[str, Any] | None:
-        user_id = _user_id(payload)
-        view = payload["view"]
-        request_id = view.get("private_metadata")
-        if not isinstance(request_id, str) or not request_id:
-            raise BadPayload("view carries no request id")
-        values = (view.get("state") or {}).get("values") or {}
+        user_id, request_id, values = _submission(payload)
         choice = ((values.get(REASON_BLOCK_ID) or {}).get(REASON_ACTION_ID) or {}).get("selected_option") or {}
-        details = (((values.get(DETAILS_BLOCK_ID) or {}).get(DETAILS_ACTION_ID) or {}).get("value") or "").strip()
+        details = _text_input(values)
         reason_key = choice.get("value")
         if reason_key not in REJECTION_REASONS:
             return _errors(REASON_BLOCK_ID, "Pick the reason the requester will read.")
         if reason_key == OTHER_REASON and not details:
             return _errors(DETAILS_BLOCK_ID, "Explain the reason: the requester will read it.")
-        if user_id not in self.settings.approvers:
-            self.store.audit(request_id, "decision_refused_not_approver", actor=user_id, detail={"action": REJECT})
-            return _errors(REASON_BLOCK_ID, "You are not an approver for CCPA requests.")
+        if refused := self._refuse_non_approver(user_id, request_id, REJECT, REASON_BLOCK_ID):
+            return refused
         reason = details if reason_key == OTHER_REASON else REJECTION_REASONS[reason_key]
         if details and reason_key != OTHER_REASON:
             reason = f"{reason}. {details}"
@@ -256,18 +257,12 @@ class _Handler:
     # -- view_submission (the extension modal) -----------------------------------------------------
 
     def on_extend_submission(self, payload: dict[str, Any]) -> dict[str, Any] | None:
-        user_id = _user_id(payload)
-        view = payload["view"]
-        request_id = view.get("private_metadata")
-        if not isinstance(request_id, str) or not request_id:
-            raise BadPayload("view carries no request id")
-        values = (view.get("state") or {}).get("values") or {}
-        reason = (((values.get(DETAILS_BLOCK_ID) or {}).get(DETAILS_ACTION_ID) or {}).get("value") or "").strip()
+        user_id, request_id, values = _submission(payload)
+        reason = _text_input(values)
         if not reason:
             return _errors(DETAILS_BLOCK_ID, "Give the reason: the requester will read it.")
-        if user_id not in self.settings.approvers:
-            self.store.audit(request_id, "decision_refused_not_approver", actor=user_id, detail={"action": EXTEND})
-            return _errors(DETAILS_BLOCK_ID, "You are not an approver for CCPA requests.")
+        if refused := self._refuse_non_approver(user_id, request_id, EXTEND, DETAILS_BLOCK_ID):
+            return refused
         if self.store.get_decision(request_id) is not None:
             return _errors(DETAILS_BLOCK_ID, "This request is already decided.")
         try:
@@ -386,6 +381,20 @@ def _parse_payload(body: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise BadPayload("payload must be a JSON object")
     return payload
+
+
+def _submission(payload: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(user id, request id, input values) of one of our modals' view_submission."""
+    view = payload["view"]
+    request_id = view.get("private_metadata")
+    if not isinstance(request_id, str) or not request_id:
+        raise BadPayload("view carries no request id")
+    values = (view.get("state") or {}).get("values") or {}
+    return _user_id(payload), request_id, values if isinstance(values, dict) else {}
+
+
+def _text_input(values: dict[str, Any]) -> str:
+    return (((values.get(DETAILS_BLOCK_ID) or {}).get(DETAILS_ACTION_ID) or {}).get("value") or "").strip()
 
 
 def _user_id(payload: dict[str, Any]) -> str:

@@ -75,3 +75,38 @@ def compliance_store(mysql_database, monkeypatch):
     url = f"{MYSQL_URL}/{mysql_database('ccpa_compliance')}"
     monkeypatch.setenv("AIRFLOW_CONN_CCPA_COMPLIANCE_DB", url)
     return ComplianceStore.from_connection()
+
+
+# -- connections as the tests' env sets them ---------------------------------------------------------------------
+
+DEMO_DATASTORE_CONNS = ("CCPA_CRM_DB", "CCPA_ORDERS_DB", "CCPA_WEB_DB")
+
+
+def use_datastores(monkeypatch, url: str) -> None:
+    """Point the three demo datastore connections of include/datastores.yaml at one database."""
+    for name in DEMO_DATASTORE_CONNS:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", url)
+
+
+def use_slack(monkeypatch, api_url: str) -> None:
+    """slack_api_default aimed at a Slack emulator, as the demo's connection is."""
+    import json
+
+    connection = {"conn_type": "slack", "password": "xoxb-test-token", "extra": {"base_url": api_url}}
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", json.dumps(connection))
+
+
+def smtp_connection(port: int) -> dict:
+    return {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "extra": {"disable_tls": True, "disable_ssl": True, "retry_limit": 0, "timeout": 10},
+    }
+
+
+def use_smtp(monkeypatch, port: int) -> None:
+    """smtp_default aimed at a local mail sink: no TLS, no login, no hook-level retries."""
+    import json
+
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(smtp_connection(port)))

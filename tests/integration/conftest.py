@@ -4,7 +4,6 @@ requester's inbox played by the SMTP sink."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MYSQL_URL, ROOT
+from tests.conftest import MYSQL_URL, ROOT, use_datastores, use_slack, use_smtp
 
 SIGNING_SECRET = "test-signing-secret"
 APPROVER = "U0APPROVER"
@@ -91,8 +90,7 @@ def stack(airflow_db, compliance_store, datastores_db, monkeypatch, tmp_path) ->
     from include.standins.slack_emulator import SlackEmulator
     from include.standins.wsgi_thread import ServedApp
 
-    for conn_id in ("CCPA_CRM_DB", "CCPA_ORDERS_DB", "CCPA_WEB_DB"):
-        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}", datastores_db)
+    use_datastores(monkeypatch, datastores_db)
     monkeypatch.setenv("CCPA_DATASTORES_FILE", str(ROOT / "include" / "datastores.yaml"))
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REVIEW_CHANNEL", CHANNEL)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_SLACK_SIGNING_SECRET", SIGNING_SECRET)
@@ -106,21 +104,8 @@ def stack(airflow_db, compliance_store, datastores_db, monkeypatch, tmp_path) ->
         ServedApp(create_app()) as callback,
     ):
         slack.callback_url = f"{callback.url}/slack/actions"
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_SLACK_API_DEFAULT",
-            json.dumps({"conn_type": "slack", "password": "xoxb-test-token", "extra": {"base_url": slack.api_url}}),
-        )
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_SMTP_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": "smtp",
-                    "host": "127.0.0.1",
-                    "port": sink.port,
-                    "extra": {"disable_tls": True, "disable_ssl": True, "retry_limit": 0, "timeout": 10},
-                }
-            ),
-        )
+        use_slack(monkeypatch, slack.api_url)
+        use_smtp(monkeypatch, sink.port)
         yield Stack(
             slack=slack,
             sink=sink,

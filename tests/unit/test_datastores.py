@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, insert
 from include.datastores import RegistryError, load_registry, read_rows
 from include.datastores import extract as extract_to
 from include.demo_data import DEMO_PERSON, crm_users, seed
-from tests.conftest import MYSQL_URL, ROOT
+from tests.conftest import MYSQL_URL, ROOT, use_datastores
 
 
 def write(tmp_path, text):
@@ -78,8 +78,7 @@ def datastores_url(mysql_database):
 
 @pytest.fixture
 def registry(datastores_url, monkeypatch):
-    for name in ("CCPA_CRM_DB", "CCPA_ORDERS_DB", "CCPA_WEB_DB"):
-        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", datastores_url)
+    use_datastores(monkeypatch, datastores_url)
     return load_registry(ROOT / "include" / "datastores.yaml")
 
 

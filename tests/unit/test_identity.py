@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 from include.datastores import load_registry
 from include.demo_data import DEMO_PERSON, seed
 from include.identity import gather
-from tests.conftest import MYSQL_URL, ROOT
+from tests.conftest import MYSQL_URL, ROOT, use_datastores
 
 SINCE = datetime(2022, 1, 1)
 
@@ -26,8 +26,7 @@ def datastores_url(mysql_database):
 
 @pytest.fixture
 def stores(datastores_url, monkeypatch):
-    for name in ("CCPA_CRM_DB", "CCPA_ORDERS_DB", "CCPA_WEB_DB"):
-        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", datastores_url)
+    use_datastores(monkeypatch, datastores_url)
     return load_registry(ROOT / "include" / "datastores.yaml").datastores
 
 

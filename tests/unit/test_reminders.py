@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from include.request import AccessRequest
 from include.sensors import WaitForDecisionSensor
 from include.standins.slack_emulator import SlackEmulator
 from include.triggers import DecisionTrigger
+from tests.conftest import use_slack
 
 RECEIVED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # due 2026-12-17; escalation from 2026-12-07
 
@@ -34,10 +34,7 @@ def test_schedule_reminder_then_escalation():
 @pytest.fixture
 def slack(monkeypatch):
     with SlackEmulator(signing_secret="x") as emulator:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_SLACK_API_DEFAULT",
-            json.dumps({"conn_type": "slack", "password": "xoxb-t", "extra": {"base_url": emulator.api_url}}),
-        )
+        use_slack(monkeypatch, emulator.api_url)
         monkeypatch.setenv("AIRFLOW_VAR_CCPA_APPROVERS", "U0APPROVER,U0SECOND")
         monkeypatch.setenv("AIRFLOW_VAR_CCPA_REMINDER_HOURS", "24")
         yield emulator

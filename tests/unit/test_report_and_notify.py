@@ -14,6 +14,7 @@ from include.report import Email, render_rejection
 from include.report import render_report as _render_report
 from include.request import AccessRequest
 from include.standins.mail_sink import MailSink
+from tests.conftest import use_smtp
 
 RECEIVED = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -86,17 +87,7 @@ def test_rejection_carries_the_reason_escaped():
 @pytest.fixture
 def sink(tmp_path, monkeypatch):
     with MailSink(tmp_path / "mail") as sink:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_SMTP_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": "smtp",
-                    "host": "127.0.0.1",
-                    "port": sink.port,
-                    "extra": {"disable_tls": True, "disable_ssl": True, "retry_limit": 0},
-                }
-            ),
-        )
+        use_smtp(monkeypatch, sink.port)
         monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", "privacy@example.com")
         yield sink
 
@@ -124,7 +115,7 @@ def test_a_retried_send_does_not_send_twice(sink, compliance_store, request_id):
 
 
 def test_a_send_that_certainly_failed_can_be_retried(sink, compliance_store, request_id, monkeypatch):
-    good_conn = json.loads(__import__("os").environ["AIRFLOW_CONN_SMTP_DEFAULT"])
+    good_conn = json.loads(os.environ["AIRFLOW_CONN_SMTP_DEFAULT"])
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({**good_conn, "port": 1}))
     with pytest.raises(Exception):
         send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)

@@ -18,7 +18,7 @@ from include.compliance_store import RequestRecord
 from include.datastores import extract, load_registry
 from include.demo_data import DEMO_PERSON, crm_users, seed
 from include.email_message import build_message
-from tests.conftest import MYSQL_URL, ROOT
+from tests.conftest import MYSQL_URL, ROOT, use_datastores
 
 SCRIPT = "<script>alert(1)</script>"
 RECEIVED = datetime.now(UTC).replace(microsecond=0)
@@ -39,8 +39,7 @@ def datastores_url(mysql_database):
 
 @pytest.fixture
 def report(datastores_url, monkeypatch, tmp_path):
-    for name in ("CCPA_CRM_DB", "CCPA_ORDERS_DB", "CCPA_WEB_DB"):
-        monkeypatch.setenv(f"AIRFLOW_CONN_{name}", datastores_url)
+    use_datastores(monkeypatch, datastores_url)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path}")
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "download-secret")
     record = RequestRecord(

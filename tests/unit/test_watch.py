@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from slack_sdk import WebClient
 from include import watch
 from include.request import AccessRequest
 from include.standins.slack_emulator import SlackEmulator
+from tests.conftest import use_slack
 
 RECEIVED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 JANE = AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id")
@@ -20,10 +20,7 @@ JANE = AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id")
 @pytest.fixture
 def slack(monkeypatch, tmp_path):
     with SlackEmulator(signing_secret="x") as emulator:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_SLACK_API_DEFAULT",
-            json.dumps({"conn_type": "slack", "password": "xoxb-t", "extra": {"base_url": emulator.api_url}}),
-        )
+        use_slack(monkeypatch, emulator.api_url)
         monkeypatch.setenv("AIRFLOW_VAR_CCPA_APPROVERS", "U0APPROVER")
         monkeypatch.setenv("AIRFLOW_VAR_CCPA_REVIEW_CHANNEL", "#privacy")
         monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path / 'reports'}")
