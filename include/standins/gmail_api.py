@@ -33,19 +33,18 @@ import re
 import secrets
 import signal
 import threading
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, Self, cast
+from typing import Any, cast
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from include.standins.mail_sink import ENVELOPE_SUFFIX, ReceivedMail, _atomic_write, read_mail
+from include.standins.mail_sink import ENVELOPE_SUFFIX, ReceivedMail, _atomic_write, read_mail, wait_for_mail
+from include.standins.wsgi_thread import QuietRequestHandler, ServedStandIn
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +56,13 @@ _BASE64URL = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 413: "FAILED_PRECONDITION"}
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _QuietHandler(QuietRequestHandler):
     """Werkzeug logs every request line at INFO; the path carries the sending mailbox, keep it at DEBUG."""
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("%s %s -> %s", self.command, re.sub(r"/users/[^/]+/", "/users/*/", self.path.split("?")[0]), code)
+    logger = log
+
+    def shown_path(self) -> str:
+        return re.sub(r"/users/[^/]+/", "/users/*/", self.path.split("?")[0])
 
 
 class GmailApiError(Exception):
@@ -81,8 +82,11 @@ class GmailApiError(Exception):
         return resp
 
 
-class GmailStandIn:
+class GmailStandIn(ServedStandIn):
     """Gmail API stand-in served from a daemon thread (see the module docstring)."""
+
+    _request_handler = _QuietHandler
+    _thread_name = "gmail-standin-{port}"
 
     def __init__(
         self,
@@ -99,8 +103,6 @@ class GmailStandIn:
         #: Accepted bearer tokens; ``None`` accepts any non-empty one (Gmail would check it with Google's OAuth).
         self.tokens = frozenset(tokens) if tokens is not None else None
         self.max_message_bytes = max_message_bytes
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._accepted: list[dict[str, Any]] = []
@@ -109,51 +111,14 @@ class GmailStandIn:
         self.request_count = 0
         self.app = self._build_app()
 
-    # ------------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------------ lifecycle (the rest: ServedStandIn)
 
-    def start(self) -> GmailStandIn:
-        """Bind (port 0 picks a free port) and serve in a daemon thread."""
-        if self._server is not None:
-            return self
-        self._server = make_server(
-            self.host, self._requested_port, self.app, threaded=True, request_handler=_QuietHandler
-        )
-        # A short poll interval keeps stop() (and so every test teardown) fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"gmail-standin-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+    def _started(self) -> None:
         log.info("Gmail API stand-in listening on %s, storing into %s", self.url, self.directory)
-        return self
 
     def stop(self) -> None:
         """Stop serving and release the port; safe to call twice. Stored files stay."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("GmailStandIn is not started")
-        return int(self._server.server_port)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        super().stop()
 
     @property
     def api_endpoint(self) -> str:
@@ -180,14 +145,7 @@ class GmailStandIn:
 
     def wait_for(self, count: int = 1, timeout: float = 10) -> list[ReceivedMail]:
         """Block until at least ``count`` messages are stored; raises TimeoutError."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.messages()
-            if len(found) >= count:
-                return found
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{len(found)} of {count} messages arrived within {timeout}s")
-            time.sleep(0.05)
+        return wait_for_mail(self.messages, count, timeout)
 
     # ------------------------------------------------------------------ the API
 

@@ -26,7 +26,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -36,7 +36,8 @@ from typing import Any, Self, cast
 
 from aiosmtpd.controller import Controller
 from flask import Flask, Response, abort, jsonify, render_template
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from include.standins.wsgi_thread import QuietRequestHandler, ServedApp, StartStop
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,20 @@ def read_mail(directory: str | Path) -> list[ReceivedMail]:
     return out
 
 
+def wait_for_mail(
+    messages: Callable[[], list[ReceivedMail]], count: int, timeout: float, noun: str = "messages"
+) -> list[ReceivedMail]:
+    """Poll ``messages()`` until it lists at least ``count``; raises TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = messages()
+        if len(found) >= count:
+            return found
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{len(found)} of {count} {noun} arrived within {timeout}s")
+        time.sleep(0.05)
+
+
 # ---------------------------------------------------------------------- the web page
 
 
@@ -187,9 +202,8 @@ def _summary(mail: ReceivedMail) -> dict[str, Any]:
     }
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("%s %s -> %s", self.command, self.path, code)
+class _QuietHandler(QuietRequestHandler):
+    logger = log
 
 
 def create_web_app(directory: str | Path) -> Flask:
@@ -279,7 +293,7 @@ def _disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-class MailSink:
+class MailSink(StartStop):
     """SMTP sink on ``host:port`` storing into ``directory`` (see the module docstring).
 
     ``web_port`` (``0`` picks a free one) also serves the mail page at :attr:`web_url`; ``None`` serves none.
@@ -301,10 +315,9 @@ class MailSink:
         self._controller: Controller | None = None
         self._port: int | None = None
         self._requested_web_port = web_port
-        self._web: BaseWSGIServer | None = None
-        self._web_thread: threading.Thread | None = None
+        self._web: ServedApp | None = None
 
-    def start(self) -> MailSink:
+    def start(self) -> Self:
         """Listen (port 0 picks a free port) on aiosmtpd's own thread."""
         if self._controller is not None:
             return self
@@ -330,13 +343,14 @@ class MailSink:
         return self
 
     def _start_web(self, port: int) -> None:
-        self._web = make_server(
-            self.host, port, create_web_app(self.directory), threaded=True, request_handler=_QuietHandler
-        )
-        self._web_thread = threading.Thread(
-            target=self._web.serve_forever, kwargs={"poll_interval": 0.05}, name="mail-sink-web", daemon=True
-        )
-        self._web_thread.start()
+        self._web = ServedApp(
+            create_web_app(self.directory),
+            self.host,
+            port,
+            request_handler=_QuietHandler,
+            thread_name="mail-sink-web",
+            poll_interval=0.05,
+        ).start()
         log.info("Mail sink page on %s", self.web_url)
 
     def stop(self) -> None:
@@ -344,19 +358,9 @@ class MailSink:
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
-        web, thread = self._web, self._web_thread
-        self._web = self._web_thread = None
+        web, self._web = self._web, None
         if web is not None:
-            web.shutdown()
-            web.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+            web.stop()
 
     @property
     def port(self) -> int:
@@ -369,7 +373,7 @@ class MailSink:
         """The mail page (``http://host:port``); only with a ``web_port``."""
         if self._web is None:
             raise RuntimeError("MailSink serves no web page (give it a web_port) or is not started")
-        return f"http://{self.host}:{self._web.server_port}"
+        return f"http://{self.host}:{self._web.port}"
 
     def messages(self) -> list[ReceivedMail]:
         """Stored messages in arrival order, parsed with ``email.policy.default``."""
@@ -377,14 +381,7 @@ class MailSink:
 
     def wait_for(self, count: int = 1, timeout: float = 10) -> list[ReceivedMail]:
         """Block until at least ``count`` messages are stored; raises TimeoutError."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.messages()
-            if len(found) >= count:
-                return found
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{len(found)} of {count} mails arrived within {timeout}s")
-            time.sleep(0.05)
+        return wait_for_mail(self.messages, count, timeout, "mails")
 
 
 def main(argv: list[str] | None = None) -> None:

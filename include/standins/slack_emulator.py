@@ -27,12 +27,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
 from flask import Flask, Response, jsonify, request, send_from_directory
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from include.standins.wsgi_thread import QuietRequestHandler, ServedStandIn
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +57,20 @@ Message = dict[str, Any]
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _QuietHandler(QuietRequestHandler):
     """Werkzeug logs every request line at INFO; response_url paths are capabilities, keep them at DEBUG."""
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("%s %s -> %s", self.command, self.path.split("?")[0].split("/response/")[0], code)
+    logger = log
+
+    def shown_path(self) -> str:
+        return self.path.split("?")[0].split("/response/")[0]
 
 
-class SlackEmulator:
+class SlackEmulator(ServedStandIn):
     """Slack Web API + interactivity emulator served from a daemon thread (see the module docstring)."""
+
+    _request_handler = _QuietHandler
+    _thread_name = "slack-emulator-{port}"
 
     def __init__(
         self,
@@ -79,8 +85,6 @@ class SlackEmulator:
         self.callback_timeout = callback_timeout
         self.host = host
         self._requested_port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         self._cond = threading.Condition(threading.RLock())
         self._ids = itertools.count(1)
         self._base_ts = int(time.time())
@@ -88,51 +92,10 @@ class SlackEmulator:
         self.reset()
         self.app = self._build_app()
 
-    # ------------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------------ lifecycle (the rest: ServedStandIn)
 
-    def start(self) -> SlackEmulator:
-        """Bind (port 0 picks a free port) and serve in a daemon thread."""
-        if self._server is not None:
-            return self
-        self._server = make_server(
-            self.host, self._requested_port, self.app, threaded=True, request_handler=_QuietHandler
-        )
-        # A short poll interval keeps stop() (and so every test teardown) fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"slack-emulator-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+    def _started(self) -> None:
         log.info("Slack emulator listening on %s", self.url)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port; safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("SlackEmulator is not started")
-        return int(self._server.server_port)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:
