@@ -153,16 +153,27 @@ def outcome_prompt(
     return text, blocks
 
 
-def reject_modal(request: RequestRecord) -> dict[str, Any]:
-    """Asks for the reason the requester will read; the decision is recorded only when it is submitted."""
+def _modal(callback_id: str, request: RequestRecord, *, title: str, submit: str, blocks: list) -> dict[str, Any]:
+    """A modal about one request: its id travels in private_metadata, never personal data."""
     return {
         "type": "modal",
-        "callback_id": REJECT_VIEW_CALLBACK_ID,
+        "callback_id": callback_id,
         "private_metadata": request.request_id,
-        "title": {"type": "plain_text", "text": "Reject request"},
-        "submit": {"type": "plain_text", "text": "Reject"},
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": submit},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
+        "blocks": blocks,
+    }
+
+
+def reject_modal(request: RequestRecord) -> dict[str, Any]:
+    """Asks for the reason the requester will read; the decision is recorded only when it is submitted."""
+    return _modal(
+        REJECT_VIEW_CALLBACK_ID,
+        request,
+        title="Reject request",
+        submit="Reject",
+        blocks=[
             {
                 "type": "section",
                 "text": {"type": "mrkdwn", "text": f"Rejecting the request from *{_escape(request.name)}*."},
@@ -194,19 +205,17 @@ def reject_modal(request: RequestRecord) -> dict[str, Any]:
                 },
             },
         ],
-    }
+    )
 
 
 def extend_modal(request: RequestRecord) -> dict[str, Any]:
     """The one extension the law allows (§7021(b)): the requester is emailed this reason."""
-    return {
-        "type": "modal",
-        "callback_id": EXTEND_VIEW_CALLBACK_ID,
-        "private_metadata": request.request_id,
-        "title": {"type": "plain_text", "text": "Extend the deadline"},
-        "submit": {"type": "plain_text", "text": "Extend"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
+    return _modal(
+        EXTEND_VIEW_CALLBACK_ID,
+        request,
+        title="Extend the deadline",
+        submit="Extend",
+        blocks=[
             {
                 "type": "section",
                 "text": {
@@ -227,7 +236,7 @@ def extend_modal(request: RequestRecord) -> dict[str, Any]:
                 },
             },
         ],
-    }
+    )
 
 
 def thread_notice(
