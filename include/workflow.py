@@ -1,4 +1,8 @@
-"""The steps of one access request. Each function is one DAG task's work; the DAG file only wires them."""
+"""The steps of one access request. Each function is one DAG task's work; the DAG file only wires them.
+
+Every task process imports this module when it parses the DAG file, so heavy libraries (the Slack client, the PDF
+and report writers) are imported by the functions that use them, not here: ~1 s less per task start.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.providers.slack.hooks.slack import SlackHook
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include import config, privacy, reminders, report_files, storage  # noqa: F401 (privacy: quiets body loggers)
+from include import config, privacy, reminders, storage  # noqa: F401 (privacy: quiets body loggers)
 from include.compliance_store import APPROVE, EXTENSION_NOTICE, ComplianceStore, RequestRecord
 from include.datastores import extract, load_registry
 from include.identity import gather as gather_evidence
@@ -33,6 +36,12 @@ REJECTION = "rejection"
 
 def store() -> ComplianceStore:
     return ComplianceStore.from_connection()
+
+
+def _slack() -> Any:
+    from airflow.providers.slack.hooks.slack import SlackHook
+
+    return SlackHook(slack_conn_id=config.SLACK_CONN_ID).client
 
 
 def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -> dict[str, Any]:
@@ -81,7 +90,7 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
     earlier = s.answered_since(record.email, record.received_at - timedelta(days=365), excluding=request_id)
     text, blocks = review_prompt(record, evidence=evidence.summary(), earlier_requests=earlier)
     channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
-    response = SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_postMessage(
+    response = _slack().chat_postMessage(
         channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
     )
     s.set_review_prompt(request_id, response["channel"], response["ts"])
@@ -113,6 +122,8 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     s = store()
     record = s.get_request(request_id)
     datastores = sorted(extracts, key=lambda e: e["datastore"])
+    from include import report_files
+
     report = report_files.build(record, _since(record.received_at, lookback), datastores)
     s.audit(request_id, "report_built", detail={"datastores": len(datastores), "rows": report["row_count"]})
     _flag_uncategorised(record, datastores)
@@ -141,6 +152,8 @@ def _flag_uncategorised(record: RequestRecord, datastores: list[dict[str, Any]])
 def send_report(request_id: str, report: dict[str, Any]) -> str:
     s = store()
     record = s.get_request(request_id)
+    from include import report_files
+
     email, attachments, link = report_files.email_for(record, report)
     if link:
         s.audit(request_id, "download_link_issued", detail={"expires_at": link["expires_at"].isoformat()})
@@ -191,7 +204,7 @@ def run_url(dag_id: str, run_id: str) -> str:
 
 
 def _post_in_thread(record: RequestRecord, text: str, broadcast: bool = False) -> None:
-    SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_postMessage(
+    _slack().chat_postMessage(
         channel=record.slack_channel, thread_ts=record.slack_ts, reply_broadcast=broadcast, text=text
     )
 
@@ -250,8 +263,6 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
         record, action=decision.action, decided_by=decision.decided_by, outcome=outcome, run_url=run_url
     )
     if record.slack_channel and record.slack_ts:
-        SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_update(
-            channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks
-        )
+        _slack().chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
     s.set_status(request_id, "completed" if decision.action == APPROVE else "rejected_notified", closed=True)
     return outcome
