@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 from sqlalchemy import Engine, create_engine
 
 _engines: dict[str, Engine] = {}
+_urls: dict[tuple[str, str | None], tuple[str, float]] = {}
 _lock = threading.Lock()
+#: How long a connection's URL is reused before it is looked up again: a poll every second for each of hundreds of
+#: waiting requests must not become a secrets-backend lookup every second.
+URL_TTL_SECONDS = 60.0
+_clock = time.monotonic
 
 
 def engine_for(conn_id: str, *, default_url: str | None = None) -> Engine:
@@ -17,7 +23,13 @@ def engine_for(conn_id: str, *, default_url: str | None = None) -> Engine:
     ``default_url`` is used when the connection is not defined at all, so a demo runs with no setup.
     Engines are cached per process and URL: the pool is what makes a poll or a Slack callback cheap.
     """
-    url = _connection_url(conn_id, default_url)
+    key = (conn_id, default_url)
+    cached = _urls.get(key)
+    if cached is not None and cached[1] > _clock():
+        url = cached[0]
+    else:
+        url = _connection_url(conn_id, default_url)
+        _urls[key] = (url, _clock() + URL_TTL_SECONDS)
     with _lock:
         engine = _engines.get(url)
         if engine is None:
@@ -60,6 +72,7 @@ def dispose_all() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _urls.clear()
 
 
 __all__ = ["default_sqlite_url", "dispose_all", "engine_for"]

@@ -110,3 +110,12 @@ def use_smtp(monkeypatch, port: int) -> None:
     import json
 
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(smtp_connection(port)))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_connection_cache():
+    """include.db reuses a connection's URL for a minute; each test brings its own databases through the env."""
+    from include.db import dispose_all
+
+    dispose_all()
+    yield

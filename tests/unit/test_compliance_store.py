@@ -82,3 +82,21 @@ def test_audit_detail_holds_no_personal_data(compliance_store):
     compliance_store.record_decision(record.request_id, "approve", "U1")
     trail = str(compliance_store.audit_trail(record.request_id))
     assert "jane" not in trail.lower()
+
+
+def test_connection_lookups_are_reused_for_a_minute(compliance_store, monkeypatch):
+    """A poll a second per waiting request must not be a secrets-backend lookup a second."""
+    from include import db
+
+    db.dispose_all()
+    calls = []
+    real = db._connection_url
+    monkeypatch.setattr(db, "_connection_url", lambda *a: calls.append(a) or real(*a))  # count, then do the real work
+    for _ in range(50):
+        ComplianceStore.from_connection()
+    assert len(calls) == 1
+    later = db._clock() + db.URL_TTL_SECONDS + 1
+    monkeypatch.setattr(db, "_clock", lambda: later)  # a minute has passed
+    ComplianceStore.from_connection()
+    ComplianceStore.from_connection()
+    assert len(calls) == 2
