@@ -407,9 +407,10 @@ def main(argv: list[str] | None = None) -> None:
     sink = MailSink(args.dir, host=args.host, port=args.port, size_limit=args.size_limit, web_port=web_port)
     try:
         sink.start()
-    except OSError:
+    except (OSError, SystemExit):  # werkzeug's make_server exits (rather than raises) when its port is taken
         if not web_port:
             raise
+        sink.stop()
         log.warning("Port %d is busy: serving the mail page on a free port instead", web_port)
         sink = MailSink(args.dir, host=args.host, port=args.port, size_limit=args.size_limit, web_port=0).start()
     with sink:
