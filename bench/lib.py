@@ -1,0 +1,388 @@
+"""Shared pieces of the benchmarks that need a running Airflow: a throw-away stack and small measuring helpers.
+
+:class:`Stack` starts, as separate processes each in its own session, ``airflow api-server``, ``scheduler``,
+``dag-processor`` and ``triggerer`` on a fresh PostgreSQL metadata database with the LocalExecutor, plus the Slack
+emulator and the SMTP mail sink from ``include/standins``, with the compliance store and the demo datastores in
+fresh MariaDB databases. :meth:`Stack.stop` signals only the process groups it started and drops what it created.
+Everything listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+PY = str(VENV_BIN / "python")
+DAG_ID = "ccpa_right_of_access"
+APPROVER = "U0BENCHOFFICER"
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "passwd": ""}
+ACK_SUBJECT = "We received your CCPA access request"
+
+#: Airflow settings for a 2-core machine; recorded in the results.
+AIRFLOW_TUNING = {
+    "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    "AIRFLOW__CORE__PARALLELISM": "8",
+    "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "64",
+    "AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG": "10000",
+    "AIRFLOW__SCHEDULER__MAX_TIS_PER_QUERY": "64",
+    "AIRFLOW__SCHEDULER__MAX_DAGRUNS_TO_CREATE_PER_LOOP": "50",
+    "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": "50",
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "5",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "60",
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
+    "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+    "AIRFLOW__TRIGGERER__CAPACITY": "1000",
+    "AIRFLOW__API__WORKERS": "2",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "5",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "10",
+    "CCPA_DECISION_POLL_SECONDS": "1",
+    "CCPA_RETRY_DELAY_SECONDS": "5",
+}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); nan for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.5, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Stack:
+    def __init__(self, tag: str | None = None) -> None:
+        self.tag = tag or f"ccpa_vol_{secrets.token_hex(4)}"
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
+        self.home = self.dir / "airflow"
+        self.mail_dir = self.dir / "mail"
+        self.logs = self.dir / "logs"
+        for d in (self.home, self.mail_dir, self.logs):
+            d.mkdir(parents=True)
+        self.pg_db = self.tag
+        self.data_db = f"{self.tag}_data"
+        self.compliance_db = f"{self.tag}_compliance"
+        self.af_port, self.slack_port, self.smtp_port = free_port(), free_port(), free_port()
+        self.af_url = f"http://127.0.0.1:{self.af_port}"
+        self.slack_url = f"http://127.0.0.1:{self.slack_port}"
+        self.secret = secrets.token_hex(16)
+        self.groups: dict[str, subprocess.Popen] = {}
+        self.env = self._env()
+        self.session = requests.Session()
+        self.token = ""
+
+    # ---------------------------------------------------------------- environment
+    def _env(self) -> dict[str, str]:
+        data_conn = f"mysql://root@127.0.0.1:3306/{self.data_db}"
+        env = {
+            **os.environ,
+            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+            "PYTHONPATH": str(ROOT),
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{self.pg_db}",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.af_port),
+            "AIRFLOW__API__BASE_URL": self.af_url,
+            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW_VAR_CCPA_REVIEW_CHANNEL": "#privacy-requests",
+            "AIRFLOW_VAR_CCPA_SLACK_SIGNING_SECRET": self.secret,
+            "AIRFLOW_VAR_CCPA_APPROVERS": APPROVER,
+            "AIRFLOW_VAR_CCPA_FROM_EMAIL": "privacy@example.com",
+            "AIRFLOW_VAR_CCPA_REPORT_STORAGE": f"file://{self.dir / 'reports'}",
+            "AIRFLOW_CONN_SLACK_API_DEFAULT": json.dumps(
+                {"conn_type": "slack", "password": "xoxb-bench", "extra": {"base_url": f"{self.slack_url}/api/"}}
+            ),
+            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": self.smtp_port,
+                    "extra": {"disable_tls": True, "disable_ssl": True, "retry_limit": 0, "timeout": 10},
+                }
+            ),
+            "AIRFLOW_CONN_CCPA_COMPLIANCE_DB": f"mysql://root@127.0.0.1:3306/{self.compliance_db}",
+            "AIRFLOW_CONN_CCPA_CRM_DB": data_conn,
+            "AIRFLOW_CONN_CCPA_ORDERS_DB": data_conn,
+            "AIRFLOW_CONN_CCPA_WEB_DB": data_conn,
+            "BENCH_MARKER": self.tag,
+            **AIRFLOW_TUNING,
+        }
+        return env
+
+    def apply_env_here(self) -> None:
+        """The same connections/variables in this process (the floor and the store queries need them)."""
+        os.environ.update({k: v for k, v in self.env.items() if k.startswith(("AIRFLOW", "CCPA_", "PYTHONPATH"))})
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+
+    # ---------------------------------------------------------------- databases
+    def create_databases(self, web_events: int = 300) -> None:
+        import MySQLdb
+        import psycopg2
+
+        pg = psycopg2.connect(dbname="postgres", **PG)
+        pg.autocommit = True
+        pg.cursor().execute(f'CREATE DATABASE "{self.pg_db}"')
+        pg.close()
+        my = MySQLdb.connect(**MYSQL)
+        cur = my.cursor()
+        for db in (self.data_db, self.compliance_db):
+            cur.execute(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        my.close()
+        self.run(
+            [PY, "-m", "include.demo_data", self.seed_url(), "--web-events", str(web_events)],
+            "seed",
+        )
+
+    def seed_url(self) -> str:
+        return f"mysql+mysqldb://root@127.0.0.1:3306/{self.data_db}"
+
+    def clone_subject(self, emails: list[str], like: str = "jane.doe@example.com") -> None:
+        """Give each email a copy of ``like``'s rows in the three demo tables (same extraction work each)."""
+        import MySQLdb
+
+        my = MySQLdb.connect(db=self.data_db, **MYSQL)
+        cur = my.cursor()
+        cols = {
+            "crm_users": "name, phone, favorite_food, ssn, created_at",
+            "orders": "order_ref, product, amount_usd, card_last4, shipping_address, ordered_at",
+            "web_events": "page, ip_address, city, occurred_at",
+        }
+        for email in emails:
+            for table, c in cols.items():
+                cur.execute(
+                    f"INSERT INTO {table} (email, {c}) SELECT %s, {c} FROM {table} WHERE email = %s", (email, like)
+                )
+        my.commit()
+        my.close()
+
+    def drop_databases(self) -> None:
+        import MySQLdb
+        import psycopg2
+
+        try:
+            pg = psycopg2.connect(dbname="postgres", **PG)
+            pg.autocommit = True
+            cur = pg.cursor()
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (self.pg_db,))
+            cur.execute(f'DROP DATABASE IF EXISTS "{self.pg_db}"')
+            pg.close()
+        except Exception as exc:
+            log(f"could not drop PostgreSQL database {self.pg_db}: {exc}")
+        try:
+            my = MySQLdb.connect(**MYSQL)
+            cur = my.cursor()
+            for db in (self.data_db, self.compliance_db):
+                cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+            my.close()
+        except Exception as exc:
+            log(f"could not drop MariaDB databases: {exc}")
+
+    def pg_query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        import psycopg2
+
+        conn = psycopg2.connect(dbname=self.pg_db, **PG)
+        try:
+            cur = conn.cursor()
+            cur.execute(sql, args)
+            return cur.fetchall()
+        finally:
+            conn.close()
+
+    def ti_counts(self, task_id: str | None = None) -> dict[str, int]:
+        where, args = ("WHERE dag_id = %s", (DAG_ID,))
+        if task_id:
+            where, args = where + " AND task_id = %s", (*args, task_id)
+        rows = self.pg_query(f"SELECT coalesce(state, 'none'), count(*) FROM task_instance {where} GROUP BY 1", args)
+        return {s: n for s, n in rows}
+
+    # ---------------------------------------------------------------- processes
+    def run(self, cmd: list[str], name: str, timeout: float = 600) -> None:
+        with open(self.logs / f"{name}.log", "ab") as out:
+            subprocess.run(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=out, check=True, timeout=timeout)  # noqa: S603
+
+    def start(self, name: str, cmd: list[str]) -> subprocess.Popen:
+        out = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (lives as long as the process)
+        proc = subprocess.Popen(  # noqa: S603 (our own command lines)
+            cmd, cwd=ROOT, env=self.env, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        self.groups[name] = proc
+        return proc
+
+    def start_all(self) -> None:
+        log(f"airflow db migrate ({self.pg_db})")
+        self.run([str(VENV_BIN / "airflow"), "db", "migrate"], "migrate")
+        sink = ["--port", str(self.smtp_port), "--dir", str(self.mail_dir)]
+        self.start("mail_sink", [PY, "-m", "include.standins.mail_sink", *sink])
+        self.start(
+            "slack_emulator",
+            [PY, "-m", "include.standins.slack_emulator", "--port", str(self.slack_port), *self._emulator_args()],
+        )
+        for component in ("api-server", "scheduler", "dag-processor", "triggerer"):
+            self.start(component, [str(VENV_BIN / "airflow"), component])
+        log("waiting for Airflow to be healthy")
+        wait_until(self._healthy, 240, 1, "Airflow health")
+        pw_file = self.home / "simple_auth_manager_passwords.json.generated"
+        password = json.loads(pw_file.read_text())["admin"]
+        resp = self.session.post(f"{self.af_url}/auth/token", json={"username": "admin", "password": password})
+        resp.raise_for_status()
+        self.token = resp.json()["access_token"]
+        self.session.headers["Authorization"] = f"Bearer {self.token}"
+        wait_until(lambda: self.api("GET", f"/api/v2/dags/{DAG_ID}").status_code == 200, 180, 1, "the DAG")
+        errors = self.api("GET", "/api/v2/importErrors").json()
+        if errors.get("total_entries"):
+            raise RuntimeError(f"import errors: {errors}")
+        self.api("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": False}).raise_for_status()
+        log(f"Airflow is up on {self.af_url}")
+
+    def _emulator_args(self) -> list[str]:
+        return ["--signing-secret", self.secret, "--callback-url", f"{self.af_url}/ccpa/slack/actions"]
+
+    def _healthy(self) -> bool:
+        for name, proc in self.groups.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited ({proc.returncode}); see {self.logs / (name + '.log')}")
+        try:
+            health = requests.get(f"{self.af_url}/api/v2/monitor/health", timeout=5).json()
+        except (requests.RequestException, ValueError):
+            return False
+        parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+        return all((health.get(p) or {}).get("status") == "healthy" for p in parts)
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, f"{self.af_url}{path}", timeout=30, **kwargs)
+
+    def pid(self, name: str) -> int:
+        return self.groups[name].pid
+
+    def stop(self, keep_dir: bool = False) -> None:
+        procs = list(self.groups.items())
+        for _, proc in procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for _, proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        time.sleep(1)
+        for _, proc in procs:  # the group may still hold children (task runners) after its leader exited
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        self.groups.clear()
+        self.drop_databases()
+        if not keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ---------------------------------------------------------------- the REST API
+    def trigger(self, conf: dict[str, Any]) -> str:
+        resp = self.api("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": conf})
+        resp.raise_for_status()
+        return resp.json()["dag_run_id"]
+
+    def task_instances(self, run_id: str) -> list[dict[str, Any]]:
+        from urllib.parse import quote
+
+        resp = self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances")
+        resp.raise_for_status()
+        return resp.json()["task_instances"]
+
+    def run_state(self, run_id: str) -> str:
+        from urllib.parse import quote
+
+        return self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}").json().get("state", "")
+
+    # ---------------------------------------------------------------- Slack emulator and mail sink
+    def click(self, ts: str, action_id: str = "ccpa_approve") -> int:
+        resp = requests.post(
+            f"{self.slack_url}/_emulator/click",
+            json={"action_id": action_id, "user_id": APPROVER, "user_name": "bench.officer", "ts": ts},
+            timeout=30,
+        )
+        resp.raise_for_status()
+        return int(resp.json()["status"])
+
+
+class MailWatcher:
+    """Reads the sink's directory incrementally: each message once, with its arrival time from the file name."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.seen: set[str] = set()
+        self.mails: list[dict[str, Any]] = []
+
+    def poll(self) -> list[dict[str, Any]]:
+        new = []
+        for path in sorted(self.directory.glob("*.eml")):
+            if path.name in self.seen:
+                continue
+            self.seen.add(path.name)
+            msg = message_from_bytes(path.read_bytes(), policy=default_policy)
+            stamp = path.name.split("-")[0]
+            arrived = float(calendar.timegm(time.strptime(stamp[:15], "%Y%m%dT%H%M%S")))
+            arrived += int(stamp[15:21] or 0) / 1e6
+            item = {
+                "to": str(msg["To"] or ""),
+                "subject": str(msg["Subject"] or ""),
+                "message_id": str(msg["Message-ID"] or ""),
+                "arrived": arrived,
+                "path": path.name,
+            }
+            self.mails.append(item)
+            new.append(item)
+        return new
+
+    def reports(self) -> list[dict[str, Any]]:
+        return [m for m in self.mails if ACK_SUBJECT not in m["subject"]]
