@@ -963,17 +963,10 @@ def render_section(info, counts, seed_s, results, reps, growth, mime, run_s, loa
 
 
 def write_docs(section: str) -> None:
-    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else HEADER
-    if not text.lstrip().startswith("# Benchmarks"):
-        text = HEADER + "\n" + text
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text, encoding="utf-8")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from lib import replace_section
+
+    replace_section(DOCS, START, END, section, header=HEADER)
 
 
 if __name__ == "__main__":

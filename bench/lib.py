@@ -61,6 +61,21 @@ AIRFLOW_TUNING = {
 }
 
 
+def replace_section(docs: Path, start: str, end: str, section: str, header: str = "# Benchmarks\n") -> None:
+    """Put ``section`` (which carries its own markers) between ``start``/``end`` in ``docs``, or append it: each
+    benchmark rewrites only its own part of docs/benchmarks.md."""
+    text = docs.read_text(encoding="utf-8") if docs.exists() else header
+    if not text.lstrip().startswith("# Benchmarks"):
+        text = header + "\n" + text
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    docs.parent.mkdir(parents=True, exist_ok=True)
+    docs.write_text(text, encoding="utf-8")
+
+
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 

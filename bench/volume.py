@@ -46,7 +46,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lib import AIRFLOW_TUNING, APPROVER, DAG_ID, ROOT, MailWatcher, Stack, log, median, pct, wait_until
+from lib import (
+    AIRFLOW_TUNING,
+    APPROVER,
+    DAG_ID,
+    ROOT,
+    MailWatcher,
+    Stack,
+    log,
+    median,
+    pct,
+    replace_section,
+    wait_until,
+)
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- volume:start -->", "<!-- volume:end -->"
@@ -757,15 +769,7 @@ def render(r: dict[str, Any]) -> str:
 
 
 def write_docs(r: dict[str, Any]) -> None:
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    section = render(r)
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.write_text(text)
+    replace_section(DOCS, START, END, render(r))
     log(f"wrote {DOCS}")
 
 
