@@ -447,6 +447,41 @@ class ComplianceStore:
         assert decision is not None
         return decision, True
 
+    def waiting_state(self, request_id: str) -> tuple[Decision | None, bool]:
+        """What a waiting request's trigger polls for, in one query: (its decision, whether an extension was
+        granted whose notice is not sent yet). Hundreds of requests poll this every few seconds."""
+        notice = deliveries_table.alias("notice")
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    requests_table.c.extended_at,
+                    notice.c.kind.label("notice_kind"),
+                    decisions_table,
+                )
+                .select_from(
+                    requests_table.outerjoin(
+                        decisions_table, decisions_table.c.request_id == requests_table.c.request_id
+                    ).outerjoin(
+                        notice,
+                        (notice.c.request_id == requests_table.c.request_id) & (notice.c.kind == EXTENSION_NOTICE),
+                    )
+                )
+                .where(requests_table.c.request_id == request_id)
+            ).first()
+        if row is None:
+            raise UnknownRequest(request_id)
+        if row.action is not None:
+            decision = Decision(
+                request_id=request_id,
+                action=row.action,
+                decided_by=row.decided_by,
+                decided_at=_aware(row.decided_at),
+                reason=row.reason,
+                response_url=row.response_url,
+            )
+            return decision, False
+        return None, row.extended_at is not None and row.notice_kind is None
+
     def get_decision(self, request_id: str) -> Decision | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(decisions_table).where(decisions_table.c.request_id == request_id)).first()

@@ -15,14 +15,10 @@ from include.config import COMPLIANCE_CONN_ID
 
 def _fetch_state(conn_id: str, request_id: str) -> tuple[dict[str, Any] | None, bool]:
     """(the decision if any, whether an extension was granted whose notice is not sent yet)."""
-    from include.compliance_store import EXTENSION_NOTICE, ComplianceStore
+    from include.compliance_store import ComplianceStore
 
-    store = ComplianceStore.from_connection(conn_id)
-    decision = store.get_decision(request_id)
-    if decision is not None:
-        return decision.to_dict(), False
-    record = store.get_request(request_id)
-    return None, record.extended_at is not None and EXTENSION_NOTICE not in store.done_kinds(request_id)
+    decision, extension_pending = ComplianceStore.from_connection(conn_id).waiting_state(request_id)
+    return (None if decision is None else decision.to_dict()), extension_pending
 
 
 class DecisionTrigger(BaseTrigger):

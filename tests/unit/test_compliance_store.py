@@ -100,3 +100,20 @@ def test_connection_lookups_are_reused_for_a_minute(compliance_store, monkeypatc
     ComplianceStore.from_connection()
     ComplianceStore.from_connection()
     assert len(calls) == 2
+
+
+def test_waiting_state_is_one_query_of_decision_and_pending_extension_notice(compliance_store):
+    from include.compliance_store import EXTENSION_NOTICE
+
+    request_id = compliance_store.register_request("run-w", REQUEST, datetime.now(UTC)).request_id
+    assert compliance_store.waiting_state(request_id) == (None, False)
+    compliance_store.extend(request_id, "U1", "more systems to search")
+    assert compliance_store.waiting_state(request_id) == (None, True)
+    compliance_store.claim_delivery(request_id, EXTENSION_NOTICE, "<n@x>")
+    compliance_store.confirm_delivery(request_id, EXTENSION_NOTICE, "<n@x>")
+    assert compliance_store.waiting_state(request_id) == (None, False)
+    compliance_store.record_decision(request_id, "reject", "U1", reason="cannot verify")
+    decision, pending = compliance_store.waiting_state(request_id)
+    assert (decision.action, decision.decided_by, decision.reason, pending) == ("reject", "U1", "cannot verify", False)
+    with pytest.raises(UnknownRequest):
+        compliance_store.waiting_state("0" * 32)
