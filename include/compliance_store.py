@@ -106,8 +106,13 @@ audit_table = Table(
     Column("created_at", _Timestamp, nullable=False),
 )
 
-#: Delivery kinds the trigger must know without importing the workflow.
+#: Delivery kinds: what is sent once per request. Here, with the table, so that the trigger and the records job
+#: need not import the workflow (and Airflow's task machinery with it).
+ACKNOWLEDGEMENT = "acknowledgement"
+DUPLICATE_NOTICE = "duplicate_notice"
 EXTENSION_NOTICE = "extension"
+REPORT = "report"
+REJECTION = "rejection"
 
 APPROVE = "approve"
 REJECT = "reject"

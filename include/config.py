@@ -55,6 +55,13 @@ def get_variable(key: str, default: object = _UNSET) -> str:
     return value
 
 
+def airflow_base_url() -> str:
+    """The API server's public URL (``[api] base_url``): run links in Slack, download links in emails."""
+    from airflow.configuration import conf
+
+    return (conf.get("api", "base_url", fallback="") or "http://localhost:8080").rstrip("/")
+
+
 def approvers() -> frozenset[str]:
     """Slack user ids allowed to decide. Unset means nobody: deciding is never open by accident."""
     raw = get_variable(VAR_APPROVERS, "")

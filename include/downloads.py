@@ -45,16 +45,10 @@ def ttl() -> timedelta:
     return timedelta(hours=hours)
 
 
-def public_base_url() -> str:
-    from airflow.configuration import conf
-
-    return (conf.get("api", "base_url", fallback="") or "http://localhost:8080").rstrip("/")
-
-
 def make_link(request_id: str, now: datetime | None = None) -> dict[str, Any]:
     expires_at = (now or datetime.now(UTC)) + ttl()
     token = _serializer().dumps({"r": request_id, "e": int(expires_at.timestamp())})
-    return {"url": f"{public_base_url()}/ccpa/download/{token}", "expires_at": expires_at}
+    return {"url": f"{config.airflow_base_url()}/ccpa/download/{token}", "expires_at": expires_at}
 
 
 def read_token(token: str, now: datetime | None = None) -> str:

@@ -28,6 +28,8 @@ from sqlalchemy import and_, insert, literal, select, update
 
 from include.compliance_store import (
     REJECT,
+    REJECTION,
+    REPORT,
     ComplianceStore,
     _aware,
     _naive,
@@ -37,10 +39,6 @@ from include.compliance_store import (
     requests_table,
     utcnow,
 )
-
-#: Delivery kinds written by include/workflow.py (REPORT, REJECTION); kept here so this module needs no Airflow.
-REPORT = "report"
-REJECTION = "rejection"
 
 #: §7021(b): 45 calendar days to answer; one extension makes it 90 in all.
 EXTENDED_RESPONSE_DAYS = 90

@@ -13,7 +13,16 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include import config, privacy, reminders, storage  # noqa: F401 (privacy: quiets body loggers)
-from include.compliance_store import APPROVE, EXTENSION_NOTICE, ComplianceStore, RequestRecord
+from include.compliance_store import (
+    ACKNOWLEDGEMENT,
+    APPROVE,
+    DUPLICATE_NOTICE,
+    EXTENSION_NOTICE,
+    REJECTION,
+    REPORT,
+    ComplianceStore,
+    RequestRecord,
+)
 from include.datastores import extract, load_registry
 from include.identity import gather as gather_evidence
 from include.notify import send_once
@@ -26,12 +35,6 @@ log = logging.getLogger(__name__)
 #: Civ. 1798.130(a)(2)(B): on request, disclosure reaches back to 1 January 2022.
 EARLIEST_LOOKBACK = datetime(2022, 1, 1, tzinfo=UTC)
 DEFAULT_LOOKBACK = timedelta(days=365)
-
-ACKNOWLEDGEMENT = "acknowledgement"
-DUPLICATE_NOTICE = "duplicate_notice"
-EXTENSION = EXTENSION_NOTICE
-REPORT = "report"
-REJECTION = "rejection"
 
 
 def store() -> ComplianceStore:
@@ -182,7 +185,7 @@ def send_extension_notice(request_id: str) -> str:
     email = render_extension(
         name=record.name, request_id=request_id, due_at=record.due_at, reason=record.extension_reason or ""
     )
-    return send_once(s, request_id, EXTENSION, record.email, email)
+    return send_once(s, request_id, EXTENSION_NOTICE, record.email, email)
 
 
 def send_rejection(request_id: str) -> str:
@@ -197,10 +200,7 @@ def run_url(dag_id: str, run_id: str) -> str:
     """The run's page in the Airflow UI, from ``[api] base_url``."""
     from urllib.parse import quote
 
-    from airflow.configuration import conf
-
-    base = (conf.get("api", "base_url", fallback="") or "http://localhost:8080").rstrip("/")
-    return f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+    return f"{config.airflow_base_url()}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
 def _post_in_thread(record: RequestRecord, text: str, broadcast: bool = False) -> None:

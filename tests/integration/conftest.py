@@ -141,10 +141,3 @@ def run_dag(dag) -> Callable[..., object]:
         return dag.test(run_conf=conf)
 
     return run
-
-
-def mail_to(sink, address: str) -> list:
-    return [m for m in sink.messages() if address in (m.message["To"] or "")]
-
-
-__all__ = ["APPROVER", "CHANNEL", "FROM_EMAIL", "Path", "Stack", "mail_to"]
