@@ -25,7 +25,7 @@ from sqlalchemy import text
 
 from include.config import datastores_file
 from include.db import engine_for
-from include.storage import text_writer
+from include.storage import text_writer, url_of
 
 CATEGORIES = (
     "identifiers",
@@ -327,7 +327,7 @@ def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: A
         "third_parties": list(store.third_parties),
         "sections": sections,
         "row_count": sum(s["row_count"] for s in sections),
-        "path": str(dest),
+        "path": url_of(dest),
     }
 
 
@@ -342,7 +342,7 @@ def _connection(store: Datastore) -> Iterator[Any]:
 
 def read_rows(path: Any, query: str) -> Iterator[dict[str, Any]]:
     """The rows of one section, read lazily from an extract file (bounded memory for big subjects)."""
-    with path.open("r") as lines:
+    with path.open("r", encoding="utf-8") as lines:
         for line in lines:
             item = json.loads(line)
             if item["q"] == query:

@@ -73,7 +73,7 @@ def write_zip(request_id: str, files: list[str]) -> str:
             with source.open("rb") as src, bundle.open(source.name, "w") as member:
                 while chunk := src.read(1 << 20):
                     member.write(chunk)
-    return str(dest)
+    return storage.url_of(dest)
 
 
 blueprint = Blueprint("ccpa_downloads", __name__)

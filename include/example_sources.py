@@ -34,7 +34,7 @@ def newsletter_events(*, email: str, name: str, since: datetime) -> Iterator[dic
     from include.storage import resolve
 
     log_url = config.get_variable("ccpa_newsletter_log")
-    with resolve(log_url).open("r") as lines:
+    with resolve(log_url).open("r", encoding="utf-8") as lines:
         for line in lines:
             event = json.loads(line)
             if event.get("email", "").lower() == email and datetime.fromisoformat(event["at"]) >= since:

@@ -45,22 +45,22 @@ def build(record: RequestRecord, since: datetime, datastores: list[dict[str, Any
     if holding(datastores):
         with storage.text_writer(folder / JSON_NAME) as out:
             write_json(out, email=record.email, **context)
-        files.append({"path": str(folder / JSON_NAME), "filename": JSON_NAME, "type": "application/json"})
+        files.append({"path": storage.url_of(folder / JSON_NAME), "filename": JSON_NAME, "type": "application/json"})
         for store in holding(datastores):
             name = f"{store['datastore']}.csv"
             with storage.text_writer(folder / name) as out:
                 write_csv(out, store, _rows)
-            files.append({"path": str(folder / name), "filename": name, "type": "text/csv"})
+            files.append({"path": storage.url_of(folder / name), "filename": name, "type": "text/csv"})
         from include.pdf_report import write_pdf  # fpdf2 takes ~0.6 s to import: only this task needs it
 
         with (folder / PDF_NAME).open("wb") as out:
             write_pdf(out, **context)
-        files.append({"path": str(folder / PDF_NAME), "filename": PDF_NAME, "type": "application/pdf"})
+        files.append({"path": storage.url_of(folder / PDF_NAME), "filename": PDF_NAME, "type": "application/pdf"})
     with storage.text_writer(folder / HTML_NAME) as out:
         for chunk in render_report_chunks(**context, attachments=[f["filename"] for f in files]):
             out.write(chunk)
     return {
-        "html": str(folder / HTML_NAME),
+        "html": storage.url_of(folder / HTML_NAME),
         "files": files,
         "subject": report_subject(datastores),
         "since": since.isoformat(),
@@ -78,7 +78,7 @@ def email_for(record: RequestRecord, report: dict[str, Any]) -> tuple[Email, lis
         attachments = [
             Attachment(f["filename"], f["type"], storage.resolve(f["path"]).read_bytes()) for f in report["files"]
         ]
-        return Email(subject=report["subject"], html=html_url.read_text()), attachments, None
+        return Email(subject=report["subject"], html=html_url.read_text(encoding="utf-8")), attachments, None
     write_zip(record.request_id, [report["html"], *(f["path"] for f in report["files"])])
     link = make_link(record.request_id)
     context = _context(record, datetime.fromisoformat(report["since"]), report["datastores"])

@@ -2,7 +2,9 @@
 
 Personal data never travels through XCom or the task logs; tasks pass paths and counts. The location is the
 Variable ``ccpa_report_storage`` (a URL: ``file:///…`` by default, ``s3://…`` or ``gs://…`` with the connection in
-``ccpa_report_storage_conn_id``), through Airflow's ObjectStoragePath.
+``ccpa_report_storage_conn_id``), through Airflow's ObjectStoragePath. Local ``file://`` URLs use plain
+``pathlib``: the first ObjectStoragePath in a process costs ~1 s and ~45 MiB (fsspec), paid by every task process
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
-
-from airflow.sdk import ObjectStoragePath
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, Union
+from urllib.parse import unquote, urlsplit
 
 from include import config
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+#: What the functions here return: a ``pathlib.Path`` for local storage, an ObjectStoragePath otherwise.
+StoragePath = Union[Path, "ObjectStoragePath"]
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -25,19 +33,29 @@ def default_url() -> str:
     return "file://" + os.path.join(os.path.abspath(home), "ccpa_reports")
 
 
-def request_dir(request_id: str) -> ObjectStoragePath:
+def request_dir(request_id: str) -> StoragePath:
     if not _SAFE.match(request_id):
         raise ValueError("request ids are hex strings")
     base = config.get_variable(config.VAR_REPORT_STORAGE, default_url())
-    conn_id = config.get_variable(config.VAR_REPORT_STORAGE_CONN_ID, "") or None
-    path = ObjectStoragePath(base.rstrip("/") + "/" + request_id, conn_id=conn_id)
+    path = resolve(base.rstrip("/") + "/" + request_id)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def resolve(url: str) -> ObjectStoragePath:
+def resolve(url: str) -> StoragePath:
+    """The path behind a storage URL (as :func:`url_of` wrote it, or as the Variable gives it)."""
+    parts = urlsplit(url)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+        return Path(unquote(parts.path))
+    from airflow.sdk import ObjectStoragePath
+
     conn_id = config.get_variable(config.VAR_REPORT_STORAGE_CONN_ID, "") or None
     return ObjectStoragePath(url, conn_id=conn_id)
+
+
+def url_of(path: StoragePath) -> str:
+    """The URL that names ``path`` in XCom and in the compliance store (``file:///…`` for local files)."""
+    return path.as_uri() if isinstance(path, Path) else str(path)
 
 
 class _Buffered:

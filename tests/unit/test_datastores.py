@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, insert
 
+from include import storage
 from include.datastores import RegistryError, load_registry, read_rows
 from include.datastores import extract as extract_to
 from include.demo_data import DEMO_PERSON, crm_users, seed
@@ -134,7 +135,8 @@ def test_since_limits_the_lookback(registry, extract):
 def test_only_paths_and_counts_leave_the_task(registry, tmp_path):
     dest = tmp_path / "crm.jsonl"
     summary = extract_to(registry.get("crm"), email=DEMO_PERSON["email"], name="", since=SINCE, dest=dest)
-    assert summary["path"] == str(dest) and summary["row_count"] == 1
+    assert summary["path"] == dest.as_uri() and summary["row_count"] == 1
+    assert storage.resolve(summary["path"]) == dest  # a local file stays a plain pathlib.Path (no fsspec)
     assert DEMO_PERSON["email"] not in json.dumps(summary)
     assert "+1-415-555-1000" in dest.read_text() and "123-45-6789" not in dest.read_text()
 
