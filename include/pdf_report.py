@@ -1,13 +1,15 @@
 """The report as a PDF a person can print: summary by category, what is withheld, the data by datastore.
 
 fpdf2 draws text, never markup, so a value like ``<script>`` is just characters on the page. Rows are pulled
-lazily; a section longer than ``MAX_ROWS_PER_SECTION`` is cut in the PDF with a note pointing to the JSON and CSV
-copies, which are always complete.
+lazily; a section longer than ``MAX_ROWS_PER_SECTION`` is cut in the PDF, and a value longer than a dozen lines of its
+column is cut with "…", each with a note pointing to the JSON and CSV copies, which are always complete.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,7 +18,9 @@ from fpdf.fonts import FontFace
 
 from include.report import WITHHELD_NOTICE, RowsFor, categories_held, holding, withheld_held
 
-MAX_ROWS_PER_SECTION = 200  # fpdf2 lays out ~7 ms per table row: 200 rows a section stay near 1.5 s
+MAX_ROWS_PER_SECTION = 200  # a printed page holds ~60 rows; the JSON and CSV copies are complete
+_LINE_MM = 3.4
+_MAX_LINES = 12  # a longer value is cut in the PDF (a cell must fit on a page); JSON and CSV hold it whole
 _FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 
 
@@ -123,29 +127,21 @@ def write_pdf(
             pdf.set_font(pdf.family, "B", 9)
             title = f"{section['query'].replace('_', ' ').capitalize()} ({section['row_count']} records)"
             pdf.multi_cell(0, 5, t(title), new_x="LMARGIN", new_y="NEXT")
-            pdf.set_font(pdf.family, "", 7)
             columns = section["columns"]
-            withheld_cols = set(section["withheld"])
-            with pdf.table(
-                headings_style=FontFace(emphasis="B", fill_color=(240, 240, 245)),
-                line_height=3.6,
-                padding=0.8,
-                text_align="LEFT",
-            ) as table:
-                table.row([t(c.replace("_", " ")) for c in columns])
-                for n, row in enumerate(rows(store, section["query"])):
-                    if n >= MAX_ROWS_PER_SECTION:
-                        break
-                    table.row(
-                        [
-                            t(
-                                "held, not disclosed"
-                                if c in withheld_cols and section["withheld_present"].get(c)
-                                else row.get(c)
-                            )
-                            for c in columns
-                        ]
-                    )
+            shown = (
+                [
+                    "held, not disclosed"
+                    if c in section["withheld"] and section["withheld_present"].get(c)
+                    else row.get(c)
+                    for c in columns
+                ]
+                for row in islice(rows(store, section["query"]), MAX_ROWS_PER_SECTION)
+            )
+            if _data_table(pdf, [c.replace("_", " ") for c in columns], shown):
+                pdf.set_font(pdf.family, "", 8)
+                mark = _ellipsis(pdf)
+                note = f"Values too long to print whole end in {mark}; the JSON and CSV copies hold them in full."
+                pdf.multi_cell(0, 5, t(note), new_x="LMARGIN", new_y="NEXT")
             if section["row_count"] > MAX_ROWS_PER_SECTION:
                 pdf.set_font(pdf.family, "", 8)
                 note = (
@@ -154,6 +150,74 @@ def write_pdf(
                 )
                 pdf.multi_cell(0, 5, t(note), new_x="LMARGIN", new_y="NEXT")
     pdf.output(out)
+
+
+def _data_table(pdf: _Pdf, headings: list[str], rows: Iterable[list[Any]]) -> bool:
+    """The records as a grid, values wrapped in their cells; the header is repeated on each new page.
+    Returns whether any value was too long to print whole (more than ``_MAX_LINES`` lines).
+
+    fpdf2's ``table()`` lays out every cell through its general line breaker, character by character (~7 ms a row:
+    90% of building a report). Here a value that fits its column, the usual case, costs one width measurement.
+    """
+    width = pdf.epw / len(headings)
+    room = width - 2 * pdf.c_margin
+
+    def row(cells: list[list[str]], fill: bool = False) -> None:
+        height = max(len(lines) for lines in cells) * _LINE_MM + 0.6
+        if pdf.will_page_break(height):
+            pdf.add_page()
+            header()
+        x, y = pdf.l_margin, pdf.get_y()
+        for lines in cells:
+            pdf.rect(x, y, width, height, style="DF" if fill else "D")
+            for n, line in enumerate(lines):
+                pdf.set_xy(x, y + 0.3 + n * _LINE_MM)
+                pdf.cell(width, _LINE_MM, line)
+            x += width
+        pdf.set_xy(pdf.l_margin, y + height)
+
+    def header() -> None:
+        pdf.set_font(pdf.family, "B", 7)
+        pdf.set_fill_color(240, 240, 245)
+        row([_wrap(pdf, h, room)[0] for h in headings], fill=True)
+        pdf.set_font(pdf.family, "", 7)
+
+    header()
+    shortened = False
+    for values in rows:
+        cells = []
+        for value in values:
+            lines, cut = _wrap(pdf, value, room)
+            cells.append(lines)
+            shortened = shortened or cut
+        row(cells)
+    return shortened
+
+
+def _wrap(pdf: _Pdf, value: Any, room: float) -> tuple[list[str], bool]:
+    """``value`` in lines that fit ``room`` (mm), broken at spaces where it can; and whether it was cut short."""
+    text = " ".join(pdf.text_(value).split())  # newlines and tabs become spaces
+    lines: list[str] = []
+    while (full := pdf.get_string_width(text)) > room:
+        if len(lines) == _MAX_LINES - 1:
+            mark = _ellipsis(pdf)
+            keep = max(int(len(text) * room / full), 1)
+            while keep > 1 and pdf.get_string_width(text[:keep] + mark) > room:
+                keep -= 1
+            return [*lines, text[:keep] + mark], True
+        keep = max(int(len(text) * room / full), 1)
+        while keep > 1 and pdf.get_string_width(text[:keep]) > room:
+            keep -= 1
+        space = text.rfind(" ", 0, keep + 1)
+        if space > keep // 2:
+            keep = space
+        lines.append(text[:keep])
+        text = text[keep:].lstrip()
+    return [*lines, text], False
+
+
+def _ellipsis(pdf: _Pdf) -> str:
+    return "…" if pdf.unicode else "..."
 
 
 def _heading(pdf: _Pdf, text: str) -> None:
