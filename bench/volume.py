@@ -254,10 +254,9 @@ def _iso(value: str | None) -> float | None:
 #: Each task of the approve path after the click, and what it waits for (the click for wait_for_decision).
 APPROVE_PATH = [
     ("wait_for_decision", None),
-    ("branch_on_decision", ["wait_for_decision"]),
-    ("aggregate_personal_data.extract_crm", ["branch_on_decision"]),
-    ("aggregate_personal_data.extract_orders", ["branch_on_decision"]),
-    ("aggregate_personal_data.extract_web", ["branch_on_decision"]),
+    ("aggregate_personal_data.extract_crm", ["wait_for_decision"]),
+    ("aggregate_personal_data.extract_orders", ["wait_for_decision"]),
+    ("aggregate_personal_data.extract_web", ["wait_for_decision"]),
     (
         "build_report",
         [

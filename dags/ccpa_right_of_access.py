@@ -84,12 +84,6 @@ def ccpa_right_of_access() -> None:
     def post_review_prompt(request_id: str) -> dict[str, str]:
         return workflow.post_review_prompt(request_id)
 
-    @task.branch
-    def branch_on_decision(decision: dict[str, Any]) -> list[str]:
-        return workflow.branch_for(
-            decision, [f"aggregate_personal_data.{d.task_id}" for d in DATASTORES], "send_rejection"
-        )
-
     @task
     def extract(name: str, request_id: str, lookback: str) -> dict[str, Any]:
         return workflow.extract_datastore(name, request_id, lookback)
@@ -116,15 +110,21 @@ def ccpa_right_of_access() -> None:
 
     request = validate_request()
     request_id, lookback = request["request_id"], request["lookback"]
-    decision = WaitForDecisionSensor(task_id="wait_for_decision", request_id=request_id, deferrable=True)
+    # The sensor follows the decision itself (approve → the extractions, reject → the rejection email).
+    decision = WaitForDecisionSensor(
+        task_id="wait_for_decision",
+        request_id=request_id,
+        approve_branch="aggregate_personal_data",
+        reject_branch="send_rejection",
+        deferrable=True,
+    )
     send_acknowledgement(request_id)
     post_review_prompt(request_id) >> decision
-    route = branch_on_decision(decision.output)
     extracts = aggregate_personal_data(request_id, lookback)
-    route >> extracts
+    decision >> extracts
     report = send_report(request_id, build_report(request_id, lookback, extracts))
     rejection = send_rejection(request_id)
-    route >> rejection
+    decision >> rejection
     [report, rejection] >> close_review_prompt(request_id)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -453,39 +454,52 @@ class ComplianceStore:
         return decision, True
 
     def waiting_state(self, request_id: str) -> tuple[Decision | None, bool]:
-        """What a waiting request's trigger polls for, in one query: (its decision, whether an extension was
-        granted whose notice is not sent yet). Hundreds of requests poll this every few seconds."""
-        notice = deliveries_table.alias("notice")
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    requests_table.c.extended_at,
-                    notice.c.kind.label("notice_kind"),
-                    decisions_table,
-                )
-                .select_from(
-                    requests_table.outerjoin(
-                        decisions_table, decisions_table.c.request_id == requests_table.c.request_id
-                    ).outerjoin(
-                        notice,
-                        (notice.c.request_id == requests_table.c.request_id) & (notice.c.kind == EXTENSION_NOTICE),
-                    )
-                )
-                .where(requests_table.c.request_id == request_id)
-            ).first()
-        if row is None:
+        """What a waiting request's trigger polls for: (its decision, whether an extension was granted whose
+        notice is not sent yet)."""
+        states = self.waiting_states([request_id])
+        if request_id not in states:
             raise UnknownRequest(request_id)
-        if row.action is not None:
-            decision = Decision(
-                request_id=request_id,
-                action=row.action,
-                decided_by=row.decided_by,
-                decided_at=_aware(row.decided_at),
-                reason=row.reason,
-                response_url=row.response_url,
-            )
-            return decision, False
-        return None, row.extended_at is not None and row.notice_kind is None
+        return states[request_id]
+
+    def waiting_states(self, request_ids: Iterable[str]) -> dict[str, tuple[Decision | None, bool]]:
+        """:meth:`waiting_state` for many requests in one query per 500: the triggerer polls every waiting request
+        every few seconds, and thousands may wait at once. Unknown ids are left out."""
+        ids = list(dict.fromkeys(request_ids))
+        notice = deliveries_table.alias("notice")
+        states: dict[str, tuple[Decision | None, bool]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(
+                        requests_table.c.request_id.label("waiting_id"),
+                        requests_table.c.extended_at,
+                        notice.c.kind.label("notice_kind"),
+                        decisions_table,
+                    )
+                    .select_from(
+                        requests_table.outerjoin(
+                            decisions_table, decisions_table.c.request_id == requests_table.c.request_id
+                        ).outerjoin(
+                            notice,
+                            (notice.c.request_id == requests_table.c.request_id) & (notice.c.kind == EXTENSION_NOTICE),
+                        )
+                    )
+                    .where(requests_table.c.request_id.in_(ids[start : start + 500]))
+                )
+                for row in rows:
+                    if row.action is not None:
+                        decision = Decision(
+                            request_id=row.waiting_id,
+                            action=row.action,
+                            decided_by=row.decided_by,
+                            decided_at=_aware(row.decided_at),
+                            reason=row.reason,
+                            response_url=row.response_url,
+                        )
+                        states[row.waiting_id] = (decision, False)
+                    else:
+                        states[row.waiting_id] = (None, row.extended_at is not None and row.notice_kind is None)
+        return states
 
     def get_decision(self, request_id: str) -> Decision | None:
         with self.engine.connect() as conn:

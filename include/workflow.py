@@ -100,10 +100,6 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
     return {"channel": response["channel"], "ts": response["ts"]}
 
 
-def branch_for(decision: dict[str, Any], approve_task_ids: list[str], reject_task_id: str) -> list[str]:
-    return approve_task_ids if decision["action"] == APPROVE else [reject_task_id]
-
-
 def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, Any]:
     """One datastore's rows for the requester, streamed to storage; only the path and counts go to XCom."""
     record = store().get_request(request_id)

@@ -12,7 +12,6 @@ EXPECTED_TASKS = {
     "send_acknowledgement",
     "post_review_prompt",
     "wait_for_decision",
-    "branch_on_decision",
     "aggregate_personal_data.extract_crm",
     "aggregate_personal_data.extract_orders",
     "aggregate_personal_data.extract_web",
@@ -56,8 +55,7 @@ def test_shape(dag):
         return set(dag.get_task(task_id).downstream_task_ids)
 
     assert down("post_review_prompt") == {"wait_for_decision"}
-    assert down("wait_for_decision") == {"branch_on_decision"}
-    assert down("branch_on_decision") == {
+    assert down("wait_for_decision") == {  # the sensor branches: approve → extractions, reject → rejection
         "aggregate_personal_data.extract_crm",
         "aggregate_personal_data.extract_orders",
         "aggregate_personal_data.extract_web",

@@ -50,6 +50,10 @@ def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_da
 
     assert dag_run.state == "success"
     assert officer.results["click"][0] == 200
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert states["wait_for_decision"] == "success" and states["send_rejection"] == "skipped"  # the sensor branched
+    decided = [v for task_id, key, v in _xcoms(dag_run) if task_id == "wait_for_decision" and key == "return_value"]
+    assert len(decided) == 1 and "approve" in str(decided[0])  # the decision stays in XCom for the UI
     [ack] = stack.acknowledgements()  # §7021(a): receipt confirmed at once, with the due date
     due = stack.store.find_by_run_id(dag_run.run_id).due_at
     assert ack.message["To"] == DEMO_PERSON["email"]

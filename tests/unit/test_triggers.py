@@ -76,3 +76,49 @@ def test_keeps_polling_while_the_store_is_unreachable(monkeypatch):
         return alive
 
     assert asyncio.run(scenario()), "a store outage must not end a 45-day wait"
+
+
+def test_many_waiting_requests_share_one_query_per_round(compliance_store, monkeypatch):
+    from include import triggers
+
+    ids = [
+        compliance_store.register_request(
+            f"manual__shared_{n}",
+            AccessRequest("Jane Doe", f"jane{n}@example.com", "https://x.example/id"),
+            datetime.now(UTC),
+        ).request_id
+        for n in range(20)
+    ]
+    asked: list[list[str]] = []
+    real = triggers._fetch_states
+
+    def counting(conn_id, request_ids):
+        asked.append(sorted(request_ids))
+        return real(conn_id, request_ids)
+
+    monkeypatch.setattr(triggers, "_fetch_states", counting)
+
+    async def scenario():
+        waits = {
+            rid: asyncio.create_task(DecisionTrigger(request_id=rid, poll_interval=0.05).run().__anext__())
+            for rid in ids
+        }
+        await asyncio.sleep(0.4)
+        assert not any(t.done() for t in waits.values())
+        await asyncio.to_thread(compliance_store.record_decision, ids[3], "approve", "U0APPROVER")
+        event = await asyncio.wait_for(waits.pop(ids[3]), timeout=5)
+        await asyncio.sleep(0.2)
+        still_waiting = not any(t.done() for t in waits.values())
+        for t in waits.values():
+            t.cancel()
+        await asyncio.gather(*waits.values(), return_exceptions=True)
+        return event, still_waiting
+
+    event, still_waiting = asyncio.run(scenario())
+    assert event.payload["status"] == "decided" and event.payload["decision"]["request_id"] == ids[3]
+    assert still_waiting, "one decision wakes only its own request"
+    assert len(asked) >= 5, "the poller keeps polling every interval"
+    assert all(len(round_) <= 20 for round_ in asked)
+    assert sum(len(round_) == 20 for round_ in asked) >= 4, "rounds ask about all waiting requests at once"
+    # 20 triggers over ~0.6 s at 0.05 s each would be ~240 queries one by one; shared: one per round.
+    assert len(asked) < 25
