@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 PY = str(VENV_BIN / "python")
 DAG_ID = "ccpa_right_of_access"
+#: Airflow's floor: the same shape, no work (bench/floor_dag.py); run beside ours in the same stack.
+FLOOR_DAG_ID = "ccpa_bench_airflow_floor"
 APPROVER = "U0BENCHOFFICER"
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "passwd": ""}
@@ -116,8 +118,12 @@ class Stack:
         self.home = self.dir / "airflow"
         self.mail_dir = self.dir / "mail"
         self.logs = self.dir / "logs"
-        for d in (self.home, self.mail_dir, self.logs):
+        self.dags = self.dir / "dags"
+        for d in (self.home, self.mail_dir, self.logs, self.dags):
             d.mkdir(parents=True)
+        # Our DAG as shipped, and the floor DAG beside it (bench/floor_dag.py).
+        shutil.copy(ROOT / "dags" / f"{DAG_ID}.py", self.dags)
+        shutil.copy(ROOT / "bench" / "floor_dag.py", self.dags / f"{FLOOR_DAG_ID}.py")
         self.pg_db = self.tag
         self.data_db = f"{self.tag}_data"
         self.compliance_db = f"{self.tag}_compliance"
@@ -138,7 +144,8 @@ class Stack:
             "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
             "PYTHONPATH": str(ROOT),
             "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
+            "AIRFLOW_CONN_FS_DEFAULT": json.dumps({"conn_type": "fs"}),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
@@ -256,8 +263,8 @@ class Stack:
         finally:
             conn.close()
 
-    def ti_counts(self, task_id: str | None = None) -> dict[str, int]:
-        where, args = ("WHERE dag_id = %s", (DAG_ID,))
+    def ti_counts(self, task_id: str | None = None, dag_id: str = DAG_ID) -> dict[str, int]:
+        where, args = ("WHERE dag_id = %s", (dag_id,))
         if task_id:
             where, args = where + " AND task_id = %s", (*args, task_id)
         rows = self.pg_query(f"SELECT coalesce(state, 'none'), count(*) FROM task_instance {where} GROUP BY 1", args)
@@ -295,11 +302,13 @@ class Stack:
         resp.raise_for_status()
         self.token = resp.json()["access_token"]
         self.session.headers["Authorization"] = f"Bearer {self.token}"
-        wait_until(lambda: self.api("GET", f"/api/v2/dags/{DAG_ID}").status_code == 200, 180, 1, "the DAG")
+        for dag_id in (DAG_ID, FLOOR_DAG_ID):
+            wait_until(lambda d=dag_id: self.api("GET", f"/api/v2/dags/{d}").status_code == 200, 180, 1, dag_id)
         errors = self.api("GET", "/api/v2/importErrors").json()
         if errors.get("total_entries"):
             raise RuntimeError(f"import errors: {errors}")
-        self.api("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": False}).raise_for_status()
+        for dag_id in (DAG_ID, FLOOR_DAG_ID):
+            self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
         log(f"Airflow is up on {self.af_url}")
 
     def _emulator_args(self) -> list[str]:
@@ -342,22 +351,22 @@ class Stack:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     # ---------------------------------------------------------------- the REST API
-    def trigger(self, conf: dict[str, Any]) -> str:
-        resp = self.api("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": conf})
+    def trigger(self, conf: dict[str, Any], dag_id: str = DAG_ID) -> str:
+        resp = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
         resp.raise_for_status()
         return resp.json()["dag_run_id"]
 
-    def task_instances(self, run_id: str) -> list[dict[str, Any]]:
+    def task_instances(self, run_id: str, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
         from urllib.parse import quote
 
-        resp = self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances")
+        resp = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances")
         resp.raise_for_status()
         return resp.json()["task_instances"]
 
-    def run_state(self, run_id: str) -> str:
+    def run_state(self, run_id: str, dag_id: str = DAG_ID) -> str:
         from urllib.parse import quote
 
-        return self.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}").json().get("state", "")
+        return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}").json().get("state", "")
 
     # ---------------------------------------------------------------- Slack emulator and mail sink
     def click(self, ts: str, action_id: str = "ccpa_approve") -> int:

@@ -50,6 +50,7 @@ from lib import (
     AIRFLOW_TUNING,
     APPROVER,
     DAG_ID,
+    FLOOR_DAG_ID,
     ROOT,
     MailWatcher,
     Stack,
@@ -383,11 +384,75 @@ def phase_latency(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             for k in ("gap", "ready_to_queued", "queued_to_start", "run", "end_after_click")
         }
     result["tasks_p50"] = tasks
+    result["airflow_floor"] = airflow_floor_latency(stack, n)
     log(
         f"latency: p50 {result['email_p50']:.2f} s p95 {result['email_p95']:.2f} s; "
-        f"floor p50 {result['floor_email_p50']:.3f} s"
+        f"floor p50 {result['floor_email_p50']:.3f} s; "
+        f"Airflow's floor (same shape, no work) p50 {result['airflow_floor']['email_p50']:.2f} s"
     )
     return result
+
+
+def _floor_runs(stack: Stack, flags: list[Path]) -> list[str]:
+    """Trigger one run of the floor DAG per flag file (the file it waits for)."""
+    runs = [stack.trigger({"flag": str(f)}, dag_id=FLOOR_DAG_ID) for f in flags]
+    return runs
+
+
+def airflow_floor_latency(stack: Stack, n: int) -> dict[str, Any]:
+    """Click-to-"email" of bench/floor_dag.py, measured like ours: the click is touching the run's flag file."""
+    flags = [stack.dir / f"floor-latency-{i}.flag" for i in range(n)]
+    log(f"latency: Airflow's floor, {n} runs of {FLOOR_DAG_ID}")
+    runs = _floor_runs(stack, flags)
+    wait_until(
+        lambda: stack.ti_counts("wait_for_decision", FLOOR_DAG_ID).get("deferred", 0) >= n, 900, 1, "floor deferred"
+    )
+    samples = []
+    for run_id, flag in zip(runs, flags, strict=True):
+        clicked = time.time()
+        flag.touch()
+        wait_until(lambda r=run_id: stack.run_state(r, FLOOR_DAG_ID) in ("success", "failed"), 180, 0.2, "floor run")
+        bd = breakdown(stack.task_instances(run_id, FLOOR_DAG_ID), clicked)
+        samples.append({"email_s": bd["send_report"]["end_after_click"], "tasks": bd})
+    lat = [x["email_s"] for x in samples]
+    tasks = {
+        task_id: {
+            k: median([x["tasks"][task_id][k] for x in samples if x["tasks"][task_id].get(k) is not None])
+            for k in ("gap", "ready_to_queued", "queued_to_start", "run", "end_after_click")
+        }
+        for task_id, _ in APPROVE_PATH
+    }
+    return {"n": n, "email_p50": pct(lat, 50), "email_p95": pct(lat, 95), "samples": lat, "tasks_p50": tasks}
+
+
+def airflow_floor_volume(stack: Stack, n: int, timeout: float) -> dict[str, Any]:
+    """N runs of bench/floor_dag.py at once: time to defer them all, then to finish all after one "click" each."""
+    flag = stack.dir / "floor-volume.flag"
+    log(f"volume: Airflow's floor, {n} runs of {FLOOR_DAG_ID}")
+    t0 = time.time()
+    _floor_runs(stack, [flag] * n)
+    wait_until(
+        lambda: stack.ti_counts("wait_for_decision", FLOOR_DAG_ID).get("deferred", 0) >= n,
+        timeout,
+        2,
+        "floor deferred",
+    )
+    deferred_s = time.time() - t0
+    busy = ("running", "queued", "scheduled")
+    wait_until(lambda: not any(stack.ti_counts(dag_id=FLOOR_DAG_ID).get(s, 0) for s in busy), timeout, 2, "quiet")
+    c0 = time.time()
+    flag.touch()  # every run's decision at once, as the 8-thread clicks are for ours
+    timeline = []
+
+    def all_sent() -> bool:
+        done = stack.ti_counts("send_report", FLOOR_DAG_ID).get("success", 0)
+        timeline.append({"t": round(time.time() - c0, 1), "emails": done})
+        return done >= n
+
+    wait_until(all_sent, timeout, 5, "floor send_report")
+    finished_s = time.time() - c0
+    log(f"volume floor: {n} deferred after {deferred_s:.0f} s; all sent {finished_s:.0f} s after the click")
+    return {"n": n, "all_deferred_s": deferred_s, "all_sent_s": finished_s, "timeline": timeline}
 
 
 def _tree(pid: int) -> list[Any]:
@@ -534,6 +599,10 @@ def phase_volume(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "ti_states_end": counts_end,
     }
     log(f"volume: {len(by_to)}/{len(want)} reports, {last - c0:.0f} s after the first click")
+    if args.floor_requests:
+        busy = ("running", "queued", "scheduled")
+        wait_until(lambda: not any(stack.ti_counts().get(s, 0) for s in busy), args.email_timeout, 5, "ours done")
+        result["airflow_floor"] = airflow_floor_volume(stack, args.floor_requests, args.email_timeout)
     return result
 
 
@@ -778,6 +847,12 @@ def main() -> None:
     p.add_argument("--phases", default=",".join(ALL_PHASES))
     p.add_argument("--requests", type=int, default=500)
     p.add_argument("--latency-requests", type=int, default=20)
+    p.add_argument(
+        "--floor-requests",
+        type=int,
+        default=None,
+        help="runs of the floor DAG in the volume phase (default: --requests)",
+    )
     p.add_argument("--callback-rates", default="10,25,50,75,100,150,200")
     p.add_argument("--callback-seconds", type=float, default=8)
     p.add_argument("--intake-rates", default="2,5,10,20,40,80")
@@ -790,11 +865,23 @@ def main() -> None:
     p.add_argument("--docs-from", default=None, help="only render docs/benchmarks.md from saved results")
     p.add_argument("--no-docs", action="store_true")
     p.add_argument("--keep-dir", action="store_true", help="keep the temp dir (logs) after stopping")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="AIRFLOW__SECTION__KEY=VALUE",
+        help="an Airflow setting for this run, on top of bench/lib.py's (repeatable)",
+    )
     args = p.parse_args()
     if args.docs_from:
         write_docs(json.loads(Path(args.docs_from).read_text()))
         return
     phases = [x for x in ALL_PHASES if x in args.phases.split(",")]
+    if args.floor_requests is None:
+        args.floor_requests = args.requests
+    for setting in args.set:
+        key, _, value = setting.partition("=")
+        AIRFLOW_TUNING[key] = value  # read by Stack() below and recorded in the results
     stack = Stack()
     results_path = Path(args.results or Path(tempfile.gettempdir()) / f"{stack.tag}-results.json")
     r: dict[str, Any] = {

@@ -1,0 +1,81 @@
+"""
+### Airflow's floor for the shape of `ccpa_right_of_access` (benchmarks only)
+
+The same tasks, ids and dependencies as the approve path of `ccpa_right_of_access`, with the work taken out: every
+task returns at once, and `wait_for_decision` is the standard provider's deferrable `FileSensor` (1 s poll, like
+`CCPA_DECISION_POLL_SECONDS=1`) waiting for the file named in the run's conf — touching it is the "click". What this
+DAG takes on a machine is what Airflow itself costs there; `bench/volume.py` runs it beside ours, in the same stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.providers.standard.sensors.filesystem import FileSensor
+from airflow.sdk import dag, task, task_group
+
+EXTRACTS = ("extract_crm", "extract_orders", "extract_web")
+
+
+@dag(
+    dag_id="ccpa_bench_airflow_floor",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["benchmark"],
+    default_args={"retries": 0, "weight_rule": "upstream"},
+    max_active_tasks=32,
+    max_active_runs=10_000,
+)
+def ccpa_bench_airflow_floor() -> None:
+    @task(multiple_outputs=True)
+    def validate_request() -> dict[str, Any]:
+        return {"request_id": "0" * 32, "lookback": "12_months"}
+
+    @task(priority_weight=1000)
+    def send_acknowledgement(request_id: str) -> str:
+        return request_id
+
+    @task
+    def post_review_prompt(request_id: str) -> dict[str, str]:
+        return {"channel": "C0", "ts": "0"}
+
+    @task
+    def extract(name: str, request_id: str) -> dict[str, Any]:
+        return {"datastore": name, "path": "file:///dev/null", "row_count": 0}
+
+    @task_group(group_id="aggregate_personal_data")
+    def aggregate_personal_data(request_id: str) -> list:
+        return [extract.override(task_id=name)(name, request_id) for name in EXTRACTS]
+
+    @task
+    def build_report(request_id: str, extracts: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"html": "file:///dev/null", "files": []}
+
+    @task
+    def send_report(request_id: str, report: dict[str, Any]) -> str:
+        return "<message-id@example.com>"
+
+    @task
+    def close_review_prompt(request_id: str) -> str:
+        return "closed"
+
+    request = validate_request()
+    request_id = request["request_id"]
+    wait = FileSensor(
+        task_id="wait_for_decision",
+        filepath="{{ dag_run.conf['flag'] }}",
+        fs_conn_id="fs_default",
+        poke_interval=1,
+        deferrable=True,
+    )
+    send_acknowledgement(request_id)
+    post_review_prompt(request_id) >> wait
+    extracts = aggregate_personal_data(request_id)
+    wait >> extracts
+    send_report(request_id, build_report(request_id, extracts)) >> close_review_prompt(request_id)
+
+
+ccpa_bench_airflow_floor()
