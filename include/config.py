@@ -69,7 +69,7 @@ def approvers() -> frozenset[str]:
 
 
 def poll_seconds() -> float:
-    raw = os.environ.get(ENV_POLL_SECONDS, "5")
+    raw = os.environ.get(ENV_POLL_SECONDS, "2")
     try:
         value = float(raw)
     except ValueError:
