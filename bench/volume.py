@@ -431,7 +431,7 @@ def airflow_floor_volume(stack: Stack, n: int, timeout: float) -> dict[str, Any]
     log(f"volume: Airflow's floor, {n} runs of {FLOOR_DAG_ID}")
     t0 = time.time()
     _floor_runs(stack, [flag] * n)
-    wait_until(
+    wait_until(  # the latency phase's floor runs are over: every deferred one is ours
         lambda: stack.ti_counts("wait_for_decision", FLOOR_DAG_ID).get("deferred", 0) >= n,
         timeout,
         2,
@@ -440,19 +440,22 @@ def airflow_floor_volume(stack: Stack, n: int, timeout: float) -> dict[str, Any]
     deferred_s = time.time() - t0
     busy = ("running", "queued", "scheduled")
     wait_until(lambda: not any(stack.ti_counts(dag_id=FLOOR_DAG_ID).get(s, 0) for s in busy), timeout, 2, "quiet")
+    sent_before = stack.ti_counts("send_report", FLOOR_DAG_ID).get("success", 0)  # the latency phase's runs
+    cpu0 = cpu_snapshot(stack)
     c0 = time.time()
     flag.touch()  # every run's decision at once, as the 8-thread clicks are for ours
     timeline = []
 
     def all_sent() -> bool:
-        done = stack.ti_counts("send_report", FLOOR_DAG_ID).get("success", 0)
+        done = stack.ti_counts("send_report", FLOOR_DAG_ID).get("success", 0) - sent_before
         timeline.append({"t": round(time.time() - c0, 1), "emails": done})
         return done >= n
 
     wait_until(all_sent, timeout, 5, "floor send_report")
     finished_s = time.time() - c0
+    cpu = cpu_used(cpu0, cpu_snapshot(stack))
     log(f"volume floor: {n} deferred after {deferred_s:.0f} s; all sent {finished_s:.0f} s after the click")
-    return {"n": n, "all_deferred_s": deferred_s, "all_sent_s": finished_s, "timeline": timeline}
+    return {"n": n, "all_deferred_s": deferred_s, "all_sent_s": finished_s, "timeline": timeline, "cpu_s": cpu}
 
 
 def _tree(pid: int) -> list[Any]:
@@ -463,6 +466,34 @@ def _tree(pid: int) -> list[Any]:
         return [p, *p.children(recursive=True)]
     except psutil.NoSuchProcess:
         return []
+
+
+COMPONENTS = ("scheduler", "api-server", "triggerer", "dag-processor")
+
+
+def cpu_snapshot(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far: per Airflow component (its process tree, with the children it has reaped: the
+    scheduler's include the LocalExecutor workers and every task process), and by the whole machine (busy time,
+    MariaDB and PostgreSQL included)."""
+    import psutil
+
+    snap = {}
+    for name in COMPONENTS:
+        total = 0.0
+        for p in _tree(stack.pid(name)):
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+            except psutil.NoSuchProcess:
+                pass
+        snap[name] = total
+    machine = psutil.cpu_times()
+    snap["machine"] = machine.user + machine.system + machine.nice + getattr(machine, "softirq", 0) + machine.irq
+    return snap
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before[k] for k in before}
 
 
 def _cpu_rss(pid: int) -> tuple[float, float]:
@@ -557,6 +588,7 @@ def phase_volume(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     watcher = MailWatcher(stack.mail_dir)
     watcher.poll()
     log(f"volume: approving {len(targets)} requests through the emulator")
+    cpu0 = cpu_snapshot(stack)
     c0 = time.time()
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda t: stack.click(t[0]), targets))
@@ -576,6 +608,7 @@ def phase_volume(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     by_to: dict[str, int] = {}
     for m in reports:
         by_to[m["to"]] = by_to.get(m["to"], 0) + 1
+    cpu = cpu_used(cpu0, cpu_snapshot(stack))
     last = max((m["arrived"] for m in reports), default=c0)
     counts_end = stack.ti_counts()
     result = {
@@ -596,6 +629,7 @@ def phase_volume(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "all_emails_s": (last - c0) if len(by_to) >= len(want) else None,
         "emails_after_s": last - c0,
         "email_timeline": progress,
+        "cpu_s": cpu,
         "ti_states_end": counts_end,
     }
     log(f"volume: {len(by_to)}/{len(want)} reports, {last - c0:.0f} s after the first click")
