@@ -774,23 +774,41 @@ def render(r: dict[str, Any]) -> str:
             f"| floor: same work in one warm process (extract ×3, build, send) | {f(la['floor_email_p50'], '.3f')} | "
             f"{f(la['floor_email_p95'], '.3f')} | – |",
             f"| floor, first call in the process (cold) | {f(la['floor_cold_email'], '.3f')} | – | – |",
+        ]
+        af = la.get("airflow_floor")
+        if af:
+            out.append(
+                f"| **Airflow's floor: `{FLOOR_DAG_ID}`** (same shape, no work; click = touching the file its "
+                f"deferrable FileSensor polls every 1 s; to `send_report`'s end) | **{f(af['email_p50'])}** | "
+                f"{f(af['email_p95'])} | {f(max(af['samples']))} |"
+            )
+        out += [
             "",
-            f"**Ratio DAG / floor (p50, to the email): {ratio:.0f}x.** Floor parts (p50 s): "
+            f"**Ratio DAG / in-process floor (p50, to the email): {ratio:.0f}x.** In-process floor parts (p50 s): "
             + ", ".join(f"{k} {v:.3f}" for k, v in la["floor_parts_p50"].items())
-            + ".",
+            + "."
+            + (
+                f" **Ratio DAG / Airflow's floor: {la['email_p50'] / af['email_p50']:.2f}x** "
+                f"(+{la['email_p50'] - af['email_p50']:.2f} s)."
+                if af
+                else ""
+            ),
             "",
             "Per task on the approve path (medians, s). *ready→queued*: from the upstream's end (the click for "
             "`wait_for_decision`) to the scheduler queueing it; *queued→start*: executor pick-up and task process "
             "start; *run*: start to end (includes the task process's own start-up: importing the DAG file, the "
             "provider hooks, connecting); *end after click*: cumulative.",
             "",
-            "| task | ready→queued | queued→start | run | end after click |",
-            "|---|---:|---:|---:|---:|",
+            "| task | ready→queued | queued→start | run | end after click |"
+            + (" Airflow's floor: run | floor: end after click |" if af else ""),
+            "|---|---:|---:|---:|---:|" + ("---:|---:|" if af else ""),
         ]
         for task_id, t in la["tasks_p50"].items():
+            ft = af["tasks_p50"].get(task_id, {}) if af else {}
             out.append(
                 f"| {task_id} | {f(t['ready_to_queued'])} | {f(t['queued_to_start'])} | {f(t['run'])} | "
                 f"{f(t['end_after_click'])} |"
+                + (f" {f(ft.get('run'))} | {f(ft.get('end_after_click'))} |" if af else "")
             )
         out.append("")
     for v in [r["volume"]] * ("volume" in r) + r.get("volume_extra", []):
@@ -826,6 +844,32 @@ def render(r: dict[str, Any]) -> str:
             "- Emails over time: " + ", ".join(f"{x['emails']}@{x['t']}s" for x in v["email_timeline"][::6]) + ".",
             "",
         ]
+        fl = v.get("airflow_floor")
+        if fl:
+            out += [
+                f"- **Airflow's floor, same stack, after ours:** {fl['n']} runs of `{FLOOR_DAG_ID}` (same shape, no "
+                f"work) deferred after {fl['all_deferred_s']:.0f} s (ours: {v['all_deferred_s']:.0f} s for "
+                f'{v["triggered"]}); after one "click" for all, every `send_report` done in '
+                f"**{fl['all_sent_s']:.0f} s** (ours: {f(v['all_emails_s'], '.0f')} s for {v['approved']}).",
+                "",
+            ]
+        if v.get("cpu_s"):
+            rows = [("ours", v["cpu_s"], v["approved"])] + ([("Airflow's floor", fl["cpu_s"], fl["n"])] if fl else [])
+            out += [
+                "CPU seconds while the approvals were processed (from the clicks to the last email; per component "
+                "its process tree with reaped children — the scheduler's include the LocalExecutor workers and every "
+                "task process; *machine*: all busy time, MariaDB and PostgreSQL included):",
+                "",
+                "| | approvals | " + " | ".join(v["cpu_s"]) + " | machine per approval |",
+                "|---|---:|" + "---:|" * len(v["cpu_s"]) + "---:|",
+            ]
+            for label, cpu, n in rows:
+                out.append(
+                    f"| {label} | {n} | "
+                    + " | ".join(f"{cpu[k]:.0f}" for k in v["cpu_s"])
+                    + f" | {cpu['machine'] / max(n, 1):.2f} |"
+                )
+            out.append("")
     if "intake" in r:
         it = r["intake"]
         out += [
