@@ -9,6 +9,8 @@ DAG takes on a machine is what Airflow itself costs there; `bench/volume.py` run
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -25,7 +27,12 @@ EXTRACTS = ("extract_crm", "extract_orders", "extract_web")
     catchup=False,
     doc_md=__doc__,
     tags=["benchmark"],
-    default_args={"retries": 0, "weight_rule": "upstream"},
+    # As ours: retries (the bench sets CCPA_RETRY_DELAY_SECONDS=5) and the same priority rule.
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(seconds=float(os.environ.get("CCPA_RETRY_DELAY_SECONDS", "20"))),
+        "weight_rule": "upstream",
+    },
     max_active_tasks=32,
     max_active_runs=10_000,
 )
