@@ -776,7 +776,7 @@ def render(r: dict[str, Any]) -> str:
             f"**{f(c['max_rate_p99_le_100ms'], '.0f')}/s**.",
             "",
         ]
-    for la in [r["latency"]] * ("latency" in r) + r.get("latency_extra", []):
+    for la in ([r["latency"]] if "latency" in r else []) + r.get("latency_extra", []):
         ratio = la["email_p50"] / la["floor_email_p50"] if la["floor_email_p50"] else float("nan")
         out += [
             f"### Click-to-email latency ({la['n']} requests, one at a time){la.get('label', '')}",
@@ -832,7 +832,7 @@ def render(r: dict[str, Any]) -> str:
                 + (f" {f(ft.get('run'))} | {f(ft.get('end_after_click'))} |" if af else "")
             )
         out.append("")
-    for v in [r["volume"]] * ("volume" in r) + r.get("volume_extra", []):
+    for v in ([r["volume"]] if "volume" in r else []) + r.get("volume_extra", []):
         w = v["waiting"]
         out += [
             f"### Waiting is free? {v['triggered']} requests waiting, then all approved{v.get('label', '')}",
