@@ -514,7 +514,10 @@ def split(stores, record, workdir: Path) -> dict[str, Any]:
         return render_report_chunks(**context, attachments=attachments)
 
     out["chunks"] = sum(1 for _chunk in chunks())  # also the unmeasured first render (template compiled)
-    osp = storage.resolve("file://" + str(workdir))
+    from airflow.sdk import ObjectStoragePath
+
+    # Explicitly ObjectStoragePath: storage.resolve() gives a plain pathlib.Path for file:// URLs since 2026-11-27.
+    osp = ObjectStoragePath("file://" + str(workdir))
 
     def buffered(dest: Any) -> None:
         with storage.text_writer(dest) as f:
