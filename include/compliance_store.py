@@ -187,6 +187,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _decision(row: Any, request_id: str) -> Decision:
+    """A ``ccpa_decisions`` row (alone or joined) as a Decision."""
+    return Decision(
+        request_id=request_id,
+        action=row.action,
+        decided_by=row.decided_by,
+        decided_at=_aware(row.decided_at),
+        reason=row.reason,
+        response_url=row.response_url,
+    )
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
@@ -488,15 +500,7 @@ class ComplianceStore:
                 )
                 for row in rows:
                     if row.action is not None:
-                        decision = Decision(
-                            request_id=row.waiting_id,
-                            action=row.action,
-                            decided_by=row.decided_by,
-                            decided_at=_aware(row.decided_at),
-                            reason=row.reason,
-                            response_url=row.response_url,
-                        )
-                        states[row.waiting_id] = (decision, False)
+                        states[row.waiting_id] = (_decision(row, row.waiting_id), False)
                     else:
                         states[row.waiting_id] = (None, row.extended_at is not None and row.notice_kind is None)
         return states
@@ -504,16 +508,7 @@ class ComplianceStore:
     def get_decision(self, request_id: str) -> Decision | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(decisions_table).where(decisions_table.c.request_id == request_id)).first()
-        if row is None:
-            return None
-        return Decision(
-            request_id=row.request_id,
-            action=row.action,
-            decided_by=row.decided_by,
-            decided_at=_aware(row.decided_at),
-            reason=row.reason,
-            response_url=row.response_url,
-        )
+        return None if row is None else _decision(row, row.request_id)
 
     # -- deliveries (exactly-once email) ------------------------------------------------------------
 
