@@ -465,16 +465,9 @@ class ComplianceStore:
         assert decision is not None
         return decision, True
 
-    def waiting_state(self, request_id: str) -> tuple[Decision | None, bool]:
-        """What a waiting request's trigger polls for: (its decision, whether an extension was granted whose
-        notice is not sent yet)."""
-        states = self.waiting_states([request_id])
-        if request_id not in states:
-            raise UnknownRequest(request_id)
-        return states[request_id]
-
     def waiting_states(self, request_ids: Iterable[str]) -> dict[str, tuple[Decision | None, bool]]:
-        """:meth:`waiting_state` for many requests in one query per 500: the triggerer polls every waiting request
+        """What waiting requests' triggers poll for, in one query per 500 requests: for each, (its decision,
+        whether an extension was granted whose notice is not sent yet). The triggerer polls every waiting request
         every few seconds, and thousands may wait at once. Unknown ids are left out."""
         ids = list(dict.fromkeys(request_ids))
         notice = deliveries_table.alias("notice")

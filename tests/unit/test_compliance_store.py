@@ -102,18 +102,23 @@ def test_connection_lookups_are_reused_for_a_minute(compliance_store, monkeypatc
     assert len(calls) == 2
 
 
-def test_waiting_state_is_one_query_of_decision_and_pending_extension_notice(compliance_store):
+def test_waiting_states_is_one_query_of_decision_and_pending_extension_notice(compliance_store):
     from include.compliance_store import EXTENSION_NOTICE
 
     request_id = compliance_store.register_request("run-w", REQUEST, datetime.now(UTC)).request_id
-    assert compliance_store.waiting_state(request_id) == (None, False)
+    other = compliance_store.register_request("run-w2", REQUEST, datetime.now(UTC)).request_id
+
+    def state(rid=request_id):
+        return compliance_store.waiting_states([rid, other])[rid]
+
+    assert state() == (None, False)
     compliance_store.extend(request_id, "U1", "more systems to search")
-    assert compliance_store.waiting_state(request_id) == (None, True)
+    assert state() == (None, True)
     compliance_store.claim_delivery(request_id, EXTENSION_NOTICE, "<n@x>")
     compliance_store.confirm_delivery(request_id, EXTENSION_NOTICE, "<n@x>")
-    assert compliance_store.waiting_state(request_id) == (None, False)
+    assert state() == (None, False)
     compliance_store.record_decision(request_id, "reject", "U1", reason="cannot verify")
-    decision, pending = compliance_store.waiting_state(request_id)
+    decision, pending = state()
     assert (decision.action, decision.decided_by, decision.reason, pending) == ("reject", "U1", "cannot verify", False)
-    with pytest.raises(UnknownRequest):
-        compliance_store.waiting_state("0" * 32)
+    assert state(other) == (None, False)  # one query answers for every id asked
+    assert "0" * 32 not in compliance_store.waiting_states(["0" * 32, request_id])  # unknown ids are left out
