@@ -201,19 +201,22 @@ def _wrap(pdf: _Pdf, value: Any, room: float) -> tuple[list[str], bool]:
     while (full := pdf.get_string_width(text)) > room:
         if len(lines) == _MAX_LINES - 1:
             mark = _ellipsis(pdf)
-            keep = max(int(len(text) * room / full), 1)
-            while keep > 1 and pdf.get_string_width(text[:keep] + mark) > room:
-                keep -= 1
-            return [*lines, text[:keep] + mark], True
-        keep = max(int(len(text) * room / full), 1)
-        while keep > 1 and pdf.get_string_width(text[:keep]) > room:
-            keep -= 1
+            return [*lines, text[: _fitting(pdf, text, full, room, mark)] + mark], True
+        keep = _fitting(pdf, text, full, room)
         space = text.rfind(" ", 0, keep + 1)
         if space > keep // 2:
             keep = space
         lines.append(text[:keep])
         text = text[keep:].lstrip()
     return [*lines, text], False
+
+
+def _fitting(pdf: _Pdf, text: str, full: float, room: float, suffix: str = "") -> int:
+    """How many leading characters of ``text`` (``full`` mm wide) fit ``room`` with ``suffix`` after them (≥ 1)."""
+    keep = max(int(len(text) * room / full), 1)  # a guess from the average width, then shortened to fit
+    while keep > 1 and pdf.get_string_width(text[:keep] + suffix) > room:
+        keep -= 1
+    return keep
 
 
 def _ellipsis(pdf: _Pdf) -> str:
