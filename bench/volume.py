@@ -293,6 +293,18 @@ def breakdown(tis: list[dict[str, Any]], clicked: float) -> dict[str, dict[str, 
     return out
 
 
+def tasks_p50(samples: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per task of the approve path, the median of each part of :func:`breakdown` over the samples."""
+    out: dict[str, dict[str, float]] = {}
+    for task_id, _ in APPROVE_PATH:
+        rows = [s["tasks"][task_id] for s in samples if task_id in s["tasks"]]
+        out[task_id] = {
+            k: median([r[k] for r in rows if r.get(k) is not None])
+            for k in ("gap", "ready_to_queued", "queued_to_start", "run", "end_after_click")
+        }
+    return out
+
+
 def phase_latency(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     from include import workflow
     from include.compliance_store import APPROVE, ComplianceStore
@@ -376,14 +388,7 @@ def phase_latency(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "floor_cold_email": floor[0]["email"],
         "floor_parts_p50": {k: pct([f[k] for f in warm], 50) for k in ("extract", "build", "send", "close")},
     }
-    tasks: dict[str, dict[str, float]] = {}
-    for task_id, _ in APPROVE_PATH:
-        rows = [s["tasks"][task_id] for s in samples if task_id in s["tasks"]]
-        tasks[task_id] = {
-            k: median([r[k] for r in rows if r.get(k) is not None])
-            for k in ("gap", "ready_to_queued", "queued_to_start", "run", "end_after_click")
-        }
-    result["tasks_p50"] = tasks
+    result["tasks_p50"] = tasks_p50(samples)
     result["airflow_floor"] = airflow_floor_latency(stack, n)
     log(
         f"latency: p50 {result['email_p50']:.2f} s p95 {result['email_p95']:.2f} s; "
@@ -415,14 +420,13 @@ def airflow_floor_latency(stack: Stack, n: int) -> dict[str, Any]:
         bd = breakdown(stack.task_instances(run_id, FLOOR_DAG_ID), clicked)
         samples.append({"email_s": bd["send_report"]["end_after_click"], "tasks": bd})
     lat = [x["email_s"] for x in samples]
-    tasks = {
-        task_id: {
-            k: median([x["tasks"][task_id][k] for x in samples if x["tasks"][task_id].get(k) is not None])
-            for k in ("gap", "ready_to_queued", "queued_to_start", "run", "end_after_click")
-        }
-        for task_id, _ in APPROVE_PATH
+    return {
+        "n": n,
+        "email_p50": pct(lat, 50),
+        "email_p95": pct(lat, 95),
+        "samples": lat,
+        "tasks_p50": tasks_p50(samples),
     }
-    return {"n": n, "email_p50": pct(lat, 50), "email_p95": pct(lat, 95), "samples": lat, "tasks_p50": tasks}
 
 
 def airflow_floor_volume(stack: Stack, n: int, timeout: float) -> dict[str, Any]:
