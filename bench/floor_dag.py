@@ -45,11 +45,11 @@ def ccpa_bench_airflow_floor() -> None:
     def send_acknowledgement(request_id: str) -> str:
         return request_id
 
-    @task
+    @task(multiple_outputs=False)
     def post_review_prompt(request_id: str) -> dict[str, str]:
         return {"channel": "C0", "ts": "0"}
 
-    @task
+    @task(multiple_outputs=False)
     def extract(name: str, request_id: str) -> dict[str, Any]:
         return {"datastore": name, "path": "file:///dev/null", "row_count": 0}
 
@@ -57,7 +57,7 @@ def ccpa_bench_airflow_floor() -> None:
     def aggregate_personal_data(request_id: str) -> list:
         return [extract.override(task_id=name)(name, request_id) for name in EXTRACTS]
 
-    @task
+    @task(multiple_outputs=False)
     def build_report(request_id: str, extracts: list[dict[str, Any]]) -> dict[str, Any]:
         return {"html": "file:///dev/null", "files": []}
 

@@ -80,11 +80,12 @@ def ccpa_right_of_access() -> None:
     def send_acknowledgement(request_id: str) -> str:
         return workflow.send_acknowledgement(request_id)
 
-    @task
+    # A dict return would be pushed key by key as well (TaskFlow infers multiple_outputs); it is passed whole.
+    @task(multiple_outputs=False)
     def post_review_prompt(request_id: str) -> dict[str, str]:
         return workflow.post_review_prompt(request_id)
 
-    @task
+    @task(multiple_outputs=False)
     def extract(name: str, request_id: str, lookback: str) -> dict[str, Any]:
         return workflow.extract_datastore(name, request_id, lookback)
 
@@ -92,7 +93,7 @@ def ccpa_right_of_access() -> None:
     def aggregate_personal_data(request_id: str, lookback: str) -> list:
         return [extract.override(task_id=d.task_id)(d.name, request_id, lookback) for d in DATASTORES]
 
-    @task
+    @task(multiple_outputs=False)
     def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]]) -> dict[str, Any]:
         return workflow.build_report(request_id, lookback, extracts)
 
