@@ -785,7 +785,7 @@ def render_section(info, counts, seed_s, results, reps, growth, mime, run_s, loa
         ),
         ("`report.json`: encoding rows (`write_json` minus one read)", js - read),
         ("CSVs: `csv.writer` rows (`write_csv` minus one read)", cs - read),
-        (f"`report.pdf`: fpdf2 ({o100[0]['pdf_rows']:,} rows printed, 500 per section)", ps),
+        (f"`report.pdf`: the PDF writer ({o100[0]['pdf_rows']:,} rows printed, 500 per section)", ps),
         (f"`report.html`: Jinja ({chunks:,} chunks, minus one read)", jinja - read),
         ("`report.html`: writing it through `text_writer` to a `pathlib.Path` (minus Jinja)", hb_plain - jinja),
         (
@@ -926,7 +926,7 @@ def render_section(info, counts, seed_s, results, reps, growth, mime, run_s, loa
         f" {mib(built100)} MiB at 100,000 ({(built100 - built10) / 1024:+.1f} MiB for 10x the rows); the whole path,"
         f" email included, {mib(work10)} and {mib(work100)} MiB. Most of it is the one-off cost of the first"
         f" ObjectStoragePath open and write ({mib(p100[1][2])} MiB, {med(o100, 'storage_init_s'):.1f}s), not the"
-        f" rows; the PDF adds {mib(p100[5][2])} MiB (fpdf2 keeps the document in memory; bounded by the"
+        f" rows; the PDF adds {mib(p100[5][2])} MiB (the PDF library keeps the document in memory; bounded by the"
         " 500-row cap). "
         + (
             f"At 10,000 rows the email carries attachments, read whole into memory and MIME-encoded: that phase"
@@ -952,8 +952,8 @@ def render_section(info, counts, seed_s, results, reps, growth, mime, run_s, loa
         f" {biggest[1][0]} ({biggest[1][1]:.1f}s, {biggest[1][1] / wall100:.0%}) and"
         f" {biggest[2][0]} ({biggest[2][1]:.1f}s, {biggest[2][1] / wall100:.0%}). The PDF costs"
         f" {ps / o100[0]['pdf_rows'] * 1000:.1f} ms per printed row ({o100[0]['pdf_rows']:,} rows at 100,000,"
-        f" {o10[0]['pdf_rows']:,} at 10,000, where it is {med(o10, 'pdf_s') / wall10:.0%} of the wall): fpdf2"
-        " lays out every table cell twice in Python (row heights, then drawing), so its time grows with the"
+        f" {o10[0]['pdf_rows']:,} at 10,000, where it is {med(o10, 'pdf_s') / wall10:.0%} of the wall): every"
+        " table cell is measured and drawn in Python, so its time grows with the"
         " number of non-empty sections x 500, not with the rows. The rest is Python per-row work repeated once per"
         " format (every row is decoded from JSON three times); MariaDB is not the bottleneck (the driver fetched"
         f" the rows in {driver:.2f}s, the client in {med(fq100, 'wall'):.2f}s).",

@@ -50,7 +50,7 @@ def import_times() -> dict[str, float]:
         runs.append(cumulative)
     keys = ["ccpa_right_of_access", "airflow", "airflow.sdk", "include.workflow", "include.report_files"]
     keys += ["include.pdf_report"]
-    keys += ["fpdf", "airflow.providers.slack.hooks.slack", "include.datastores", "include.compliance_store"]
+    keys += ["reportlab", "airflow.providers.slack.hooks.slack", "include.datastores", "include.compliance_store"]
     return {k: statistics.median(r.get(k, 0.0) for r in runs) for k in keys}
 
 

@@ -1,57 +1,189 @@
 """The report as a PDF a person can print: summary by category, what is withheld, the data by datastore.
 
-fpdf2 draws text, never markup, so a value like ``<script>`` is just characters on the page. Rows are pulled
-lazily; a section longer than ``MAX_ROWS_PER_SECTION`` is cut in the PDF, and a value longer than a dozen lines of its
-column is cut with "…", each with a note pointing to the JSON and CSV copies, which are always complete.
+Drawn with ReportLab's canvas: text is placed as text, never parsed as markup, so a value like ``<script>`` is just
+characters on the page. ReportLab rather than fpdf2 because every report is built in a fresh task process, where
+fpdf2's import alone took 0.45 s of CPU and loading its fonts 0.13 s (ReportLab: 0.08 and 0.03 s; measured in
+docs/benchmarks.md). Rows are pulled lazily; a section longer than ``MAX_ROWS_PER_SECTION`` is cut in the PDF, and a
+value longer than a dozen lines of its column is cut with "…", each with a note pointing to the JSON and CSV copies,
+which are always complete.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from fpdf import FPDF
-from fpdf.fonts import FontFace
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
 
 from include.report import WITHHELD_NOTICE, RowsFor, categories_held, holding, withheld_held
 
 MAX_ROWS_PER_SECTION = 200  # a printed page holds ~60 rows; the JSON and CSV copies are complete
-_LINE_MM = 3.4
 _MAX_LINES = 12  # a longer value is cut in the PDF (a cell must fit on a page); JSON and CSV hold it whole
 _FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+_PAGE_W, _PAGE_H = A4[0] / mm, A4[1] / mm  # the layout is in millimetres, from the top of the page
+_MARGIN, _BOTTOM = 14.0, 16.0
+_PAD = 1.0  # space between a cell's border and its text
+_LINE_MM = 3.4  # one line of a table at 7 pt
+_HEADER_FILL = (240 / 255, 240 / 255, 245 / 255)
 
 
-class _Pdf(FPDF):
-    def __init__(self, request_id: str) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
+def _fonts() -> tuple[str, str] | None:
+    """DejaVu (Unicode) as "body"/"body-bold", registered once per process; None when it is not installed."""
+    if "body" in pdfmetrics.getRegisteredFontNames():
+        return "body", "body-bold"
+    if not (_FONT_DIR / "DejaVuSans.ttf").exists():
+        return None
+    pdfmetrics.registerFont(TTFont("body", str(_FONT_DIR / "DejaVuSans.ttf")))
+    pdfmetrics.registerFont(TTFont("body-bold", str(_FONT_DIR / "DejaVuSans-Bold.ttf")))
+    return "body", "body-bold"
+
+
+class _Pdf:
+    """A cursor down A4 pages: wraps text to a width, breaks pages, repeats the footer."""
+
+    def __init__(self, out: IO[bytes], request_id: str) -> None:
+        self.canvas = Canvas(out, pagesize=A4, pageCompression=1)
+        self.canvas.setLineWidth(0.2 * mm)
         self.request_id = request_id
-        self.set_margins(14, 14, 14)
-        self.set_auto_page_break(auto=True, margin=16)
-        if (_FONT_DIR / "DejaVuSans.ttf").exists():
-            self.add_font("body", "", str(_FONT_DIR / "DejaVuSans.ttf"))
-            self.add_font("body", "B", str(_FONT_DIR / "DejaVuSans-Bold.ttf"))
-            self.unicode = True
-        else:  # no Unicode font on this machine: core font, non-Latin-1 characters become '?'
-            self.unicode = False
+        fonts = _fonts()
+        self.unicode = fonts is not None
+        self.regular, self.bold = fonts or ("Helvetica", "Helvetica-Bold")
+        self.width = _PAGE_W - 2 * _MARGIN
+        self.y = _MARGIN
+        self.page = 1
+        self.font, self.size = self.regular, 10.0
 
-    @property
-    def family(self) -> str:
-        return "body" if self.unicode else "helvetica"
-
+    # ---- text
     def text_(self, value: Any) -> str:
         text = "" if value is None else str(value)
         return text if self.unicode else text.encode("latin-1", "replace").decode("latin-1")
 
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font(self.family, "", 7)
-        self.set_text_color(110, 110, 115)
-        self.cell(
-            0, 5, self.text_(f"CCPA access report · request {self.request_id} · page {self.page_no()}"), align="C"
-        )
+    def ellipsis(self) -> str:
+        return "…" if self.unicode else "..."
+
+    def set_font(self, bold: bool, size: float) -> None:
+        self.font, self.size = (self.bold if bold else self.regular), size
+
+    def string_width(self, text: str) -> float:
+        return pdfmetrics.stringWidth(text, self.font, self.size) / mm
+
+    def draw(self, x: float, top: float, line_height: float, text: str, gray: bool = False) -> None:
+        """``text`` on the line that starts ``top`` mm from the top of the page, centred in its height."""
+        baseline = top + (line_height + self.size * 0.7 * 25.4 / 72) / 2
+        self.canvas.setFont(self.font, self.size)
+        if gray:
+            self.canvas.setFillColorRGB(110 / 255, 110 / 255, 115 / 255)
+        self.canvas.drawString(x * mm, (_PAGE_H - baseline) * mm, text)
+        if gray:
+            self.canvas.setFillColorRGB(0, 0, 0)
+
+    def paragraph(self, text: str, bold: bool, size: float, line_height: float) -> None:
+        """``text`` over the full width, wrapped; a page break may fall between its lines."""
+        self.set_font(bold, size)
+        for line in self.wrap(text, self.width - 2 * _PAD, max_lines=None)[0]:
+            self.room_for(line_height)
+            self.draw(_MARGIN + _PAD, self.y, line_height, line)
+            self.y += line_height
+
+    def gap(self, height: float) -> None:
+        self.y += height
+
+    # ---- pages
+    def room_for(self, height: float) -> bool:
+        """Starts a new page unless ``height`` mm fit above the bottom margin; says whether it did."""
+        if self.y + height <= _PAGE_H - _BOTTOM:
+            return False
+        self._footer()
+        self.canvas.showPage()
+        self.canvas.setLineWidth(0.2 * mm)
+        self.page += 1
+        self.y = _MARGIN
+        return True
+
+    def _footer(self) -> None:
+        font, size = self.font, self.size
+        self.set_font(False, 7)
+        text = self.text_(f"CCPA access report · request {self.request_id} · page {self.page}")
+        x = _MARGIN + (self.width - self.string_width(text)) / 2
+        self.draw(x, _PAGE_H - 12, 5, text, gray=True)
+        self.font, self.size = font, size
+
+    def save(self) -> None:
+        self._footer()
+        self.canvas.showPage()
+        self.canvas.save()
+
+    # ---- tables
+    def wrap(self, value: Any, room: float, max_lines: int | None = _MAX_LINES) -> tuple[list[str], bool]:
+        """``value`` in lines that fit ``room`` (mm), broken at spaces where it can; and whether it was cut short."""
+        text = " ".join(self.text_(value).split())  # newlines and tabs become spaces
+        lines: list[str] = []
+        while (full := self.string_width(text)) > room:
+            if max_lines is not None and len(lines) == max_lines - 1:
+                mark = self.ellipsis()
+                return [*lines, text[: self._fitting(text, full, room, mark)] + mark], True
+            keep = self._fitting(text, full, room)
+            space = text.rfind(" ", 0, keep + 1)
+            if space > keep // 2:
+                keep = space
+            lines.append(text[:keep])
+            text = text[keep:].lstrip()
+        return [*lines, text], False
+
+    def _fitting(self, text: str, full: float, room: float, suffix: str = "") -> int:
+        """How many leading characters of ``text`` (``full`` mm wide) fit ``room`` with ``suffix`` after (≥ 1)."""
+        keep = max(int(len(text) * room / full), 1)  # a guess from the average width, then shortened to fit
+        while keep > 1 and self.string_width(text[:keep] + suffix) > room:
+            keep -= 1
+        return keep
+
+    def table(
+        self, headings: list[str], rows: Iterable[Sequence[Any]], shares: Sequence[float], size: float, line: float
+    ) -> bool:
+        """A grid over the full width, columns in proportion to ``shares``, values wrapped in their cells; the
+        header row is repeated on each new page. Returns whether any value was cut (over ``_MAX_LINES`` lines)."""
+        widths = [self.width * s / sum(shares) for s in shares]
+
+        def row(cells: list[list[str]], fill: bool = False) -> None:
+            height = max(len(lines) for lines in cells) * line + 0.6
+            if self.room_for(height) and not fill:  # a header row that moved is drawn once, on the new page
+                header()
+            x = _MARGIN
+            for width, lines in zip(widths, cells, strict=True):
+                if fill:
+                    self.canvas.setFillColorRGB(*_HEADER_FILL)
+                self.canvas.rect(
+                    x * mm, (_PAGE_H - self.y - height) * mm, width * mm, height * mm, stroke=1, fill=int(fill)
+                )
+                if fill:
+                    self.canvas.setFillColorRGB(0, 0, 0)
+                for n, text in enumerate(lines):
+                    self.draw(x + _PAD, self.y + 0.3 + n * line, line, text)
+                x += width
+            self.y += height
+
+        def header() -> None:
+            self.set_font(True, size)
+            row([self.wrap(h, w - 2 * _PAD)[0] for h, w in zip(headings, widths, strict=True)], fill=True)
+            self.set_font(False, size)
+
+        header()
+        shortened = False
+        for values in rows:
+            cells = []
+            for value, width in zip(values, widths, strict=True):
+                lines, cut = self.wrap(value, width - 2 * _PAD)
+                cells.append(lines)
+                shortened = shortened or cut
+            row(cells)
+        return shortened
 
 
 def write_pdf(
@@ -64,15 +196,11 @@ def write_pdf(
     datastores: list[dict[str, Any]],
     rows: RowsFor,
 ) -> None:
-    pdf = _Pdf(request_id)
-    pdf.add_page()
-    t = pdf.text_
+    pdf = _Pdf(out, request_id)
     held = holding(datastores)
     total = sum(d["row_count"] for d in held)
 
-    pdf.set_font(pdf.family, "B", 16)
-    pdf.multi_cell(0, 8, t("The personal information we hold about you"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(pdf.family, "", 10)
+    pdf.paragraph("The personal information we hold about you", bold=True, size=16, line_height=8)
     period = f"{since:%B %-d, %Y} to {received_at:%B %-d, %Y}"
     intro = (
         f"Prepared for {name}, in answer to the request received on {received_at:%B %-d, %Y}, "
@@ -83,50 +211,44 @@ def write_pdf(
             else "We hold no personal information about you."
         )
     )
-    pdf.multi_cell(0, 5, t(intro), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(3)
+    pdf.paragraph(intro, bold=False, size=10, line_height=5)
+    pdf.gap(3)
     if not held:
-        pdf.output(out)
+        pdf.save()
         return
 
     _heading(pdf, "Summary by category")
-    pdf.set_font(pdf.family, "", 8)
-    with pdf.table(
-        col_widths=(34, 22, 22, 22, 22),
-        headings_style=FontFace(emphasis="B", fill_color=(240, 240, 245)),
-        text_align="LEFT",
-        line_height=4.2,
-    ) as table:
-        table.row([t(h) for h in ("Category", "Where we keep it", "Source", "Purpose", "Disclosed to")])
-        for c in categories_held(datastores):
-            table.row(
-                [
-                    t(c["label"]),
-                    t(", ".join(c["datastores"])),
-                    t(", ".join(c["sources"]) or "-"),
-                    t(", ".join(c["purposes"]) or "-"),
-                    t(", ".join(c["third_parties"]) or "no one"),
-                ]
-            )
+    pdf.table(
+        ["Category", "Where we keep it", "Source", "Purpose", "Disclosed to"],
+        (
+            [
+                c["label"],
+                ", ".join(c["datastores"]),
+                ", ".join(c["sources"]) or "-",
+                ", ".join(c["purposes"]) or "-",
+                ", ".join(c["third_parties"]) or "no one",
+            ]
+            for c in categories_held(datastores)
+        ),
+        shares=(34, 22, 22, 22, 22),
+        size=8,
+        line=4.2,
+    )
     withheld = withheld_held(datastores)
     if withheld:
-        pdf.ln(2)
+        pdf.gap(2)
         _heading(pdf, "Information we hold but do not disclose")
-        pdf.set_font(pdf.family, "", 9)
         for w in withheld:
-            pdf.multi_cell(
-                0, 5, t(f"• {w['column']} ({w['datastore']}): {WITHHELD_NOTICE}"), new_x="LMARGIN", new_y="NEXT"
-            )
+            pdf.paragraph(f"• {w['column']} ({w['datastore']}): {WITHHELD_NOTICE}", bold=False, size=9, line_height=5)
 
     for store in held:
-        pdf.ln(3)
+        pdf.gap(3)
         _heading(pdf, store["description"] or store["datastore"])
         for section in store["sections"]:
             if not section["row_count"]:
                 continue
-            pdf.set_font(pdf.family, "B", 9)
             title = f"{section['query'].replace('_', ' ').capitalize()} ({section['row_count']} records)"
-            pdf.multi_cell(0, 5, t(title), new_x="LMARGIN", new_y="NEXT")
+            pdf.paragraph(title, bold=True, size=9, line_height=5)
             columns = section["columns"]
             shown = (
                 [
@@ -137,92 +259,21 @@ def write_pdf(
                 ]
                 for row in islice(rows(store, section["query"]), MAX_ROWS_PER_SECTION)
             )
-            if _data_table(pdf, [c.replace("_", " ") for c in columns], shown):
-                pdf.set_font(pdf.family, "", 8)
-                mark = _ellipsis(pdf)
-                note = f"Values too long to print whole end in {mark}; the JSON and CSV copies hold them in full."
-                pdf.multi_cell(0, 5, t(note), new_x="LMARGIN", new_y="NEXT")
+            headings = [c.replace("_", " ") for c in columns]
+            if pdf.table(headings, shown, shares=[1] * len(columns), size=7, line=_LINE_MM):
+                note = (
+                    f"Values too long to print whole end in {pdf.ellipsis()}; "
+                    "the JSON and CSV copies hold them in full."
+                )
+                pdf.paragraph(note, bold=False, size=8, line_height=5)
             if section["row_count"] > MAX_ROWS_PER_SECTION:
-                pdf.set_font(pdf.family, "", 8)
                 note = (
                     f"The first {MAX_ROWS_PER_SECTION} of {section['row_count']} records are printed here; "
                     "the JSON and CSV copies contain all of them."
                 )
-                pdf.multi_cell(0, 5, t(note), new_x="LMARGIN", new_y="NEXT")
-    pdf.output(out)
-
-
-def _data_table(pdf: _Pdf, headings: list[str], rows: Iterable[list[Any]]) -> bool:
-    """The records as a grid, values wrapped in their cells; the header is repeated on each new page.
-    Returns whether any value was too long to print whole (more than ``_MAX_LINES`` lines).
-
-    fpdf2's ``table()`` lays out every cell through its general line breaker, character by character (~7 ms a row:
-    90% of building a report). Here a value that fits its column, the usual case, costs one width measurement.
-    """
-    width = pdf.epw / len(headings)
-    room = width - 2 * pdf.c_margin
-
-    def row(cells: list[list[str]], fill: bool = False) -> None:
-        height = max(len(lines) for lines in cells) * _LINE_MM + 0.6
-        if pdf.will_page_break(height):
-            pdf.add_page()
-            header()
-        x, y = pdf.l_margin, pdf.get_y()
-        for lines in cells:
-            pdf.rect(x, y, width, height, style="DF" if fill else "D")
-            for n, line in enumerate(lines):
-                pdf.set_xy(x, y + 0.3 + n * _LINE_MM)
-                pdf.cell(width, _LINE_MM, line)
-            x += width
-        pdf.set_xy(pdf.l_margin, y + height)
-
-    def header() -> None:
-        pdf.set_font(pdf.family, "B", 7)
-        pdf.set_fill_color(240, 240, 245)
-        row([_wrap(pdf, h, room)[0] for h in headings], fill=True)
-        pdf.set_font(pdf.family, "", 7)
-
-    header()
-    shortened = False
-    for values in rows:
-        cells = []
-        for value in values:
-            lines, cut = _wrap(pdf, value, room)
-            cells.append(lines)
-            shortened = shortened or cut
-        row(cells)
-    return shortened
-
-
-def _wrap(pdf: _Pdf, value: Any, room: float) -> tuple[list[str], bool]:
-    """``value`` in lines that fit ``room`` (mm), broken at spaces where it can; and whether it was cut short."""
-    text = " ".join(pdf.text_(value).split())  # newlines and tabs become spaces
-    lines: list[str] = []
-    while (full := pdf.get_string_width(text)) > room:
-        if len(lines) == _MAX_LINES - 1:
-            mark = _ellipsis(pdf)
-            return [*lines, text[: _fitting(pdf, text, full, room, mark)] + mark], True
-        keep = _fitting(pdf, text, full, room)
-        space = text.rfind(" ", 0, keep + 1)
-        if space > keep // 2:
-            keep = space
-        lines.append(text[:keep])
-        text = text[keep:].lstrip()
-    return [*lines, text], False
-
-
-def _fitting(pdf: _Pdf, text: str, full: float, room: float, suffix: str = "") -> int:
-    """How many leading characters of ``text`` (``full`` mm wide) fit ``room`` with ``suffix`` after them (≥ 1)."""
-    keep = max(int(len(text) * room / full), 1)  # a guess from the average width, then shortened to fit
-    while keep > 1 and pdf.get_string_width(text[:keep] + suffix) > room:
-        keep -= 1
-    return keep
-
-
-def _ellipsis(pdf: _Pdf) -> str:
-    return "…" if pdf.unicode else "..."
+                pdf.paragraph(note, bold=False, size=8, line_height=5)
+    pdf.save()
 
 
 def _heading(pdf: _Pdf, text: str) -> None:
-    pdf.set_font(pdf.family, "B", 12)
-    pdf.multi_cell(0, 7, pdf.text_(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.paragraph(text, bold=True, size=12, line_height=7)

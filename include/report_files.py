@@ -51,7 +51,7 @@ def build(record: RequestRecord, since: datetime, datastores: list[dict[str, Any
             with storage.text_writer(folder / name) as out:
                 write_csv(out, store, _rows)
             files.append({"path": storage.url_of(folder / name), "filename": name, "type": "text/csv"})
-        from include.pdf_report import write_pdf  # fpdf2 takes ~0.6 s to import: only this task needs it
+        from include.pdf_report import write_pdf  # the PDF library loads only in the task that builds reports
 
         with (folder / PDF_NAME).open("wb") as out:
             write_pdf(out, **context)
