@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
+    inspect,
     select,
     update,
 )
@@ -227,6 +228,10 @@ class ComplianceStore:
         key = self.engine.url.render_as_string(hide_password=True)
         with _schema_lock:
             if key in _schema_ready:
+                return
+            # One query lists the tables (create_all's own check asks once per table, in every task process).
+            if set(metadata.tables) <= set(inspect(self.engine).get_table_names()):
+                _schema_ready.add(key)
                 return
             try:
                 metadata.create_all(self.engine, checkfirst=True)

@@ -22,6 +22,33 @@ def test_schema_creation_is_idempotent(compliance_store):
     metadata.create_all(compliance_store.engine, checkfirst=True)
 
 
+def test_a_new_process_checks_the_schema_with_one_query_and_creates_what_is_missing(compliance_store, monkeypatch):
+    """Every task process opens the store: on a ready database that costs one query (it was one per table)."""
+    from sqlalchemy import event, inspect, text
+
+    from include import compliance_store as module
+
+    engine = compliance_store.engine
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        monkeypatch.setattr(module, "_schema_ready", set())  # as in a freshly started task process
+        ComplianceStore(engine)
+        assert len(statements) == 1
+
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE ccpa_deliveries"))
+        monkeypatch.setattr(module, "_schema_ready", set())
+        ComplianceStore(engine)
+        assert "ccpa_deliveries" in inspect(engine).get_table_names()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
 def test_registering_twice_for_one_run_gives_one_request(compliance_store):
     first = compliance_store.register_request("run-1", REQUEST, RECEIVED)
     again = compliance_store.register_request("run-1", REQUEST, RECEIVED)
