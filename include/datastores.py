@@ -92,11 +92,15 @@ class Registry:
         raise RegistryError(f"{self.path}: no datastore named '{name}'")
 
 
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_registry(path: Path | str | None = None) -> Registry:
     """Read and validate the registry. Reads a local file only: safe at DAG-parse time."""
     path = Path(path) if path is not None else datastores_file()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader when PyYAML has it: every task process reads this file, twice (parse and run).
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 (a safe loader)
     except FileNotFoundError:
         raise RegistryError(f"{path}: datastore registry not found (set CCPA_DATASTORES_FILE)") from None
     except yaml.YAMLError as exc:
