@@ -12,7 +12,6 @@ from airflow.sdk.exceptions import AirflowException
 
 from include import config, reminders
 from include.compliance_store import APPROVE, ComplianceStore, utcnow
-from include.triggers import DecisionTrigger
 
 #: A request whose legal deadline is (almost) past still gets this long before the sensor gives up.
 MIN_WAIT = timedelta(minutes=10)
@@ -73,6 +72,9 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
         self._defer()
 
     def _defer(self) -> None:
+        # Imported here: every task process parses the DAG file, only this one defers (Airflow's trigger base ~12 ms).
+        from include.triggers import DecisionTrigger
+
         store = self.store
         record = store.get_request(self.request_id)
         nudge = reminders.next_nudge(
