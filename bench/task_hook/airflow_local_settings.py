@@ -1,0 +1,64 @@
+"""Bench-only Airflow local settings (bench/task_cpu.py puts this folder first on PYTHONPATH): every task process
+records its own CPU time (getrusage) and, with ``CCPA_BENCH_CPROFILE=1``, a cProfile of itself, and the supervisor
+logs each request the task process sends it. Files go to ``CCPA_BENCH_TASK_DIR``; without it nothing is patched.
+
+Airflow's LocalExecutor forks each task process from a long-lived worker, which imported these settings at start;
+``task_runner.main`` is looked up when the fork starts, so patching it here reaches every task process.
+"""
+
+from __future__ import annotations
+
+import os
+
+OUT = os.environ.get("CCPA_BENCH_TASK_DIR")
+
+if OUT:
+    import cProfile
+    import json
+    import resource
+    import time
+
+    from airflow.sdk.execution_time import supervisor, task_runner
+
+    _main, _startup = task_runner.main, task_runner.startup
+    _task: dict[str, str] = {}
+
+    def startup(msg):
+        _task.update(dag_id=msg.ti.dag_id, task_id=msg.ti.task_id, run_id=msg.ti.run_id)
+        return _startup(msg=msg)
+
+    def main() -> None:
+        prof = cProfile.Profile(time.process_time) if os.environ.get("CCPA_BENCH_CPROFILE") == "1" else None
+        started = time.perf_counter()
+        if prof:
+            prof.enable()
+        try:
+            _main()
+        finally:
+            if prof:
+                prof.disable()
+                prof.dump_stats(f"{OUT}/{os.getpid()}.prof")
+            usage = resource.getrusage(resource.RUSAGE_SELF)  # this forked process only
+            record = {
+                **_task,
+                "pid": os.getpid(),
+                "cpu_s": usage.ru_utime + usage.ru_stime,
+                "wall_s": time.perf_counter() - started,
+                "max_rss_mib": usage.ru_maxrss / 1024,
+            }
+            with open(f"{OUT}/{os.getpid()}.json", "w") as f:
+                json.dump(record, f)
+
+    task_runner.main, task_runner.startup = main, startup
+
+    _handle = supervisor.ActivitySubprocess._handle_request
+
+    def _handle_request(self, msg, log, req_id):
+        cpu = time.process_time()
+        try:
+            return _handle(self, msg, log, req_id)
+        finally:
+            with open(f"{OUT}/requests.log", "a") as f:
+                f.write(f"{self.pid} {type(msg).__name__} {time.process_time() - cpu:.5f}\n")
+
+    supervisor.ActivitySubprocess._handle_request = _handle_request
