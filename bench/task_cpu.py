@@ -158,9 +158,9 @@ def render(r: dict[str, Any]) -> str:
         START,
         "## Task processes: what one approval costs, ours beside Airflow's floor",
         "",
-        f"- Date: {r['date']}; `python bench/task_cpu.py --requests {n}`"
-        + (f" {' '.join('--set ' + s for s in r['settings'])}" if r["settings"] else "")
-        + " (same stack as the volume benchmark; `bench/task_hook/airflow_local_settings.py` records each task"
+        f"- Date: {r['date']}; `python bench/task_cpu.py --requests {n}"
+        + "".join(f" --set {s}" for s in r["settings"])
+        + "` (same stack as the volume benchmark; `bench/task_hook/airflow_local_settings.py` records each task"
         " process's own CPU time and the requests it sends its supervisor).",
         f"- {n} requests of each DAG waited deferred, then ours were approved at once, then the floor's. Medians over"
         " the task processes (a deferred sensor runs twice: before and after the click).",
