@@ -9,6 +9,7 @@ Everything listens on 127.0.0.1.
 
 from __future__ import annotations
 
+import argparse
 import calendar
 import contextlib
 import json
@@ -61,6 +62,33 @@ AIRFLOW_TUNING = {
     "CCPA_DECISION_POLL_SECONDS": "1",
     "CCPA_RETRY_DELAY_SECONDS": "5",
 }
+
+
+def add_settings_argument(parser: argparse.ArgumentParser) -> None:
+    """``--set AIRFLOW__SECTION__KEY=VALUE`` (repeatable): Airflow settings for one run; see :func:`apply_settings`."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="AIRFLOW__SECTION__KEY=VALUE",
+        help="an Airflow setting for this run, on top of bench/lib.py's (repeatable)",
+    )
+
+
+def apply_settings(pairs: list[str]) -> None:
+    """Put ``KEY=VALUE`` pairs over :data:`AIRFLOW_TUNING`, which :class:`Stack` reads when it is created."""
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        AIRFLOW_TUNING[key] = value
+
+
+def machine_busy_cpu_s() -> float:
+    """CPU-seconds the whole machine has been busy since boot (all cores; PostgreSQL, MariaDB and the stand-ins
+    included; idle and iowait not)."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return t.user + t.system + t.nice + getattr(t, "softirq", 0) + t.irq
 
 
 def replace_section(docs: Path, start: str, end: str, section: str, header: str = "# Benchmarks\n") -> None:

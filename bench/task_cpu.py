@@ -10,7 +10,7 @@ Starts the same throw-away stack as ``bench/volume.py`` (PostgreSQL + LocalExecu
 time (``getrusage``, user + system, the forked process only) and the supervisor log every request the task process
 sends it (XCom, Variables, state). N runs of ``ccpa_right_of_access`` and N of ``ccpa_bench_airflow_floor`` (same
 shape, no work) are triggered and left deferred, then ours are approved all at once, then the floor's; the machine's
-busy CPU time (``/proc/stat``, everything: Airflow, PostgreSQL, MariaDB, stand-ins) is read around each burst.
+busy CPU time (everything: Airflow, PostgreSQL, MariaDB, stand-ins) is read around each burst.
 With ``--cprofile`` the numbers include cProfile's overhead: use them for where, not for how much.
 """
 
@@ -28,7 +28,18 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lib import DAG_ID, FLOOR_DAG_ID, ROOT, Stack, log, replace_section, wait_until
+from lib import (
+    DAG_ID,
+    FLOOR_DAG_ID,
+    ROOT,
+    Stack,
+    add_settings_argument,
+    apply_settings,
+    log,
+    machine_busy_cpu_s,
+    replace_section,
+    wait_until,
+)
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- task_cpu:start -->", "<!-- task_cpu:end -->"
@@ -43,13 +54,6 @@ AFTER_CLICK = (
     "send_report",
     "close_review_prompt",
 )
-
-
-def busy_cpu_s() -> float:
-    """CPU-seconds the whole machine has spent busy since boot (all cores; idle and iowait excluded)."""
-    with open("/proc/stat") as f:
-        fields = [int(v) for v in f.readline().split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def collect(out: Path) -> dict[str, Any]:
@@ -82,14 +86,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     for stale in [*out.glob("*.json"), *out.glob("*.prof"), *out.glob("requests.log")]:
         stale.unlink()
+    apply_settings(args.set)
     stack = Stack()
     stack.env["PYTHONPATH"] = f"{HOOK}{os.pathsep}{stack.env['PYTHONPATH']}"
     stack.env["CCPA_BENCH_TASK_DIR"] = str(out)
     if args.cprofile:
         stack.env["CCPA_BENCH_CPROFILE"] = "1"
-    for item in args.set:
-        key, _, value = item.partition("=")
-        stack.env[key] = value
     n = args.requests
     try:
         stack.create_databases()
@@ -125,7 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             (DAG_ID, ours, lambda: [stack.click(ts) for ts in prompts]),
             (FLOOR_DAG_ID, floor, flag.touch),
         ):
-            cpu0, t0 = busy_cpu_s(), time.time()
+            cpu0, t0 = machine_busy_cpu_s(), time.time()
             click()
             wait_until(
                 lambda d=dag_id, rs=runs: all(stack.run_state(r, d) in ("success", "failed") for r in rs),
@@ -133,7 +135,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 0.5,
                 f"{dag_id} runs done",
             )
-            window[dag_id] = {"seconds": time.time() - t0, "machine_cpu_s": busy_cpu_s() - cpu0}
+            window[dag_id] = {"seconds": time.time() - t0, "machine_cpu_s": machine_busy_cpu_s() - cpu0}
             states = Counter(stack.run_state(r, dag_id) for r in runs)
             window[dag_id]["states"] = dict(states)
             log(f"{dag_id}: {n} approvals in {window[dag_id]['seconds']:.0f} s; states {dict(states)}")
@@ -203,7 +205,7 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=20)
     p.add_argument("--out", default=None, help="where the task processes write their records (default: a temp dir)")
     p.add_argument("--cprofile", action="store_true", help="also a cProfile per task process (adds overhead)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra environment for Airflow")
+    add_settings_argument(p)
     p.add_argument("--results", default=None, help="where to save the raw results (JSON)")
     p.add_argument("--docs-from", default=None, help="only render docs/benchmarks.md from saved results")
     p.add_argument("--no-docs", action="store_true")

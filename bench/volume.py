@@ -54,7 +54,10 @@ from lib import (
     ROOT,
     MailWatcher,
     Stack,
+    add_settings_argument,
+    apply_settings,
     log,
+    machine_busy_cpu_s,
     median,
     pct,
     replace_section,
@@ -511,8 +514,7 @@ def cpu_snapshot(stack: Stack) -> dict[str, float]:
             except psutil.NoSuchProcess:
                 pass
         snap[name] = total
-    machine = psutil.cpu_times()
-    snap["machine"] = machine.user + machine.system + machine.nice + getattr(machine, "softirq", 0) + machine.irq
+    snap["machine"] = machine_busy_cpu_s()
     return snap
 
 
@@ -970,13 +972,7 @@ def main() -> None:
     p.add_argument("--docs-from", default=None, help="only render docs/benchmarks.md from saved results")
     p.add_argument("--no-docs", action="store_true")
     p.add_argument("--keep-dir", action="store_true", help="keep the temp dir (logs) after stopping")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="AIRFLOW__SECTION__KEY=VALUE",
-        help="an Airflow setting for this run, on top of bench/lib.py's (repeatable)",
-    )
+    add_settings_argument(p)
     args = p.parse_args()
     if args.docs_from:
         write_docs(json.loads(Path(args.docs_from).read_text()))
@@ -984,9 +980,7 @@ def main() -> None:
     phases = [x for x in ALL_PHASES if x in args.phases.split(",")]
     if args.floor_requests is None:
         args.floor_requests = args.requests
-    for setting in args.set:
-        key, _, value = setting.partition("=")
-        AIRFLOW_TUNING[key] = value  # read by Stack() below and recorded in the results
+    apply_settings(args.set)  # read by Stack() below and recorded in the results
     stack = Stack()
     results_path = Path(args.results or Path(tempfile.gettempdir()) / f"{stack.tag}-results.json")
     r: dict[str, Any] = {
