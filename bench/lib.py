@@ -64,6 +64,25 @@ AIRFLOW_TUNING = {
 }
 
 
+#: Each task of the approve path after the click, and what it waits for (the click for wait_for_decision).
+APPROVE_PATH = [
+    ("wait_for_decision", None),
+    ("aggregate_personal_data.extract_crm", ["wait_for_decision"]),
+    ("aggregate_personal_data.extract_orders", ["wait_for_decision"]),
+    ("aggregate_personal_data.extract_web", ["wait_for_decision"]),
+    (
+        "build_report",
+        [
+            "aggregate_personal_data.extract_crm",
+            "aggregate_personal_data.extract_orders",
+            "aggregate_personal_data.extract_web",
+        ],
+    ),
+    ("send_report", ["build_report"]),
+    ("close_review_prompt", ["send_report"]),
+]
+
+
 def add_settings_argument(parser: argparse.ArgumentParser) -> None:
     """``--set AIRFLOW__SECTION__KEY=VALUE`` (repeatable): Airflow settings for one run; see :func:`apply_settings`."""
     parser.add_argument(

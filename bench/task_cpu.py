@@ -29,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lib import (
+    APPROVE_PATH,
     DAG_ID,
     FLOOR_DAG_ID,
     ROOT,
@@ -44,16 +45,9 @@ from lib import (
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- task_cpu:start -->", "<!-- task_cpu:end -->"
 HOOK = Path(__file__).resolve().parent / "task_hook"
-#: The approve path after the click, in order; the tasks before it ran while the requests waited.
-AFTER_CLICK = (
-    "wait_for_decision",
-    "aggregate_personal_data.extract_crm",
-    "aggregate_personal_data.extract_orders",
-    "aggregate_personal_data.extract_web",
-    "build_report",
-    "send_report",
-    "close_review_prompt",
-)
+#: The approve path after the click, in order (volume.py's latency breakdown walks the same list); the tasks
+#: before it ran while the requests waited.
+AFTER_CLICK = tuple(task_id for task_id, _ in APPROVE_PATH)
 
 
 def collect(out: Path) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lib import (
     AIRFLOW_TUNING,
+    APPROVE_PATH,
     APPROVER,
     DAG_ID,
     FLOOR_DAG_ID,
@@ -253,25 +254,6 @@ def phase_callback(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
 def _iso(value: str | None) -> float | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if value else None
-
-
-#: Each task of the approve path after the click, and what it waits for (the click for wait_for_decision).
-APPROVE_PATH = [
-    ("wait_for_decision", None),
-    ("aggregate_personal_data.extract_crm", ["wait_for_decision"]),
-    ("aggregate_personal_data.extract_orders", ["wait_for_decision"]),
-    ("aggregate_personal_data.extract_web", ["wait_for_decision"]),
-    (
-        "build_report",
-        [
-            "aggregate_personal_data.extract_crm",
-            "aggregate_personal_data.extract_orders",
-            "aggregate_personal_data.extract_web",
-        ],
-    ),
-    ("send_report", ["build_report"]),
-    ("close_review_prompt", ["send_report"]),
-]
 
 
 def breakdown(tis: list[dict[str, Any]], clicked: float) -> dict[str, dict[str, float | None]]:
