@@ -118,9 +118,12 @@ def replace_section(docs: Path, start: str, end: str, section: str, header: str 
         text = header + "\n" + text
     if start in text and end in text:
         before, rest = text.split(start, 1)
-        text = before + section + rest.split(end, 1)[1]
+        # What followed the old end marker keeps its own line break: a section's trailing one would add a blank
+        # line at every re-render.
+        text = before + section.rstrip("\n") + rest.split(end, 1)[1]
     else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
+        text = text.rstrip("\n") + "\n\n" + section
+    text = text.rstrip("\n") + "\n"
     docs.parent.mkdir(parents=True, exist_ok=True)
     docs.write_text(text, encoding="utf-8")
 
