@@ -8,15 +8,15 @@ Run on demand (not part of the test run)::
 What it does, in one run:
 
 1. Creates a fresh MariaDB database ``ccpa_bench_<random>`` (dropped at the end) with the demo tables of
-   ``include/demo_data.py``, bulk-seeded: Jane Doe with exactly 100,000 rows across the three stores, a second
+   ``devtools/demo_data.py``, bulk-seeded: Jane Doe with exactly 100,000 rows across the three stores, a second
    subject with 10,000 rows (to check that memory stays bounded as rows grow), and three decoys with 30,000+
    rows each, so the indexed ``WHERE email = ...`` has work to do.
 2. Measures, alternating the order on every repetition, each variant in a fresh subprocess:
 
-   * ``ours``: the DAG's path for one request: ``include.datastores.extract`` for every SQL datastore to
-     ``include.storage.request_dir(id)/<name>.jsonl`` (``extract_datastore``), ``include.report_files.build``
+   * ``ours``: the DAG's path for one request: ``include.datastores.registry.extract`` for every SQL datastore to
+     ``include.storage.request_dir(id)/<name>.jsonl`` (``extract_datastore``), ``include.report.files.build``
      (``build_report``: report.json, one CSV per datastore, report.pdf, report.html) and
-     ``include.report_files.email_for`` plus ``include.email_message.build_message`` (``send_report`` up to the
+     ``include.report.files.email_for`` plus ``include.mail.message.build_message`` (``send_report`` up to the
      email backend). Only the compliance store is bypassed (a ``RequestRecord`` is built directly). The formats
      are timed by marks taken as build() calls each writer (see ``instrument``).
    * ``split`` (100k only): the layers alone (driver, extract() to a pathlib.Path, reading the rows back, Jinja)
@@ -78,7 +78,7 @@ PLAN = {
     **{d["email"]: (1, 1_000, 32_000) for d in DECOYS},
 }
 SUBJECTS = {"100k": JANE, "10k": SMALL}
-_BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # as include.datastores._BIND
+_BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # as include.datastores.registry._BIND
 
 
 def _env(database: str) -> dict[str, str]:
@@ -93,13 +93,13 @@ def _env(database: str) -> dict[str, str]:
 
 
 def seed(database: str) -> dict[str, int]:
-    """Create the demo tables (include/demo_data.py definitions) and bulk-insert the plan with executemany."""
+    """Create the demo tables (devtools/demo_data.py definitions) and bulk-insert the plan with executemany."""
     import random
 
     import MySQLdb
     from sqlalchemy import create_engine
 
-    from include.demo_data import _CITIES, _FOODS, _PAGES, _PRODUCTS, metadata
+    from devtools.demo_data import _CITIES, _FOODS, _PAGES, _PRODUCTS, metadata
 
     engine = create_engine(f"mysql+mysqldb://{MYSQL_USER}@{MYSQL_HOST}:{MYSQL_PORT}/{database}")
     metadata.create_all(engine)
@@ -198,7 +198,7 @@ def floor_sql(subject: dict[str, str]) -> str:
     sys.path.insert(0, str(ROOT))
     import yaml
 
-    raw = yaml.safe_load((ROOT / "include" / "datastores.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load((ROOT / "include" / "datastores" / "datastores.yaml").read_text(encoding="utf-8"))
     lines = [
         f"SET @email = CONVERT({_hex(subject['email'])} USING utf8mb4);",
         f"SET @name = CONVERT({_hex(subject['name'])} USING utf8mb4);",
@@ -237,8 +237,8 @@ def _rss_kb() -> int:
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Runs in a fresh interpreter: import everything, note the baseline, do the work, report peak RSS."""
     workdir = Path(spec["workdir"])
-    # The Variables the DAG's tasks read (include.storage.request_dir, include.downloads), as env, as a deployment
-    # may set them. Set before anything reads them.
+    # The Variables the DAG's tasks read (include.storage.request_dir, include.report.downloads), as env, as a
+    # deployment may set them. Set before anything reads them.
     os.environ["AIRFLOW_VAR_CCPA_REPORT_STORAGE"] = "file://" + str(workdir)
     os.environ["AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET"] = "bench"  # noqa: S105 (a throwaway signing key)
     import MySQLdb  # noqa: F401 (imported before the baseline: the driver is not "work")
@@ -246,14 +246,15 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     from airflow.providers.mysql.hooks.mysql import MySqlHook  # noqa: F401
     from airflow.sdk import ObjectStoragePath  # noqa: F401
 
-    from include import report_files, storage
-    from include.datastores import extract, load_registry
+    from include import storage
+    from include.datastores.registry import extract, load_registry
     from include.db import engine_for
-    from include.email_message import build_message, new_message_id
-    from include.pdf_report import MAX_ROWS_PER_SECTION
+    from include.mail.message import build_message, new_message_id
+    from include.report import files as report_files
+    from include.report.pdf import MAX_ROWS_PER_SECTION
 
     mode, subject = spec["mode"], spec["subject"]
-    registry = load_registry(ROOT / "include" / "datastores.yaml")
+    registry = load_registry(ROOT / "include" / "datastores" / "datastores.yaml")
     stores = [s for s in registry.datastores if s.function is None]
     record = bench_record(subject)
     baseline_kb = _rss_kb()
@@ -280,7 +281,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         result["storage_init_s"] = time.perf_counter() - t0
         result["after_storage_kb"] = _rss_kb()
 
-        # extract_<name> tasks: include.workflow.extract_datastore, minus the compliance store lookup.
+        # extract_<name> tasks: include.tasks.access_request.extract_datastore, minus the compliance store lookup.
         t0 = time.perf_counter()
         summaries = [
             extract(
@@ -297,7 +298,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         result["rows"] = sum(s["row_count"] for s in summaries)
         result["jsonl_bytes"] = sum(storage.resolve(s["path"]).stat().st_size for s in summaries)
 
-        # build_report: include.workflow.build_report, minus the store lookup and the audit row.
+        # build_report: include.tasks.access_request.build_report, minus the store lookup and the audit row.
         marks = instrument(report_files)
         datastores = sorted(summaries, key=lambda e: e["datastore"])
         t0 = time.perf_counter()
@@ -313,7 +314,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         result["files"]["report.html"] = storage.resolve(report["html"]).stat().st_size
         result["report_bytes"] = result["files"]["report.html"]
 
-        # send_report: include.workflow.send_report up to the message it hands to the email backend.
+        # send_report: include.tasks.access_request.send_report up to the message it hands to the email backend.
         t0 = time.perf_counter()
         email, attachments, link = report_files.email_for(record, report)
         msg = build_message(
@@ -354,11 +355,11 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-SINCE_AWARE = SINCE.replace(tzinfo=UTC)  # what include.workflow._since returns for lookback "all"
+SINCE_AWARE = SINCE.replace(tzinfo=UTC)  # what include.tasks.access_request._since returns for lookback "all"
 
 
 def bench_record(subject: dict[str, str]) -> Any:
-    from include.compliance_store import RequestRecord
+    from include.store import RequestRecord
 
     received = NOW.replace(tzinfo=UTC)
     return RequestRecord(
@@ -431,8 +432,8 @@ def marks_zip(marks: list[Mark]) -> list[tuple[float, float]]:
 def mime_at_limit(record: Any) -> dict[str, Any]:
     """The largest email email_for() still sends with attachments: files just under its threshold (size x 4/3 <
     95% of 25 MB), made up (half HTML body, a quarter JSON, a quarter CSV), through build_message + as_bytes."""
-    from include import report_files
-    from include.email_message import MAX_EMAIL_BYTES, Attachment, build_message, new_message_id
+    from include.mail.message import MAX_EMAIL_BYTES, Attachment, build_message, new_message_id
+    from include.report import files as report_files
 
     total = int(MAX_EMAIL_BYTES * 0.95 / report_files._BASE64) - 4096
     row = "<tr><td>2025-11-02T10:00:00</td><td>/checkout</td><td>203.0.113.10</td><td>San Francisco</td></tr>\n"
@@ -475,10 +476,11 @@ def split(stores, record, workdir: Path) -> dict[str, Any]:
     """
     from sqlalchemy import text
 
-    from include import report_files, storage
-    from include.datastores import _params, extract, read_rows
+    from include import storage
+    from include.datastores.registry import _params, extract, read_rows
     from include.db import engine_for
-    from include.report import render_report_chunks
+    from include.report import files as report_files
+    from include.report.html import render_report_chunks
 
     params = _params(record.email, record.name, SINCE)
     out: dict[str, Any] = {}
@@ -836,17 +838,17 @@ def render_section(info, counts, seed_s, results, reps, growth, mime, run_s, loa
         f"- Reproduce: `.venv/bin/python bench/big_subject.py` (this run: {run_s / 60:.0f} minutes; creates and drops"
         " a database `ccpa_bench_<random>` on 127.0.0.1:3306 as root, removes its temp files; rewrites this section)",
         f"- Data: {counts['crm_users']:,} crm_users, {counts['orders']:,} orders, {counts['web_events']:,} web_events"
-        f" rows, bulk-seeded with `executemany` in {seed_s:.0f}s into the tables of `include/demo_data.py`"
+        f" rows, bulk-seeded with `executemany` in {seed_s:.0f}s into the tables of `devtools/demo_data.py`"
         " (`email` indexed). Jane Doe has 1 + 1,000 + 98,999 = **100,000** rows; a second subject has"
         " 1 + 100 + 9,899 = 10,000; each of the three decoys has 1 + 1,000 + 32,000 (the index must skip them)."
         ' Lookback "all" (since 2022-01-01); every row is inside it.',
         f"- Method: median of {reps} repetitions; variants interleaved, order reversed on every other repetition,"
         " after an unmeasured warm-up (both subjects through the client, the 10k subject through our path).",
-        "  - *ours*: the DAG's path for one request, in a fresh subprocess: `include.datastores.extract()` for the"
-        " three SQL datastores to `include.storage.request_dir(id)/<name>.jsonl` (as `extract_datastore`), then"
-        " `include.report_files.build()` (as `build_report`: `report.json`, one CSV per datastore, `report.pdf`,"
-        " `report.html`), then `include.report_files.email_for()` and the MIME message"
-        " `include.email_message.build_message()` would send (as `send_report`, up to the email backend). Only"
+        "  - *ours*: the DAG's path for one request, in a fresh subprocess: `include.datastores.registry.extract()`"
+        " for the three SQL datastores to `include.storage.request_dir(id)/<name>.jsonl` (as `extract_datastore`), then"
+        " `include.report.files.build()` (as `build_report`: `report.json`, one CSV per datastore, `report.pdf`,"
+        " `report.html`), then `include.report.files.email_for()` and the MIME message"
+        " `include.mail.message.build_message()` would send (as `send_report`, up to the email backend). Only"
         " the compliance store is bypassed (a `RequestRecord` is built directly; no audit rows). Storage is"
         " `file://` through Airflow's ObjectStoragePath (Variable `ccpa_report_storage`, set as"
         " `AIRFLOW_VAR_CCPA_REPORT_STORAGE`). The formats are timed by marks taken when `build()` calls each"
@@ -859,11 +861,11 @@ def render_section(info, counts, seed_s, results, reps, growth, mime, run_s, loa
         " the rows back, Jinja alone), and `report.html` written four ways: chunk by chunk through"
         " `ObjectStoragePath.open('w')` (the DAG before `text_writer`), through `include.storage.text_writer` over"
         " ObjectStoragePath (now), and both over a plain `pathlib.Path`.",
-        "  - *floor*: the same three SELECTs (SQL from `include/datastores.yaml`, `:email`/`:since` rewritten to"
-        " user variables set from hex literals) in one `mariadb --batch --raw [--quick]` process writing to a"
-        " file; wall time of the whole process (start, connect, queries, write) measured by the caller, peak RSS"
-        " from `/usr/bin/time -v`. `--quick` streams rows (`mysql_use_result`) as our `stream_results=True` does;"
-        " without it the client buffers each result set.",
+        "  - *floor*: the same three SELECTs (SQL from `include/datastores/datastores.yaml`, `:email`/`:since`"
+        " rewritten to user variables set from hex literals) in one `mariadb --batch --raw [--quick]` process"
+        " writing to a file; wall time of the whole process (start, connect, queries, write) measured by the caller,"
+        " peak RSS from `/usr/bin/time -v`. `--quick` streams rows (`mysql_use_result`) as our `stream_results=True`"
+        " does; without it the client buffers each result set.",
         "",
         "| variant | rows | wall s | rows/s | peak RSS MiB | baseline MiB | work MiB |",
         "|---|---:|---:|---:|---:|---:|---:|",

@@ -2,7 +2,7 @@
 
 :class:`Stack` starts, as separate processes each in its own session, ``airflow api-server``, ``scheduler``,
 ``dag-processor`` and ``triggerer`` on a fresh PostgreSQL metadata database with the LocalExecutor, plus the Slack
-emulator and the SMTP mail sink from ``include/standins``, with the compliance store and the demo datastores in
+emulator and the SMTP mail sink from ``devtools/standins``, with the compliance store and the demo datastores in
 fresh MariaDB databases. :meth:`Stack.stop` signals only the process groups it started and drops what it created.
 Everything listens on 127.0.0.1.
 """
@@ -254,7 +254,7 @@ class Stack:
             cur.execute(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         my.close()
         self.run(
-            [PY, "-m", "include.demo_data", self.seed_url(), "--web-events", str(web_events)],
+            [PY, "-m", "devtools.demo_data", self.seed_url(), "--web-events", str(web_events)],
             "seed",
         )
 
@@ -337,10 +337,10 @@ class Stack:
         log(f"airflow db migrate ({self.pg_db})")
         self.run([str(VENV_BIN / "airflow"), "db", "migrate"], "migrate")
         sink = ["--port", str(self.smtp_port), "--dir", str(self.mail_dir)]
-        self.start("mail_sink", [PY, "-m", "include.standins.mail_sink", *sink])
+        self.start("mail_sink", [PY, "-m", "devtools.standins.mail_sink", *sink])
         self.start(
             "slack_emulator",
-            [PY, "-m", "include.standins.slack_emulator", "--port", str(self.slack_port), *self._emulator_args()],
+            [PY, "-m", "devtools.standins.slack_emulator", "--port", str(self.slack_port), *self._emulator_args()],
         )
         for component in ("api-server", "scheduler", "dag-processor", "triggerer"):
             self.start(component, [str(VENV_BIN / "airflow"), component])

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stack.create_databases()
         stack.start_all()
         stack.apply_env_here()
-        from include.compliance_store import ComplianceStore
+        from include.store import ComplianceStore
 
         emails = [f"task-cpu-{i:03d}@example.com" for i in range(n)]
         stack.clone_subject(emails)

@@ -5,11 +5,12 @@ Run on demand (not part of the test run)::
     .venv/bin/python bench/task_overhead.py
 
 1. Imports ``dags/ccpa_right_of_access.py`` in a fresh interpreter with ``-X importtime`` (3 times) and sums the
-   cumulative import time of Airflow's SDK and of our ``include.workflow`` (and what in it is the heaviest).
+   cumulative import time of Airflow's SDK and of our ``include.tasks.access_request`` (and what in it is the heaviest).
    Every task process of the DAG parses the DAG file, so this is paid per task.
-2. In this process, against a fresh MariaDB database ``ccpa_prof_<random>`` seeded by ``include.demo_data``
-   (dropped at the end): extracts Jane Doe (1 + 3 + 300 rows) with ``include.datastores.extract`` and builds her
-   report with ``include.report_files.build`` under cProfile (after one warm-up build), as ``build_report`` does.
+2. In this process, against a fresh MariaDB database ``ccpa_prof_<random>`` seeded by ``devtools.demo_data``
+   (dropped at the end): extracts Jane Doe (1 + 3 + 300 rows) with ``include.datastores.registry.extract`` and
+   builds her report with ``include.report.files.build`` under cProfile (after one warm-up build), as
+   ``build_report`` does.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ def import_times() -> dict[str, float]:
             if m:
                 cumulative.setdefault(m.group(3), int(m.group(1)) / 1e6)
         runs.append(cumulative)
-    keys = ["ccpa_right_of_access", "airflow", "airflow.sdk", "include.workflow", "include.report_files"]
-    keys += ["include.pdf_report"]
-    keys += ["reportlab", "airflow.providers.slack.hooks.slack", "include.datastores", "include.compliance_store"]
+    keys = ["ccpa_right_of_access", "airflow", "airflow.sdk", "include.tasks.access_request", "include.report.files"]
+    keys += ["include.report.pdf"]
+    keys += ["reportlab", "airflow.providers.slack.hooks.slack", "include.datastores.registry", "include.store"]
     return {k: statistics.median(r.get(k, 0.0) for r in runs) for k in keys}
 
 
@@ -69,8 +70,10 @@ def report_profile() -> dict[str, object]:
         sys.path.insert(0, str(ROOT))
         from sqlalchemy import create_engine
 
-        from include import demo_data, report_files, storage
-        from include.datastores import extract, load_registry
+        from devtools import demo_data
+        from include import storage
+        from include.datastores.registry import extract, load_registry
+        from include.report import files as report_files
 
         demo_data.seed(create_engine(f"mysql+mysqldb://root@127.0.0.1:3306/{db}"), web_events_per_person=300)
         now = datetime.now(UTC)

@@ -19,7 +19,7 @@ Phases (run in this order; each one is bounded in count and time):
   (one decision per request that was answered 200).
 * ``latency``: 20 requests, deferred, then approved one at a time: signed Approve click to the report in the
   mail sink, broken down per task from the REST API's task instances; compared with the floor, the same work
-  (``include.workflow`` extract x3, build_report, send_report, close_review_prompt) in this one process.
+  (``include.tasks.access_request`` extract x3, build_report, send_report, close_review_prompt) in this one process.
 * ``volume``: N requests (default 500) triggered over REST, waited on until every ``wait_for_decision`` is
   deferred; worker slots held and triggerer RSS/CPU over 60 s; then all approved; time until N report emails.
 * ``intake``: REST triggers at stepped rates (DAG paused, so only the API server's intake is measured) until p99
@@ -168,8 +168,8 @@ def approve_payload(request_id: str, response_url: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------ phases
 def phase_callback(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
-    from include.compliance_store import ComplianceStore
     from include.request import AccessRequest
+    from include.store import ComplianceStore
 
     store = ComplianceStore.from_connection()
     rates = [float(r) for r in args.callback_rates.split(",")]
@@ -291,10 +291,10 @@ def tasks_p50(samples: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 
 def phase_latency(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
-    from include import workflow
-    from include.compliance_store import APPROVE, ComplianceStore
-    from include.datastores import load_registry
+    from include.datastores.registry import load_registry
     from include.request import AccessRequest
+    from include.store import APPROVE, ComplianceStore
+    from include.tasks import access_request as workflow
 
     n = args.latency_requests
     emails = [f"lat-{i:02d}@example.com" for i in range(n)]
@@ -336,7 +336,7 @@ def phase_latency(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         )
         log(f"latency {i + 1}/{n}: click->email {mail['arrived'] - clicked:.2f} s, callback {acked - clicked:.3f} s")
 
-    # The floor: the same work in one process, calling include.workflow directly.
+    # The floor: the same work in one process, calling include.tasks.access_request directly.
     registry = load_registry()
     now = datetime.now(UTC)
     run_url = workflow.run_url(DAG_ID, "floor")
@@ -585,7 +585,7 @@ def phase_volume(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     }
     log(f"volume waiting: {json.dumps(waiting)}")
 
-    from include.compliance_store import ComplianceStore
+    from include.store import ComplianceStore
 
     store = ComplianceStore.from_connection()
     targets = []

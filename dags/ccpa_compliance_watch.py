@@ -14,8 +14,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from include import watch
-from include.compliance_store import ComplianceStore
+from include.store import ComplianceStore
+from include.tasks import compliance_watch as watch
 
 
 @dag(

@@ -5,9 +5,9 @@ One run answers one "what personal information do you hold about me?" request (C
 
 The intake system triggers a run with conf `{"name", "email", "photo_id_url"}`. The run posts a review prompt to
 Slack, waits (deferred, holding no worker slot) for a compliance officer to click **Approve** or **Reject**, then
-either gathers the person's data from every datastore in `include/datastores.yaml` and emails them the report, or
-emails a rejection. Finally the Slack prompt is replaced by the outcome so nobody acts twice. Every step is recorded
-in the compliance store (connection `ccpa_compliance_db`).
+either gathers the person's data from every datastore in `include/datastores/datastores.yaml` and emails them the
+report, or emails a rejection. Finally the Slack prompt is replaced by the outcome so nobody acts twice. Every step is
+recorded in the compliance store (connection `ccpa_compliance_db`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, TriggerRule, dag, task, task_group
 
-from include import workflow
-from include.datastores import load_registry
+from include.datastores.registry import load_registry
+from include.decision.sensor import WaitForDecisionSensor
 from include.request import PARAM_SCHEMAS
-from include.sensors import WaitForDecisionSensor
+from include.tasks import access_request as workflow
 
 # A local YAML file: reading it at parse time touches no database, Variable or connection.
 DATASTORES = load_registry().datastores

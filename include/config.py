@@ -31,7 +31,10 @@ ENV_POLL_SECONDS = "CCPA_DECISION_POLL_SECONDS"
 ENV_DATASTORES_FILE = "CCPA_DATASTORES_FILE"
 
 INCLUDE_DIR = Path(__file__).resolve().parent
-DEFAULT_DATASTORES_FILE = INCLUDE_DIR / "datastores.yaml"
+DEFAULT_DATASTORES_FILE = INCLUDE_DIR / "datastores" / "datastores.yaml"
+#: Where the registry lived before include/ was split into packages: a deployment that still keeps its own registry
+#: there must not silently get the demo registry instead.
+LEGACY_DATASTORES_FILE = INCLUDE_DIR / "datastores.yaml"
 
 _UNSET = object()
 
@@ -80,4 +83,7 @@ def poll_seconds() -> float:
 
 
 def datastores_file() -> Path:
-    return Path(os.environ.get(ENV_DATASTORES_FILE) or DEFAULT_DATASTORES_FILE)
+    configured = os.environ.get(ENV_DATASTORES_FILE)
+    if configured:
+        return Path(configured)
+    return LEGACY_DATASTORES_FILE if LEGACY_DATASTORES_FILE.exists() else DEFAULT_DATASTORES_FILE

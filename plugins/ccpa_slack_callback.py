@@ -11,7 +11,7 @@ from typing import ClassVar
 from a2wsgi import WSGIMiddleware
 from airflow.plugins_manager import AirflowPlugin
 
-from include.slack_callback import create_app
+from include.slack.callback import create_app
 
 URL_PREFIX = "/ccpa"
 

@@ -193,13 +193,13 @@ else
   COMPLIANCE_WHERE="SQLite file .demo/airflow/ccpa_compliance.sqlite"
 fi
 export AIRFLOW_CONN_CCPA_CRM_DB="$DATA_CONN" AIRFLOW_CONN_CCPA_ORDERS_DB="$DATA_CONN" AIRFLOW_CONN_CCPA_WEB_DB="$DATA_CONN"
-(cd "$ROOT" && "$PY" -m include.demo_data "$SEED_URL" --web-events 300 >"$DEMO/logs/seed.log" 2>&1) || { tail_logs seed; die "seeding the datastores"; }
+(cd "$ROOT" && "$PY" -m devtools.demo_data "$SEED_URL" --web-events 300 >"$DEMO/logs/seed.log" 2>&1) || { tail_logs seed; die "seeding the datastores"; }
 log "seeded the demo datastores (Jane Doe and three decoys)"
 
 # ---------------------------------------------------------------------------------------------- services
 log "starting the mail sink on smtp://127.0.0.1:$SMTP_PORT and the Slack emulator on $SLACK_URL"
-start_bg mail_sink "$PY" -m include.standins.mail_sink --port "$SMTP_PORT" --web-port "$MAIL_WEB_PORT" --dir "$DEMO/mail"
-start_bg slack_emulator "$PY" -m include.standins.slack_emulator --port "$SLACK_PORT" --signing-secret "$SECRET" \
+start_bg mail_sink "$PY" -m devtools.standins.mail_sink --port "$SMTP_PORT" --web-port "$MAIL_WEB_PORT" --dir "$DEMO/mail"
+start_bg slack_emulator "$PY" -m devtools.standins.slack_emulator --port "$SLACK_PORT" --signing-secret "$SECRET" \
   --callback-url "$AF_URL/ccpa/slack/actions"
 
 log "starting airflow standalone on $AF_URL (logs: .demo/logs/airflow.log)"
@@ -358,7 +358,7 @@ log "run $RUN_ID: success, $((DONE_AT - CLICK_AT)) s after the Approve click"
 log "the report, as emailed (mail sink: .demo/mail/)"
 "$PY" - "$DEMO/mail" "$ROOT" <<'PY'
 import html, os, re, sys
-from include.standins.mail_sink import read_mail
+from devtools.standins.mail_sink import read_mail
 
 mails = read_mail(sys.argv[1])
 if not mails:
@@ -408,7 +408,7 @@ print(f"    (buttons left: {len(buttons)}; message edited {edits} time(s))")
 log "the audit trail ($COMPLIANCE_WHERE):"
 "$PY" - "$RUN_ID" <<'PY' 2>"$DEMO/logs/audit.log"
 import sys
-from include.compliance_store import ComplianceStore
+from include.store import ComplianceStore
 
 store = ComplianceStore.from_connection()
 record = store.find_by_run_id(sys.argv[1])

@@ -70,7 +70,7 @@ def mysql_database():
 @pytest.fixture
 def compliance_store(mysql_database, monkeypatch):
     """A fresh compliance store on the real MariaDB, reachable as connection ccpa_compliance_db."""
-    from include.compliance_store import ComplianceStore
+    from include.store import ComplianceStore
 
     url = f"{MYSQL_URL}/{mysql_database('ccpa_compliance')}"
     monkeypatch.setenv("AIRFLOW_CONN_CCPA_COMPLIANCE_DB", url)
@@ -83,7 +83,7 @@ DEMO_DATASTORE_CONNS = ("CCPA_CRM_DB", "CCPA_ORDERS_DB", "CCPA_WEB_DB")
 
 
 def use_datastores(monkeypatch, url: str) -> None:
-    """Point the three demo datastore connections of include/datastores.yaml at one database."""
+    """Point the three demo datastore connections of include/datastores/datastores.yaml at one database."""
     for name in DEMO_DATASTORE_CONNS:
         monkeypatch.setenv(f"AIRFLOW_CONN_{name}", url)
 

@@ -20,11 +20,11 @@ import pytest
 import requests
 from slack_sdk import WebClient
 
+from devtools.standins.mail_sink import MailSink
+from devtools.standins.slack_emulator import SlackEmulator
+from devtools.standins.wsgi_thread import ServedApp
 from include.request import AccessRequest
-from include.slack_blocks import review_prompt, thread_notice
-from include.standins.mail_sink import MailSink
-from include.standins.slack_emulator import SlackEmulator
-from include.standins.wsgi_thread import ServedApp
+from include.slack.blocks import review_prompt, thread_notice
 
 pytestmark = pytest.mark.browser
 
@@ -53,7 +53,7 @@ class World:
 
 @pytest.fixture
 def world(compliance_store, monkeypatch, tmp_path) -> Iterator[World]:
-    from include.slack_callback import create_app
+    from include.slack.callback import create_app
 
     with SlackEmulator(signing_secret=SECRET) as slack, MailSink(tmp_path / "mail", web_port=0) as sink:
         monkeypatch.setenv("AIRFLOW_VAR_CCPA_SLACK_SIGNING_SECRET", SECRET)
@@ -163,8 +163,8 @@ def test_approve_in_the_channel_page_then_the_report_arrives_in_the_mail_page(wo
     screenshot(page, shots / "slack-channel-approved.png")
 
     # What the DAG does next, in short: email the report; the person sees it in the mail page.
-    from include.notify import send_once
-    from include.report import Email
+    from include.mail.send import send_once
+    from include.report.html import Email
 
     send_once(
         world.store,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from include.demo_data import DEMO_PERSON
-from include.standins.mail_sink import MailSink
+from devtools.demo_data import DEMO_PERSON
+from devtools.standins.mail_sink import MailSink
 from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS
 from tests.integration.conftest import dag, datastores_db, run_dag, stack  # noqa: F401 (fixtures)
 

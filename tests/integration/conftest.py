@@ -70,7 +70,7 @@ def _has_button(message: dict) -> bool:
 def datastores_db(mysql_database) -> str:
     from sqlalchemy import create_engine, insert
 
-    from include.demo_data import crm_users, seed
+    from devtools.demo_data import crm_users, seed
 
     url = f"{MYSQL_URL}/{mysql_database('ccpa_data')}"
     engine = create_engine(url)
@@ -85,13 +85,13 @@ def datastores_db(mysql_database) -> str:
 
 @pytest.fixture
 def stack(airflow_db, compliance_store, datastores_db, monkeypatch, tmp_path) -> Iterator[Stack]:
-    from include.slack_callback import create_app
-    from include.standins.mail_sink import MailSink
-    from include.standins.slack_emulator import SlackEmulator
-    from include.standins.wsgi_thread import ServedApp
+    from devtools.standins.mail_sink import MailSink
+    from devtools.standins.slack_emulator import SlackEmulator
+    from devtools.standins.wsgi_thread import ServedApp
+    from include.slack.callback import create_app
 
     use_datastores(monkeypatch, datastores_db)
-    monkeypatch.setenv("CCPA_DATASTORES_FILE", str(ROOT / "include" / "datastores.yaml"))
+    monkeypatch.setenv("CCPA_DATASTORES_FILE", str(ROOT / "include" / "datastores" / "datastores.yaml"))
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REVIEW_CHANNEL", CHANNEL)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_SLACK_SIGNING_SECRET", SIGNING_SECRET)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_APPROVERS", f"{APPROVER},U0SECOND")

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from devtools.standins.slack_emulator import SlackEmulator
 from include.request import AccessRequest
-from include.standins.slack_emulator import SlackEmulator
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from include.demo_data import DEMO_PERSON
+from devtools.demo_data import DEMO_PERSON
 from tests.integration.conftest import APPROVER, FROM_EMAIL
 
 pytestmark = pytest.mark.integration

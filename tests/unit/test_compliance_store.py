@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from include.compliance_store import ComplianceStore, DeliveryInDoubt, UnknownRequest
 from include.request import AccessRequest
+from include.store import ComplianceStore, DeliveryInDoubt, UnknownRequest
 
 REQUEST = AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id")
 RECEIVED = datetime(2026, 11, 27, 10, 30, 15, 123456, tzinfo=UTC)
@@ -17,7 +17,7 @@ RECEIVED = datetime(2026, 11, 27, 10, 30, 15, 123456, tzinfo=UTC)
 def test_schema_creation_is_idempotent(compliance_store):
     ComplianceStore(compliance_store.engine)
     compliance_store._ensure_schema()
-    from include.compliance_store import metadata
+    from include.store import metadata
 
     metadata.create_all(compliance_store.engine, checkfirst=True)
 
@@ -26,7 +26,7 @@ def test_a_new_process_checks_the_schema_with_one_query_and_creates_what_is_miss
     """Every task process opens the store: on a ready database that costs one query (it was one per table)."""
     from sqlalchemy import event, inspect, text
 
-    from include import compliance_store as module
+    from include import store as module
 
     engine = compliance_store.engine
     statements: list[str] = []
@@ -130,7 +130,7 @@ def test_connection_lookups_are_reused_for_a_minute(compliance_store, monkeypatc
 
 
 def test_waiting_states_is_one_query_of_decision_and_pending_extension_notice(compliance_store):
-    from include.compliance_store import EXTENSION_NOTICE
+    from include.store import EXTENSION_NOTICE
 
     request_id = compliance_store.register_request("run-w", REQUEST, datetime.now(UTC)).request_id
     other = compliance_store.register_request("run-w2", REQUEST, datetime.now(UTC)).request_id

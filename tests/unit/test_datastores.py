@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, insert
 
+from devtools.demo_data import DEMO_PERSON, crm_users, seed
 from include import storage
-from include.datastores import RegistryError, load_registry, read_rows
-from include.datastores import extract as extract_to
-from include.demo_data import DEMO_PERSON, crm_users, seed
+from include.datastores.registry import RegistryError, load_registry, read_rows
+from include.datastores.registry import extract as extract_to
 from tests.conftest import MYSQL_URL, ROOT, use_datastores
 
 
@@ -32,7 +32,7 @@ ENTRY = """datastores:
 
 
 def test_the_shipped_registry_is_valid():
-    registry = load_registry(ROOT / "include" / "datastores.yaml")
+    registry = load_registry(ROOT / "include" / "datastores" / "datastores.yaml")
     assert [d.name for d in registry.datastores] == ["crm", "orders", "web"]
     assert registry.get("crm").queries[0].withhold == ("ssn",)
 
@@ -80,7 +80,7 @@ def datastores_url(mysql_database):
 @pytest.fixture
 def registry(datastores_url, monkeypatch):
     use_datastores(monkeypatch, datastores_url)
-    return load_registry(ROOT / "include" / "datastores.yaml")
+    return load_registry(ROOT / "include" / "datastores" / "datastores.yaml")
 
 
 SINCE = datetime.now(UTC) - timedelta(days=365)
@@ -192,7 +192,7 @@ def test_python_source_runs_like_a_sql_datastore(tmp_path, monkeypatch, extract)
     ]
     log.write_text("".join(json.dumps(e) + "\n" for e in events))
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_NEWSLETTER_LOG", f"file://{log}")
-    path = write(tmp_path, ENTRY + "python_sources: [include.example_sources]\n")
+    path = write(tmp_path, ENTRY + "python_sources: [devtools.example_sources]\n")
 
     registry = load_registry(path)
     assert [d.name for d in registry.datastores] == ["crm", "newsletter"]
@@ -206,7 +206,7 @@ def test_python_source_runs_like_a_sql_datastore(tmp_path, monkeypatch, extract)
 
 
 def test_python_sources_are_validated_like_yaml(tmp_path):
-    from include.datastores import personal_data_source
+    from include.datastores.registry import personal_data_source
 
     with pytest.raises(RegistryError, match="unknown category 'private'"):
         personal_data_source("bad", categories={"x": "private"})(lambda **_: [])

@@ -27,10 +27,10 @@ import pytest
 import requests
 from googleapiclient.errors import HttpError
 
-from include.hooks.gmail import GMAIL_SEND_SCOPE, MAX_MESSAGE_BYTES, GmailHook, MessageTooLarge
-from include.standins import gmail_api
-from include.standins.gmail_api import GmailStandIn
-from include.standins.mail_sink import read_mail
+from devtools.standins import gmail_api
+from devtools.standins.gmail_api import GmailStandIn
+from devtools.standins.mail_sink import read_mail
+from include.mail.hooks.gmail import GMAIL_SEND_SCOPE, MAX_MESSAGE_BYTES, GmailHook, MessageTooLarge
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "ya29.stand-in"
@@ -253,7 +253,7 @@ def test_message_without_recipient_raises_from_the_hook(hook: GmailHook, standin
 
 def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "include.standins.gmail_api", "--port", "0", "--dir", str(tmp_path / "cli")],
+        [sys.executable, "-m", "devtools.standins.gmail_api", "--port", "0", "--dir", str(tmp_path / "cli")],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -7,9 +7,9 @@ from datetime import datetime
 import pytest
 from sqlalchemy import create_engine
 
-from include.datastores import load_registry
-from include.demo_data import DEMO_PERSON, seed
-from include.identity import gather
+from devtools.demo_data import DEMO_PERSON, seed
+from include.datastores.identity import gather
+from include.datastores.registry import load_registry
 from tests.conftest import MYSQL_URL, ROOT, use_datastores
 
 SINCE = datetime(2022, 1, 1)
@@ -27,7 +27,7 @@ def datastores_url(mysql_database):
 @pytest.fixture
 def stores(datastores_url, monkeypatch):
     use_datastores(monkeypatch, datastores_url)
-    return load_registry(ROOT / "include" / "datastores.yaml").datastores
+    return load_registry(ROOT / "include" / "datastores" / "datastores.yaml").datastores
 
 
 def test_known_person_with_matching_name(stores):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from pypdf import PdfReader
 
-from include.pdf_report import MAX_ROWS_PER_SECTION, write_pdf
+from include.report.pdf import MAX_ROWS_PER_SECTION, write_pdf
 
 RECEIVED = datetime(2026, 11, 27, tzinfo=UTC)
 

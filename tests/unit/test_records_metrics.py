@@ -13,10 +13,9 @@ import time_machine
 from PIL import Image
 from sqlalchemy import select, update
 
-from include import metrics as metrics_mod
-from include import records
-from include.compliance_store import ComplianceStore, requests_table
 from include.request import AccessRequest
+from include.store import ComplianceStore, records, requests_table
+from include.store import metrics as metrics_mod
 
 NOW = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
 

@@ -9,11 +9,11 @@ import pytest
 import time_machine
 from airflow.sdk.exceptions import TaskDeferred
 
-from include import reminders
+from devtools.standins.slack_emulator import SlackEmulator
+from include.decision import reminders
+from include.decision.sensor import WaitForDecisionSensor
+from include.decision.trigger import DecisionTrigger
 from include.request import AccessRequest
-from include.sensors import WaitForDecisionSensor
-from include.standins.slack_emulator import SlackEmulator
-from include.triggers import DecisionTrigger
 from tests.conftest import use_slack
 
 RECEIVED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # due 2026-12-17; escalation from 2026-12-07
@@ -118,7 +118,7 @@ def test_timeout_tells_the_channel_loudly(compliance_store, slack, prompted):
 
     from airflow.sdk.exceptions import TaskDeferralTimeout
 
-    from include.workflow import notify_failure
+    from include.tasks.access_request import notify_failure
 
     request_id, ts = prompted
     record = compliance_store.get_request(request_id)

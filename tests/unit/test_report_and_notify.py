@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from include.compliance_store import DeliveryInDoubt
-from include.notify import send_once
-from include.report import Email, render_rejection
-from include.report import render_report as _render_report
+from devtools.standins.mail_sink import MailSink
+from include.mail.send import send_once
+from include.report.html import Email, render_rejection
+from include.report.html import render_report as _render_report
 from include.request import AccessRequest
-from include.standins.mail_sink import MailSink
+from include.store import DeliveryInDoubt
 from tests.conftest import use_smtp
 
 RECEIVED = datetime(2026, 11, 27, tzinfo=UTC)
@@ -143,7 +143,7 @@ def test_a_send_in_doubt_is_never_repeated(sink, compliance_store, request_id):
 def test_mailbox_quotes_local_parts_smtplib_would_cut(address, smtp_form):
     import smtplib
 
-    from include.email_message import mailbox
+    from include.mail.message import mailbox
 
     assert mailbox(address) == smtp_form
     assert smtplib.quoteaddr(mailbox(address)) == f"<{smtp_form}>"
@@ -151,7 +151,7 @@ def test_mailbox_quotes_local_parts_smtplib_would_cut(address, smtp_form):
 
 @pytest.fixture
 def gmail(tmp_path, monkeypatch):
-    from include.standins.gmail_api import GmailStandIn
+    from devtools.standins.gmail_api import GmailStandIn
 
     with GmailStandIn(tmp_path / "gmail", tokens=["ya29.stand-in"]) as standin:
         monkeypatch.setenv(
@@ -169,8 +169,8 @@ def gmail(tmp_path, monkeypatch):
 
 
 def test_gmail_backend_sends_exactly_the_bytes_built_once(gmail, compliance_store, request_id, monkeypatch):
-    from include import notify
-    from include.email_message import Attachment
+    from include.mail import send as notify
+    from include.mail.message import Attachment
 
     built = {}
     real_build = notify.build_message

@@ -13,11 +13,11 @@ from jsonschema import Draft202012Validator
 from pypdf import PdfReader
 from sqlalchemy import create_engine, insert, update
 
-from include import report_files
-from include.compliance_store import RequestRecord
-from include.datastores import extract, load_registry
-from include.demo_data import DEMO_PERSON, crm_users, seed
-from include.email_message import build_message
+from devtools.demo_data import DEMO_PERSON, crm_users, seed
+from include.datastores.registry import extract, load_registry
+from include.mail.message import build_message
+from include.report import files as report_files
+from include.store import RequestRecord
 from tests.conftest import MYSQL_URL, ROOT, use_datastores
 
 SCRIPT = "<script>alert(1)</script>"
@@ -57,7 +57,7 @@ def report(datastores_url, monkeypatch, tmp_path):
     )
     folder = tmp_path / record.request_id
     folder.mkdir()
-    registry = load_registry(ROOT / "include" / "datastores.yaml")
+    registry = load_registry(ROOT / "include" / "datastores" / "datastores.yaml")
     summaries = [
         extract(d, email=record.email, name=record.name, since=SINCE, dest=folder / f"{d.name}.jsonl")
         for d in registry.datastores
@@ -98,7 +98,7 @@ def test_mime_structure(report):
 def test_json_follows_its_schema_and_holds_the_data(report):
     _, _built, folder = report
     document = json.loads((folder / "report.json").read_text())
-    schema = json.loads((ROOT / "include" / "report_schema.json").read_text())
+    schema = json.loads((ROOT / "include" / "report" / "schema.json").read_text())
     Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(document)
     assert document["schema_version"] == "1.0"
     crm = next(d for d in document["datastores"] if d["datastore"] == "crm")
@@ -148,8 +148,8 @@ def test_script_is_inert_in_the_html(report):
 
 
 def test_too_big_for_email_goes_by_signed_expiring_link(report, monkeypatch):
-    from include.downloads import read_token
-    from include.slack_callback import create_app
+    from include.report.downloads import read_token
+    from include.slack.callback import create_app
 
     record, built, _folder = report
     monkeypatch.setattr(report_files, "MAX_EMAIL_BYTES", 4096)
@@ -175,8 +175,8 @@ def test_too_big_for_email_goes_by_signed_expiring_link(report, monkeypatch):
 
 
 def test_expired_link_is_gone(report):
-    from include.downloads import make_link
-    from include.slack_callback import create_app
+    from include.report.downloads import make_link
+    from include.slack.callback import create_app
 
     record, _, _ = report
     old = make_link(record.request_id, now=datetime.now(UTC) - timedelta(hours=100))

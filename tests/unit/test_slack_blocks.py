@@ -1,8 +1,8 @@
 import json
 from datetime import UTC, datetime
 
-from include.compliance_store import RequestRecord
-from include.slack_blocks import ACTION_APPROVE, ACTION_REJECT, outcome_prompt, review_prompt
+from include.slack.blocks import ACTION_APPROVE, ACTION_REJECT, outcome_prompt, review_prompt
+from include.store import RequestRecord
 
 RECORD = RequestRecord(
     request_id="0123456789abcdef0123456789abcdef",

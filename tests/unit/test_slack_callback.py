@@ -13,9 +13,9 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
+from devtools.standins.slack_emulator import SlackEmulator
 from include.request import AccessRequest
-from include.slack_callback import create_app
-from include.standins.slack_emulator import SlackEmulator
+from include.slack.callback import create_app
 
 SECRET = "unit-test-signing-secret"
 APPROVER = "U0APPROVER"
@@ -201,7 +201,7 @@ def reject_submission(request_id, reason_key=None, details=None, user=APPROVER):
 @pytest.fixture
 def prompted(compliance_store, request_id, slack):
     """The request's prompt, posted to the emulator as post_review_prompt would."""
-    from include.slack_blocks import review_prompt
+    from include.slack.blocks import review_prompt
 
     text, blocks = review_prompt(compliance_store.get_request(request_id))
     posted = WebClient(token="xoxb-test", base_url=slack.api_url).chat_postMessage(
@@ -348,7 +348,7 @@ def test_extension_after_the_first_45_days_is_refused(client, compliance_store):
 def test_concurrent_extensions_give_one(compliance_store, request_id):
     from concurrent.futures import ThreadPoolExecutor
 
-    from include.compliance_store import ExtensionRefused
+    from include.store import ExtensionRefused
 
     def attempt(i):
         try:

@@ -20,8 +20,8 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 from werkzeug.serving import make_server
 
-from include.standins.mail_sink import MailSink
-from include.standins.slack_emulator import RESPONSE_URL_MAX_USES, SlackEmulator
+from devtools.standins.mail_sink import MailSink
+from devtools.standins.slack_emulator import RESPONSE_URL_MAX_USES, SlackEmulator
 
 SECRET = "test-signing-secret"
 

@@ -6,8 +6,8 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
+from include.decision.trigger import DecisionTrigger
 from include.request import AccessRequest
-from include.triggers import DecisionTrigger
 
 AT = "2026-11-28T10:00:00+00:00"
 
@@ -79,7 +79,7 @@ def test_keeps_polling_while_the_store_is_unreachable(monkeypatch):
 
 
 def test_many_waiting_requests_share_one_query_per_round(compliance_store, monkeypatch):
-    from include import triggers
+    from include.decision import trigger as triggers
 
     ids = [
         compliance_store.register_request(

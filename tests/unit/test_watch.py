@@ -8,9 +8,9 @@ import pytest
 import time_machine
 from slack_sdk import WebClient
 
-from include import watch
+from devtools.standins.slack_emulator import SlackEmulator
 from include.request import AccessRequest
-from include.standins.slack_emulator import SlackEmulator
+from include.tasks import compliance_watch as watch
 from tests.conftest import use_slack
 
 RECEIVED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

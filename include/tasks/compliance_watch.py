@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from include import config, records, reminders, storage
-from include.compliance_store import ComplianceStore, utcnow
+from include import config, storage
+from include.decision import reminders
+from include.slack import client as slack_client
+from include.store import ComplianceStore, records, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,7 @@ PURGE_LOOKBACK = timedelta(days=30)
 
 
 def nudge_undecided(store: ComplianceStore, now: datetime | None = None) -> dict[str, int]:
-    from include.workflow import post_nudge
+    from include.tasks.access_request import post_nudge
 
     now = now or utcnow()
     hours = reminders.reminder_hours()
@@ -48,11 +50,7 @@ def report_overdue(store: ComplianceStore, now: datetime | None = None) -> int:
         for r in overdue
     ]
     text = f":rotating_light: {len(overdue)} CCPA request(s) are past their legal deadline:\n" + "\n".join(lines)
-    from airflow.providers.slack.hooks.slack import SlackHook
-
-    SlackHook(slack_conn_id=config.SLACK_CONN_ID).client.chat_postMessage(
-        channel=config.get_variable(config.VAR_REVIEW_CHANNEL), text=text
-    )
+    slack_client.web_client().chat_postMessage(channel=config.get_variable(config.VAR_REVIEW_CHANNEL), text=text)
     for r in overdue:
         store.audit(r.request_id, "reported_overdue")
     return len(overdue)
@@ -68,7 +66,7 @@ def apply_retention(store: ComplianceStore, now: datetime | None = None) -> int:
 
 def purge_report_files(store: ComplianceStore, now: datetime | None = None) -> int:
     """Delete the files of requests closed longer ago than the download link lives: they hold personal data."""
-    from include.downloads import ttl
+    from include.report.downloads import ttl
 
     now = now or utcnow()
     cutoff = now - ttl()

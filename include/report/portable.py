@@ -1,6 +1,6 @@
 """The portable copy (Civ. 1798.130(a)(3)(B)(iii)): structured, commonly used, machine-readable.
 
-``report.json`` follows the versioned schema in ``include/report_schema.json`` (documented in
+``report.json`` follows the versioned schema in ``include/report/schema.json`` (documented in
 docs/report-format.md); one CSV per datastore opens in any spreadsheet. Both are written row by row from the extract
 files, so a person with 100,000 rows costs no more memory than one with ten. Withheld values were never extracted:
 they appear as null with ``"withheld": true`` on their column.
@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from include.report import CATEGORY_LABELS, RowsFor, categories_held, holding, withheld_held
+from include.report.html import CATEGORY_LABELS, RowsFor, categories_held, holding, withheld_held
 
 SCHEMA_ID = "https://ccpa-right-of-access.example/schemas/ccpa-access-report/v1.json"
 SCHEMA_VERSION = "1.0"

@@ -106,7 +106,7 @@ def download(token: str) -> Response:
 
 def _audit(request_id: str) -> None:
     try:
-        from include.compliance_store import ComplianceStore
+        from include.store import ComplianceStore
 
         ComplianceStore.from_connection().audit(request_id, "report_downloaded")
     except Exception:  # the download itself must not fail for want of an audit row

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from include.compliance_store import APPROVE, REJECT, RequestRecord
+from include.store import APPROVE, REJECT, RequestRecord
 
 ACTION_APPROVE = "ccpa_approve"
 ACTION_REJECT = "ccpa_reject"

@@ -5,7 +5,7 @@ to :attr:`SlackEmulator.api_url`) talks to it as it would to ``https://slack.com
 hands every message a ``response_url`` and plays the human side: :meth:`SlackEmulator.click` sends Slack's
 ``block_actions`` payload, signed exactly as Slack signs it, to the app's interactivity endpoint.
 
-Run on its own with ``python -m include.standins.slack_emulator --port 8091 --signing-secret S --callback-url URL``.
+Run on its own with ``python -m devtools.standins.slack_emulator --port 8091 --signing-secret S --callback-url URL``.
 Open :attr:`SlackEmulator.url` in a browser to try it as a person: the channel as Slack shows it (Block Kit, threads,
 ephemerals, modals), where the buttons send the same signed payloads as :meth:`SlackEmulator.click`.
 Message bodies are never logged: they carry requesters' personal data.
@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 import requests
 from flask import Flask, Response, jsonify, request, send_from_directory
 
-from include.standins.wsgi_thread import QuietRequestHandler, ServedStandIn
+from devtools.standins.wsgi_thread import QuietRequestHandler, ServedStandIn
 
 log = logging.getLogger(__name__)
 

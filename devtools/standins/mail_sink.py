@@ -5,7 +5,7 @@ deliver to it; nothing is relayed. Each message lands as ``<dir>/<UTC YYYYmmddTH
 the exact bytes received, next to a ``.envelope.json`` with the SMTP envelope (the recipients are not always in
 the headers, e.g. Bcc). Files are written atomically, so another process can read the directory at any time.
 
-Run on its own with ``python -m include.standins.mail_sink --port 8025 --dir DIR [--web-port 8026]``. With a web port
+Run on its own with ``python -m devtools.standins.mail_sink --port 8025 --dir DIR [--web-port 8026]``. With a web port
 it also serves a page listing the received mail (newest first); each message opens with its headers, its HTML body
 in a sandboxed frame, its text body and its attachments as downloads. The page reads the directory, so it shows mail
 stored by any process.
@@ -37,7 +37,7 @@ from typing import Any, Self, cast
 from aiosmtpd.controller import Controller
 from flask import Flask, Response, abort, jsonify, render_template
 
-from include.standins.wsgi_thread import QuietRequestHandler, ServedApp, StartStop
+from devtools.standins.wsgi_thread import QuietRequestHandler, ServedApp, StartStop
 
 log = logging.getLogger(__name__)
 

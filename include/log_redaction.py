@@ -14,6 +14,3 @@ def quiet_body_loggers() -> None:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.INFO)
-
-
-quiet_body_loggers()

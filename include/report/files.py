@@ -9,12 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from include import storage
-from include.compliance_store import RequestRecord
-from include.datastores import read_rows
-from include.downloads import make_link, write_zip
-from include.email_message import MAX_EMAIL_BYTES, Attachment
-from include.portable import write_csv, write_json
-from include.report import Email, holding, render_report_chunks, report_subject
+from include.datastores.registry import read_rows
+from include.mail.message import MAX_EMAIL_BYTES, Attachment
+from include.report.downloads import make_link, write_zip
+from include.report.html import Email, holding, render_report_chunks, report_subject
+from include.report.portable import write_csv, write_json
+from include.store import RequestRecord
 
 JSON_NAME = "report.json"
 PDF_NAME = "report.pdf"
@@ -51,7 +51,7 @@ def build(record: RequestRecord, since: datetime, datastores: list[dict[str, Any
             with storage.text_writer(folder / name) as out:
                 write_csv(out, store, _rows)
             files.append({"path": storage.url_of(folder / name), "filename": name, "type": "text/csv"})
-        from include.pdf_report import write_pdf  # the PDF library loads only in the task that builds reports
+        from include.report.pdf import write_pdf  # the PDF library loads only in the task that builds reports
 
         with (folder / PDF_NAME).open("wb") as out:
             write_pdf(out, **context)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from include.datastores import Datastore, Probe, probe
+from include.datastores.registry import Datastore, Probe, probe
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ Connection formats (``AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT``)::
      "extra": {"key_path": "/secrets/gmail-sender.json", "delegate_to": "privacy@example.com"}}
     # (or "keyfile_dict": {...} / "key_secret_name": "..." instead of "key_path")
 
-    # Demo and tests, against include.standins.gmail_api: a static bearer token, no Google account at all.
+    # Demo and tests, against devtools.standins.gmail_api: a static bearer token, no Google account at all.
     {"conn_type": "google_cloud_platform",
      "extra": {"api_endpoint": "http://127.0.0.1:8092/", "access_token": "ya29.stand-in"}}
 

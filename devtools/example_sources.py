@@ -1,6 +1,6 @@
 """An example Python source: newsletter events kept as JSON lines in a log bucket, where SQL cannot reach.
 
-Enable it by listing this module in the registry (``python_sources: [include.example_sources]``) and setting the
+Enable it by listing this module in the registry (``python_sources: [devtools.example_sources]``) and setting the
 Variable ``ccpa_newsletter_log`` to the log's URL (``file:///…``, ``s3://…``; connection in
 ``ccpa_report_storage_conn_id`` if needed). See docs/adding-a-datastore.md.
 """
@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from include import config
-from include.datastores import personal_data_source
+from include.datastores.registry import personal_data_source
 
 
 @personal_data_source(

@@ -12,9 +12,9 @@ import smtplib
 from typing import Any
 
 from include import config
-from include.compliance_store import ComplianceStore
-from include.email_message import MAX_EMAIL_BYTES, Attachment, build_message, mailbox, new_message_id
-from include.report import Email
+from include.mail.message import MAX_EMAIL_BYTES, Attachment, build_message, mailbox, new_message_id
+from include.report.html import Email
+from include.store import ComplianceStore
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _send_smtp(from_email: str, to: str, raw: bytes) -> str | None:
 
 
 def _send_gmail(from_email: str, msg: Any) -> str | None:
-    from include.hooks.gmail import GmailHook
+    from include.mail.hooks.gmail import GmailHook
 
     response = GmailHook(gcp_conn_id=config.GMAIL_CONN_ID, delegate_to=from_email).send_message(msg)
     return response.get("id")

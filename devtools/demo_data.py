@@ -1,6 +1,6 @@
 """Demo datastores that look real: CRM profiles, orders and web events, with decoy people and sensitive columns.
 
-Used by the demo and the tests. ``python -m include.demo_data URL`` seeds a database (MySQL or SQLite URL).
+Used by the demo and the tests. ``python -m devtools.demo_data URL`` seeds a database (MySQL or SQLite URL).
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ from airflow.providers.standard.operators.branch import BranchMixIn
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowException
 
-from include import config, reminders
-from include.compliance_store import APPROVE, ComplianceStore, utcnow
+from include import config
+from include.decision import reminders
+from include.store import APPROVE, ComplianceStore, utcnow
 
 #: A request whose legal deadline is (almost) past still gets this long before the sensor gives up.
 MIN_WAIT = timedelta(minutes=10)
@@ -73,7 +74,7 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
 
     def _defer(self) -> None:
         # Imported here: every task process parses the DAG file, only this one defers (Airflow's trigger base ~12 ms).
-        from include.triggers import DecisionTrigger
+        from include.decision.trigger import DecisionTrigger
 
         store = self.store
         record = store.get_request(self.request_id)
@@ -97,7 +98,7 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
         if status == "decided":
             return self._follow(context, event["decision"])
         if status in ("nudge", "extended"):
-            from include import workflow
+            from include.tasks import access_request as workflow
 
             if status == "nudge":
                 workflow.post_nudge(self.request_id, event["kind"])

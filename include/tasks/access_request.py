@@ -12,8 +12,16 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include import config, privacy, reminders, storage  # noqa: F401 (privacy: quiets body loggers)
-from include.compliance_store import (
+from include import config, storage
+from include.datastores.identity import gather as gather_evidence
+from include.datastores.registry import extract, load_registry
+from include.decision import reminders
+from include.mail.send import send_once
+from include.report.html import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
+from include.request import AccessRequest, InvalidRequest
+from include.slack import client as slack_client
+from include.slack.blocks import outcome_prompt, review_prompt, thread_notice
+from include.store import (
     ACKNOWLEDGEMENT,
     APPROVE,
     DUPLICATE_NOTICE,
@@ -23,12 +31,6 @@ from include.compliance_store import (
     ComplianceStore,
     RequestRecord,
 )
-from include.datastores import extract, load_registry
-from include.identity import gather as gather_evidence
-from include.notify import send_once
-from include.report import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
-from include.request import AccessRequest, InvalidRequest
-from include.slack_blocks import outcome_prompt, review_prompt, thread_notice
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +41,6 @@ DEFAULT_LOOKBACK = timedelta(days=365)
 
 def store() -> ComplianceStore:
     return ComplianceStore.from_connection()
-
-
-def _slack() -> Any:
-    from airflow.providers.slack.hooks.slack import SlackHook
-
-    return SlackHook(slack_conn_id=config.SLACK_CONN_ID).client
 
 
 def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -> dict[str, Any]:
@@ -93,7 +89,7 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
     earlier = s.answered_since(record.email, record.received_at - timedelta(days=365), excluding=request_id)
     text, blocks = review_prompt(record, evidence=evidence.summary(), earlier_requests=earlier)
     channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
-    response = _slack().chat_postMessage(
+    response = slack_client.web_client().chat_postMessage(
         channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
     )
     s.set_review_prompt(request_id, response["channel"], response["ts"])
@@ -121,7 +117,7 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     s = store()
     record = s.get_request(request_id)
     datastores = sorted(extracts, key=lambda e: e["datastore"])
-    from include import report_files
+    from include.report import files as report_files
 
     report = report_files.build(record, _since(record.received_at, lookback), datastores)
     s.audit(request_id, "report_built", detail={"datastores": len(datastores), "rows": report["row_count"]})
@@ -151,7 +147,7 @@ def _flag_uncategorised(record: RequestRecord, datastores: list[dict[str, Any]])
 def send_report(request_id: str, report: dict[str, Any]) -> str:
     s = store()
     record = s.get_request(request_id)
-    from include import report_files
+    from include.report import files as report_files
 
     email, attachments, link = report_files.email_for(record, report)
     if link:
@@ -200,7 +196,7 @@ def run_url(dag_id: str, run_id: str) -> str:
 
 
 def _post_in_thread(record: RequestRecord, text: str, broadcast: bool = False) -> None:
-    _slack().chat_postMessage(
+    slack_client.web_client().chat_postMessage(
         channel=record.slack_channel, thread_ts=record.slack_ts, reply_broadcast=broadcast, text=text
     )
 
@@ -259,6 +255,8 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
         record, action=decision.action, decided_by=decision.decided_by, outcome=outcome, run_url=run_url
     )
     if record.slack_channel and record.slack_ts:
-        _slack().chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
+        slack_client.web_client().chat_update(
+            channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks
+        )
     s.set_status(request_id, "completed" if decision.action == APPROVE else "rejected_notified", closed=True)
     return outcome

@@ -11,11 +11,11 @@ Gmail checks before accepting a message, and answers with Gmail's JSON error sha
 * the message parses and names a recipient in To, Cc or Bcc (Gmail sends to exactly those): else 400.
 
 An accepted message is stored as ``<dir>/<UTC YYYYmmddTHHMMSSffffff>-<seq>.eml`` holding exactly the decoded
-bytes, next to a ``.envelope.json`` (the same layout as :mod:`include.standins.mail_sink`, so
-:func:`~include.standins.mail_sink.read_mail` reads both), and answered with ``{"id", "threadId", "labelIds"}``.
+bytes, next to a ``.envelope.json`` (the same layout as :mod:`devtools.standins.mail_sink`, so
+:func:`~devtools.standins.mail_sink.read_mail` reads both), and answered with ``{"id", "threadId", "labelIds"}``.
 Gmail's wording for an oversize message through the API is not documented; the 413 text follows its SMTP one.
 
-Run on its own with ``python -m include.standins.gmail_api --port 8092 --dir DIR``.
+Run on its own with ``python -m devtools.standins.gmail_api --port 8092 --dir DIR``.
 Message contents and addresses are never logged: they carry requesters' personal data.
 """
 
@@ -43,8 +43,8 @@ from typing import Any, cast
 
 from flask import Flask, Response, jsonify, request
 
-from include.standins.mail_sink import ENVELOPE_SUFFIX, ReceivedMail, _atomic_write, read_mail, wait_for_mail
-from include.standins.wsgi_thread import QuietRequestHandler, ServedStandIn
+from devtools.standins.mail_sink import ENVELOPE_SUFFIX, ReceivedMail, _atomic_write, read_mail, wait_for_mail
+from devtools.standins.wsgi_thread import QuietRequestHandler, ServedStandIn
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Where a request's personal data is found: the datastore registry, extraction, identity evidence."""

@@ -1,0 +1,1 @@
+"""How a request waits for the officer's decision: the deferrable sensor, its trigger, the reminders."""

@@ -1,0 +1,421 @@
+"""The Slack interactivity endpoint: ``POST /slack/actions``.
+
+Served by the Airflow API server through the plugin (``/ccpa/slack/actions``) or on its own with
+``flask --app 'include.slack_callback:create_app()' run``. Slack's signature is the only authentication, so nothing
+is read from the body before it is verified, and every rejection writes nothing.
+
+Slack gives an app 3 seconds to answer. The decision is written while Slack waits (at most ``ACK_BUDGET``
+seconds: a slow database finishes in the background); everything else a click causes — updating the prompt,
+telling a second clicker who was first, opening the rejection modal — happens after the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+from flask import Flask, Response, jsonify, request
+from slack_sdk.signature import SignatureVerifier
+
+from include import config
+from include.report import downloads
+from include.slack import client as slack_client
+from include.slack.blocks import (
+    ACTIONS,
+    DETAILS_ACTION_ID,
+    DETAILS_BLOCK_ID,
+    EXTEND,
+    EXTEND_VIEW_CALLBACK_ID,
+    OTHER_REASON,
+    REASON_ACTION_ID,
+    REASON_BLOCK_ID,
+    REJECT_VIEW_CALLBACK_ID,
+    REJECTION_REASONS,
+    extend_modal,
+    outcome_prompt,
+    reject_modal,
+    review_prompt,
+)
+from include.store import APPROVE, REJECT, ComplianceStore, Decision, ExtensionRefused, UnknownRequest
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+#: How long the decision write may keep Slack waiting before we answer anyway (Slack's limit is 3 s).
+ACK_BUDGET = 2.0
+
+_background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ccpa-slack")
+
+
+class _Settings:
+    """Signing secret and approvers, re-read at most every ``ttl`` seconds (a Variable change applies quickly)."""
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self.ttl = ttl
+        self._loaded_at = -ttl
+        self._secret = ""
+        self._approvers: frozenset[str] = frozenset()
+
+    def _refresh(self) -> None:
+        if time.monotonic() - self._loaded_at < self.ttl:
+            return
+        self._secret = config.get_variable(config.VAR_SIGNING_SECRET, "")
+        self._approvers = config.approvers()
+        self._loaded_at = time.monotonic()
+
+    @property
+    def signing_secret(self) -> str:
+        self._refresh()
+        return self._secret
+
+    @property
+    def approvers(self) -> frozenset[str]:
+        self._refresh()
+        return self._approvers
+
+
+@dataclass(frozen=True)
+class _Click:
+    action: str
+    user_id: str
+    request_id: str
+    response_url: str | None
+    trigger_id: str | None
+    channel_id: str | None
+
+
+class BadPayload(ValueError):
+    pass
+
+
+def create_app(
+    store_factory: Callable[[], ComplianceStore] = ComplianceStore.from_connection,
+    settings: Any | None = None,
+    slack_client_factory: Callable[[], Any] = slack_client.web_client,
+) -> Flask:
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    settings = settings or _Settings()
+    handler = _Handler(store_factory, settings, slack_client_factory)
+
+    app.register_blueprint(downloads.blueprint)
+
+    @app.errorhandler(413)
+    def too_large(_: Exception) -> tuple[Response, int]:
+        return jsonify(error="request body too large"), 413
+
+    @app.get("/health")
+    def health() -> Response:
+        return jsonify(status="ok")
+
+    @app.post("/slack/actions")
+    def slack_actions() -> tuple[Response | str, int]:
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return jsonify(error="request body too large"), 413
+        body = request.get_data(cache=False)
+        if len(body) > MAX_BODY_BYTES:
+            return jsonify(error="request body too large"), 413
+        secret = settings.signing_secret
+        if not secret:
+            log.error("Slack callback refused: Variable '%s' is not set", config.VAR_SIGNING_SECRET)
+            return jsonify(error="signing secret not configured"), 401
+        if not _signature_valid(secret, body, request.headers):
+            log.warning("Slack callback refused: missing, forged or expired signature")
+            return jsonify(error="invalid signature"), 401
+        try:
+            payload = _parse_payload(body)
+            kind = payload.get("type")
+            if kind == "block_actions":
+                handler.on_click(_click(payload))
+                return "", 200
+            callback_id = (payload.get("view") or {}).get("callback_id") if kind == "view_submission" else None
+            if callback_id in (REJECT_VIEW_CALLBACK_ID, EXTEND_VIEW_CALLBACK_ID):
+                on_submit = (
+                    handler.on_reject_submission
+                    if callback_id == REJECT_VIEW_CALLBACK_ID
+                    else handler.on_extend_submission
+                )
+                answer = on_submit(payload)
+                return (jsonify(answer), 200) if answer else ("", 200)
+        except BadPayload as exc:
+            return jsonify(error=str(exc)), 400
+        return jsonify(error=f"unsupported payload type {kind!r}"), 400
+
+    return app
+
+
+class _Handler:
+    def __init__(self, store_factory: Callable[[], ComplianceStore], settings: Any, slack: Callable[[], Any]):
+        self._store_factory = store_factory
+        self._store: ComplianceStore | None = None
+        self.settings = settings
+        self._slack_factory = slack
+        self._slack: Any = None
+
+    @property
+    def store(self) -> ComplianceStore:
+        if self._store is None:
+            self._store = self._store_factory()
+        return self._store
+
+    @property
+    def slack(self) -> Any:
+        if self._slack is None:
+            self._slack = self._slack_factory()
+        return self._slack
+
+    # -- block_actions ----------------------------------------------------------------------------
+
+    def on_click(self, click: _Click) -> None:
+        if not self._may_decide(click.user_id, click.request_id, click.action, click.response_url, click.channel_id):
+            return
+        if click.action == APPROVE:
+            _within_budget(lambda: self._decide(click.request_id, APPROVE, click.user_id, None, click.response_url))
+            return
+        # Reject and Extend ask for the reason first; nothing changes until the modal is submitted.
+        decided = self.store.get_decision(click.request_id)
+        if decided is not None:
+            self._tell(click.response_url, click.channel_id, click.user_id, _already(decided))
+            return
+        try:
+            record = self.store.get_request(click.request_id)
+        except UnknownRequest:
+            self._tell(click.response_url, click.channel_id, click.user_id, "This request is unknown or closed.")
+            return
+        if click.action == EXTEND and record.extended_at is not None:
+            when = f"{record.extended_at:%Y-%m-%d}"
+            self._tell(
+                click.response_url,
+                click.channel_id,
+                click.user_id,
+                f"Already extended on {when} by <@{record.extended_by}>: the law allows one extension.",
+            )
+            return
+        modal = reject_modal(record) if click.action == REJECT else extend_modal(record)
+        if click.trigger_id:  # a trigger_id lives 3 s: open the modal now, not after the ack
+            try:
+                self.slack.views_open(trigger_id=click.trigger_id, view=modal)
+            except Exception:
+                log.warning("Could not open the %s modal", click.action, exc_info=True)
+
+    def _may_decide(
+        self, user_id: str, request_id: str, action: str, response_url: str | None, channel_id: str | None
+    ) -> bool:
+        approvers = self.settings.approvers
+        if user_id in approvers:
+            return True
+        self.store.audit(request_id, "decision_refused_not_approver", actor=user_id, detail={"action": action})
+        message = (
+            "You are not an approver for CCPA requests."
+            if approvers
+            else f"Nobody can decide CCPA requests yet: set the Airflow Variable '{config.VAR_APPROVERS}'."
+        )
+        self._tell(response_url, channel_id, user_id, message)
+        return False
+
+    def _refuse_non_approver(self, user_id: str, request_id: str, action: str, block_id: str) -> dict | None:
+        """A modal can only have been opened by an approver, but the list may have changed since: check again."""
+        if user_id in self.settings.approvers:
+            return None
+        self.store.audit(request_id, "decision_refused_not_approver", actor=user_id, detail={"action": action})
+        return _errors(block_id, "You are not an approver for CCPA requests.")
+
+    # -- view_submission (the rejection modal) ------------------------------------------------------
+
+    def on_reject_submission(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        user_id, request_id, values = _submission(payload)
+        choice = ((values.get(REASON_BLOCK_ID) or {}).get(REASON_ACTION_ID) or {}).get("selected_option") or {}
+        details = _text_input(values)
+        reason_key = choice.get("value")
+        if reason_key not in REJECTION_REASONS:
+            return _errors(REASON_BLOCK_ID, "Pick the reason the requester will read.")
+        if reason_key == OTHER_REASON and not details:
+            return _errors(DETAILS_BLOCK_ID, "Explain the reason: the requester will read it.")
+        if refused := self._refuse_non_approver(user_id, request_id, REJECT, REASON_BLOCK_ID):
+            return refused
+        reason = details if reason_key == OTHER_REASON else REJECTION_REASONS[reason_key]
+        if details and reason_key != OTHER_REASON:
+            reason = f"{reason}. {details}"
+        outcome = _within_budget(lambda: self._decide(request_id, REJECT, user_id, reason, None))
+        if outcome is not None and outcome != "created":
+            return _errors(REASON_BLOCK_ID, outcome)
+        return None
+
+    # -- view_submission (the extension modal) -----------------------------------------------------
+
+    def on_extend_submission(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        user_id, request_id, values = _submission(payload)
+        reason = _text_input(values)
+        if not reason:
+            return _errors(DETAILS_BLOCK_ID, "Give the reason: the requester will read it.")
+        if refused := self._refuse_non_approver(user_id, request_id, EXTEND, DETAILS_BLOCK_ID):
+            return refused
+        if self.store.get_decision(request_id) is not None:
+            return _errors(DETAILS_BLOCK_ID, "This request is already decided.")
+        try:
+            record = self.store.extend(request_id, user_id, reason)
+        except UnknownRequest:
+            return _errors(DETAILS_BLOCK_ID, "This request is unknown or closed.")
+        except ExtensionRefused as exc:
+            self.store.audit(request_id, "extension_refused", actor=user_id, detail={"why": str(exc)})
+            return _errors(DETAILS_BLOCK_ID, f"Refused: {exc}")
+        _background.submit(self._show_extension, record)
+        return None
+
+    def _show_extension(self, record: Any) -> None:
+        """The prompt shows the new due date and why; the run emails the requester the notice."""
+        try:
+            if record.slack_channel and record.slack_ts:
+                since = record.received_at - timedelta(days=365)
+                earlier = self.store.answered_since(record.email, since, excluding=record.request_id)
+                text, blocks = review_prompt(record, earlier_requests=earlier)
+                self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
+        except Exception:
+            log.warning("Could not show the extension on the review prompt", exc_info=True)
+
+    # -- shared -------------------------------------------------------------------------------------
+
+    def _decide(self, request_id: str, action: str, user_id: str, reason: str | None, response_url: str | None) -> str:
+        """Write the decision (the database keeps it to one), then update Slack. Returns 'created' or why not."""
+        try:
+            decision, created = self.store.record_decision(
+                request_id, action, user_id, reason=reason, response_url=response_url
+            )
+        except UnknownRequest:
+            self._tell(response_url, None, user_id, "This request is unknown or closed.")
+            return "This request is unknown or closed."
+        if not created:
+            if (decision.decided_by, decision.action) != (user_id, action):  # not just Slack retrying our click
+                self._tell(response_url, self._channel(request_id), user_id, _already(decision))
+            return _already(decision, plain=True)
+        _background.submit(self._show_progress, request_id, action, user_id, response_url)
+        return "created"
+
+    def _show_progress(self, request_id: str, action: str, user_id: str, response_url: str | None) -> None:
+        try:
+            record = self.store.get_request(request_id)
+            progress = "building the report…" if action == APPROVE else "sending the rejection…"
+            text, blocks = outcome_prompt(record, action=action, decided_by=user_id, outcome=progress)
+            if response_url:
+                slack_client.webhook(response_url).send_dict({"replace_original": True, "text": text, "blocks": blocks})
+            elif record.slack_channel and record.slack_ts:
+                self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
+        except Exception:  # the decision is recorded; a lost courtesy update must not undo it
+            log.warning("Could not update the review prompt after a decision", exc_info=True)
+
+    def _channel(self, request_id: str) -> str | None:
+        record = self.store.find_request(request_id)
+        return record.slack_channel if record else None
+
+    def _tell(self, response_url: str | None, channel: str | None, user_id: str, text: str) -> None:
+        """An ephemeral note to one officer, after the ack."""
+
+        def send() -> None:
+            try:
+                if response_url:
+                    slack_client.webhook(response_url).send_dict(
+                        {"response_type": "ephemeral", "replace_original": False, "text": text}
+                    )
+                elif channel:
+                    self.slack.chat_postEphemeral(channel=channel, user=user_id, text=text)
+            except Exception:
+                log.warning("Could not send an ephemeral note to an officer", exc_info=True)
+
+        _background.submit(send)
+
+
+def _within_budget(work: Callable[[], str]) -> str | None:
+    """Run ``work`` but stop waiting after ACK_BUDGET seconds; it then finishes (and follows up) on its own."""
+    future = _background.submit(work)
+    try:
+        return future.result(timeout=ACK_BUDGET)
+    except FutureTimeout:
+        log.warning("Decision write exceeded %.1f s: answering Slack first, finishing in the background", ACK_BUDGET)
+        return None
+
+
+def _already(decision: Decision, plain: bool = False) -> str:
+    when = decision.decided_at.strftime("%Y-%m-%d %H:%M UTC")
+    who = decision.decided_by if plain else f"<@{decision.decided_by}>"
+    verb = "approved" if decision.action == APPROVE else "rejected"
+    return f"Already decided: {verb} by {who} at {when}."
+
+
+def _errors(block_id: str, message: str) -> dict[str, Any]:
+    return {"response_action": "errors", "errors": {block_id: message}}
+
+
+def _signature_valid(secret: str, body: bytes, headers: Any) -> bool:
+    """slack_sdk's verifier (v0 HMAC-SHA256, 5-minute window), hardened against garbage headers and bodies."""
+    timestamp = headers.get("X-Slack-Request-Timestamp")
+    signature = headers.get("X-Slack-Signature")
+    if not timestamp or not signature or not timestamp.isdigit():
+        return False
+    try:
+        return SignatureVerifier(secret).is_valid(body=body, timestamp=timestamp, signature=signature)
+    except (ValueError, UnicodeDecodeError):
+        return False
+
+
+def _parse_payload(body: bytes) -> dict[str, Any]:
+    try:
+        form = parse_qs(body.decode("utf-8"), strict_parsing=True)
+        payload = json.loads(form["payload"][0])
+    except (UnicodeDecodeError, ValueError, KeyError, IndexError):
+        raise BadPayload("expected a form field 'payload' holding JSON") from None
+    if not isinstance(payload, dict):
+        raise BadPayload("payload must be a JSON object")
+    return payload
+
+
+def _submission(payload: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(user id, request id, input values) of one of our modals' view_submission."""
+    view = payload["view"]
+    request_id = view.get("private_metadata")
+    if not isinstance(request_id, str) or not request_id:
+        raise BadPayload("view carries no request id")
+    values = (view.get("state") or {}).get("values") or {}
+    return _user_id(payload), request_id, values if isinstance(values, dict) else {}
+
+
+def _text_input(values: dict[str, Any]) -> str:
+    return (((values.get(DETAILS_BLOCK_ID) or {}).get(DETAILS_ACTION_ID) or {}).get("value") or "").strip()
+
+
+def _user_id(payload: dict[str, Any]) -> str:
+    user = payload.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
+        raise BadPayload("payload has no user id")
+    return user["id"]
+
+
+def _click(payload: dict[str, Any]) -> _Click:
+    actions = payload.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        raise BadPayload("block_actions payload has no actions")
+    user_id = _user_id(payload)
+    action_id = actions[0].get("action_id")
+    if action_id not in ACTIONS:
+        raise BadPayload(f"unknown action {action_id!r}")
+    request_id = actions[0].get("value")
+    if not isinstance(request_id, str) or not request_id:
+        raise BadPayload("action carries no request id")
+    response_url = payload.get("response_url")
+    channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
+    trigger_id = payload.get("trigger_id")
+    return _Click(
+        action=ACTIONS[action_id],
+        user_id=user_id,
+        request_id=request_id,
+        response_url=response_url if isinstance(response_url, str) else None,
+        trigger_id=trigger_id if isinstance(trigger_id, str) else None,
+        channel_id=channel.get("id") if isinstance(channel.get("id"), str) else None,
+    )

@@ -1,0 +1,1 @@
+"""One function per DAG task: the DAG files only wire these."""
