@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-#: Civ. 1798.130(a)(2) / §7021(b): answer within 45 calendar days of receipt.
-RESPONSE_DAYS = 45
+from include import law
 
 # Deliberately plain: one "@", no spaces, a dotted domain. Full RFC 5322 accepts addresses no mail system delivers.
 _EMAIL = re.compile(
@@ -70,8 +68,8 @@ class AccessRequest:
         return asdict(self)
 
 
-def due_date(received_at: datetime) -> datetime:
-    return received_at + timedelta(days=RESPONSE_DAYS)
+#: Kept for callers of the earlier layout: the due date is the law's (include.law).
+due_date = law.due_date
 
 
 def _text(conf: dict[str, Any], field: str) -> str:

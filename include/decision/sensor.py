@@ -10,7 +10,7 @@ from airflow.providers.standard.operators.branch import BranchMixIn
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowException
 
-from include import config
+from include import config, law
 from include.decision import reminders
 from include.store import APPROVE, ComplianceStore, utcnow
 
@@ -44,7 +44,7 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("timeout", timedelta(days=45).total_seconds())
+        kwargs.setdefault("timeout", law.RESPONSE_PERIOD.total_seconds())
         super().__init__(**kwargs)
         self.request_id = request_id
         self.approve_branch = approve_branch

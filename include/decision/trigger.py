@@ -90,7 +90,8 @@ class SharedPoller:
             await asyncio.sleep(self.interval)
 
 
-#: The class path Airflow stores for a waiting request: the public re-export, stable across layouts (include/triggers.py).
+#: The class path Airflow stores for a waiting request: the public re-export (include/triggers.py), stable across
+#: layouts.
 CLASSPATH = "include.triggers.DecisionTrigger"
 
 

@@ -9,8 +9,18 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
-#: Gmail refuses messages over 25 MB; most servers are similar. Past this, the report goes by download link.
-MAX_EMAIL_BYTES = 25 * 1024 * 1024
+from include.law import MAX_EMAIL_BYTES
+
+
+class MessageTooLarge(ValueError):
+    """The message exceeds the 25 MB that Gmail and most mail servers accept; raised before anything is sent."""
+
+    def __init__(self, size: int, limit: int = MAX_EMAIL_BYTES, what: str = "The message") -> None:
+        super().__init__(
+            f"{what} is {size} bytes; Gmail and most mail servers accept at most {limit} bytes (25 MB) of RFC 822 "
+            "message, counted before base64 encoding. Send a link to the report instead of attaching it."
+        )
+        self.size, self.limit = size, limit
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import smtplib
 from typing import Any
 
 from include import config
-from include.mail.message import MAX_EMAIL_BYTES, Attachment, build_message, mailbox, new_message_id
+from include.mail.message import MAX_EMAIL_BYTES, Attachment, MessageTooLarge, build_message, mailbox, new_message_id
 from include.report.html import Email
 from include.store import ComplianceStore
 
@@ -22,10 +22,6 @@ BACKENDS = ("smtp", "gmail")
 
 # Failures after which the server certainly accepted nothing: safe to let a retry send again.
 _NOT_SENT = (ConnectionError, smtplib.SMTPConnectError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)
-
-
-class MessageTooLarge(ValueError):
-    pass
 
 
 def backend() -> str:
@@ -62,7 +58,7 @@ def send_once(
     )
     raw = msg.as_bytes()
     if len(raw) > MAX_EMAIL_BYTES:
-        raise MessageTooLarge(f"the {kind} email is {len(raw)} bytes; the limit is {MAX_EMAIL_BYTES}")
+        raise MessageTooLarge(len(raw), what=f"The {kind} email")
     already = store.claim_delivery(request_id, kind, message_id)
     if already is not None:
         log.info("The %s email for request %s was already sent (%s): not sending again", kind, request_id, already)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from include import law
 from include.store import APPROVE, REJECT, RequestRecord
 
 ACTION_APPROVE = "ccpa_approve"
@@ -221,7 +222,8 @@ def extend_modal(request: RequestRecord) -> dict[str, Any]:
                 "text": {
                     "type": "mrkdwn",
                     "text": f"Moves the deadline from {_date(request.due_at)} to "
-                    f"{_date(request.due_at + timedelta(days=45))}. Allowed once, within the first 45 days.",
+                    f"{_date(law.extended_due_date(request.due_at))}. Allowed once, within the first "
+                    f"{law.RESPONSE_DAYS} days.",
                 },
             },
             {

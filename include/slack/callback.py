@@ -18,7 +18,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -274,9 +273,7 @@ class _Handler:
         """The prompt shows the new due date and why; the run emails the requester the notice."""
         try:
             if record.slack_channel and record.slack_ts:
-                since = record.received_at - timedelta(days=365)
-                earlier = self.store.answered_since(record.email, since, excluding=record.request_id)
-                text, blocks = review_prompt(record, earlier_requests=earlier)
+                text, blocks = review_prompt(record, earlier_requests=self.store.earlier_requests(record))
                 self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
         except Exception:
             log.warning("Could not show the extension on the review prompt", exc_info=True)

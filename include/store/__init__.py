@@ -12,113 +12,35 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    insert,
-    inspect,
-    select,
-    update,
-)
-from sqlalchemy.dialects import mysql
+from sqlalchemy import Engine, and_, func, insert, inspect, literal, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from include import law
 from include.config import COMPLIANCE_CONN_ID
 from include.db import default_sqlite_url, engine_for
-from include.request import AccessRequest, due_date
-
-# Microsecond precision on MySQL/MariaDB, where DATETIME would otherwise round to the second.
-_Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-metadata = MetaData()
-
-requests_table = Table(
-    "ccpa_requests",
+from include.request import AccessRequest
+from include.store.schema import (
+    ACKNOWLEDGEMENT,
+    APPROVE,
+    DECISIONS,
+    DUPLICATE_NOTICE,
+    EXTENSION_NOTICE,
+    REJECT,
+    REJECTION,
+    REPORT,
+    Status,
+    audit_table,
+    aware,
+    decisions_table,
+    deliveries_table,
     metadata,
-    Column("request_id", String(32), primary_key=True),
-    Column("run_id", String(250), nullable=False, unique=True),
-    Column("name", String(200), nullable=False),
-    Column("email", String(254), nullable=False),
-    Column("photo_id_url", Text, nullable=False),
-    Column("status", String(32), nullable=False),
-    Column("received_at", _Timestamp, nullable=False),
-    Column("due_at", _Timestamp, nullable=False),
-    Column("slack_channel", String(64)),
-    Column("slack_ts", String(64)),
-    Column("closed_at", _Timestamp),
-    # §7101 records: how the request was made, and what it was (this workflow answers "right to know").
-    Column("channel", String(32), nullable=False, server_default="api"),
-    Column("nature", String(32), nullable=False, server_default="right_to_know"),
-    # §7021(b): at most one extension of up to 45 days, noticed with its reason within the first 45 days.
-    Column("extended_at", _Timestamp),
-    Column("extended_by", String(64)),
-    Column("extension_reason", Text),
-    # A request for an email that already has an open request is linked to it instead of answered twice.
-    Column("linked_to", String(32)),
-    # What the officer was shown to verify identity (§7060): datastore names and the name on file; redacted later.
-    Column("identity_evidence", Text),
-    # Personal data removed by the retention job (the row, its dates and outcome stay for the counts).
-    Column("redacted_at", _Timestamp),
-    Index("ix_ccpa_requests_email", "email"),
-    Index("ix_ccpa_requests_received_at", "received_at"),
+    naive,
+    predecessors,
+    requests_table,
 )
-
-decisions_table = Table(
-    "ccpa_decisions",
-    metadata,
-    # The primary key is the request: the database, not the callback, guarantees one decision per request.
-    Column("request_id", String(32), ForeignKey("ccpa_requests.request_id"), primary_key=True),
-    Column("action", String(16), nullable=False),
-    Column("decided_by", String(64), nullable=False),
-    Column("decided_at", _Timestamp, nullable=False),
-    Column("reason", Text),
-    Column("response_url", Text),
-)
-
-deliveries_table = Table(
-    "ccpa_deliveries",
-    metadata,
-    Column("request_id", String(32), ForeignKey("ccpa_requests.request_id"), primary_key=True),
-    Column("kind", String(32), primary_key=True),
-    Column("status", String(16), nullable=False),  # sending | sent
-    Column("message_id", String(255), nullable=False),
-    Column("claimed_at", _Timestamp, nullable=False),
-    Column("sent_at", _Timestamp),
-)
-
-audit_table = Table(
-    "ccpa_audit_events",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("request_id", String(32), index=True),
-    Column("event", String(64), nullable=False),
-    Column("actor", String(64)),
-    Column("detail", Text),  # JSON; identifiers and outcomes only, never personal data
-    Column("created_at", _Timestamp, nullable=False),
-)
-
-#: Delivery kinds: what is sent once per request. Here, with the table, so that the trigger and the records job
-#: need not import the workflow (and Airflow's task machinery with it).
-ACKNOWLEDGEMENT = "acknowledgement"
-DUPLICATE_NOTICE = "duplicate_notice"
-EXTENSION_NOTICE = "extension"
-REPORT = "report"
-REJECTION = "rejection"
-
-APPROVE = "approve"
-REJECT = "reject"
-DECISIONS = (APPROVE, REJECT)
 
 
 class UnknownRequest(LookupError):
@@ -127,6 +49,10 @@ class UnknownRequest(LookupError):
 
 class ExtensionRefused(ValueError):
     """An extension the law does not allow: a second one, or one asked for after the first 45 days."""
+
+
+class TransitionRefused(ValueError):
+    """A status change the request's current status does not allow (see ``include.store.schema.TRANSITIONS``)."""
 
 
 class DeliveryInDoubt(RuntimeError):
@@ -140,7 +66,7 @@ class RequestRecord:
     name: str
     email: str
     photo_id_url: str
-    status: str
+    status: Status
     received_at: datetime
     due_at: datetime
     slack_channel: str | None
@@ -184,6 +110,29 @@ class Decision:
         }
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What the §7101 record of one request is made of: its dates, its decision and what was sent. No personal data."""
+
+    request_id: str
+    received_at: datetime
+    due_at: datetime
+    nature: str
+    channel: str
+    extended_at: datetime | None
+    linked_to: str | None
+    action: str | None
+    reason: str | None
+    report_sent_at: datetime | None
+    rejection_sent_at: datetime | None
+    #: Rows in the last report built (``report_built``): 0 is "we hold nothing about you", a complete answer.
+    report_rows: int | None
+
+
+#: What the retention job leaves in place of a name.
+REDACTED_NAME = "[redacted]"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -194,21 +143,10 @@ def _decision(row: Any, request_id: str) -> Decision:
         request_id=request_id,
         action=row.action,
         decided_by=row.decided_by,
-        decided_at=_aware(row.decided_at),
+        decided_at=aware(row.decided_at),
         reason=row.reason,
         response_url=row.response_url,
     )
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
-def _naive(value: datetime) -> datetime:
-    """Stored as naive UTC: MySQL DATETIME has no zone, SQLite has no type."""
-    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 _schema_ready: set[str] = set()
@@ -254,10 +192,10 @@ class ComplianceStore:
             "request_id": request_id,
             "run_id": run_id,
             **request.to_dict(),
-            "status": "received",
+            "status": Status.RECEIVED,
             "channel": channel,
-            "received_at": _naive(received_at),
-            "due_at": _naive(due_date(received_at)),
+            "received_at": naive(received_at),
+            "due_at": naive(law.due_date(received_at)),
         }
         try:
             with self.engine.begin() as conn:
@@ -291,9 +229,10 @@ class ComplianceStore:
     def set_review_prompt(self, request_id: str, channel: str, ts: str) -> None:
         self._update_request(
             request_id,
-            {"slack_channel": channel, "slack_ts": ts, "status": "awaiting_decision"},
+            {"slack_channel": channel, "slack_ts": ts},
             "review_prompt_posted",
             detail={"channel": channel, "ts": ts},
+            status=Status.AWAITING_DECISION,
         )
 
     def open_requests(self) -> list[RequestRecord]:
@@ -314,7 +253,7 @@ class ComplianceStore:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(requests_table.c.request_id).where(
-                    requests_table.c.closed_at >= _naive(start), requests_table.c.closed_at < _naive(end)
+                    requests_table.c.closed_at >= naive(start), requests_table.c.closed_at < naive(end)
                 )
             ).all()
         return [r.request_id for r in rows]
@@ -347,16 +286,21 @@ class ComplianceStore:
     def link_duplicate(self, request_id: str, original_id: str) -> None:
         self._update_request(
             request_id,
-            {"linked_to": original_id, "status": "linked_duplicate", "closed_at": _naive(utcnow())},
+            {"linked_to": original_id, "closed_at": naive(utcnow())},
             "linked_to_open_request",
             detail={"original": original_id},
+            status=Status.LINKED_DUPLICATE,
         )
+
+    def earlier_requests(self, record: RequestRecord) -> int:
+        """Civ. 1798.130(b): this person's other requests in the 12 months before this one was received (not
+        duplicates); a business may decline a third answer. Shown to the officer on the prompt."""
+        since = law.months_before(record.received_at, law.LOOKBACK_MONTHS)
+        return self.answered_since(record.email, since, excluding=record.request_id)
 
     def answered_since(self, email: str, since: datetime, *, excluding: str) -> int:
         """Requests from this email received since ``since`` that were answered or are being answered (not
-        duplicates): Civ. 1798.130(b) lets a business decline a third within 12 months."""
-        from sqlalchemy import func
-
+        duplicates)."""
         with self.engine.connect() as conn:
             return conn.execute(
                 select(func.count())
@@ -364,7 +308,7 @@ class ComplianceStore:
                 .where(
                     requests_table.c.email == email,
                     requests_table.c.request_id != excluding,
-                    requests_table.c.received_at >= _naive(since),
+                    requests_table.c.received_at >= naive(since),
                     requests_table.c.linked_to.is_(None),
                 )
             ).scalar_one()
@@ -383,7 +327,7 @@ class ComplianceStore:
                 raise ExtensionRefused(
                     f"already extended on {record.extended_at:%Y-%m-%d} by <@{record.extended_by}>: the law allows one"
                 )
-            if now > record.received_at + timedelta(days=45):
+            if now > law.extension_deadline(record.received_at):
                 raise ExtensionRefused("too late: an extension must be noticed within the first 45 days (§7021(b))")
             if not record.open:
                 raise ExtensionRefused("this request is closed")
@@ -391,30 +335,45 @@ class ComplianceStore:
                 update(requests_table)
                 .where(requests_table.c.request_id == request_id, requests_table.c.extended_at.is_(None))
                 .values(
-                    extended_at=_naive(now),
+                    extended_at=naive(now),
                     extended_by=by,
                     extension_reason=reason,
-                    due_at=_naive(record.due_at + timedelta(days=45)),
+                    due_at=naive(law.extended_due_date(record.due_at)),
                 )
             )
             if result.rowcount != 1:
                 raise ExtensionRefused("already extended: the law allows one")
-            self._audit(conn, request_id, "deadline_extended", actor=by, detail={"days": 45})
+            self._audit(conn, request_id, "deadline_extended", actor=by, detail={"days": law.EXTENSION_DAYS})
         return self.get_request(request_id)
 
-    def set_status(self, request_id: str, status: str, *, closed: bool = False, **detail: Any) -> None:
-        values: dict[str, Any] = {"status": status}
-        if closed:
-            values["closed_at"] = _naive(utcnow())
-        self._update_request(request_id, values, status, detail=detail or None)
+    def set_status(self, request_id: str, status: Status, **detail: Any) -> None:
+        """Move the request to ``status`` (closing it when the status is final), if its current status allows."""
+        status = Status(status)
+        values: dict[str, Any] = {"closed_at": naive(utcnow())} if status.final else {}
+        self._update_request(request_id, values, status.value, detail=detail or None, status=status)
 
-    def _update_request(self, request_id: str, values: dict[str, Any], event: str, detail: Any = None) -> None:
+    def _update_request(
+        self,
+        request_id: str,
+        values: dict[str, Any],
+        event: str,
+        detail: Any = None,
+        *,
+        status: Status | None = None,
+    ) -> None:
+        """Update the request and audit ``event`` in one transaction; with ``status``, only along an allowed
+        transition (checked by the UPDATE itself, so a concurrent change cannot slip between check and write)."""
+        r = requests_table.c
+        statement = update(requests_table).where(r.request_id == request_id)
+        if status is not None:
+            statement = statement.where(r.status.in_(predecessors(status))).values(status=status.value)
         with self.engine.begin() as conn:
-            result = conn.execute(
-                update(requests_table).where(requests_table.c.request_id == request_id).values(**values)
-            )
+            result = conn.execute(statement.values(**values))
             if result.rowcount == 0:
-                raise UnknownRequest(request_id)
+                current = conn.execute(select(r.status).where(r.request_id == request_id)).scalar_one_or_none()
+                if current is None:
+                    raise UnknownRequest(request_id)
+                raise TransitionRefused(f"request {request_id}: {current} -> {status} is not an allowed transition")
             self._audit(conn, request_id, event, detail=detail)
 
     # -- decisions --------------------------------------------------------------------------------
@@ -449,15 +408,16 @@ class ComplianceStore:
                         request_id=request_id,
                         action=action,
                         decided_by=decided_by,
-                        decided_at=_naive(decided_at),
+                        decided_at=naive(decided_at),
                         reason=reason,
                         response_url=response_url,
                     )
                 )
+                status = Status.APPROVED if action == APPROVE else Status.REJECTED
                 conn.execute(
                     update(requests_table)
-                    .where(requests_table.c.request_id == request_id)
-                    .values(status="approved" if action == APPROVE else "rejected")
+                    .where(requests_table.c.request_id == request_id, requests_table.c.status.in_(predecessors(status)))
+                    .values(status=status.value)
                 )
                 self._audit(conn, request_id, "decision_recorded", actor=decided_by, detail={"action": action})
         except IntegrityError:
@@ -503,6 +463,121 @@ class ComplianceStore:
                         states[row.waiting_id] = (None, row.extended_at is not None and row.notice_kind is None)
         return states
 
+    # -- §7101 records and retention -------------------------------------------------------------------------
+
+    def outcomes(self, start: datetime, end: datetime) -> list[Outcome]:
+        """Every request received in [start, end), oldest first, with its decision and what was sent."""
+        r = requests_table.c
+        report = deliveries_table.alias("report_delivery")
+        rejection = deliveries_table.alias("rejection_delivery")
+
+        def sent(delivery: Any, kind: str) -> Any:
+            return and_(delivery.c.request_id == r.request_id, delivery.c.kind == kind, delivery.c.status == "sent")
+
+        in_range = and_(r.received_at >= naive(start), r.received_at < naive(end))
+        query = (
+            select(
+                r.request_id,
+                r.received_at,
+                r.due_at,
+                r.nature,
+                r.channel,
+                r.extended_at,
+                r.linked_to,
+                decisions_table.c.action,
+                decisions_table.c.reason,
+                report.c.sent_at.label("report_sent_at"),
+                rejection.c.sent_at.label("rejection_sent_at"),
+            )
+            .select_from(
+                requests_table.outerjoin(decisions_table, decisions_table.c.request_id == r.request_id)
+                .outerjoin(report, sent(report, REPORT))
+                .outerjoin(rejection, sent(rejection, REJECTION))
+            )
+            .where(in_range)
+            .order_by(r.received_at, r.request_id)
+        )
+        # The last report built for each request: its row count tells "we hold nothing about you" from a full report.
+        built = (
+            select(audit_table.c.request_id, audit_table.c.detail)
+            .select_from(audit_table.join(requests_table, audit_table.c.request_id == r.request_id))
+            .where(in_range, audit_table.c.event == "report_built")
+            .order_by(audit_table.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            report_rows = {row.request_id: _rows_in(row.detail) for row in conn.execute(built)}
+        return [
+            Outcome(
+                request_id=row.request_id,
+                received_at=_aware(row.received_at),
+                due_at=_aware(row.due_at),
+                nature=row.nature,
+                channel=row.channel,
+                extended_at=aware(row.extended_at),
+                linked_to=row.linked_to,
+                action=row.action,
+                reason=row.reason,
+                report_sent_at=aware(row.report_sent_at),
+                rejection_sent_at=aware(row.rejection_sent_at),
+                report_rows=report_rows.get(row.request_id),
+            )
+            for row in rows
+        ]
+
+    def redact_received_before(
+        self, cutoff: datetime, *, now: datetime, detail: Any, dry_run: bool = False, chunk_size: int = 500
+    ) -> list[str]:
+        """Remove the personal data of requests received before ``cutoff``; keep the rows for the log.
+
+        Returns the ids redacted (with ``dry_run``: that would be). Idempotent: redacted rows are skipped. One
+        transaction per ``chunk_size`` requests keeps locks short on a large backlog.
+        """
+        r = requests_table.c
+        due = and_(r.received_at < naive(cutoff), r.redacted_at.is_(None))
+        order = (r.received_at, r.request_id)
+        if dry_run:
+            with self.engine.connect() as conn:
+                return list(conn.execute(select(r.request_id).where(due).order_by(*order)).scalars())
+
+        values: dict[str, Any] = {
+            "name": REDACTED_NAME,
+            "email": literal("redacted+") + r.request_id + literal("@invalid"),
+            "photo_id_url": "",
+            # What the officer was shown to verify identity: the name on file.
+            "identity_evidence": None,
+            "redacted_at": naive(now),
+        }
+        redacted: list[str] = []
+        while True:
+            with self.engine.begin() as conn:
+                chunk = list(
+                    conn.execute(select(r.request_id).where(due).order_by(*order).limit(chunk_size).with_for_update())
+                    .scalars()
+                    .all()
+                )
+                if not chunk:
+                    return redacted
+                conn.execute(
+                    update(requests_table).where(r.request_id.in_(chunk), r.redacted_at.is_(None)).values(values)
+                )
+                stamp = naive(utcnow())
+                encoded = json.dumps(detail, sort_keys=True)
+                conn.execute(
+                    insert(audit_table),
+                    [
+                        {
+                            "request_id": request_id,
+                            "event": "personal_data_redacted",
+                            "actor": "retention",
+                            "detail": encoded,
+                            "created_at": stamp,
+                        }
+                        for request_id in chunk
+                    ],
+                )
+            redacted.extend(chunk)
+
     def get_decision(self, request_id: str) -> Decision | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(decisions_table).where(decisions_table.c.request_id == request_id)).first()
@@ -524,7 +599,7 @@ class ComplianceStore:
                         kind=kind,
                         status="sending",
                         message_id=message_id,
-                        claimed_at=_naive(utcnow()),
+                        claimed_at=naive(utcnow()),
                     )
                 )
             return None
@@ -562,7 +637,7 @@ class ComplianceStore:
             conn.execute(
                 update(deliveries_table)
                 .where(deliveries_table.c.request_id == request_id, deliveries_table.c.kind == kind)
-                .values(status="sent", sent_at=_naive(utcnow()))
+                .values(status="sent", sent_at=naive(utcnow()))
             )
             self._audit(
                 conn,
@@ -575,7 +650,7 @@ class ComplianceStore:
         """Mark a one-off action (a Slack reminder, ...) as done; False when it already was."""
         try:
             with self.engine.begin() as conn:
-                now = _naive(utcnow())
+                now = naive(utcnow())
                 conn.execute(
                     insert(deliveries_table).values(
                         request_id=request_id, kind=kind, status="sent", message_id=ref, claimed_at=now, sent_at=now
@@ -616,7 +691,7 @@ class ComplianceStore:
                 event=event,
                 actor=actor,
                 detail=None if detail is None else json.dumps(detail, default=str, sort_keys=True),
-                created_at=_naive(utcnow()),
+                created_at=naive(utcnow()),
             )
         )
 
@@ -630,31 +705,70 @@ class ComplianceStore:
                 "event": r.event,
                 "actor": r.actor,
                 "detail": None if r.detail is None else json.loads(r.detail),
-                "created_at": _aware(r.created_at),
+                "created_at": aware(r.created_at),
             }
             for r in rows
         ]
 
 
-def _request(row) -> RequestRecord:
+def _rows_in(detail: str | None) -> int | None:
+    try:
+        value = json.loads(detail or "null")
+    except ValueError:
+        return None
+    rows = value.get("rows") if isinstance(value, dict) else None
+    return rows if isinstance(rows, int) else None
+
+
+def _aware(value: datetime) -> datetime:
+    """A NOT NULL stored time, aware."""
+    result = aware(value)
+    assert result is not None
+    return result
+
+
+def _request(row: Any) -> RequestRecord:
     return RequestRecord(
         request_id=row.request_id,
         run_id=row.run_id,
         name=row.name,
         email=row.email,
         photo_id_url=row.photo_id_url,
-        status=row.status,
-        received_at=_aware(row.received_at),
-        due_at=_aware(row.due_at),
+        status=Status(row.status),
+        received_at=aware(row.received_at),
+        due_at=aware(row.due_at),
         slack_channel=row.slack_channel,
         slack_ts=row.slack_ts,
-        closed_at=_aware(row.closed_at),
+        closed_at=aware(row.closed_at),
         channel=row.channel,
         nature=row.nature,
-        extended_at=_aware(row.extended_at),
+        extended_at=aware(row.extended_at),
         extended_by=row.extended_by,
         extension_reason=row.extension_reason,
         linked_to=row.linked_to,
-        redacted_at=_aware(row.redacted_at),
+        redacted_at=aware(row.redacted_at),
         identity_evidence=row.identity_evidence,
     )
+
+
+__all__ = [
+    "ACKNOWLEDGEMENT",
+    "APPROVE",
+    "DECISIONS",
+    "DUPLICATE_NOTICE",
+    "EXTENSION_NOTICE",
+    "REDACTED_NAME",
+    "REJECT",
+    "REJECTION",
+    "REPORT",
+    "ComplianceStore",
+    "Decision",
+    "DeliveryInDoubt",
+    "ExtensionRefused",
+    "Outcome",
+    "RequestRecord",
+    "Status",
+    "TransitionRefused",
+    "UnknownRequest",
+    "utcnow",
+]

@@ -13,9 +13,7 @@ CLI (connection ``ccpa_compliance_db``, e.g. from env ``AIRFLOW_CONN_CCPA_COMPLI
 from __future__ import annotations
 
 import argparse
-import calendar
 import csv
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
@@ -24,26 +22,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import and_, insert, literal, select, update
+from include import law
+from include.store import REJECT, ComplianceStore, Outcome, utcnow
 
-from include.store import (
-    REJECT,
-    REJECTION,
-    REPORT,
-    ComplianceStore,
-    _aware,
-    _naive,
-    audit_table,
-    decisions_table,
-    deliveries_table,
-    requests_table,
-    utcnow,
-)
-
-#: §7021(b): 45 calendar days to answer; one extension makes it 90 in all.
-EXTENDED_RESPONSE_DAYS = 90
 #: §7101(a): the records are kept for at least 24 months; personal data goes once they are no longer needed.
-RETENTION_MONTHS = 24
+RETENTION_MONTHS = law.RETENTION_MONTHS
 REDACTION_CHUNK = 500
 
 # Nature of the response, one per request.
@@ -54,8 +37,6 @@ LINKED_DUPLICATE = "linked_duplicate"  # a second request while one was open: an
 OPEN = "open"
 OVERDUE = "overdue"  # open past its deadline
 ANSWERED = frozenset({COMPLIED, COMPLIED_NO_DATA, DENIED})
-
-REDACTED_NAME = "[redacted]"
 
 
 @dataclass(frozen=True)
@@ -100,69 +81,20 @@ def request_records(
 ) -> list[RequestRecordLine]:
     """The §7101 record of every request received in [start, end), oldest first; ``now`` decides what is overdue."""
     now = now or utcnow()
-    r = requests_table.c
-    report = deliveries_table.alias("report_delivery")
-    rejection = deliveries_table.alias("rejection_delivery")
-
-    def sent(delivery, kind: str):
-        return and_(delivery.c.request_id == r.request_id, delivery.c.kind == kind, delivery.c.status == "sent")
-
-    in_range = and_(r.received_at >= _naive(start), r.received_at < _naive(end))
-    query = (
-        select(
-            r.request_id,
-            r.received_at,
-            r.due_at,
-            r.nature,
-            r.channel,
-            r.extended_at,
-            r.linked_to,
-            decisions_table.c.action,
-            decisions_table.c.reason,
-            report.c.sent_at.label("report_sent_at"),
-            rejection.c.sent_at.label("rejection_sent_at"),
-        )
-        .select_from(
-            requests_table.outerjoin(decisions_table, decisions_table.c.request_id == r.request_id)
-            .outerjoin(report, sent(report, REPORT))
-            .outerjoin(rejection, sent(rejection, REJECTION))
-        )
-        .where(in_range)
-        .order_by(r.received_at, r.request_id)
-    )
-    # The last report built for each request: its row count tells "we hold nothing about you" from a full report.
-    built = (
-        select(audit_table.c.request_id, audit_table.c.detail)
-        .select_from(audit_table.join(requests_table, audit_table.c.request_id == r.request_id))
-        .where(in_range, audit_table.c.event == "report_built")
-        .order_by(audit_table.c.id)
-    )
-    with store.engine.connect() as conn:
-        rows = conn.execute(query).all()
-        report_rows = {row.request_id: _rows_in(row.detail) for row in conn.execute(built)}
-    return [_line(row, report_rows.get(row.request_id), now) for row in rows]
+    return [_line(outcome, now) for outcome in store.outcomes(start, end)]
 
 
-def _rows_in(detail: str | None) -> int | None:
-    try:
-        value = json.loads(detail or "null")
-    except ValueError:
-        return None
-    rows = value.get("rows") if isinstance(value, dict) else None
-    return rows if isinstance(rows, int) else None
-
-
-def _line(row: Any, report_rows: int | None, now: datetime) -> RequestRecordLine:
-    received_at = _aware(row.received_at)
+def _line(row: Outcome, now: datetime) -> RequestRecordLine:
+    received_at = row.received_at
     extended = row.extended_at is not None
     # An extension (store.extend) moves due_at itself; the legal limit with one is 90 days whatever due_at says.
-    deadline = received_at + timedelta(days=EXTENDED_RESPONSE_DAYS) if extended else _aware(row.due_at)
+    deadline = received_at + timedelta(days=law.EXTENDED_RESPONSE_DAYS) if extended else row.due_at
     denial_basis = None
     if row.report_sent_at is not None:
-        response_at = _aware(row.report_sent_at)
-        response = COMPLIED_NO_DATA if report_rows == 0 else COMPLIED
+        response_at = row.report_sent_at
+        response = COMPLIED_NO_DATA if row.report_rows == 0 else COMPLIED
     elif row.rejection_sent_at is not None:
-        response_at = _aware(row.rejection_sent_at)
+        response_at = row.rejection_sent_at
         response = DENIED
         denial_basis = row.reason if row.action == REJECT else None
     elif row.linked_to is not None:
@@ -226,14 +158,6 @@ def _cell(value: Any) -> Any:
 # -- retention ------------------------------------------------------------------------------------------------
 
 
-def months_before(moment: datetime, months: int) -> datetime:
-    """The same day and time ``months`` calendar months earlier (31 March - 1 month = 28/29 February)."""
-    index = moment.year * 12 + moment.month - 1 - months
-    year, month = divmod(index, 12)
-    month += 1
-    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
-
-
 def redact_older_than(
     store: ComplianceStore,
     months: int = RETENTION_MONTHS,
@@ -251,48 +175,13 @@ def redact_older_than(
     if months < 1:
         raise ValueError("months must be at least 1")
     now = now or utcnow()
-    r = requests_table.c
-    due = and_(r.received_at < _naive(months_before(now, months)), r.redacted_at.is_(None))
-    order = (r.received_at, r.request_id)
-    if dry_run:
-        with store.engine.connect() as conn:
-            return list(conn.execute(select(r.request_id).where(due).order_by(*order)).scalars())
-
-    values: dict[str, Any] = {
-        "name": REDACTED_NAME,
-        "email": literal("redacted+") + r.request_id + literal("@invalid"),
-        "photo_id_url": "",
-        "redacted_at": _naive(now),
-    }
-    if "identity_evidence" in r:  # what the officer was shown to verify identity: the name on file
-        values["identity_evidence"] = None
-    redacted: list[str] = []
-    while True:
-        with store.engine.begin() as conn:
-            chunk = list(
-                conn.execute(select(r.request_id).where(due).order_by(*order).limit(chunk_size).with_for_update())
-                .scalars()
-                .all()
-            )
-            if not chunk:
-                return redacted
-            conn.execute(update(requests_table).where(r.request_id.in_(chunk), r.redacted_at.is_(None)).values(values))
-            stamp = _naive(utcnow())
-            detail = json.dumps({"retention_months": months}, sort_keys=True)
-            conn.execute(
-                insert(audit_table),
-                [
-                    {
-                        "request_id": request_id,
-                        "event": "personal_data_redacted",
-                        "actor": "retention",
-                        "detail": detail,
-                        "created_at": stamp,
-                    }
-                    for request_id in chunk
-                ],
-            )
-        redacted.extend(chunk)
+    return store.redact_received_before(
+        law.months_before(now, months),
+        now=now,
+        detail={"retention_months": months},
+        dry_run=dry_run,
+        chunk_size=chunk_size,
+    )
 
 
 # -- CLI ------------------------------------------------------------------------------------------------------

@@ -7,12 +7,12 @@ and report writers) are imported by the functions that use them, not here: ~1 s 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include import config, storage
+from include import config, law, storage
 from include.datastores.identity import gather as gather_evidence
 from include.datastores.registry import extract, load_registry
 from include.decision import reminders
@@ -30,13 +30,10 @@ from include.store import (
     REPORT,
     ComplianceStore,
     RequestRecord,
+    Status,
 )
 
 log = logging.getLogger(__name__)
-
-#: Civ. 1798.130(a)(2)(B): on request, disclosure reaches back to 1 January 2022.
-EARLIEST_LOOKBACK = datetime(2022, 1, 1, tzinfo=UTC)
-DEFAULT_LOOKBACK = timedelta(days=365)
 
 
 def store() -> ComplianceStore:
@@ -83,11 +80,10 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
     if record.slack_ts:
         return {"channel": record.slack_channel or "", "ts": record.slack_ts}
     evidence = gather_evidence(
-        load_registry().datastores, email=record.email, name=record.name, since=EARLIEST_LOOKBACK
+        load_registry().datastores, email=record.email, name=record.name, since=law.EARLIEST_LOOKBACK
     )
     s.set_identity_evidence(request_id, evidence.summary())
-    earlier = s.answered_since(record.email, record.received_at - timedelta(days=365), excluding=request_id)
-    text, blocks = review_prompt(record, evidence=evidence.summary(), earlier_requests=earlier)
+    text, blocks = review_prompt(record, evidence=evidence.summary(), earlier_requests=s.earlier_requests(record))
     channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
     response = slack_client.web_client().chat_postMessage(
         channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
@@ -109,7 +105,7 @@ def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, An
 
 
 def _since(received_at: datetime, lookback: str) -> datetime:
-    return EARLIEST_LOOKBACK if lookback == "all" else received_at - DEFAULT_LOOKBACK
+    return law.lookback_start(received_at, everything=lookback == "all")
 
 
 def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -258,5 +254,5 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
         slack_client.web_client().chat_update(
             channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks
         )
-    s.set_status(request_id, "completed" if decision.action == APPROVE else "rejected_notified", closed=True)
+    s.set_status(request_id, Status.COMPLETED if decision.action == APPROVE else Status.REJECTED_NOTIFIED)
     return outcome

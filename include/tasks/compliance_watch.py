@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from include import config, storage
+from include import config, law, storage
 from include.decision import reminders
 from include.slack import client as slack_client
 from include.store import ComplianceStore, records, utcnow
@@ -58,7 +58,7 @@ def report_overdue(store: ComplianceStore, now: datetime | None = None) -> int:
 
 def apply_retention(store: ComplianceStore, now: datetime | None = None) -> int:
     """§7101: keep the record 24 months, then remove the personal data (the counts stay)."""
-    redacted = records.redact_older_than(store, months=records.RETENTION_MONTHS, now=now)
+    redacted = records.redact_older_than(store, months=law.RETENTION_MONTHS, now=now)
     for request_id in redacted:
         _delete_files(request_id)
     return len(redacted)

@@ -13,9 +13,11 @@ import time_machine
 from PIL import Image
 from sqlalchemy import select, update
 
+from include import law
 from include.request import AccessRequest
-from include.store import ComplianceStore, records, requests_table
+from include.store import REJECTION, REPORT, ComplianceStore, records
 from include.store import metrics as metrics_mod
+from include.store.schema import requests_table
 
 NOW = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
 
@@ -81,13 +83,13 @@ def make(
     if decide:
         store.record_decision(request_id, decide, "U0OFFICER", reason=reason, decided_at=received + timedelta(days=1))
     if sent_after is not None:
-        kind = records.REPORT if decide == "approve" else records.REJECTION
+        kind = REPORT if decide == "approve" else REJECTION
         with time_machine.travel(received + sent_after, tick=False):
-            if kind == records.REPORT:
+            if kind == REPORT:
                 store.audit(request_id, "report_built", detail={"datastores": 3, "rows": rows})
             assert store.claim_delivery(request_id, kind, f"<{key}@mail>") is None
             store.confirm_delivery(request_id, kind, f"<{key}@mail>")
-            store.set_status(request_id, "completed" if kind == records.REPORT else "rejected_notified", closed=True)
+            store.set_status(request_id, "completed" if kind == REPORT else "rejected_notified")
     return Made(request_id, request)
 
 
@@ -220,9 +222,9 @@ def test_round1_is_half_up():
 
 
 def test_months_before_clamps_to_month_end():
-    assert records.months_before(datetime(2026, 3, 31, 8, tzinfo=UTC), 1) == datetime(2026, 2, 28, 8, tzinfo=UTC)
-    assert records.months_before(datetime(2026, 11, 27, tzinfo=UTC), 24) == datetime(2024, 11, 27, tzinfo=UTC)
-    assert records.months_before(datetime(2026, 1, 15, tzinfo=UTC), 13) == datetime(2024, 12, 15, tzinfo=UTC)
+    assert law.months_before(datetime(2026, 3, 31, 8, tzinfo=UTC), 1) == datetime(2026, 2, 28, 8, tzinfo=UTC)
+    assert law.months_before(datetime(2026, 11, 27, tzinfo=UTC), 24) == datetime(2024, 11, 27, tzinfo=UTC)
+    assert law.months_before(datetime(2026, 1, 15, tzinfo=UTC), 13) == datetime(2024, 12, 15, tzinfo=UTC)
 
 
 REDACT_NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)

@@ -89,9 +89,11 @@ def test_report_files_are_purged_after_the_download_window(compliance_store, sla
     for request_id in (done_id, fresh_id):
         (storage.request_dir(request_id) / "report.html").write_text("<p>Jane</p>")
     with time_machine.travel(RECEIVED + timedelta(days=1), tick=False):
-        compliance_store.set_status(done_id, "completed", closed=True)
+        compliance_store.record_decision(done_id, "approve", "U0OFFICER")
+        compliance_store.set_status(done_id, "completed")
     with time_machine.travel(RECEIVED + timedelta(days=4, hours=12), tick=False):
-        compliance_store.set_status(fresh_id, "completed", closed=True)
+        compliance_store.record_decision(fresh_id, "approve", "U0OFFICER")
+        compliance_store.set_status(fresh_id, "completed")
     with time_machine.travel(RECEIVED + timedelta(days=5), tick=False):
         assert watch.purge_report_files(compliance_store) == 1
     assert not (tmp_path / "reports" / done_id).exists()

@@ -50,22 +50,14 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from googleapiclient.discovery import Resource, build
 from googleapiclient.http import build_http, set_user_agent
 
+from include.law import MAX_EMAIL_BYTES
+from include.mail.message import MessageTooLarge
+
 GMAIL_SEND_SCOPE = "https://www.googleapis.com/auth/gmail.send"
 #: Gmail's limit on a message, counted on the RFC 822 bytes (before base64, which adds a third).
-MAX_MESSAGE_BYTES = 25 * 1024 * 1024
+MAX_MESSAGE_BYTES = MAX_EMAIL_BYTES
 #: The base hook's credential sources; a static ``access_token`` cannot be combined with any of them.
 _KEY_OPTIONS = ("key_path", "keyfile_dict", "credential_config_file", "key_secret_name", "is_anonymous")
-
-
-class MessageTooLarge(ValueError):
-    """The message exceeds Gmail's 25 MB limit; raised before anything is sent."""
-
-    def __init__(self, size: int, limit: int = MAX_MESSAGE_BYTES) -> None:
-        super().__init__(
-            f"The message is {size} bytes; Gmail accepts at most {limit} bytes (25 MB) of RFC 822 message, "
-            "counted before base64 encoding. Send a link to the report instead of attaching it."
-        )
-        self.size, self.limit = size, limit
 
 
 class GmailHook(GoogleBaseHook):
