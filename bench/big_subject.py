@@ -247,7 +247,8 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     from airflow.sdk import ObjectStoragePath  # noqa: F401
 
     from include import storage
-    from include.datastores.registry import extract, load_registry
+    from include.datastores.extract import extract
+    from include.datastores.registry import load_registry
     from include.db import engine_for
     from include.mail.message import build_message, new_message_id
     from include.report import files as report_files
@@ -477,7 +478,7 @@ def split(stores, record, workdir: Path) -> dict[str, Any]:
     from sqlalchemy import text
 
     from include import storage
-    from include.datastores.registry import _params, extract, read_rows
+    from include.datastores.extract import _params, extract, read_rows
     from include.db import engine_for
     from include.report import files as report_files
     from include.report.html import render_report_chunks

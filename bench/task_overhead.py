@@ -72,7 +72,8 @@ def report_profile() -> dict[str, object]:
 
         from devtools import demo_data
         from include import storage
-        from include.datastores.registry import extract, load_registry
+        from include.datastores.extract import extract
+        from include.datastores.registry import load_registry
         from include.report import files as report_files
 
         demo_data.seed(create_engine(f"mysql+mysqldb://root@127.0.0.1:3306/{db}"), web_events_per_person=300)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from include import config
-from include.datastores.registry import personal_data_source
+from include.datastores import personal_data_source
 
 
 @personal_data_source(

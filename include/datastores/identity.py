@@ -6,7 +6,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from include.datastores.registry import Datastore, Probe, probe
+from include.datastores.extract import Probe, probe
+from include.datastores.registry import Datastore
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from include import storage
-from include.datastores.registry import read_rows
+from include.datastores.extract import read_rows
 from include.mail.message import MAX_EMAIL_BYTES, Attachment
 from include.report.downloads import make_link, write_zip
 from include.report.html import Email, holding, render_report_chunks, report_subject

@@ -13,8 +13,9 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include import config, law, storage
+from include.datastores.extract import extract
 from include.datastores.identity import gather as gather_evidence
-from include.datastores.registry import extract, load_registry
+from include.datastores.registry import load_registry
 from include.decision import reminders
 from include.mail.send import send_once
 from include.report.html import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection

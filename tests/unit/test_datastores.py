@@ -10,8 +10,9 @@ from sqlalchemy import create_engine, insert
 
 from devtools.demo_data import DEMO_PERSON, crm_users, seed
 from include import storage
-from include.datastores.registry import RegistryError, load_registry, read_rows
-from include.datastores.registry import extract as extract_to
+from include.datastores.extract import extract as extract_to
+from include.datastores.extract import read_rows
+from include.datastores.registry import RegistryError, load_registry
 from tests.conftest import MYSQL_URL, ROOT, use_datastores
 
 
@@ -206,7 +207,7 @@ def test_python_source_runs_like_a_sql_datastore(tmp_path, monkeypatch, extract)
 
 
 def test_python_sources_are_validated_like_yaml(tmp_path):
-    from include.datastores.registry import personal_data_source
+    from include.datastores import personal_data_source
 
     with pytest.raises(RegistryError, match="unknown category 'private'"):
         personal_data_source("bad", categories={"x": "private"})(lambda **_: [])

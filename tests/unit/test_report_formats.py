@@ -14,7 +14,8 @@ from pypdf import PdfReader
 from sqlalchemy import create_engine, insert, update
 
 from devtools.demo_data import DEMO_PERSON, crm_users, seed
-from include.datastores.registry import extract, load_registry
+from include.datastores.extract import extract
+from include.datastores.registry import load_registry
 from include.mail.message import build_message
 from include.report import files as report_files
 from include.store import RequestRecord

@@ -1,0 +1,147 @@
+"""Extraction: one person's rows from one datastore, streamed to storage; and the probe identity checks use.
+
+Withheld values never leave this module: they are replaced by null, and only whether one was held is kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import text
+
+from include.datastores.registry import UNCATEGORISED, Datastore, Query
+from include.db import engine_for
+from include.storage import text_writer, url_of
+
+
+def _execute(conn: Any, query: Query, params: dict[str, Any]) -> Any:
+    """Run one registry query with only the bind parameters it names, streaming rows (bounded memory)."""
+    statement = text(query.sql)
+    used = {k: v for k, v in params.items() if k in statement.compile().params}
+    return conn.execution_options(stream_results=True).execute(statement, used)
+
+
+def _params(email: str, name: str, since: datetime) -> dict[str, Any]:
+    return {"email": email, "name": name, "since": since.replace(tzinfo=None)}
+
+
+def _rows(conn: Any, store: Datastore, query: Query, params: dict[str, Any]) -> tuple[list[str], Iterator[dict]]:
+    """(columns known so far, rows as dicts) from SQL or from a Python source."""
+    if store.function is not None:
+        produced = store.function(**params)
+        return [], (dict(row) for row in produced)
+    result = _execute(conn, query, params)
+    columns = list(result.keys())
+    return columns, (dict(zip(columns, row, strict=True)) for row in result)
+
+
+def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: Any) -> dict[str, Any]:
+    """Stream one datastore's rows for one person to ``dest`` (a path) as JSON lines, in bounded memory.
+
+    Withheld values never leave this function: they are replaced by null, and only whether one was held is kept.
+    Returns the summary that travels by XCom: the datastore, where its data is, how many rows. No personal data.
+    """
+    params = _params(email, name, since)
+    sections = []
+    with _connection(store) as conn, text_writer(dest) as out:
+        for query in store.queries:
+            columns, rows = _rows(conn, store, query, params)
+            held = {c: False for c in query.withhold}
+            count = 0
+            for record in rows:
+                columns.extend(c for c in record if c not in columns)
+                for column in held:
+                    held[column] = held[column] or record.get(column) is not None
+                values = {c: (None if c in held else _plain(v)) for c, v in record.items()}
+                out.write(json.dumps({"q": query.name, "v": values}, ensure_ascii=False) + "\n")
+                count += 1
+            withheld = [c for c in columns if c in held]
+            sections.append(
+                {
+                    "query": query.name,
+                    "columns": columns,
+                    "categories": {c: query.categories.get(c, UNCATEGORISED) for c in columns},
+                    "uncategorised": [c for c in columns if c not in query.categories],
+                    "withheld": withheld,
+                    "withheld_present": {c: held[c] for c in withheld},
+                    "row_count": count,
+                }
+            )
+    return {
+        "datastore": store.name,
+        "description": store.description,
+        "sources": list(store.sources),
+        "purposes": list(store.purposes),
+        "third_parties": list(store.third_parties),
+        "sections": sections,
+        "row_count": sum(s["row_count"] for s in sections),
+        "path": url_of(dest),
+    }
+
+
+@contextmanager
+def _connection(store: Datastore) -> Iterator[Any]:
+    if store.function is not None:
+        yield None
+        return
+    with engine_for(store.conn_id).connect() as conn:
+        yield conn
+
+
+def read_rows(path: Any, query: str) -> Iterator[dict[str, Any]]:
+    """The rows of one section, read lazily from an extract file (bounded memory for big subjects)."""
+    with path.open("r", encoding="utf-8") as lines:
+        for line in lines:
+            item = json.loads(line)
+            if item["q"] == query:
+                yield item["v"]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one datastore knows of a requester, for identity verification: whether the email is there and the
+    names on file (categorised identifiers whose column says 'name'). No other value is read."""
+
+    datastore: str
+    found: bool
+    names: frozenset[str]
+
+
+def probe(store: Datastore, *, email: str, name: str, since: datetime, sample: int = 20) -> Probe:
+    """Read at most ``sample`` rows per query: verification needs presence and a name, not the whole history."""
+    params = _params(email, name, since)
+    found = False
+    names: set[str] = set()
+    with _connection(store) as conn:
+        for query in store.queries:
+            _, produced = _rows(conn, store, query, params)
+            rows = list(islice(produced, sample))
+            produced.close()
+            found = found or bool(rows)
+            for row in rows:
+                names.update(
+                    str(value)
+                    for column, value in row.items()
+                    if value and "name" in column.lower() and query.categories.get(column) == "identifiers"
+                )
+    return Probe(datastore=store.name, found=found, names=frozenset(names))
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe values: the result travels by XCom and into the report."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return str(value)
