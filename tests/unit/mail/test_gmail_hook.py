@@ -32,7 +32,7 @@ from devtools.standins.gmail_api import GmailStandIn
 from devtools.standins.mail_sink import read_mail
 from include.mail.hooks.gmail import GMAIL_SEND_SCOPE, MAX_MESSAGE_BYTES, GmailHook, MessageTooLarge
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "ya29.stand-in"
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 

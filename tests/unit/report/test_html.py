@@ -1,0 +1,69 @@
+"""The report as the requester reads it: escaped values, withheld data declared, "we hold nothing" said."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from include.report.html import render_report as _render_report
+
+RECEIVED = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+def render_report(**kwargs):
+    return _render_report(rows=lambda datastore, query: datastore["_rows"], **kwargs)
+
+
+SINCE = datetime(2025, 11, 27, tzinfo=UTC)
+
+
+def extract_result(rows, withheld_present=None):
+    """An extract summary as the extraction task returns it, with its rows kept beside it for ``_rows``."""
+    return {
+        "_rows": rows,
+        "datastore": "crm",
+        "description": "Customer profiles",
+        "sources": [],
+        "purposes": [],
+        "third_parties": [],
+        "row_count": len(rows),
+        "sections": [
+            {
+                "query": "profile",
+                "columns": ["name", "ssn"],
+                "categories": {"name": "identifiers", "ssn": "sensitive"},
+                "withheld": ["ssn"],
+                "withheld_present": withheld_present or {"ssn": True},
+                "row_count": len(rows),
+            }
+        ],
+    }
+
+
+def test_values_are_escaped_so_a_script_arrives_inert():
+    email = render_report(
+        name="<script>alert(1)</script>",
+        request_id="r1",
+        received_at=RECEIVED,
+        since=SINCE,
+        datastores=[extract_result([{"name": "<script>alert(1)</script>", "ssn": None}])],
+    )
+    assert "<script>" not in email.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in email.html
+
+
+def test_withheld_data_is_declared_not_disclosed():
+    email = render_report(
+        name="Jane", request_id="r1", received_at=RECEIVED, since=SINCE,
+        datastores=[extract_result([{"name": "Jane", "ssn": None}])],
+    )  # fmt: skip
+    assert "held, not disclosed for your security" in email.html
+    assert "sensitive" in email.html and "identifiers" in email.html
+    assert "November 27, 2025" in email.html  # the period covered
+
+
+def test_no_data_says_so():
+    email = render_report(
+        name="Jane", request_id="r1", received_at=RECEIVED, since=SINCE, datastores=[extract_result([])]
+    )
+    assert "we hold no personal information about you" in email.subject
+    assert "We hold no personal information about you." in email.html
