@@ -12,8 +12,15 @@ import smtplib
 from typing import Any
 
 from include import config
-from include.mail.message import MAX_EMAIL_BYTES, Attachment, MessageTooLarge, build_message, mailbox, new_message_id
-from include.report.html import Email
+from include.mail.message import (
+    MAX_EMAIL_BYTES,
+    Attachment,
+    Email,
+    MessageTooLarge,
+    build_message,
+    mailbox,
+    new_message_id,
+)
 from include.store import ComplianceStore
 
 log = logging.getLogger(__name__)

@@ -157,12 +157,12 @@ def test_too_big_for_email_goes_by_signed_expiring_link(report, monkeypatch):
     msg, link = _message(record, built)
     assert link is not None and list(msg.iter_attachments()) == []
     html = msg.get_body(preferencelist=("html",)).get_content()
-    assert link["url"] in html and "too large to attach" in html
-    assert (link["expires_at"] - datetime.now(UTC)) > timedelta(hours=71)  # ccpa_download_ttl_hours, default 72
-    assert link["expires_at"].strftime("%B %-d, %Y") in html
+    assert link.url in html and "too large to attach" in html
+    assert (link.expires_at - datetime.now(UTC)) > timedelta(hours=71)  # ccpa_download_ttl_hours, default 72
+    assert link.expires_at.strftime("%B %-d, %Y") in html
     assert "+1-415-555-1000" not in html  # the data is behind the link, not in the body
 
-    token = link["url"].rsplit("/", 1)[1]
+    token = link.url.rsplit("/", 1)[1]
     assert read_token(token) == record.request_id
     client = create_app(store_factory=lambda: None).test_client()
     response = client.get(f"/download/{token}")
@@ -182,7 +182,7 @@ def test_expired_link_is_gone(report):
     record, _, _ = report
     old = make_link(record.request_id, now=datetime.now(UTC) - timedelta(hours=100))
     client = create_app(store_factory=lambda: None).test_client()
-    assert client.get("/download/" + old["url"].rsplit("/", 1)[1]).status_code == 410
+    assert client.get("/download/" + old.url.rsplit("/", 1)[1]).status_code == 410
 
 
 def test_no_data_report_has_no_attachments(report, tmp_path):
