@@ -124,7 +124,9 @@ def probe(store: Datastore, *, email: str, name: str, since: datetime, sample: i
         for query in store.queries:
             _, produced = _rows(conn, store, query, params)
             rows = list(islice(produced, sample))
-            produced.close()
+            close = getattr(produced, "close", None)
+            if close is not None:  # stop the query (a generator's close), not only our reading of it
+                close()
             found = found or bool(rows)
             for row in rows:
                 names.update(

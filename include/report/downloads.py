@@ -80,7 +80,7 @@ blueprint = Blueprint("ccpa_downloads", __name__)
 
 
 @blueprint.get("/download/<token>")
-def download(token: str) -> Response:
+def download(token: str) -> Response | tuple[Response, int]:
     try:
         request_id = read_token(token)
     except LookupError:

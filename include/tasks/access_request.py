@@ -189,6 +189,8 @@ def run_url(dag_id: str, run_id: str) -> str:
 
 
 def _post_in_thread(record: RequestRecord, text: str, broadcast: bool = False) -> None:
+    if not record.slack_channel or not record.slack_ts:
+        return  # no prompt, no thread
     slack_client.web_client().chat_postMessage(
         channel=record.slack_channel, thread_ts=record.slack_ts, reply_broadcast=broadcast, text=text
     )
