@@ -360,21 +360,14 @@ SINCE_AWARE = SINCE.replace(tzinfo=UTC)  # what include.tasks.access_request._si
 
 
 def bench_record(subject: dict[str, str]) -> Any:
-    from include.store import RequestRecord
+    from tests.factories import approved_record
 
-    received = NOW.replace(tzinfo=UTC)
-    return RequestRecord(
+    return approved_record(
         request_id="bench" + subject["email"].split("@")[0].replace(".", ""),
         run_id="bench",
         name=subject["name"],
         email=subject["email"],
-        photo_id_url="file:///dev/null",
-        status="approved",
-        received_at=received,
-        due_at=received + timedelta(days=45),
-        slack_channel=None,
-        slack_ts=None,
-        closed_at=None,
+        received_at=NOW.replace(tzinfo=UTC),
     )
 
 

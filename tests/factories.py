@@ -39,3 +39,23 @@ def report_context(
         datastores=typed,
         rows=rows or (lambda summary, query: iter(kept[summary.datastore])),
     )
+
+
+def approved_record(*, request_id: str, name: str, email: str, received_at, run_id: str = "manual__test"):
+    """An approved request as the store returns it, without a store: what the report builders need."""
+    from include import law
+    from include.store import RequestRecord, Status
+
+    return RequestRecord(
+        request_id=request_id,
+        run_id=run_id,
+        name=name,
+        email=email,
+        photo_id_url="https://intake.example/id",
+        status=Status.APPROVED,
+        received_at=received_at,
+        due_at=law.due_date(received_at),
+        slack_channel=None,
+        slack_ts=None,
+        closed_at=None,
+    )

@@ -18,8 +18,8 @@ from include.datastores.extract import extract
 from include.datastores.registry import load_registry
 from include.mail.message import build_message
 from include.report import files as report_files
-from include.store import RequestRecord
 from tests.conftest import MYSQL_URL, ROOT, use_datastores
+from tests.factories import approved_record
 
 SCRIPT = "<script>alert(1)</script>"
 RECEIVED = datetime.now(UTC).replace(microsecond=0)
@@ -43,18 +43,12 @@ def report(datastores_url, monkeypatch, tmp_path):
     use_datastores(monkeypatch, datastores_url)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path}")
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "download-secret")
-    record = RequestRecord(
+    record = approved_record(
         request_id="f" * 32,
         run_id="manual__formats",
         name=DEMO_PERSON["name"],
         email=DEMO_PERSON["email"],
-        photo_id_url="https://x.example/id",
-        status="approved",
         received_at=RECEIVED,
-        due_at=RECEIVED + timedelta(days=45),
-        slack_channel=None,
-        slack_ts=None,
-        closed_at=None,
     )
     folder = tmp_path / record.request_id
     folder.mkdir()
