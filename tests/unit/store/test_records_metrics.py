@@ -18,6 +18,7 @@ from include.request import AccessRequest
 from include.store import REJECTION, REPORT, ComplianceStore, records
 from include.store import metrics as metrics_mod
 from include.store.schema import requests_table
+from tests.conftest import ROOT
 
 NOW = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
 
@@ -350,3 +351,17 @@ def test_the_7101_record_names_both_approvers_of_a_two_person_approval(complianc
     records.export_records_csv(compliance_store, *records.year_bounds(2026), out, now=NOW)
     [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert row["approvers"] == "U0FIRST U0SECOND"
+
+
+@pytest.mark.parametrize("module", ["include.records", "include.metrics"])
+def test_the_documented_cli_paths_still_run(module):
+    """`python -m include.records …` and `python -m include.metrics …` are documented commands: they survive the
+    move of both modules into include/store/."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"usage: python -m {module}" in done.stdout
