@@ -268,13 +268,16 @@ class ComplianceStore:
         return None if row is None else _request(row)
 
     def set_review_prompt(self, request_id: str, channel: str, ts: str) -> None:
-        self._update_request(
-            request_id,
-            {"slack_channel": channel, "slack_ts": ts},
-            "review_prompt_posted",
-            detail={"channel": channel, "ts": ts},
-            status=Status.AWAITING_DECISION,
-        )
+        values = {"slack_channel": channel, "slack_ts": ts}
+        detail = {"channel": channel, "ts": ts}
+        try:
+            self._update_request(
+                request_id, values, "review_prompt_posted", detail=detail, status=Status.AWAITING_DECISION
+            )
+        except TransitionRefused:
+            # The prompt is live as soon as Slack has it: an officer may decide before this write. The decision stands
+            # (status kept); the prompt is still recorded, or a retry would post a second one.
+            self._update_request(request_id, values, "review_prompt_posted", detail=detail)
 
     def open_requests(self) -> list[RequestRecord]:
         """Requests still being answered (not closed, not linked, not redacted), oldest first."""

@@ -170,3 +170,15 @@ def test_metrics_page_draws_the_chart_and_offers_the_downloads(page, airflow_api
 
 def test_a_viewer_sees_it_but_the_page_never_answers_an_anonymous_script(airflow_api, queue):
     assert requests.get(f"{airflow_api}/ccpa/requests/metrics/ccpa-metrics-2026.csv", timeout=10).status_code == 401
+
+
+def test_airflows_own_ui_lists_the_page_in_browse_and_embeds_it(page, airflow_api, queue):
+    """The React UI Airflow serves reads the plugin's external view: Browse → CCPA requests opens the page inside it."""
+    _sign_in(page, airflow_api, role="admin")
+    page.goto(f"{airflow_api}/")
+    page.get_by_role("button", name="Browse").click()
+    page.get_by_role("menuitem", name="CCPA requests").click()
+    page.wait_for_url("**/plugin/ccpa-requests")
+    frame = page.frame_locator("iframe")
+    assert frame.get_by_role("heading", name="Open requests").is_visible()
+    assert frame.locator("tbody tr").count() == len(queue)

@@ -254,3 +254,15 @@ def test_the_decision_needs_the_approvals_in_the_database_not_a_python_count(com
         conn.execute(text("UPDATE ccpa_approvals SET approver = 'U0OTHER' WHERE request_id = :r"), {"r": request_id})
     result = compliance_store.record_approval(request_id, "U0OTHER")  # the same officer as the row now says
     assert result.decision is None and compliance_store.get_decision(request_id) is None
+
+
+def test_a_decision_clicked_before_the_prompt_is_recorded_keeps_its_status_and_the_prompt_is_recorded(
+    compliance_store,
+):
+    """Slack shows the prompt before post_review_prompt writes its ts: a fast officer's click must not fail the task
+    (whose retry would post a second prompt)."""
+    request_id = compliance_store.register_request("run-fast", REQUEST, RECEIVED).request_id
+    compliance_store.record_approval(request_id, "U0FAST")
+    compliance_store.set_review_prompt(request_id, "C0REVIEW", "1.000100")
+    record = compliance_store.get_request(request_id)
+    assert (record.status, record.slack_channel, record.slack_ts) == ("approved", "C0REVIEW", "1.000100")
