@@ -130,7 +130,6 @@ def test_queue_filters_search_and_timeline(page, airflow_api, queue, shots: Path
     assert page.locator(f"tr[data-request='{queue['lee']}'] .badge.failed").is_visible()
     assert page.watch.errors == []
     assert _axe_serious(page) == []
-    page.screenshot(path=str(shots / "requests-queue.png"), full_page=True)
 
     page.get_by_role("link", name="Overdue").click()
     assert page.locator("tbody tr").count() == 1 and "Tom O'Connor" in page.locator("tbody").inner_text()
@@ -172,7 +171,7 @@ def test_a_viewer_sees_it_but_the_page_never_answers_an_anonymous_script(airflow
     assert requests.get(f"{airflow_api}/ccpa/requests/metrics/ccpa-metrics-2026.csv", timeout=10).status_code == 401
 
 
-def test_airflows_own_ui_lists_the_page_in_browse_and_embeds_it(page, airflow_api, queue):
+def test_airflows_own_ui_lists_the_page_in_browse_and_embeds_it(page, airflow_api, queue, shots: Path):
     """The React UI Airflow serves reads the plugin's external view: Browse → CCPA requests opens the page inside it."""
     _sign_in(page, airflow_api, role="admin")
     page.goto(f"{airflow_api}/")
@@ -180,5 +179,6 @@ def test_airflows_own_ui_lists_the_page_in_browse_and_embeds_it(page, airflow_ap
     page.get_by_role("menuitem", name="CCPA requests").click()
     page.wait_for_url("**/plugin/ccpa-requests")
     frame = page.frame_locator("iframe")
-    assert frame.get_by_role("heading", name="Open requests").is_visible()
+    frame.get_by_role("heading", name="Open requests").wait_for(timeout=20_000)  # is_visible() would not wait
     assert frame.locator("tbody tr").count() == len(queue)
+    page.screenshot(path=str(shots / "requests-queue.png"))  # the README's picture: the queue inside Airflow's UI
