@@ -256,13 +256,15 @@ def test_the_decision_needs_the_approvals_in_the_database_not_a_python_count(com
     assert result.decision is None and compliance_store.get_decision(request_id) is None
 
 
-def test_a_decision_clicked_before_the_prompt_is_recorded_keeps_its_status_and_the_prompt_is_recorded(
-    compliance_store,
-):
-    """Slack shows the prompt before post_review_prompt writes its ts: a fast officer's click must not fail the task
-    (whose retry would post a second prompt)."""
-    request_id = compliance_store.register_request("run-fast", REQUEST, RECEIVED).request_id
-    compliance_store.record_approval(request_id, "U0FAST")
-    compliance_store.set_review_prompt(request_id, "C0REVIEW", "1.000100")
+def test_a_decision_made_before_the_prompt_is_recorded_is_never_undone(compliance_store):
+    """The prompt is live as soon as Slack answers: an officer can click before post_review_prompt records it."""
+    from include.request import AccessRequest
+    from include.store import Status
+
+    request_id = compliance_store.register_request(
+        "manual__fast_click", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), datetime.now(UTC)
+    ).request_id
+    compliance_store.record_decision(request_id, "approve", "U0APPROVER")
+    compliance_store.set_review_prompt(request_id, "C0REVIEW", "1700000000.000100")
     record = compliance_store.get_request(request_id)
-    assert (record.status, record.slack_channel, record.slack_ts) == ("approved", "C0REVIEW", "1.000100")
+    assert record.status == Status.APPROVED and record.slack_ts == "1700000000.000100"
