@@ -80,8 +80,12 @@ def review_prompt(
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f"*Photo ID*: <{_escape(request.photo_id_url)}|open the photo ID>\n"
-                "Check that the photo ID matches the name before approving.",
+                "text": (
+                    f"*Photo ID*: <{_escape(request.photo_id_url)}|open the photo ID>\n"
+                    "Check that the photo ID matches the name before approving."
+                    if request.photo_id_url
+                    else "*Photo ID*: none provided. Verify with the identity evidence below."
+                ),
             },
         },
         *(

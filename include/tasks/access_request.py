@@ -160,7 +160,9 @@ def send_acknowledgement(request_id: str) -> str:
     if record.linked_to:
         original = s.get_request(record.linked_to)
         email = render_duplicate_notice(name=record.name, request_id=request_id, original=original)
-        return send_once(s, request_id, DUPLICATE_NOTICE, record.email, email)
+        sent = send_once(s, request_id, DUPLICATE_NOTICE, record.email, email)
+        _delete_uploaded_photo(record)  # this request is closed: answered with the original
+        return sent
     email = render_acknowledgement(
         name=record.name, request_id=request_id, received_at=record.received_at, due_at=record.due_at
     )
@@ -256,4 +258,13 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
             channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks
         )
     s.set_status(request_id, Status.COMPLETED if decision.action == APPROVE else Status.REJECTED_NOTIFIED)
+    _delete_uploaded_photo(record)
     return outcome
+
+
+def _delete_uploaded_photo(record: RequestRecord) -> None:
+    """A photo ID uploaded through the request form is deleted when the request closes (only verification used it)."""
+    from include.requester import uploads
+
+    if uploads.delete_for(record.photo_id_url):
+        store().audit(record.request_id, "photo_id_deleted")
