@@ -42,6 +42,7 @@ def context_for(
         since=since,
         datastores=summaries(datastores),
         rows=_rows,
+        language=record.language,
     )
 
 

@@ -10,26 +10,30 @@ from collections.abc import Iterable, Iterator
 
 from include.mail.message import Email
 from include.report.model import WITHHELD_NOTICE, DownloadLink, ReportContext
-from include.templating import env
+from include.templating import env_for
 
 
 def render_report_chunks(
     context: ReportContext, *, attachments: Iterable[str] = (), download: DownloadLink | None = None
 ) -> Iterator[str]:
     """The report HTML in chunks, for streaming to a file."""
-    return env.get_template("report.html.j2").generate(
-        name=context.name,
-        request_id=context.request_id,
-        received_at=context.received_at,
-        since=context.since,
-        datastores=context.holding,
-        categories=context.categories(),
-        withheld=context.withheld(),
-        withheld_notice=WITHHELD_NOTICE,
-        rows=context.rows,
-        total_rows=context.total_rows,
-        attachments=list(attachments),
-        download=download,
+    return (
+        env_for(context.language)
+        .get_template("report.html.j2")
+        .generate(
+            name=context.name,
+            request_id=context.request_id,
+            received_at=context.received_at,
+            since=context.since,
+            datastores=context.holding,
+            categories=context.categories(),
+            withheld=context.withheld(),
+            withheld_notice=WITHHELD_NOTICE,
+            rows=context.rows,
+            total_rows=context.total_rows,
+            attachments=list(attachments),
+            download=download,
+        )
     )
 
 

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, request
 
 from include import config, law
+from include.i18n import N_
 from include.request import AccessRequest, InvalidRequest
 from include.requester import i18n, signing, uploads
 from include.requester.limits import RateLimiter, UsedNonces
@@ -105,29 +106,31 @@ def parse(form: Any, files: Any) -> Submission:
     except InvalidRequest as exc:
         if exc.field == "name":
             errors["name"] = (
-                "Your name must be at most 200 characters." if "at most" in str(exc) else "Enter your full name."
+                N_("Your name must be at most 200 characters.")
+                if "at most" in str(exc)
+                else N_("Enter your full name.")
             )
         else:
-            errors["email"] = "Enter a valid email address, such as name@example.com."
+            errors["email"] = N_("Enter a valid email address, such as name@example.com.")
         if "email" not in errors:  # name failed first: check the email on its own
             try:
                 AccessRequest.from_conf({"name": "x", "email": values["email"]})
             except InvalidRequest:
-                errors["email"] = "Enter a valid email address, such as name@example.com."
+                errors["email"] = N_("Enter a valid email address, such as name@example.com.")
     if _CONTROL.search(values["name"]):
-        errors["name"] = "Enter your full name."
+        errors["name"] = N_("Enter your full name.")
 
     if values["request_type"] not in REQUEST_TYPES:
-        errors["request_type"] = "Choose what you are asking for."
+        errors["request_type"] = N_("Choose what you are asking for.")
     if values["phone"]:
         digits = re.sub(r"\D", "", values["phone"])
         if not _PHONE_CHARS.match(values["phone"]) or not 7 <= len(digits) <= 15:
-            errors["phone"] = "Enter a phone number of 7 to 15 digits, or leave it empty."
+            errors["phone"] = N_("Enter a phone number of 7 to 15 digits, or leave it empty.")
     values["postal_address"] = " ".join(values["postal_address"].split())
     if len(values["postal_address"]) > _MAX_ADDRESS or _CONTROL.search(values["postal_address"]):
-        errors["postal_address"] = "The postal address must be at most 300 characters."
+        errors["postal_address"] = N_("The postal address must be at most 300 characters.")
     if values["account_id"] and not _ACCOUNT.match(values["account_id"]):
-        errors["account_id"] = "An account number uses letters, digits, dots, dashes and underscores (at most 100)."
+        errors["account_id"] = N_("An account number uses letters, digits, dots, dashes and underscores (at most 100).")
     if values["language"] not in i18n.LANGUAGES:
         values["language"] = i18n.language_or_default(None)
 
@@ -140,7 +143,9 @@ def parse(form: Any, files: Any) -> Submission:
         except uploads.BadUpload as exc:
             too_large = exc.code == "too_large"
             errors["photo_id"] = (
-                "The photo ID must be at most 5 MB." if too_large else "The photo ID must be a JPEG, PNG or PDF file."
+                N_("The photo ID must be at most 5 MB.")
+                if too_large
+                else N_("The photo ID must be a JPEG, PNG or PDF file.")
             )
     return sub
 
@@ -185,7 +190,6 @@ class RequestForm:
         html = i18n.render(
             template,
             language,
-            long_date=lambda d: i18n.long_date(d, language),
             form_url=request.script_root + "/request",
             **context,
         )
@@ -233,10 +237,10 @@ class RequestForm:
         language = i18n.language_or_default(request.form.get("language"))
         if not _origin_allowed(request.headers.get("Origin"), request.host_url):
             log.warning("Request form refused: posted from another origin")
-            return self._problem(language, "This form must be sent from our website.", 403)
+            return self._problem(language, N_("This form must be sent from our website."), 403)
         if not self.by_address.hit(request.remote_addr or "unknown"):
             log.warning("Request form refused: too many posts from one client address")
-            return self._problem(language, "Too many requests from your connection. Please try again later.", 429)
+            return self._problem(language, N_("Too many requests from your connection. Please try again later."), 429)
         sub = parse(request.form, request.files)
         language = sub.values["language"]
         try:
@@ -245,18 +249,18 @@ class RequestForm:
             nonce = None
         if nonce is None or not self.used_tokens.use(nonce):
             log.info("Request form refused: missing, expired or reused form token")
-            problem = "This form has expired or was already sent. Check your details and send it again."
+            problem = N_("This form has expired or was already sent. Check your details and send it again.")
             return self._form(language, sub, problem=problem, status=400)
         if request.form.get("website"):  # the honeypot: hidden from people, filled in by bots
             log.info("Request form refused: honeypot field filled in")
-            return self._problem(language, "We could not accept this form. Please try again.", 400)
+            return self._problem(language, N_("We could not accept this form. Please try again."), 400)
         if sub.errors:
             self.used_tokens.forget(nonce)  # the person corrects and sends again with a fresh token
             log.info("Request form refused: invalid field(s) %s", ", ".join(sorted(sub.errors)))
             return self._form(language, sub, status=400)
         if not self.by_email.allowed(sub.values["email"]):
             log.warning("Request form refused: too many requests for one email address")
-            problem = (
+            problem = N_(
                 "We have already received several requests for this email address today. We will answer them: "
                 "you do not need to send another."
             )
@@ -278,7 +282,7 @@ class RequestForm:
             if photo is not None:
                 uploads.delete_for(photo.link)
             log.error("Request form: could not create the run (%s)", type(exc).__name__)
-            message = (
+            message = N_(
                 "We could not record your request just now, and nothing was sent. Please try again in a few minutes."
             )
             return self._problem(language, message, 503)
@@ -297,7 +301,7 @@ class RequestForm:
         try:
             data = signing.read_status_token(token)
         except LookupError:
-            return self._problem(language, "This link is not valid.", 404)
+            return self._problem(language, N_("This link is not valid."), 404)
         language = i18n.language_or_default(request.args.get("lang") or data["l"])
         from include.requester.status import status_of
 

@@ -74,6 +74,7 @@ class RequestRecord:
     closed_at: datetime | None
     channel: str = "api"
     nature: str = "right_to_know"
+    language: str = "en"
     extended_at: datetime | None = None
     extended_by: str | None = None
     extension_reason: str | None = None
@@ -181,7 +182,13 @@ class ComplianceStore:
     # -- requests ---------------------------------------------------------------------------------
 
     def register_request(
-        self, run_id: str, request: AccessRequest, received_at: datetime, *, channel: str = "api"
+        self,
+        run_id: str,
+        request: AccessRequest,
+        received_at: datetime,
+        *,
+        channel: str = "api",
+        language: str = "en",
     ) -> RequestRecord:
         """Create the request for a DAG run, or return the one a previous try created."""
         existing = self.find_by_run_id(run_id)
@@ -194,6 +201,7 @@ class ComplianceStore:
             **request.to_dict(),
             "status": Status.RECEIVED,
             "channel": channel,
+            "language": language,
             "received_at": naive(received_at),
             "due_at": naive(law.due_date(received_at)),
         }
@@ -742,6 +750,7 @@ def _request(row: Any) -> RequestRecord:
         closed_at=aware(row.closed_at),
         channel=row.channel,
         nature=row.nature,
+        language=row.language,
         extended_at=aware(row.extended_at),
         extended_by=row.extended_by,
         extension_reason=row.extension_reason,

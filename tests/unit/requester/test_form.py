@@ -28,7 +28,9 @@ class Runs:
     def __call__(self, dag_id: str, run_id: str, conf: dict, logical_date: datetime, note: str) -> None:
         if self.fail:
             raise RuntimeError("metadata database unavailable")
-        self.created.append({"dag_id": dag_id, "run_id": run_id, "conf": conf, "logical_date": logical_date, "note": note})
+        self.created.append(
+            {"dag_id": dag_id, "run_id": run_id, "conf": conf, "logical_date": logical_date, "note": note}
+        )
 
 
 @pytest.fixture
@@ -134,7 +136,8 @@ def test_7021b_the_receipt_gives_a_reference_and_the_due_date_45_days_on(client,
 
 def test_a_spanish_submission_gets_a_spanish_receipt(client, runs):
     html = post(client, fields(client, lang="es", request_type="categories")).get_data(as_text=True)
-    assert '<html lang="es">' in html and "Recibimos su solicitud" in html and "Le responderemos a más tardar el" in html
+    assert '<html lang="es">' in html and "Recibimos su solicitud" in html
+    assert "Le responderemos a más tardar el" in html
     assert " de 20" in html  # "5 de diciembre de 2026": Babel's Spanish long date
     assert runs.created[0]["conf"]["language"] == "es"
     assert runs.created[0]["conf"]["request_type"] == "categories"
@@ -203,9 +206,10 @@ def test_a_form_posted_from_another_site_is_refused(client, runs, monkeypatch):
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_FORM_EMBED_ORIGINS", "https://www.example.com, https://privacy.example.com")
     assert post(client, fields(client), Origin="https://privacy.example.com").status_code == 200
     page = client.get("/request")
-    assert "frame-ancestors 'self' https://www.example.com https://privacy.example.com" in page.headers[
-        "Content-Security-Policy"
-    ]
+    assert (
+        "frame-ancestors 'self' https://www.example.com https://privacy.example.com"
+        in page.headers["Content-Security-Policy"]
+    )
 
 
 def test_the_honeypot_field_catches_bots(client, runs):
