@@ -293,7 +293,8 @@ class RequestForm:
             language,
             reference=ref,
             due_at=law.due_date(now),
-            status_url=signing.status_url(run_id, language),
+            # On the host the requester used (the email's link uses [api] base_url).
+            status_url=f"{request.script_root}/request/status/{signing.status_token(run_id, language)}",
         )
 
     def status(self, token: str) -> Response:
@@ -357,7 +358,8 @@ def _harden(response: Response) -> Response:
         f"form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # Not "no-referrer": with it, browsers post the form with "Origin: null", which the origin check must refuse.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"
     return response
 
