@@ -67,6 +67,11 @@ def gettext(language: str, message: str, **variables: Any) -> str:
     return text % variables if variables else text
 
 
+def ngettext(language: str, singular: str, plural: str, n: int) -> str:
+    """The form for ``n`` in ``language``, with ``%(num)s`` filled in."""
+    return translations(language).ngettext(singular, plural, n) % {"num": n}
+
+
 def long_date(value: date | datetime, language: str) -> str:
     """December 5, 2026 / 5 de diciembre de 2026."""
     from babel.dates import format_date  # Babel's locale data loads on first use, not in every task process
