@@ -31,3 +31,10 @@ if [ "$have" != "$PLAYWRIGHT_VERSION" ]; then
   [ -f "$ROOT/constraints.txt" ] && constraints=(-c "$ROOT/constraints.txt")
   "$PY" -m pip install -q "playwright==$PLAYWRIGHT_VERSION" "${constraints[@]}"
 fi
+# axe-core for the accessibility tests (tests/browser/test_accessibility.py): bundled in axe-playwright-python.
+if ! "$PY" -c 'import axe_playwright_python' 2>/dev/null; then
+  constraints=()
+  [ -f "$ROOT/constraints.txt" ] && constraints=(-c "$ROOT/constraints.txt")
+  log "pip install axe-playwright-python"
+  "$PY" -m pip install -q "axe-playwright-python==0.1.8" "${constraints[@]}"
+fi
