@@ -62,3 +62,9 @@ def test_api_server_routes_signed_slack_callbacks_to_the_flask_app(api_client, c
     assert response.status_code == 200
     assert time.perf_counter() - started < 3, "Slack gives up after 3 s"
     assert compliance_store.get_decision(request_id).action == "approve"
+
+
+def test_the_request_form_is_served_by_the_api_server_under_ccpa(api_client):
+    page = api_client.get("/ccpa/request?lang=es")
+    assert page.status_code == 200 and '<html lang="es">' in page.text and 'name="form_token"' in page.text
+    assert "frame-ancestors 'self'" in page.headers["content-security-policy"]

@@ -131,7 +131,7 @@ def test_7021b_the_receipt_gives_a_reference_and_the_due_date_45_days_on(client,
     assert reference in html and reference in run["note"]
     due = law.due_date(run["logical_date"])
     assert f"We will answer by {due:%B} {due.day}, {due.year}." in html
-    assert "/ccpa/request/status/" in html
+    assert 'href="/request/status/' in html  # on the host the requester used (the plugin mounts it under /ccpa)
 
 
 def test_a_spanish_submission_gets_a_spanish_receipt(client, runs):
