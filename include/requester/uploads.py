@@ -76,7 +76,7 @@ def save(data: bytes) -> StoredPhoto:
     return StoredPhoto(url=url, link=f"{config.airflow_base_url()}{PHOTO_PATH}{token}")
 
 
-def read_token(token: str, max_age: int = PHOTO_LINK_MAX_AGE) -> str:
+def read_token(token: str, max_age: int | None = PHOTO_LINK_MAX_AGE) -> str:
     """The storage URL a valid photo link names; raises LookupError."""
     try:
         data = signing.timed(signing.PHOTO_SALT).loads(token, max_age=max_age)
@@ -90,12 +90,13 @@ def read_token(token: str, max_age: int = PHOTO_LINK_MAX_AGE) -> str:
 def stored_url_of(photo_id_url: str) -> str | None:
     """The storage URL behind a request's ``photo_id_url`` when it is one of our upload links (else None).
 
-    Any age is accepted here: deleting must work even after the link has expired."""
+    Any age is accepted here (no ``max_age``): deleting must work even after the link has expired, and whatever
+    the clocks of the processes that signed and that delete say."""
     marker = photo_id_url.find(PHOTO_PATH)
     if marker < 0:
         return None
     try:
-        return read_token(photo_id_url[marker + len(PHOTO_PATH) :], max_age=10 * 365 * 24 * 3600)
+        return read_token(photo_id_url[marker + len(PHOTO_PATH) :], max_age=None)
     except LookupError:
         return None
 
