@@ -17,6 +17,7 @@ from include.datastores.extract import extract
 from include.datastores.identity import gather as gather_evidence
 from include.datastores.registry import load_registry
 from include.decision import reminders
+from include.mail.alert import alert_officers
 from include.mail.send import send_once
 from include.report.html import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
 from include.request import AccessRequest, InvalidRequest
@@ -86,11 +87,47 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
     s.set_identity_evidence(request_id, evidence.summary())
     text, blocks = review_prompt(record, evidence=evidence.summary(), earlier_requests=s.earlier_requests(record))
     channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
-    response = slack_client.web_client().chat_postMessage(
-        channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
-    )
+    try:
+        response = slack_client.web_client().chat_postMessage(
+            channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+        )
+    except Exception as exc:
+        alert_slack_unusable(s, record, "the review prompt could not be posted", exc, once_key="alert_prompt")
+        raise
     s.set_review_prompt(request_id, response["channel"], response["ts"])
     return {"channel": response["channel"], "ts": response["ts"]}
+
+
+DAG_ID = "ccpa_right_of_access"
+
+
+def slack_error(exc: BaseException) -> str:
+    """What Slack said, without the message body (which holds personal data): the exception type, the HTTP status
+    and Slack's error code."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    code = response.get("error") if response is not None and hasattr(response, "get") else None
+    return " ".join(str(p) for p in (type(exc).__name__, f"HTTP {status}" if status else None, code) if p)
+
+
+def alert_slack_unusable(
+    s: ComplianceStore, record: RequestRecord, what: str, exc: BaseException | None, *, once_key: str
+) -> bool:
+    """Email the officers (once per request and ``once_key``) that Slack could not be used for this request."""
+    cause = f" ({slack_error(exc)})" if exc is not None else ""
+    body = (
+        f"Request {record.request_id}, received {record.received_at:%Y-%m-%d}, legally due {record.due_at:%Y-%m-%d}: "
+        f"{what} in Slack{cause}.\n\n"
+        "The task keeps retrying for hours and the request is not lost. If Slack stays unusable, look the request "
+        f"up in the Airflow run: {run_url(DAG_ID, record.run_id)}"
+    )
+    return alert_officers(
+        f"Slack unusable for request {record.request_id}",
+        body,
+        store=s,
+        request_id=record.request_id,
+        once_key=once_key,
+    )
 
 
 def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, Any]:
@@ -218,9 +255,20 @@ def notify_failure(context: dict[str, Any]) -> None:
     try:
         ti = context["ti"]
         exc = context.get("exception")
-        record = store().find_by_run_id(context["run_id"])
-        if record is None or not record.slack_channel or not record.slack_ts:
-            return  # failed before anything was posted (e.g. an invalid request): nobody to tell in Slack
+        s = store()
+        record = s.find_by_run_id(context["run_id"])
+        if record is None:
+            return  # failed before the request was registered (e.g. an invalid request): there is no request
+        if not record.slack_channel or not record.slack_ts:
+            # No prompt to reply to: the officers hear of it by email instead of never.
+            alert_slack_unusable(
+                s,
+                record,
+                f"the run failed at {ti.task_id} ({type(exc).__name__}) before a review prompt was posted",
+                None,
+                once_key=f"alert_failed_{ti.task_id}",
+            )
+            return
         link = f"<{run_url(ti.dag_id, context['run_id'])}|Airflow run>"
         if ti.task_id == "wait_for_decision" and "Timeout" in type(exc).__name__:
             extra = (
@@ -232,8 +280,17 @@ def notify_failure(context: dict[str, Any]) -> None:
                 f"The run failed at `{ti.task_id}` ({type(exc).__name__}) after its retries. "
                 f"Nothing partial was sent to the requester. See {link}."
             )
-        _post_in_thread(record, thread_notice("failure", record, approvers=config.approvers(), extra=extra), True)
-        store().audit(record.request_id, "run_failed", detail={"task_id": ti.task_id, "error": type(exc).__name__})
+        try:
+            _post_in_thread(record, thread_notice("failure", record, approvers=config.approvers(), extra=extra), True)
+        except Exception as slack_exc:
+            alert_slack_unusable(
+                s,
+                record,
+                f"the run failed at {ti.task_id} ({type(exc).__name__}) and the failure could not be announced",
+                slack_exc,
+                once_key=f"alert_failed_{ti.task_id}",
+            )
+        s.audit(record.request_id, "run_failed", detail={"task_id": ti.task_id, "error": type(exc).__name__})
     except Exception:  # a failing failure callback must not hide the original failure
         log.exception("Could not announce the failure in Slack")
 
@@ -252,8 +309,14 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
         record, action=decision.action, decided_by=decision.decided_by, outcome=outcome, run_url=run_url
     )
     if record.slack_channel and record.slack_ts:
-        slack_client.web_client().chat_update(
-            channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks
-        )
+        try:
+            slack_client.web_client().chat_update(
+                channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks
+            )
+        except Exception as exc:
+            alert_slack_unusable(
+                s, record, "the review prompt could not be closed (its buttons stay)", exc, once_key="alert_close"
+            )
+            raise
     s.set_status(request_id, Status.COMPLETED if decision.action == APPROVE else Status.REJECTED_NOTIFIED)
     return outcome
