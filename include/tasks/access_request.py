@@ -92,7 +92,7 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
             channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
         )
     except Exception as exc:
-        alert_slack_unusable(s, record, "the review prompt could not be posted", exc, once_key="alert_prompt")
+        alert_slack_unusable(s, record, "the review prompt could not be posted in Slack", exc, once_key="alert_prompt")
         raise
     s.set_review_prompt(request_id, response["channel"], response["ts"])
     return {"channel": response["channel"], "ts": response["ts"]}
@@ -111,18 +111,24 @@ def slack_error(exc: BaseException) -> str:
 
 
 def alert_slack_unusable(
-    s: ComplianceStore, record: RequestRecord, what: str, exc: BaseException | None, *, once_key: str
+    s: ComplianceStore,
+    record: RequestRecord,
+    what: str,
+    exc: BaseException | None,
+    *,
+    once_key: str,
+    subject: str = "Slack unusable",
 ) -> bool:
     """Email the officers (once per request and ``once_key``) that Slack could not be used for this request."""
     cause = f" ({slack_error(exc)})" if exc is not None else ""
     body = (
         f"Request {record.request_id}, received {record.received_at:%Y-%m-%d}, legally due {record.due_at:%Y-%m-%d}: "
-        f"{what} in Slack{cause}.\n\n"
-        "The task keeps retrying for hours and the request is not lost. If Slack stays unusable, look the request "
+        f"{what}{cause}.\n\n"
+        "It is tried again automatically (for hours) and the request is not lost. If it keeps failing, look the request "
         f"up in the Airflow run: {run_url(DAG_ID, record.run_id)}"
     )
     return alert_officers(
-        f"Slack unusable for request {record.request_id}",
+        f"{subject} for request {record.request_id}",
         body,
         store=s,
         request_id=record.request_id,
@@ -264,7 +270,7 @@ def notify_failure(context: dict[str, Any]) -> None:
             alert_slack_unusable(
                 s,
                 record,
-                f"the run failed at {ti.task_id} ({type(exc).__name__}) before a review prompt was posted",
+                f"the run failed at {ti.task_id} ({type(exc).__name__}) before a review prompt was posted in Slack",
                 None,
                 once_key=f"alert_failed_{ti.task_id}",
             )
@@ -286,7 +292,7 @@ def notify_failure(context: dict[str, Any]) -> None:
             alert_slack_unusable(
                 s,
                 record,
-                f"the run failed at {ti.task_id} ({type(exc).__name__}) and the failure could not be announced",
+                f"the run failed at {ti.task_id} ({type(exc).__name__}) and the failure could not be announced in Slack",
                 slack_exc,
                 once_key=f"alert_failed_{ti.task_id}",
             )
@@ -315,7 +321,11 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
             )
         except Exception as exc:
             alert_slack_unusable(
-                s, record, "the review prompt could not be closed (its buttons stay)", exc, once_key="alert_close"
+                s,
+                record,
+                "the review prompt could not be closed in Slack (its buttons stay)",
+                exc,
+                once_key="alert_close",
             )
             raise
     s.set_status(request_id, Status.COMPLETED if decision.action == APPROVE else Status.REJECTED_NOTIFIED)
