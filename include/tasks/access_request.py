@@ -124,8 +124,8 @@ def alert_slack_unusable(
     body = (
         f"Request {record.request_id}, received {record.received_at:%Y-%m-%d}, legally due {record.due_at:%Y-%m-%d}: "
         f"{what}{cause}.\n\n"
-        "It is tried again automatically (for hours) and the request is not lost. If it keeps failing, look the request "
-        f"up in the Airflow run: {run_url(DAG_ID, record.run_id)}"
+        "It is tried again automatically (for hours) and the request is not lost. If it keeps failing, look the "
+        f"request up in the Airflow run: {run_url(DAG_ID, record.run_id)}"
     )
     return alert_officers(
         f"{subject} for request {record.request_id}",
@@ -292,7 +292,7 @@ def notify_failure(context: dict[str, Any]) -> None:
             alert_slack_unusable(
                 s,
                 record,
-                f"the run failed at {ti.task_id} ({type(exc).__name__}) and the failure could not be announced in Slack",
+                f"the run failed at {ti.task_id} ({type(exc).__name__}); the failure could not be told in Slack",
                 slack_exc,
                 once_key=f"alert_failed_{ti.task_id}",
             )
