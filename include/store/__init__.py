@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from include import law
 from include.config import COMPLIANCE_CONN_ID
-from include.db import default_sqlite_url, engine_for
+from include.db import TASK_TIMEOUTS, Timeouts, default_sqlite_url, engine_for
 from include.request import AccessRequest
 from include.store.schema import (
     ACKNOWLEDGEMENT,
@@ -159,8 +159,19 @@ class ComplianceStore:
         self._ensure_schema()
 
     @classmethod
-    def from_connection(cls, conn_id: str = COMPLIANCE_CONN_ID) -> ComplianceStore:
-        return cls(engine_for(conn_id, default_url=default_sqlite_url("ccpa_compliance.sqlite")))
+    def from_connection(
+        cls, conn_id: str = COMPLIANCE_CONN_ID, *, timeouts: Timeouts = TASK_TIMEOUTS, pool_size: int = 5
+    ) -> ComplianceStore:
+        """The store on connection ``conn_id``; ``timeouts``: see include.db (the Slack callback uses
+        ``INTERACTIVE_TIMEOUTS``)."""
+        return cls(
+            engine_for(
+                conn_id,
+                default_url=default_sqlite_url("ccpa_compliance.sqlite"),
+                timeouts=timeouts,
+                pool_size=pool_size,
+            )
+        )
 
     def _ensure_schema(self) -> None:
         key = self.engine.url.render_as_string(hide_password=True)

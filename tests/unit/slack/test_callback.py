@@ -359,3 +359,93 @@ def test_concurrent_extensions_give_one(compliance_store, request_id):
 
     with ThreadPoolExecutor(8) as pool:
         assert sum(pool.map(attempt, range(8))) == 1
+
+
+# -- fault drills: a decision is never lost silently --------------------------------------------------------------
+
+
+def _locked(compliance_store, request_id):
+    """Hold the request's row lock, as a slow or stuck transaction would: decision writes wait on it."""
+    from sqlalchemy import text
+
+    blocker = compliance_store.engine.connect()
+    transaction = blocker.begin()
+    blocker.execute(text("SELECT request_id FROM ccpa_requests WHERE request_id = :r FOR UPDATE"), {"r": request_id})
+    return blocker, transaction
+
+
+def _wait_for_ephemeral(slack, needle, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        notes = [e for e in slack.ephemerals() if needle in e["text"]]
+        if notes:
+            return notes
+        time.sleep(0.05)
+    raise AssertionError(f"no ephemeral containing {needle!r}: {slack.ephemerals()}")
+
+
+def test_drill_decision_write_failing_after_the_budget_tells_the_officer_and_a_second_click_works(
+    compliance_store, request_id, slack, prompted, caplog
+):
+    from include.db import Timeouts
+    from include.slack.callback import ACK_BUDGET
+    from include.store import ComplianceStore
+
+    # Writes that give up on a lock after 3 s: past the 2 s budget, so the failure comes after Slack was answered.
+    slow = ComplianceStore.from_connection(
+        timeouts=Timeouts(connect=5, read=10, write=10, lock_wait=3, statement=None, pool=5)
+    )
+    client = create_app(
+        store_factory=lambda: slow,
+        settings=StaticSettings(),
+        slack_client_factory=lambda: WebClient(token="xoxb-test", base_url=slack.api_url),
+    ).test_client()
+    click = payload(request_id) | {"response_url": prompted["response_url"]}
+    blocker, transaction = _locked(compliance_store, request_id)
+    try:
+        started = time.perf_counter()
+        assert post(client, click).status_code == 200
+        answered = time.perf_counter() - started
+        assert ACK_BUDGET - 0.1 < answered < 3.0, f"answered after {answered:.2f} s"
+        [note] = _wait_for_ephemeral(slack, "not recorded")
+        assert "Click again" in note["text"]
+    finally:
+        transaction.rollback()
+        blocker.close()
+    assert compliance_store.get_decision(request_id) is None
+    assert any(r.levelname == "ERROR" and "after the 2.0 s budget" in r.getMessage() for r in caplog.records), (
+        "a lost write is logged at error level"
+    )
+
+    assert post(client, click).status_code == 200  # the officer clicks again: recorded
+    decision = compliance_store.get_decision(request_id)
+    assert (decision.action, decision.decided_by) == ("approve", APPROVER)
+
+
+def test_drill_decision_write_failing_inside_the_budget_is_told_at_once(
+    compliance_store, request_id, slack, prompted, caplog
+):
+    """The callback's own store (INTERACTIVE_TIMEOUTS): a stuck lock fails the write within the budget."""
+    client = create_app(
+        settings=StaticSettings(),
+        slack_client_factory=lambda: WebClient(token="xoxb-test", base_url=slack.api_url),
+    ).test_client()
+    blocker, transaction = _locked(compliance_store, request_id)
+    try:
+        started = time.perf_counter()
+        assert post(client, payload(request_id) | {"response_url": prompted["response_url"]}).status_code == 200
+        answered = time.perf_counter() - started
+        rejected = post(client, reject_submission(request_id, "cannot_verify"))
+        extended = post(client, extend_submission(request_id, "More systems."))
+    finally:
+        transaction.rollback()
+        blocker.close()
+    assert answered < 2.0, f"the write's timeouts are inside the budget: {answered:.2f} s"
+    _wait_for_ephemeral(slack, "not recorded")
+    assert rejected.json["errors"]["reason"].startswith("Not recorded"), "the modal stays open with the error"
+    assert extended.json["errors"]["details"].startswith("Not recorded")
+    assert compliance_store.get_decision(request_id) is None
+    assert compliance_store.get_request(request_id).extended_at is None
+    assert post(client, reject_submission(request_id, "cannot_verify")).status_code == 200
+    assert compliance_store.get_decision(request_id).action == "reject"
+    assert post(client, reject_submission(request_id, "cannot_verify")).data == b"", "submitting again closes it"
