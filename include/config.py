@@ -31,6 +31,14 @@ VAR_ALERT_EMAILS = "ccpa_alert_emails"
 # Environment
 ENV_POLL_SECONDS = "CCPA_DECISION_POLL_SECONDS"
 ENV_DATASTORES_FILE = "CCPA_DATASTORES_FILE"
+#: "1": the compliance store may fall back to a SQLite file in AIRFLOW_HOME when ``ccpa_compliance_db`` is not
+#: defined (the demo; one machine only). Unset, a missing or unreadable connection is an error naming it.
+ENV_COMPLIANCE_SQLITE = "CCPA_COMPLIANCE_SQLITE"
+
+
+def compliance_sqlite_allowed() -> bool:
+    return os.environ.get(ENV_COMPLIANCE_SQLITE, "").strip().lower() in ("1", "true", "yes")
+
 
 INCLUDE_DIR = Path(__file__).resolve().parent
 DEFAULT_DATASTORES_FILE = INCLUDE_DIR / "datastores" / "datastores.yaml"

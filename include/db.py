@@ -102,12 +102,22 @@ def _connection_url(conn_id: str, default_url: str | None) -> str:
     from airflow.exceptions import AirflowNotFoundException
     from airflow.sdk import BaseHook
 
+    from include.config import ConfigurationError
+
     try:
         conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
+    except AirflowNotFoundException as exc:
+        # Airflow reports a secrets-backend failure as "not found" too: falling back is only for who asked for it.
         if default_url is None:
-            raise
+            raise ConfigurationError(
+                f"Airflow connection '{conn_id}' could not be found or read ({type(exc).__name__}); define it "
+                "(UI, env AIRFLOW_CONN_" + conn_id.upper() + ", or your secrets backend)"
+            ) from None
         return default_url
+    except Exception as exc:
+        raise ConfigurationError(
+            f"Airflow connection '{conn_id}' could not be read ({type(exc).__name__}); check it and the secrets backend"
+        ) from None
     hook = conn.get_hook()
     if not hasattr(hook, "get_sqlalchemy_engine"):
         raise ValueError(f"connection '{conn_id}' (type {conn.conn_type}) is not a SQL connection")

@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from include import config
+from include.log_redaction import scrub_addresses
 from include.mail.message import build_message, mailbox, new_message_id
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def alert_officers(
     try:
         _send(recipients, SUBJECT_PREFIX + subject, body)
     except Exception as exc:
-        log.error("Could not send the officers' alert (%s): %s", subject, type(exc).__name__)
+        log.error("Could not send the officers' alert (%s): %s", subject, scrub_addresses(str(exc))[:300])
         if once:
             store.forget_once(request_id, once_key)  # type: ignore[union-attr,arg-type]
         return False

@@ -149,6 +149,9 @@ def _decision(row: Any, request_id: str) -> Decision:
     )
 
 
+#: The demo's compliance store file in AIRFLOW_HOME (env CCPA_COMPLIANCE_SQLITE=1 only).
+SQLITE_FILE = "ccpa_compliance.sqlite"
+
 _schema_ready: set[str] = set()
 _schema_lock = threading.Lock()
 
@@ -163,11 +166,17 @@ class ComplianceStore:
         cls, conn_id: str = COMPLIANCE_CONN_ID, *, timeouts: Timeouts = TASK_TIMEOUTS, pool_size: int = 5
     ) -> ComplianceStore:
         """The store on connection ``conn_id``; ``timeouts``: see include.db (the Slack callback uses
-        ``INTERACTIVE_TIMEOUTS``)."""
+        ``INTERACTIVE_TIMEOUTS``).
+
+        Without the connection this fails, naming it: a secrets-backend blip must not send a request to a stray
+        SQLite file on one worker. Only with env ``CCPA_COMPLIANCE_SQLITE=1`` (the demo) does a missing connection
+        mean a SQLite file in AIRFLOW_HOME."""
+        from include.config import compliance_sqlite_allowed
+
         return cls(
             engine_for(
                 conn_id,
-                default_url=default_sqlite_url("ccpa_compliance.sqlite"),
+                default_url=default_sqlite_url(SQLITE_FILE) if compliance_sqlite_allowed() else None,
                 timeouts=timeouts,
                 pool_size=pool_size,
             )

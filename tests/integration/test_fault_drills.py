@@ -87,3 +87,37 @@ def test_without_alert_addresses_the_failure_is_logged_at_error(stack, caplog):
 
     assert alert_officers("test", "body") is False
     assert any(r.levelname == "ERROR" and "ccpa_alert_emails" in r.getMessage() for r in caplog.records)
+
+
+def test_drill_forced_sql_and_smtp_errors_leave_no_personal_value_in_any_log(stack, caplog):
+    import logging
+    import smtplib
+    import traceback
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from include.tasks import access_request as workflow
+
+    caplog.set_level(logging.DEBUG)
+    task_log = logging.getLogger("airflow.task")  # what Airflow does with a task's exception
+    request_id = workflow.validate_request(dict(REQUEST), "manual__leaks", datetime.now(UTC))["request_id"]
+
+    # SMTP: the server refuses the requester, quoting the address (as Postfix does).
+    stack.sink.refuse_recipient(REQUEST["email"])
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as smtp_error:
+        workflow.send_acknowledgement(request_id)
+    task_log.error("Task failed", exc_info=smtp_error.value)
+    assert "550" in str(smtp_error.value), "what the server said stays, without the address"
+
+    # SQL: a statement carrying the requester's name and email fails (here: a column the INSERT cannot fill).
+    with stack.store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE ccpa_requests ADD COLUMN drill_required INT NOT NULL"))
+    with pytest.raises(SQLAlchemyError) as sql_error:
+        workflow.validate_request(dict(REQUEST), "manual__leaks_2", datetime.now(UTC))
+    task_log.error("Task failed", exc_info=sql_error.value)
+    assert "parameters hidden" in str(sql_error.value)
+
+    logged = caplog.text + "".join("".join(traceback.format_exception(e.value)) for e in (smtp_error, sql_error))
+    for personal in (REQUEST["email"], REQUEST["name"], REQUEST["photo_id_url"], REQUEST["email"].split("@")[0]):
+        assert personal not in logged, f"{personal!r} leaked into the logs"

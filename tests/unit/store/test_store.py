@@ -149,3 +149,45 @@ def test_waiting_states_is_one_query_of_decision_and_pending_extension_notice(co
     assert (decision.action, decision.decided_by, decision.reason, pending) == ("reject", "U1", "cannot verify", False)
     assert state(other) == (None, False)  # one query answers for every id asked
     assert "0" * 32 not in compliance_store.waiting_states(["0" * 32, request_id])  # unknown ids are left out
+
+
+def test_a_missing_compliance_connection_fails_naming_it_instead_of_using_sqlite(monkeypatch, tmp_path):
+    from include import db
+    from include.config import ConfigurationError
+
+    monkeypatch.delenv("AIRFLOW_CONN_CCPA_COMPLIANCE_DB", raising=False)
+    monkeypatch.delenv("CCPA_COMPLIANCE_SQLITE", raising=False)
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    db.dispose_all()
+    with pytest.raises(ConfigurationError, match="ccpa_compliance_db"):
+        ComplianceStore.from_connection()
+    assert not list(tmp_path.iterdir()), "no stray SQLite file"
+
+
+def test_a_secrets_backend_failure_fails_naming_the_connection(monkeypatch):
+    from airflow.sdk import BaseHook
+
+    from include import db
+    from include.config import ConfigurationError
+
+    def broken(conn_id):
+        raise RuntimeError("vault sealed: token for jane@example.com")
+
+    monkeypatch.setenv("CCPA_COMPLIANCE_SQLITE", "1")  # even with the opt-in: a backend error is not "not defined"
+    monkeypatch.setattr(BaseHook, "get_connection", broken)
+    db.dispose_all()
+    with pytest.raises(ConfigurationError, match="'ccpa_compliance_db' could not be read") as err:
+        ComplianceStore.from_connection()
+    assert "jane" not in str(err.value)
+
+
+def test_sqlite_only_on_explicit_opt_in(monkeypatch, tmp_path):
+    from include import db
+
+    monkeypatch.delenv("AIRFLOW_CONN_CCPA_COMPLIANCE_DB", raising=False)
+    monkeypatch.setenv("CCPA_COMPLIANCE_SQLITE", "1")
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    db.dispose_all()
+    store = ComplianceStore.from_connection()
+    assert store.engine.url.drivername == "sqlite" and (tmp_path / "ccpa_compliance.sqlite").exists()
+    db.dispose_all()
