@@ -53,10 +53,8 @@ def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -
     s = store()
     record = s.register_request(run_id, request, received_at, channel=str(conf.get("channel") or "api"))
     if record.linked_to is None and record.closed_at is None:
-        original = s.open_request_for(record.email, excluding=record.request_id)
-        if original is not None:  # one answer per open request: this run only tells the requester
-            s.link_duplicate(record.request_id, original.request_id)
-            record = s.get_request(record.request_id)
+        # One answer per open request: a later request of the same email only tells the requester.
+        record = s.link_if_duplicate(record.request_id)
     log.info("Request %s registered for run %s, due %s", record.request_id, run_id, record.due_at.date())
     return {
         "request_id": record.request_id,
