@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, inspect, literal, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy import Engine, and_, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from include import law
 from include.config import COMPLIANCE_CONN_ID
@@ -194,19 +194,16 @@ class ComplianceStore:
         )
 
     def _ensure_schema(self) -> None:
+        """Bring the schema to the newest migration, once per process and database (include.store.migrate: Alembic,
+        under a lock, so many processes starting together on an empty database do not collide)."""
+        from include.store import migrate
+
         key = self.engine.url.render_as_string(hide_password=True)
         with _schema_lock:
             if key in _schema_ready:
                 return
-            # One query lists the tables (create_all's own check asks once per table, in every task process).
-            if set(metadata.tables) <= set(inspect(self.engine).get_table_names()):
-                _schema_ready.add(key)
-                return
-            try:
-                metadata.create_all(self.engine, checkfirst=True)
-            except (OperationalError, ProgrammingError):
-                # Another process created the tables between our check and our CREATE: check again.
-                metadata.create_all(self.engine, checkfirst=True)
+            if not migrate.is_current(self.engine):  # one query when up to date: the usual case
+                migrate.upgrade(self.engine)
             _schema_ready.add(key)
 
     # -- requests ---------------------------------------------------------------------------------
@@ -871,5 +868,6 @@ __all__ = [
     "Status",
     "TransitionRefused",
     "UnknownRequest",
+    "metadata",
     "utcnow",
 ]
