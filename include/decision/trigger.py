@@ -37,6 +37,9 @@ class SharedPoller:
     """
 
     _pollers: ClassVar[dict[tuple[str, float], SharedPoller]] = {}
+    #: One round's query may take this long (a half-open connection would otherwise stall every waiting request of
+    #: the triggerer); then the round counts as failed and the next one starts on a fresh connection.
+    fetch_timeout: ClassVar[float] = 30.0
 
     def __init__(self, conn_id: str, interval: float) -> None:
         self.conn_id = conn_id
@@ -75,8 +78,18 @@ class SharedPoller:
         while self.waiters:
             asked, self.waiters = self.waiters, {}
             try:
-                states: dict[str, State] | None = await fetch(self.conn_id, list(asked))
+                states: dict[str, State] | None = await asyncio.wait_for(
+                    fetch(self.conn_id, list(asked)), timeout=self.fetch_timeout
+                )
                 failures = 0
+            except TimeoutError:
+                failures += 1
+                log.warning(
+                    "Compliance store did not answer within %.0f s (attempt %d); polling again",
+                    self.fetch_timeout,
+                    failures,
+                )
+                states = None
             except Exception:
                 # The store being briefly unreachable is not a reason to lose a 45-day wait: keep polling.
                 failures += 1
