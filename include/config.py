@@ -25,6 +25,9 @@ VAR_DOWNLOAD_TTL_HOURS = "ccpa_download_ttl_hours"
 VAR_DOWNLOAD_SECRET = "ccpa_download_secret"  # noqa: S105 (a Variable name)
 GMAIL_CONN_ID = "google_cloud_default"
 VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
+#: Optional: when set, callbacks from another Slack workspace or app are refused even if correctly signed.
+VAR_SLACK_TEAM_ID = "ccpa_slack_team_id"
+VAR_SLACK_APP_ID = "ccpa_slack_app_id"
 #: Comma-separated addresses of the privacy officers, emailed when Slack cannot be used (include/mail/alert.py).
 VAR_ALERT_EMAILS = "ccpa_alert_emails"
 

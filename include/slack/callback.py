@@ -87,13 +87,27 @@ class _Settings:
         self._loaded_at = -ttl
         self._secret = ""
         self._approvers: frozenset[str] = frozenset()
+        self._team_id = ""
+        self._app_id = ""
 
     def _refresh(self) -> None:
         if time.monotonic() - self._loaded_at < self.ttl:
             return
         self._secret = config.get_variable(config.VAR_SIGNING_SECRET, "")
         self._approvers = config.approvers()
+        self._team_id = config.get_variable(config.VAR_SLACK_TEAM_ID, "").strip()
+        self._app_id = config.get_variable(config.VAR_SLACK_APP_ID, "").strip()
         self._loaded_at = time.monotonic()
+
+    @property
+    def team_id(self) -> str:
+        self._refresh()
+        return self._team_id
+
+    @property
+    def app_id(self) -> str:
+        self._refresh()
+        return self._app_id
 
     @property
     def signing_secret(self) -> str:
@@ -156,6 +170,9 @@ def create_app(
             return jsonify(error="invalid signature"), 401
         try:
             payload = _parse_payload(body)
+            if not _from_our_app(payload, settings):
+                log.warning("Slack callback refused: signed, but from another workspace or app")
+                return jsonify(error="wrong workspace or app"), 403
             kind = payload.get("type")
             if kind == "block_actions":
                 handler.on_click(_click(payload))
@@ -455,15 +472,29 @@ def _errors(block_id: str, message: str) -> dict[str, Any]:
 
 
 def _signature_valid(secret: str, body: bytes, headers: Any) -> bool:
-    """slack_sdk's verifier (v0 HMAC-SHA256, 5-minute window), hardened against garbage headers and bodies."""
+    """slack_sdk's verifier (v0 HMAC-SHA256, 5-minute window), hardened against garbage headers and bodies
+    (a non-ASCII signature makes hmac.compare_digest raise TypeError: that is a forgery, 401, not a 500)."""
     timestamp = headers.get("X-Slack-Request-Timestamp")
     signature = headers.get("X-Slack-Signature")
-    if not timestamp or not signature or not timestamp.isdigit():
+    if not timestamp or not signature or not (timestamp.isascii() and timestamp.isdigit()):
+        return False
+    if not signature.isascii():
         return False
     try:
         return SignatureVerifier(secret).is_valid(body=body, timestamp=timestamp, signature=signature)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError):
         return False
+
+
+def _from_our_app(payload: dict[str, Any], settings: Any) -> bool:
+    """With ``ccpa_slack_team_id`` / ``ccpa_slack_app_id`` set, only payloads from that workspace and app count."""
+    team_id, app_id = getattr(settings, "team_id", ""), getattr(settings, "app_id", "")
+    if team_id:
+        team = payload.get("team") if isinstance(payload.get("team"), dict) else {}
+        user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+        if team_id not in (team.get("id"), user.get("team_id")) or team.get("id") not in (None, team_id):
+            return False
+    return not app_id or payload.get("api_app_id") == app_id
 
 
 def _parse_payload(body: bytes) -> dict[str, Any]:

@@ -449,3 +449,41 @@ def test_drill_decision_write_failing_inside_the_budget_is_told_at_once(
     assert post(client, reject_submission(request_id, "cannot_verify")).status_code == 200
     assert compliance_store.get_decision(request_id).action == "reject"
     assert post(client, reject_submission(request_id, "cannot_verify")).data == b"", "submitting again closes it"
+
+
+def test_a_non_ascii_signature_is_401_not_500(client, compliance_store, request_id):
+    raw = urlencode({"payload": json.dumps(payload(request_id))}).encode()
+    ts = str(int(time.time()))
+    for signature in ("v0=" + "é" * 64, "v0=ｆｆ", "\u00ff"):
+        response = client.post(
+            "/slack/actions",
+            data=raw,
+            headers={"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature.encode().decode("latin-1")},
+        )
+        assert response.status_code == 401
+    assert (
+        client.post(
+            "/slack/actions", data=raw, headers={"X-Slack-Request-Timestamp": "١٢٣", "X-Slack-Signature": "v0=00"}
+        ).status_code
+        == 401
+    )
+    assert compliance_store.get_decision(request_id) is None
+
+
+class AppSettings(StaticSettings):
+    team_id = "T0OURS"
+    app_id = "A0OURS"
+
+
+def test_signed_payloads_from_another_workspace_or_app_are_refused_when_configured(compliance_store, request_id, slack):
+    client = create_app(
+        store_factory=lambda: compliance_store,
+        settings=AppSettings(),
+        slack_client_factory=lambda: WebClient(token="xoxb-test", base_url=slack.api_url),
+    ).test_client()
+    ours = {"team": {"id": "T0OURS"}, "api_app_id": "A0OURS"}
+    assert post(client, payload(request_id) | {"team": {"id": "T0OTHER"}, "api_app_id": "A0OURS"}).status_code == 403
+    assert post(client, payload(request_id) | {**ours, "api_app_id": "A0OTHER"}).status_code == 403
+    assert compliance_store.get_decision(request_id) is None
+    assert post(client, payload(request_id) | ours).status_code == 200
+    assert compliance_store.get_decision(request_id).action == "approve"
