@@ -71,6 +71,23 @@ def get_variable(key: str, default: object = _UNSET) -> str:
     return value
 
 
+def get_optional_variable(key: str) -> str | None:
+    """An Airflow Variable, or None when it is not set. Unlike :func:`get_variable` with a default, a Variable that
+    exists but cannot be read (a secrets backend down) raises instead of passing for unset."""
+    from airflow.sdk import Variable
+
+    try:
+        return Variable.get(key)
+    except KeyError:
+        return None
+    except Exception as exc:
+        if "NOT_FOUND" in str(exc).upper().replace(" ", "_"):
+            return None
+        raise ConfigurationError(
+            f"Airflow Variable '{key}' could not be read ({type(exc).__name__}): not falling back to a default"
+        ) from None
+
+
 def airflow_base_url() -> str:
     """The API server's public URL (``[api] base_url``): run links in Slack, download links in emails."""
     from airflow.configuration import conf

@@ -40,6 +40,8 @@ def _context(record: RequestRecord, since: datetime, datastores: list[dict[str, 
 
 def build(record: RequestRecord, since: datetime, datastores: list[dict[str, Any]]) -> dict[str, Any]:
     folder = storage.request_dir(record.request_id)
+    for datastore in datastores:  # paths from XCom: only this request's own files are read
+        storage.resolve(datastore["path"], request_id=record.request_id)
     context = _context(record, since, datastores)
     files: list[dict[str, str]] = []
     if holding(datastores):
@@ -72,11 +74,15 @@ def build(record: RequestRecord, since: datetime, datastores: list[dict[str, Any
 def email_for(record: RequestRecord, report: dict[str, Any]) -> tuple[Email, list[Attachment], dict | None]:
     """The report email: HTML body plus attachments, or, when that would pass 25 MB, a summary with a signed
     download link to a ZIP of everything."""
-    html_url = storage.resolve(report["html"])
-    size = html_url.stat().st_size + sum(storage.resolve(f["path"]).stat().st_size for f in report["files"])
+    rid = record.request_id
+    html_url = storage.resolve(report["html"], request_id=rid)
+    size = html_url.stat().st_size + sum(
+        storage.resolve(f["path"], request_id=rid).stat().st_size for f in report["files"]
+    )
     if size * _BASE64 < MAX_EMAIL_BYTES * 0.95:
         attachments = [
-            Attachment(f["filename"], f["type"], storage.resolve(f["path"]).read_bytes()) for f in report["files"]
+            Attachment(f["filename"], f["type"], storage.resolve(f["path"], request_id=rid).read_bytes())
+            for f in report["files"]
         ]
         return Email(subject=report["subject"], html=html_url.read_text(encoding="utf-8")), attachments, None
     write_zip(record.request_id, [report["html"], *(f["path"] for f in report["files"])])
