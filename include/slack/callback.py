@@ -490,8 +490,8 @@ def _from_our_app(payload: dict[str, Any], settings: Any) -> bool:
     """With ``ccpa_slack_team_id`` / ``ccpa_slack_app_id`` set, only payloads from that workspace and app count."""
     team_id, app_id = getattr(settings, "team_id", ""), getattr(settings, "app_id", "")
     if team_id:
-        team = payload.get("team") if isinstance(payload.get("team"), dict) else {}
-        user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+        team: dict[str, Any] = payload["team"] if isinstance(payload.get("team"), dict) else {}
+        user: dict[str, Any] = payload["user"] if isinstance(payload.get("user"), dict) else {}
         if team_id not in (team.get("id"), user.get("team_id")) or team.get("id") not in (None, team_id):
             return False
     return not app_id or payload.get("api_app_id") == app_id
@@ -541,7 +541,8 @@ def _click(payload: dict[str, Any]) -> _Click:
     if not isinstance(request_id, str) or not request_id:
         raise BadPayload("action carries no request id")
     response_url = payload.get("response_url")
-    channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
+    found = payload.get("channel")
+    channel: dict[str, Any] = found if isinstance(found, dict) else {}
     trigger_id = payload.get("trigger_id")
     return _Click(
         action=ACTIONS[action_id],

@@ -8,6 +8,7 @@ lines hold the messages, which hold names and emails).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from include import config
@@ -33,11 +34,24 @@ MAX_RETRY_AFTER_SECONDS = 60
 
 def retry_handlers() -> list[RetryHandler]:
     """What every Slack client retries by itself: reset connections, 429 (honouring ``Retry-After``) and 5xx."""
-    from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+    from slack_sdk.http_retry import (
+        ConnectionErrorRetryHandler,
+        HttpRequest,
+        HttpResponse,
+        RateLimitErrorRetryHandler,
+        RetryState,
+    )
     from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
     class _CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):
-        def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
+        def _can_retry(
+            self,
+            *,
+            state: RetryState,
+            request: HttpRequest,
+            response: HttpResponse | None = None,
+            error: Exception | None = None,
+        ) -> bool:
             if not super()._can_retry(state=state, request=request, response=response, error=error):
                 return False
             return _retry_after(response.headers if response is not None else {}) <= MAX_RETRY_AFTER_SECONDS
@@ -45,7 +59,14 @@ def retry_handlers() -> list[RetryHandler]:
     class _AnyServerErrorRetryHandler(ServerErrorRetryHandler):
         """slack_sdk's handler retries 500 and 503 only; a gateway's 502/504 is the same outage."""
 
-        def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
+        def _can_retry(
+            self,
+            *,
+            state: RetryState,
+            request: HttpRequest,
+            response: HttpResponse | None = None,
+            error: Exception | None = None,
+        ) -> bool:
             return response is not None and 500 <= response.status_code <= 599
 
     return [
@@ -55,7 +76,7 @@ def retry_handlers() -> list[RetryHandler]:
     ]
 
 
-def _retry_after(headers: dict[str, list[str]] | dict[str, str]) -> int:
+def _retry_after(headers: Mapping[str, list[str] | str]) -> int:
     for name, value in headers.items():
         if name.lower() == "retry-after":
             raw = value[0] if isinstance(value, list) else value

@@ -24,8 +24,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ class MigrationLockTimeout(RuntimeError):
     pass
 
 
-def _config(connection: Connection | None = None):  # type: ignore[no-untyped-def]
+def _config(connection: Connection | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()

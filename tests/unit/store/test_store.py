@@ -227,3 +227,17 @@ def test_a_request_links_to_the_oldest_open_unlinked_one(compliance_store):
     assert compliance_store.link_if_duplicate(first.request_id).linked_to is None, "never to its own duplicate"
     third = compliance_store.register_request("run-third", REQUEST, RECEIVED + timedelta(days=2))
     assert compliance_store.link_if_duplicate(third.request_id).linked_to == first.request_id, "not to a linked one"
+
+
+def test_a_decision_made_before_the_prompt_is_recorded_is_never_undone(compliance_store):
+    """The prompt is live as soon as Slack answers: an officer can click before post_review_prompt records it."""
+    from include.request import AccessRequest
+    from include.store import Status
+
+    request_id = compliance_store.register_request(
+        "manual__fast_click", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), datetime.now(UTC)
+    ).request_id
+    compliance_store.record_decision(request_id, "approve", "U0APPROVER")
+    compliance_store.set_review_prompt(request_id, "C0REVIEW", "1700000000.000100")
+    record = compliance_store.get_request(request_id)
+    assert record.status == Status.APPROVED and record.slack_ts == "1700000000.000100"
