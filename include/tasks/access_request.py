@@ -280,7 +280,7 @@ def notify_failure(context: dict[str, Any]) -> None:
         else:
             extra = (
                 f"The run failed at `{ti.task_id}` ({type(exc).__name__}) after its retries. "
-                f"Nothing partial was sent to the requester. See {link}."
+                f"{_what_was_sent(s, record.request_id)} See {link}."
             )
         try:
             _post_in_thread(record, thread_notice("failure", record, approvers=config.approvers(), extra=extra), True)
@@ -297,6 +297,18 @@ def notify_failure(context: dict[str, Any]) -> None:
         log.exception("Could not announce the failure in Slack")
 
 
+def _what_was_sent(s: ComplianceStore, request_id: str) -> str:
+    """What the requester has received so far, from the deliveries recorded (said as it is, never assumed)."""
+    done = s.done_kinds(request_id)
+    if REPORT in done:
+        return "The report email had already been sent to the requester."
+    if REJECTION in done:
+        return "The rejection email had already been sent to the requester."
+    if ACKNOWLEDGEMENT in done:
+        return "The requester has received the acknowledgement only: no report or rejection was sent."
+    return "Nothing was sent to the requester."
+
+
 def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
     """Replace the prompt by the outcome, without buttons, so nobody acts twice."""
     s = store()
@@ -310,6 +322,10 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
     text, blocks = outcome_prompt(
         record, action=decision.action, decided_by=decision.decided_by, outcome=outcome, run_url=run_url
     )
+    # The record closes first, whatever Slack does: the answer was sent (this task runs after it).
+    final = Status.COMPLETED if decision.action == APPROVE else Status.REJECTED_NOTIFIED
+    if record.status != final:
+        s.set_status(request_id, final)
     if record.slack_channel and record.slack_ts:
         try:
             slack_client.web_client().chat_update(
@@ -324,5 +340,4 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
                 once_key="alert_close",
             )
             raise
-    s.set_status(request_id, Status.COMPLETED if decision.action == APPROVE else Status.REJECTED_NOTIFIED)
     return outcome

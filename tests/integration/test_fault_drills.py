@@ -121,3 +121,46 @@ def test_drill_forced_sql_and_smtp_errors_leave_no_personal_value_in_any_log(sta
     logged = caplog.text + "".join("".join(traceback.format_exception(e.value)) for e in (smtp_error, sql_error))
     for personal in (REQUEST["email"], REQUEST["name"], REQUEST["photo_id_url"], REQUEST["email"].split("@")[0]):
         assert personal not in logged, f"{personal!r} leaked into the logs"
+
+
+def _prompted_and_approved(stack, run_id):
+    from include.tasks import access_request as workflow
+
+    request_id = workflow.validate_request(dict(REQUEST), run_id, datetime.now(UTC))["request_id"]
+    workflow.post_review_prompt(request_id)
+    stack.store.record_decision(request_id, "approve", "U0APPROVER")
+    return request_id
+
+
+def test_drill_slack_down_when_closing_still_closes_the_record_and_the_retry_updates_the_prompt(stack, monkeypatch):
+    from include.tasks import access_request as workflow
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_ALERT_EMAILS", OFFICERS)
+    request_id = _prompted_and_approved(stack, "manual__close_down")
+    stack.slack.fail("chat.update", times=None, status=503)
+    with pytest.raises(SlackApiError):
+        workflow.close_review_prompt(request_id)
+    record = stack.store.get_request(request_id)
+    assert record.status == "completed" and record.closed_at is not None, "closed whatever Slack does"
+    assert len(_alerts(stack)) == 1
+    stack.slack.clear_faults()
+    assert "report sent" in workflow.close_review_prompt(request_id)  # the task's retry
+    prompt = stack.slack.message(record.slack_ts)
+    assert not any(b["type"] == "actions" for b in prompt["blocks"])
+
+
+def test_drill_a_failure_notice_says_what_the_requester_really_received(stack):
+    from types import SimpleNamespace
+
+    from include.tasks import access_request as workflow
+
+    request_id = _prompted_and_approved(stack, "manual__honest")
+    claimed = stack.store.claim_delivery(request_id, "report", "<m@x>")
+    assert claimed is None
+    stack.store.confirm_delivery(request_id, "report", "<m@x>")
+    ti = SimpleNamespace(dag_id="ccpa_right_of_access", task_id="close_review_prompt")
+    workflow.notify_failure({"ti": ti, "run_id": "manual__honest", "exception": RuntimeError("x")})
+    record = stack.store.get_request(request_id)
+    [notice] = [m for m in stack.slack.messages() if m.get("thread_ts") == record.slack_ts]
+    assert "The report email had already been sent" in notice["text"]
+    assert "Nothing partial" not in notice["text"]
