@@ -1,19 +1,20 @@
 """Serves the Slack callback on the Airflow API server: ``POST /ccpa/slack/actions``.
 
 Airflow 3's supported plugin interface (``fastapi_apps``) mounts any ASGI app; the Flask app is wrapped by a2wsgi,
-already an Airflow dependency. No FAB, no CSRF exemption: Slack's signature is the authentication.
+already an Airflow dependency, behind include.slack.asgi, which reads request bodies on the event loop (a client
+trickling its body cannot hold a thread) and keeps downloads on threads of their own. No FAB, no CSRF exemption:
+Slack's signature is the authentication.
 """
 
 from __future__ import annotations
 
-from a2wsgi import WSGIMiddleware
 from airflow.plugins_manager import AirflowPlugin
 
-from include.slack.callback import create_app
+from include.slack.asgi import create_asgi_app
 
 URL_PREFIX = "/ccpa"
 
-slack_callback_asgi = WSGIMiddleware(create_app())  # type: ignore[arg-type] # Flask is a WSGI app; a2wsgi's stub is narrower
+slack_callback_asgi = create_asgi_app()
 
 
 class CcpaSlackCallbackPlugin(AirflowPlugin):
