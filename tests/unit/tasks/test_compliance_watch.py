@@ -98,3 +98,24 @@ def test_report_files_are_purged_after_the_download_window(compliance_store, sla
         assert watch.purge_report_files(compliance_store) == 1
     assert not (tmp_path / "reports" / done_id).exists()
     assert (tmp_path / "reports" / fresh_id / "report.html").exists(), "still inside its 72-hour download window"
+
+
+def test_open_requests_without_a_prompt_after_an_hour_are_emailed_to_the_officers_once(
+    compliance_store, slack, monkeypatch, tmp_path
+):
+    from devtools.standins.mail_sink import MailSink
+    from tests.conftest import use_smtp
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_ALERT_EMAILS", "dpo@example.com")
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", "privacy@example.com")
+    stuck = compliance_store.register_request("manual__no_prompt", JANE, RECEIVED).request_id
+    compliance_store.register_request("manual__just_arrived", JANE, RECEIVED + timedelta(minutes=90))
+    _prompted(compliance_store, slack, "manual__prompted")
+    with MailSink(tmp_path / "mail") as sink:
+        use_smtp(monkeypatch, sink.port)
+        now = RECEIVED + timedelta(hours=2)
+        assert watch.alert_missing_prompts(compliance_store, now) == 1
+        assert watch.alert_missing_prompts(compliance_store, now) == 0, "once per request"
+        [alert] = sink.messages()
+    assert alert.envelope_to == ["dpo@example.com"]
+    assert stuck in str(alert.message["Subject"]) and "jane" not in alert.raw.decode().lower()
