@@ -52,7 +52,14 @@ def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -
         # A malformed request stays malformed: fail now, without retries, naming the field (never its value).
         raise AirflowFailException(str(exc)) from None
     s = store()
-    record = s.register_request(run_id, request, received_at, channel=str(conf.get("channel") or "api"))
+    record = s.register_request(
+        run_id,
+        request,
+        received_at,
+        channel=str(conf.get("channel") or "api"),
+        # Every request is for specific pieces until verification levels exist (the stricter reading).
+        required_approvals=config.required_approvals(specific_pieces=True),
+    )
     if record.linked_to is None and record.closed_at is None:
         # One answer per open request: a later request of the same email only tells the requester.
         record = s.link_if_duplicate(record.request_id)
@@ -320,7 +327,12 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
         raise RuntimeError(f"request {request_id} has no decision: nothing to close")
     outcome = ":white_check_mark: report sent" if decision.action == APPROVE else ":x: rejection sent"
     text, blocks = outcome_prompt(
-        record, action=decision.action, decided_by=decision.decided_by, outcome=outcome, run_url=run_url
+        record,
+        action=decision.action,
+        decided_by=decision.decided_by,
+        outcome=outcome,
+        run_url=run_url,
+        approvers=[a.approver for a in s.approvals(request_id)],
     )
     # The record closes first, whatever Slack does: the answer was sent (this task runs after it).
     final = Status.COMPLETED if decision.action == APPROVE else Status.REJECTED_NOTIFIED
