@@ -91,7 +91,7 @@ def _presign_s3(path: Any, seconds: int) -> str:
     """The provider's S3Hook on the storage's connection, always SigV4 (botocore would otherwise pre-sign with the
     legacy V2 query signature, which newer regions refuse)."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-    from botocore.config import Config
+    from botocore.config import Config  # type: ignore[import-untyped]
 
     hook = S3Hook(aws_conn_id=path.conn_id, config=Config(signature_version="s3v4"))
     url = hook.generate_presigned_url(
