@@ -25,6 +25,8 @@ VAR_DOWNLOAD_TTL_HOURS = "ccpa_download_ttl_hours"
 VAR_DOWNLOAD_SECRET = "ccpa_download_secret"  # noqa: S105 (a Variable name)
 GMAIL_CONN_ID = "google_cloud_default"
 VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
+#: "true" declares a file:// ccpa_report_storage shared by every worker (the same volume at the same path).
+VAR_REPORT_STORAGE_SHARED = "ccpa_report_storage_shared"
 
 # Environment
 ENV_POLL_SECONDS = "CCPA_DECISION_POLL_SECONDS"
