@@ -12,6 +12,8 @@ from pathlib import Path
 COMPLIANCE_CONN_ID = "ccpa_compliance_db"
 SLACK_CONN_ID = "slack_api_default"
 SMTP_CONN_ID = "smtp_default"
+#: Slack Socket Mode (include/slack/socket_mode.py): the app-level token (xapp-…) as the password.
+SLACK_SOCKET_MODE_CONN_ID = "slack_socket_mode"
 
 # Variables
 VAR_REVIEW_CHANNEL = "ccpa_review_channel"
