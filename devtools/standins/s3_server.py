@@ -84,7 +84,7 @@ class S3Server(StartStop):
 
     def client(self) -> Any:
         """A boto3 S3 client on this server."""
-        import boto3  # type: ignore[import-untyped]
+        import boto3
 
         return boto3.client(
             "s3",

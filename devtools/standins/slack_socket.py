@@ -161,7 +161,7 @@ class SocketModeServer:
             return 0, "no Socket Mode connection"
         connection = connections[next(self._turn) % len(connections)]
         envelope_id = str(uuid.uuid4())
-        event, box = threading.Event(), {}
+        event, box = threading.Event(), dict[str, Any]()
         with self._lock:
             self._acks[envelope_id] = (event, box)
         envelope = {

@@ -23,6 +23,7 @@ from flask import Blueprint, Response, abort, jsonify
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from include import config, storage
+from include.report.model import DownloadLink
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +57,16 @@ def ttl() -> timedelta:
     return timedelta(hours=hours)
 
 
-def make_link(request_id: str, now: datetime | None = None) -> dict[str, Any]:
+def make_link(request_id: str, now: datetime | None = None) -> DownloadLink:
     """The link to the request's ZIP (:func:`write_zip`) and when it expires: pre-signed by the object store, or
     a token for the plugin's ``/ccpa/download/`` route when the storage is local."""
     lifetime = ttl()
     expires_at = (now or datetime.now(UTC)) + lifetime
     bundle = storage.request_dir(request_id) / ZIP_NAME
     if not isinstance(bundle, Path):
-        return {"url": presign(bundle, lifetime), "expires_at": expires_at}
+        return DownloadLink(url=presign(bundle, lifetime), expires_at=expires_at)
     token = _serializer().dumps({"r": request_id, "e": int(expires_at.timestamp())})
-    return {"url": f"{config.airflow_base_url()}/ccpa/download/{token}", "expires_at": expires_at}
+    return DownloadLink(url=f"{config.airflow_base_url()}/ccpa/download/{token}", expires_at=expires_at)
 
 
 def presign(path: Any, lifetime: timedelta) -> str:
@@ -91,7 +92,7 @@ def _presign_s3(path: Any, seconds: int) -> str:
     """The provider's S3Hook on the storage's connection, always SigV4 (botocore would otherwise pre-sign with the
     legacy V2 query signature, which newer regions refuse)."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-    from botocore.config import Config  # type: ignore[import-untyped]
+    from botocore.config import Config
 
     hook = S3Hook(aws_conn_id=path.conn_id, config=Config(signature_version="s3v4"))
     url = hook.generate_presigned_url(
@@ -133,7 +134,7 @@ blueprint = Blueprint("ccpa_downloads", __name__)
 
 
 @blueprint.get("/download/<token>")
-def download(token: str) -> Response:
+def download(token: str) -> Response | tuple[Response, int]:
     try:
         request_id = read_token(token)
     except LookupError:

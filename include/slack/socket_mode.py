@@ -29,6 +29,7 @@ from include.log_redaction import quiet_body_loggers
 
 if TYPE_CHECKING:
     from slack_sdk.socket_mode import SocketModeClient
+    from slack_sdk.socket_mode.client import BaseSocketModeClient
     from slack_sdk.socket_mode.request import SocketModeRequest
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class SocketModeService:
         self.client = client or _client()
         self.client.socket_mode_request_listeners.append(self._on_request)
 
-    def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
+    def _on_request(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
         from slack_sdk.socket_mode.response import SocketModeResponse
 
         from include.slack.callback import BadPayload
