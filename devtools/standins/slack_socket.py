@@ -94,7 +94,8 @@ class SocketModeServer:
         ticket = secrets.token_urlsafe(16)
         with self._lock:
             self._tickets.add(ticket)
-        return f"ws://{self.host}:{self.port}/link/?ticket={ticket}&app_id={self.app_id}"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104 - bound on all, reached locally
+        return f"ws://{host}:{self.port}/link/?ticket={ticket}&app_id={self.app_id}"
 
     @property
     def connected(self) -> int:
