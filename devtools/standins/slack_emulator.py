@@ -81,6 +81,8 @@ class SlackEmulator(ServedStandIn):
         port: int = 0,
         callback_timeout: float = 10.0,
         app_token: str | None = None,
+        socket_port: int = 0,
+        socket_public_host: str | None = None,
     ) -> None:
         self.signing_secret = signing_secret
         self.callback_url = callback_url
@@ -88,9 +90,10 @@ class SlackEmulator(ServedStandIn):
         #: is connected there, interactions go to it as envelopes instead of to ``callback_url`` (as in Slack, where
         #: an app in Socket Mode gets no HTTP requests).
         self.app_token = app_token
-        self.socket: SocketModeServer | None = SocketModeServer(host, APP_ID) if app_token else None
         self.callback_timeout = callback_timeout
         self.host = host
+        self._socket_port, self._socket_public_host = socket_port, socket_public_host
+        self.socket: SocketModeServer | None = self._socket_server() if app_token else None
         self._requested_port = port
         self._cond = threading.Condition(threading.RLock())
         self._ids = itertools.count(1)
@@ -113,7 +116,10 @@ class SlackEmulator(ServedStandIn):
         super().stop()
         if self.socket is not None:
             self.socket.stop()
-            self.socket = SocketModeServer(self.host, APP_ID)
+            self.socket = self._socket_server()
+
+    def _socket_server(self) -> SocketModeServer:
+        return SocketModeServer(self.host, APP_ID, self._socket_port, self._socket_public_host)
 
     @property
     def api_url(self) -> str:
@@ -915,6 +921,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--signing-secret", required=True)
     parser.add_argument("--callback-url", default=None)
     parser.add_argument("--app-token", default=None, help="an xapp-… token: Socket Mode on (apps.connections.open)")
+    parser.add_argument("--socket-port", type=int, default=0, help="Socket Mode WebSocket port (0: any free one)")
+    parser.add_argument("--socket-public-host", default=None, help="host name apps reach the WebSocket at")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -922,7 +930,13 @@ def main(argv: list[str] | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     with SlackEmulator(
-        args.signing_secret, args.callback_url, host=args.host, port=args.port, app_token=args.app_token
+        args.signing_secret,
+        args.callback_url,
+        host=args.host,
+        port=args.port,
+        app_token=args.app_token,
+        socket_port=args.socket_port,
+        socket_public_host=args.socket_public_host,
     ) as emu:
         print(f"Slack emulator on {emu.url} (base_url {emu.api_url}); callbacks to {args.callback_url}", flush=True)
         print(f"Slack channel page: {emu.url}/ (open it in a browser to click as a person)", flush=True)

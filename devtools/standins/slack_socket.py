@@ -33,9 +33,14 @@ ACK_TIMEOUT = 3.0
 
 
 class SocketModeServer:
-    def __init__(self, host: str = "127.0.0.1", app_id: str = "A0EMULATOR") -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", app_id: str = "A0EMULATOR", port: int = 0, public_host: str | None = None
+    ) -> None:
         self.host = host
         self.app_id = app_id
+        self._requested_port = port
+        #: The host name apps reach the WebSocket at (in compose: the service name), if not ``host``.
+        self.public_host = public_host
         self._tickets: set[str] = set()
         self._connections: list[ServerConnection] = []
         self._acks: dict[str, tuple[threading.Event, dict[str, Any]]] = {}
@@ -58,7 +63,7 @@ class SocketModeServer:
             asyncio.set_event_loop(loop)
 
             async def open_server() -> None:
-                self._server = await serve(self._serve, self.host, 0, ping_interval=None)
+                self._server = await serve(self._serve, self.host, self._requested_port, ping_interval=None)
                 self.port = int(next(iter(self._server.sockets)).getsockname()[1])
                 ready.set()
 
@@ -94,7 +99,7 @@ class SocketModeServer:
         ticket = secrets.token_urlsafe(16)
         with self._lock:
             self._tickets.add(ticket)
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104 - bound on all, reached locally
+        host = self.public_host or ("127.0.0.1" if self.host in ("0.0.0.0", "") else self.host)  # noqa: S104
         return f"ws://{host}:{self.port}/link/?ticket={ticket}&app_id={self.app_id}"
 
     @property

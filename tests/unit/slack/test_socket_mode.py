@@ -113,3 +113,15 @@ def test_the_app_token_must_be_an_app_level_token(monkeypatch, slack):
     with pytest.raises(SlackApiError) as refused:  # Slack's answer to a bot token
         bot.apps_connections_open(app_token="xoxb-bot")
     assert refused.value.response["error"] == "not_allowed_token_type"
+
+
+def test_the_emulator_socket_can_listen_on_a_fixed_port_under_a_public_name(compliance_store):
+    """What the compose demo uses: a fixed WebSocket port, announced under the service's host name."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with SlackEmulator("x", app_token=APP_TOKEN, socket_port=port, socket_public_host="localhost") as emulator:
+        opened = WebClient(base_url=emulator.api_url).apps_connections_open(app_token=APP_TOKEN)
+        assert opened["url"].startswith(f"ws://localhost:{port}/link/?ticket=")
