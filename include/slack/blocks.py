@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -56,10 +57,33 @@ def _summary_fields(request: RequestRecord) -> list[dict[str, str]]:
     ]
 
 
+def approvals_line(approvers: Sequence[str], required: int) -> str:
+    """ "1 of 2 approvals — @first": how far a request needing several officers has come."""
+    line = f"*{len(approvers)} of {required} approvals*"
+    if approvers:
+        line += " — " + ", ".join(f"<@{user}>" for user in approvers)
+    remaining = required - len(approvers)
+    if remaining > 0:
+        other = "another officer" if remaining == 1 else f"{remaining} more officers"
+        line += f". Needs {other} to approve" + (" (not the same person)." if approvers else ".")
+    return line
+
+
+def _approvers_text(approvers: Sequence[str]) -> str:
+    mentions = [f"<@{user}>" for user in approvers]
+    return mentions[0] if len(mentions) == 1 else ", ".join(mentions[:-1]) + " and " + mentions[-1]
+
+
 def review_prompt(
-    request: RequestRecord, evidence: str | None = None, *, earlier_requests: int = 0
+    request: RequestRecord,
+    evidence: str | None = None,
+    *,
+    earlier_requests: int = 0,
+    approvers: Sequence[str] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The message an officer acts on: who asks, their photo ID, what we hold, the due date, Approve / Reject."""
+    """The message an officer acts on: who asks, their photo ID, what we hold, the due date, Approve / Reject.
+
+    With ``required_approvals`` > 1 it also shows who has approved so far ("1 of 2 approvals — @first")."""
     evidence = evidence if evidence is not None else request.identity_evidence
     text = f"CCPA access request from {request.name}: approve or reject"
     notes = []
@@ -68,6 +92,8 @@ def review_prompt(
             f":warning: This person has made {earlier_requests} other requests in the last 12 months: you may "
             "decline this one (Civ. 1798.130(b)) with *Reject… → already received two answers*."
         )
+    if request.required_approvals > 1 or approvers:
+        notes.append(":busts_in_silhouette: " + approvals_line(approvers, request.required_approvals))
     if request.extended_at:
         notes.append(
             f":hourglass: Deadline extended by <@{request.extended_by}> on {_date(request.extended_at)}: "
@@ -137,11 +163,18 @@ def review_prompt(
 
 
 def outcome_prompt(
-    request: RequestRecord, *, action: str, decided_by: str, outcome: str, run_url: str | None = None
+    request: RequestRecord,
+    *,
+    action: str,
+    decided_by: str,
+    outcome: str,
+    run_url: str | None = None,
+    approvers: Sequence[str] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The prompt once decided: the same facts, no buttons, who decided and what happened."""
+    """The prompt once decided: the same facts, no buttons, who decided (every approver) and what happened."""
     verb = "Approved" if action == APPROVE else "Rejected"
-    line = f"{verb} by <@{decided_by}> — {outcome}"
+    who = _approvers_text(approvers) if action == APPROVE and approvers else f"<@{decided_by}>"
+    line = f"{verb} by {who} — {outcome}"
     if run_url:
         line += f" (<{run_url}|Airflow run>)"
     text = f"CCPA access request from {request.name}: {verb.lower()} by {decided_by}"

@@ -55,7 +55,14 @@ def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -
         # A malformed request stays malformed: fail now, without retries, naming the field (never its value).
         raise AirflowFailException(str(exc)) from None
     s = store()
-    record = s.register_request(run_id, request, received_at, channel=str(conf.get("channel") or "api"))
+    record = s.register_request(
+        run_id,
+        request,
+        received_at,
+        channel=str(conf.get("channel") or "api"),
+        # Every request is for specific pieces until verification levels exist (the stricter reading).
+        required_approvals=config.required_approvals(specific_pieces=True),
+    )
     if record.linked_to is None and record.closed_at is None:
         original = s.open_request_for(record.email, excluding=record.request_id)
         if original is not None:  # one answer per open request: this run only tells the requester
@@ -251,7 +258,12 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
         raise RuntimeError(f"request {request_id} has no decision: nothing to close")
     outcome = ":white_check_mark: report sent" if decision.action == APPROVE else ":x: rejection sent"
     text, blocks = outcome_prompt(
-        record, action=decision.action, decided_by=decision.decided_by, outcome=outcome, run_url=run_url
+        record,
+        action=decision.action,
+        decided_by=decision.decided_by,
+        outcome=outcome,
+        run_url=run_url,
+        approvers=[a.approver for a in s.approvals(request_id)],
     )
     if record.slack_channel and record.slack_ts:
         slack_client.web_client().chat_update(
