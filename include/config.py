@@ -33,6 +33,10 @@ GMAIL_CONN_ID = "google_cloud_default"
 VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
 #: "true" declares a file:// ccpa_report_storage shared by every worker (the same volume at the same path).
 VAR_REPORT_STORAGE_SHARED = "ccpa_report_storage_shared"
+VAR_DEFAULT_LANGUAGE = "ccpa_default_language"
+#: Origins (space- or comma-separated, e.g. ``https://www.example.com``) whose pages may embed the request form in an
+#: ``<iframe>`` and post it; the API server's own origin always may.
+VAR_FORM_EMBED_ORIGINS = "ccpa_form_embed_origins"
 
 # Environment
 ENV_POLL_SECONDS = "CCPA_DECISION_POLL_SECONDS"

@@ -139,3 +139,25 @@ def test_7101_retention_on_object_storage_deletes_every_file_and_goes_on(complia
         assert watch.apply_retention(compliance_store) == 3
     assert s3_storage.keys() == []
     assert all(compliance_store.get_request(r).name == "[redacted]" for r in old_ids)
+
+
+def test_an_uploaded_photo_id_left_behind_is_deleted_with_the_report_files(compliance_store, slack, monkeypatch):
+    from include.requester import uploads
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "watch-test-secret-0123456789")
+    photo = uploads.save(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    record = compliance_store.register_request(
+        "run-photo", AccessRequest("Jane Doe", "jane@example.com", photo.link), RECEIVED
+    )
+    with time_machine.travel(RECEIVED + timedelta(days=1), tick=False):
+        compliance_store.record_decision(record.request_id, "reject", "U0OFFICER")
+        compliance_store.set_status(record.request_id, "rejected_notified")
+    stored = uploads.stored_url_of(photo.link)
+    assert stored is not None
+    from include import storage
+
+    assert storage.resolve(stored).exists()
+    with time_machine.travel(RECEIVED + timedelta(days=5), tick=False):
+        watch.purge_report_files(compliance_store)
+    assert not storage.resolve(stored).exists()
+    assert "photo_id_deleted" in [e["event"] for e in compliance_store.audit_trail(record.request_id)]
