@@ -325,10 +325,11 @@ class Stack:
         with open(self.logs / f"{name}.log", "ab") as out:
             subprocess.run(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=out, check=True, timeout=timeout)  # noqa: S603
 
-    def start(self, name: str, cmd: list[str]) -> subprocess.Popen:
+    def start(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start ``cmd`` in its own session, with the stack's environment (or ``env``), logging to logs/<name>.log."""
         out = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (lives as long as the process)
         proc = subprocess.Popen(  # noqa: S603 (our own command lines)
-            cmd, cwd=ROOT, env=self.env, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True
+            cmd, cwd=ROOT, env=env or self.env, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True
         )
         self.groups[name] = proc
         return proc

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 COMPLIANCE_CONN_ID = "ccpa_compliance_db"
 SLACK_CONN_ID = "slack_api_default"
 SMTP_CONN_ID = "smtp_default"
+#: Slack Socket Mode (include/slack/socket_mode.py): the app-level token (xapp-…) as the password.
+SLACK_SOCKET_MODE_CONN_ID = "slack_socket_mode"
 
 # Variables
 VAR_REVIEW_CHANNEL = "ccpa_review_channel"
@@ -29,6 +31,8 @@ VAR_REQUIRED_APPROVALS_FOR = "ccpa_required_approvals_for"
 VAR_TIMEZONE = "ccpa_timezone"
 GMAIL_CONN_ID = "google_cloud_default"
 VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
+#: "true" declares a file:// ccpa_report_storage shared by every worker (the same volume at the same path).
+VAR_REPORT_STORAGE_SHARED = "ccpa_report_storage_shared"
 VAR_DEFAULT_LANGUAGE = "ccpa_default_language"
 #: Origins (space- or comma-separated, e.g. ``https://www.example.com``) whose pages may embed the request form in an
 #: ``<iframe>`` and post it; the API server's own origin always may.

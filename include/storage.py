@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,6 +90,26 @@ def resolve(url: str, *, request_id: str | None = None) -> StoragePath:
 def url_of(path: StoragePath) -> str:
     """The URL that names ``path`` in XCom and in the compliance store (``file:///…`` for local files)."""
     return path.as_uri() if isinstance(path, Path) else str(path)
+
+
+def delete_tree(path: StoragePath) -> int:
+    """Delete ``path`` and everything under it; returns how many files were deleted (0 when it did not exist).
+
+    An object store has no folders, only keys sharing a prefix: there the prefix's keys are deleted (an empty
+    "folder" does not exist to remove, and ``rmdir()`` on one raises NotADirectoryError).
+    """
+    if isinstance(path, Path):
+        if not path.exists():
+            return 0
+        count = sum(1 for p in path.rglob("*") if not p.is_dir())
+        shutil.rmtree(path)
+        return count
+    fs, prefix = path.fs, path.path.rstrip("/") + "/"
+    keys = [key for key in fs.find(prefix) if not key.endswith("/")]
+    if keys:
+        fs.rm(keys)
+    fs.invalidate_cache(prefix)
+    return len(keys)
 
 
 class _Buffered:

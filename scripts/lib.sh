@@ -43,7 +43,7 @@ ensure_system() {
 ensure_venv() {
   # Reinstall only when the requirements or the lock changed.
   local stamp="$VENV/.ccpa-installed" want
-  want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" "$ROOT/constraints.txt" | sha256sum | cut -d' ' -f1)"
+  want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-providers.txt" "$ROOT/requirements-dev.txt" "$ROOT/constraints.txt" | sha256sum | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   if [ ! -x "$PY" ]; then
     log "creating virtualenv $VENV"

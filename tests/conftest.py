@@ -9,7 +9,9 @@ import os
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,6 +77,43 @@ def compliance_store(mysql_database, monkeypatch):
     url = f"{MYSQL_URL}/{mysql_database('ccpa_compliance')}"
     monkeypatch.setenv("AIRFLOW_CONN_CCPA_COMPLIANCE_DB", url)
     return ComplianceStore.from_connection()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A local S3 server (moto's server mode, its own process) for the whole session."""
+    from devtools.standins.s3_server import S3Server
+
+    with S3Server() as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class S3Storage:
+    server: Any
+    bucket: str
+    prefix: str
+
+    def keys(self, below: str = "") -> list[str]:
+        """The keys under the storage prefix (and ``below`` it), relative to the prefix."""
+        start = f"{self.prefix}/{below}".rstrip("/")
+        return [key[len(self.prefix) + 1 :] for key in self.server.keys(self.bucket, start)]
+
+
+S3_CONN_ID = "ccpa_reports_s3"
+
+
+@pytest.fixture
+def s3_storage(s3_server, monkeypatch) -> S3Storage:
+    """ccpa_report_storage = s3://<a fresh bucket>/ccpa/reports on the local S3 server, through an aws connection."""
+    import json
+
+    bucket = f"ccpa-test-{uuid.uuid4().hex[:8]}"
+    s3_server.create_bucket(bucket)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{S3_CONN_ID.upper()}", json.dumps(s3_server.connection()))
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"s3://{bucket}/ccpa/reports")
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE_CONN_ID", S3_CONN_ID)
+    return S3Storage(s3_server, bucket, "ccpa/reports")
 
 
 # -- connections as the tests' env sets them ---------------------------------------------------------------------

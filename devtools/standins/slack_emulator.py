@@ -33,12 +33,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode
 
 import requests
 from flask import Flask, Response, jsonify, request, send_from_directory
 
+from devtools.standins.slack_socket import SocketModeServer
 from devtools.standins.wsgi_thread import QuietRequestHandler, ServedStandIn
 
 log = logging.getLogger(__name__)
@@ -120,11 +121,20 @@ class SlackEmulator(ServedStandIn):
         host: str = "127.0.0.1",
         port: int = 0,
         callback_timeout: float = 10.0,
+        app_token: str | None = None,
+        socket_port: int = 0,
+        socket_public_host: str | None = None,
     ) -> None:
         self.signing_secret = signing_secret
         self.callback_url = callback_url
+        #: Socket Mode: with an app-level token, ``apps.connections.open`` answers a WebSocket URL, and while an app
+        #: is connected there, interactions go to it as envelopes instead of to ``callback_url`` (as in Slack, where
+        #: an app in Socket Mode gets no HTTP requests).
+        self.app_token = app_token
         self.callback_timeout = callback_timeout
         self.host = host
+        self._socket_port, self._socket_public_host = socket_port, socket_public_host
+        self.socket: SocketModeServer | None = self._socket_server() if app_token else None
         self._requested_port = port
         self._cond = threading.Condition(threading.RLock())
         self._ids = itertools.count(1)
@@ -137,6 +147,20 @@ class SlackEmulator(ServedStandIn):
 
     def _started(self) -> None:
         log.info("Slack emulator listening on %s", self.url)
+
+    def start(self) -> Self:
+        if self.socket is not None and not self.socket.port:
+            self.socket.start()
+        return super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        if self.socket is not None:
+            self.socket.stop()
+            self.socket = self._socket_server()
+
+    def _socket_server(self) -> SocketModeServer:
+        return SocketModeServer(self.host, APP_ID, self._socket_port, self._socket_public_host)
 
     @property
     def api_url(self) -> str:
@@ -303,7 +327,7 @@ class SlackEmulator(ServedStandIn):
                 ],
             }
         log.info("Emulated click on action %s by %s", action_id, user_id)
-        return self.send_signed(payload)
+        return self.deliver(payload)
 
     def submit_view(
         self,
@@ -343,6 +367,15 @@ class SlackEmulator(ServedStandIn):
                 "is_enterprise_install": False,
                 "enterprise": None,
             }
+        return self.deliver(payload)
+
+    def deliver(self, payload: dict[str, Any]) -> tuple[int, str]:
+        """Hand an interaction to the app: over Socket Mode while the app is connected there, else signed over
+        HTTP to ``callback_url``. Returns (HTTP status or 0 for an unacknowledged envelope, the answer's text)."""
+        if self.socket is not None and self.socket.connected:
+            status, text = self.socket.deliver(payload)
+            log.info("%s payload delivered over Socket Mode: %s", payload.get("type"), "ack" if status else text)
+            return status, text
         return self.send_signed(payload)
 
     def send_signed(
@@ -537,6 +570,12 @@ class SlackEmulator(ServedStandIn):
             token = _bearer(request.headers.get("Authorization", "")) or str(args.pop("token", "") or "")
             if not token:
                 return jsonify(ok=False, error="not_authed")
+            if method == "apps.connections.open":
+                result = self._apps_connections_open(token)
+                log.info("Slack API %s -> %s", method, "ok" if result.get("ok") else result.get("error"))
+                return jsonify(result)
+            if token.startswith("xapp-"):  # an app-level token opens Socket Mode connections, nothing else
+                return jsonify(ok=False, error="not_allowed_token_type")
             handler = handlers.get(method)
             if handler is None:
                 return jsonify(ok=False, error="unknown_method")
@@ -713,6 +752,13 @@ class SlackEmulator(ServedStandIn):
                     continue
                 return str(msg["ts"])
         return None
+
+    def _apps_connections_open(self, token: str) -> dict[str, Any]:
+        if not token.startswith("xapp-"):
+            return {"ok": False, "error": "not_allowed_token_type"}  # Slack's answer to a bot or user token
+        if self.socket is None or token != self.app_token:
+            return {"ok": False, "error": "invalid_auth"}
+        return {"ok": True, "url": self.socket.new_url()}
 
     def _auth_test(self, _: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -1008,13 +1054,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8091)
     parser.add_argument("--signing-secret", required=True)
     parser.add_argument("--callback-url", default=None)
+    parser.add_argument("--app-token", default=None, help="an xapp-… token: Socket Mode on (apps.connections.open)")
+    parser.add_argument("--socket-port", type=int, default=0, help="Socket Mode WebSocket port (0: any free one)")
+    parser.add_argument("--socket-public-host", default=None, help="host name apps reach the WebSocket at")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with SlackEmulator(args.signing_secret, args.callback_url, host=args.host, port=args.port) as emu:
+    with SlackEmulator(
+        args.signing_secret,
+        args.callback_url,
+        host=args.host,
+        port=args.port,
+        app_token=args.app_token,
+        socket_port=args.socket_port,
+        socket_public_host=args.socket_public_host,
+    ) as emu:
         print(f"Slack emulator on {emu.url} (base_url {emu.api_url}); callbacks to {args.callback_url}", flush=True)
         print(f"Slack channel page: {emu.url}/ (open it in a browser to click as a person)", flush=True)
         while not stop.wait(1):

@@ -1,8 +1,14 @@
-"""Signed, expiring download links for reports too big to email (served at ``/ccpa/download/<token>``).
+"""Signed, expiring download links for reports too big to email.
 
-The token names the request and its expiry and is signed (itsdangerous, HMAC-SHA256) with the Variable
-``ccpa_download_secret`` (or Airflow's ``[api] secret_key``): the worker signs, the API server checks, no database
-row needed. Only the ZIP of that request's report is reachable through a token.
+With ``ccpa_report_storage`` on an object store (``s3://``, ``gs://``) the link is the store's own pre-signed URL
+for the request's ZIP (fsspec's ``sign()`` on the ObjectStoragePath: s3fs asks botocore to pre-sign, gcsfs signs a
+V4 URL with the service account), valid for ``ccpa_download_ttl_hours``: the requester downloads from the store and
+the API server never streams a ZIP.
+
+With local ``file://`` storage the link is served by the plugin at ``/ccpa/download/<token>``: the token names the
+request and its expiry and is signed (itsdangerous, HMAC-SHA256) with the Variable ``ccpa_download_secret`` (or
+Airflow's ``[api] secret_key``): the worker signs, the API server checks, no database row needed. Only the ZIP of
+that request's report is reachable through a token.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import logging
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -21,6 +29,10 @@ log = logging.getLogger(__name__)
 
 ZIP_NAME = "ccpa-report.zip"
 DEFAULT_TTL_HOURS = 72.0
+#: The longest a pre-signed URL can live (S3 SigV4 and GCS V4 signatures both refuse longer ones).
+PRESIGN_MAX = timedelta(days=7)
+#: What the object store is asked to answer with, so the browser saves a file rather than showing bytes.
+_SAVE_AS = f'attachment; filename="{ZIP_NAME}"'
 
 
 def _serializer() -> URLSafeSerializer:
@@ -48,9 +60,51 @@ def ttl() -> timedelta:
 
 
 def make_link(request_id: str, now: datetime | None = None) -> DownloadLink:
-    expires_at = (now or datetime.now(UTC)) + ttl()
+    """The link to the request's ZIP (:func:`write_zip`) and when it expires: pre-signed by the object store, or
+    a token for the plugin's ``/ccpa/download/`` route when the storage is local."""
+    lifetime = ttl()
+    expires_at = (now or datetime.now(UTC)) + lifetime
+    bundle = storage.request_dir(request_id) / ZIP_NAME
+    if not isinstance(bundle, Path):
+        return DownloadLink(url=presign(bundle, lifetime), expires_at=expires_at)
     token = _serializer().dumps({"r": request_id, "e": int(expires_at.timestamp())})
     return DownloadLink(url=f"{config.airflow_base_url()}/ccpa/download/{token}", expires_at=expires_at)
+
+
+def presign(path: Any, lifetime: timedelta) -> str:
+    """A URL that lets anyone holding it GET the object ``path`` (an ObjectStoragePath) until ``lifetime`` ends."""
+    if lifetime > PRESIGN_MAX:
+        raise config.ConfigurationError(
+            f"Variable '{config.VAR_DOWNLOAD_TTL_HOURS}' is over 168 hours, the longest a pre-signed URL lives"
+        )
+    seconds = int(lifetime.total_seconds())
+    if path.protocol in ("s3", "s3a", "s3n"):
+        return _presign_s3(path, seconds)
+    if path.protocol in ("gs", "gcs"):  # gcsfs: google-cloud-storage's generate_signed_url
+        return str(path.fs.sign(path.path, expiration=seconds, version="v4", response_disposition=_SAVE_AS))
+    try:
+        return str(path.fs.sign(path.path, expiration=seconds))
+    except NotImplementedError:
+        raise config.ConfigurationError(
+            f"report storage '{path.protocol}://' cannot pre-sign download links; use s3://, gs:// or file://"
+        ) from None
+
+
+def _presign_s3(path: Any, seconds: int) -> str:
+    """The provider's S3Hook on the storage's connection, always SigV4 (botocore would otherwise pre-sign with the
+    legacy V2 query signature, which newer regions refuse)."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from botocore.config import Config
+
+    hook = S3Hook(aws_conn_id=path.conn_id, config=Config(signature_version="s3v4"))
+    url = hook.generate_presigned_url(
+        client_method="get_object",
+        params={"Bucket": path.bucket, "Key": path.key, "ResponseContentDisposition": _SAVE_AS},
+        expires_in=seconds,
+    )
+    if not url:
+        raise RuntimeError("the S3 connection could not pre-sign the download link")
+    return str(url)
 
 
 def read_token(token: str, now: datetime | None = None) -> str:

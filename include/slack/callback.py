@@ -145,7 +145,7 @@ def create_app(
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     settings = settings or _Settings()
-    handler = _Handler(store_factory, settings, slack_client_factory)
+    handler = interaction_handler(store_factory, settings, slack_client_factory)
 
     app.register_blueprint(downloads.blueprint)
     request_form.register(app, trigger=request_trigger)  # the requester's form and status pages: /request…
@@ -177,24 +177,22 @@ def create_app(
             if not _from_our_app(payload, settings):
                 log.warning("Slack callback refused: signed, but from another workspace or app")
                 return jsonify(error="wrong workspace or app"), 403
-            kind = payload.get("type")
-            if kind == "block_actions":
-                handler.on_click(_click(payload))
-                return "", 200
-            callback_id = (payload.get("view") or {}).get("callback_id") if kind == "view_submission" else None
-            if callback_id in (REJECT_VIEW_CALLBACK_ID, EXTEND_VIEW_CALLBACK_ID):
-                on_submit = (
-                    handler.on_reject_submission
-                    if callback_id == REJECT_VIEW_CALLBACK_ID
-                    else handler.on_extend_submission
-                )
-                answer = on_submit(payload)
-                return (jsonify(answer), 200) if answer else ("", 200)
+            answer = handler.handle(payload)
         except BadPayload as exc:
             return jsonify(error=str(exc)), 400
-        return jsonify(error=f"unsupported payload type {kind!r}"), 400
+        return (jsonify(answer), 200) if answer else ("", 200)
 
     return app
+
+
+def interaction_handler(
+    store_factory: Callable[[], ComplianceStore] = ComplianceStore.from_connection,
+    settings: Any | None = None,
+    slack_client_factory: Callable[[], Any] = slack_client.web_client,
+) -> _Handler:
+    """What answers an interaction payload (:meth:`_Handler.handle`): the HTTP callback and the Socket Mode service
+    (include/slack/socket_mode.py) each hold one, so both apply the same allow-list, exactly-once and answers."""
+    return _Handler(store_factory, settings or _Settings(), slack_client_factory)
 
 
 class _Handler:
@@ -216,6 +214,20 @@ class _Handler:
         if self._slack is None:
             self._slack = self._slack_factory()
         return self._slack
+
+    def handle(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """One interaction payload, however it arrived (the HTTP callback after its signature check, or a Socket
+        Mode envelope): what to answer Slack with (None: an empty 200 / a bare ack). Raises BadPayload."""
+        kind = payload.get("type")
+        if kind == "block_actions":
+            self.on_click(_click(payload))
+            return None
+        callback_id = (payload.get("view") or {}).get("callback_id") if kind == "view_submission" else None
+        if callback_id == REJECT_VIEW_CALLBACK_ID:
+            return self.on_reject_submission(payload)
+        if callback_id == EXTEND_VIEW_CALLBACK_ID:
+            return self.on_extend_submission(payload)
+        raise BadPayload(f"unsupported payload type {kind!r}")
 
     # -- block_actions ----------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include import config, law, storage
+from include import config, deployment, law, storage
 from include.datastores.extract import extract
 from include.datastores.identity import gather as gather_evidence
 from include.datastores.registry import load_registry
@@ -45,6 +45,10 @@ def store() -> ComplianceStore:
 
 def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -> dict[str, Any]:
     """Normalise and validate the conf, and register the request once per DAG run (a retry finds it again)."""
+    try:  # a distributed executor with unshared state would split the request between machines: refuse first
+        deployment.check_shared_state()
+    except config.ConfigurationError as exc:
+        raise AirflowFailException(f"Deployment not ready for this executor: {exc}") from None
     try:
         request = AccessRequest.from_conf(conf)
         lookback = _lookback(conf)

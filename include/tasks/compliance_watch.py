@@ -114,11 +114,8 @@ def _delete_uploaded_photo(store: ComplianceStore, request_id: str) -> None:
 
 
 def _delete_files(request_id: str) -> bool:
-    folder = storage.request_dir(request_id)
-    files: list[storage.StoragePath] = list(folder.iterdir()) if folder.exists() else []
-    for path in files:
-        path.unlink()
-    folder.rmdir()
-    if files:
-        log.info("Deleted %d stored file(s) of request %s", len(files), request_id)
-    return bool(files)
+    """Delete the request's stored files (its folder, or its prefix on an object store)."""
+    deleted = storage.delete_tree(storage.request_dir(request_id))
+    if deleted:
+        log.info("Deleted %d stored file(s) of request %s", deleted, request_id)
+    return bool(deleted)

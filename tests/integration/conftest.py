@@ -19,6 +19,8 @@ APPROVER = "U0APPROVER"
 CHANNEL = "#privacy-requests"
 FROM_EMAIL = "privacy@example.com"
 ACK_SUBJECT = "We received your CCPA access request"
+#: The emulator also offers Socket Mode; clicks go over HTTP unless an app connects (test_socket_mode_run.py).
+APP_TOKEN = "xapp-1-A0EMULATOR-integration"
 
 
 @dataclass
@@ -107,7 +109,7 @@ def stack(airflow_db, compliance_store, datastores_db, monkeypatch, tmp_path) ->
 
     with (
         MailSink(tmp_path / "mail") as sink,
-        SlackEmulator(signing_secret=SIGNING_SECRET) as slack,
+        SlackEmulator(signing_secret=SIGNING_SECRET, app_token=APP_TOKEN) as slack,
         ServedApp(create_app()) as callback,
     ):
         slack.callback_url = f"{callback.url}/slack/actions"

@@ -100,6 +100,47 @@ def test_report_files_are_purged_after_the_download_window(compliance_store, sla
     assert (tmp_path / "reports" / fresh_id / "report.html").exists(), "still inside its 72-hour download window"
 
 
+def _closed(store, request_id, at):
+    with time_machine.travel(at, tick=False):
+        store.record_decision(request_id, "approve", "U0OFFICER")
+        store.set_status(request_id, "completed")
+
+
+def test_report_files_are_purged_from_object_storage_prefix_and_all(compliance_store, slack, s3_storage):
+    """On S3 a request's "folder" is a key prefix: the purge deletes every key under it (rmdir() cannot)."""
+    from include import storage
+
+    done_id, _ = _prompted(compliance_store, slack, "run-done")
+    fresh_id, _ = _prompted(compliance_store, slack, "run-fresh")
+    for request_id in (done_id, fresh_id):
+        folder = storage.request_dir(request_id)
+        (folder / "report.html").write_text("<p>Jane</p>")
+        (folder / "extracts" / "crm.jsonl").write_text('{"email": "jane@example.com"}')
+    _closed(compliance_store, done_id, RECEIVED + timedelta(days=1))
+    _closed(compliance_store, fresh_id, RECEIVED + timedelta(days=4, hours=12))
+    with time_machine.travel(RECEIVED + timedelta(days=5), tick=False):
+        assert watch.purge_report_files(compliance_store) == 1
+        assert watch.purge_report_files(compliance_store) == 0, "a second purge finds nothing and does not fail"
+    assert s3_storage.keys(done_id) == []
+    assert s3_storage.keys(fresh_id) == [f"{fresh_id}/extracts/crm.jsonl", f"{fresh_id}/report.html"]
+
+
+def test_7101_retention_on_object_storage_deletes_every_file_and_goes_on(compliance_store, slack, s3_storage):
+    """§7101 on S3: every request past 24 months is redacted and its files deleted, not only the first one."""
+    from include import storage
+
+    old_ids = [
+        _prompted(compliance_store, slack, f"run-old-{n}", received=datetime(2024, 1, 5, tzinfo=UTC))[0]
+        for n in range(3)
+    ]
+    for request_id in old_ids[:2]:  # the third has no files left (purged already): that must not stop retention
+        (storage.request_dir(request_id) / "report.json").write_text('{"name": "Jane Doe"}')
+    with time_machine.travel(datetime(2026, 3, 1, tzinfo=UTC), tick=False):
+        assert watch.apply_retention(compliance_store) == 3
+    assert s3_storage.keys() == []
+    assert all(compliance_store.get_request(r).name == "[redacted]" for r in old_ids)
+
+
 def test_an_uploaded_photo_id_left_behind_is_deleted_with_the_report_files(compliance_store, slack, monkeypatch):
     from include.requester import uploads
 

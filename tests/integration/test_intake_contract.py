@@ -1,0 +1,113 @@
+"""The intake contract, against a real ``airflow api-server``: the intake system's own request id is the run id, so
+a retried POST is refused (409) instead of starting a second run that would email the requester twice; an intake
+account needs a role that may trigger runs, and a read-only one may not (SimpleAuthManager's roles)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+DAG_ID = "ccpa_right_of_access"
+PASSWORDS = {"intake": "intake-password", "auditor": "auditor-password"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def api_server(airflow_db, tmp_path_factory) -> Iterator[str]:
+    tmp_path = tmp_path_factory.mktemp("intake")
+    port = _free_port()
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(json.dumps(PASSWORDS))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "intake-contract-test-jwt-secret-0123456789abcdef",
+        # The intake account may trigger runs and read them (role "user"); the auditor may only read ("viewer").
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "intake:user,auditor:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+    }
+    subprocess.run(  # the DAG must be serialized for the REST API to trigger it
+        [sys.executable, "-m", "airflow", "dags", "reserialize"], env=env, check=True, capture_output=True, timeout=300
+    )
+    log = open(tmp_path / "api-server.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "airflow", "api-server"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            if server.poll() is not None:
+                pytest.fail("api-server exited: " + (tmp_path / "api-server.log").read_text()[-3000:])
+            try:
+                if requests.get(f"{url}/api/v2/monitor/health", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.5)
+        else:
+            pytest.fail("api-server did not start: " + (tmp_path / "api-server.log").read_text()[-3000:])
+        yield url
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(20)
+        log.close()
+
+
+def _session(url: str, user: str) -> requests.Session:
+    token = requests.post(f"{url}/auth/token", json={"username": user, "password": PASSWORDS[user]}, timeout=30)
+    token.raise_for_status()
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    return session
+
+
+def _trigger(session: requests.Session, url: str, run_id: str) -> requests.Response:
+    conf = {"name": "Jane Doe", "email": "jane.doe@example.com", "photo_id_url": "https://intake.example.com/ids/1"}
+    body = {"dag_run_id": run_id, "logical_date": None, "conf": conf}  # as in the README
+    return session.post(f"{url}/api/v2/dags/{DAG_ID}/dagRuns", json=body, timeout=30)
+
+
+def test_a_retried_intake_post_gets_409_not_a_second_run(api_server):
+    intake = _session(api_server, "intake")
+    run_id = f"intake-REQ-{time.time_ns()}"  # the intake system's own request id
+    first = _trigger(intake, api_server, run_id)
+    assert first.status_code == 200, first.text
+    assert first.json()["dag_run_id"] == run_id
+    retried = _trigger(intake, api_server, run_id)  # the intake system's retry after a timeout
+    assert retried.status_code == 409, retried.text
+    runs = intake.get(f"{api_server}/api/v2/dags/{DAG_ID}/dagRuns", params={"limit": 100}, timeout=30).json()
+    assert [r["dag_run_id"] for r in runs["dag_runs"]].count(run_id) == 1
+    assert intake.get(f"{api_server}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", timeout=30).status_code == 200
+
+
+def test_a_read_only_account_cannot_trigger(api_server):
+    auditor = _session(api_server, "auditor")
+    refused = _trigger(auditor, api_server, f"intake-REQ-{time.time_ns()}")
+    assert refused.status_code == 403, refused.text
+    assert auditor.get(f"{api_server}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30).status_code == 200

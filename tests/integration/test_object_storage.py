@@ -1,0 +1,96 @@
+"""The whole workflow with ``ccpa_report_storage`` on S3: the real DAG (dag.test()), a local S3 server (moto's server
+mode, its own process) reached through Airflow's ObjectStoragePath and an ``aws`` connection, MariaDB, the Slack
+emulator and the mail sink. Extracts, report files, the ZIP, the pre-signed download, the purge and retention."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import time_machine
+
+from devtools.demo_data import DEMO_PERSON
+from include.store import utcnow
+
+pytestmark = pytest.mark.integration
+
+REQUEST = {**DEMO_PERSON, "photo_id_url": "https://intake.example.com/ids/jane.png"}
+
+
+@pytest.fixture
+def s3_stack(stack, s3_storage):
+    """The integration stack with its report storage moved to S3 (set after the stack's file:// default)."""
+    return stack, s3_storage
+
+
+def _html(mail) -> str:
+    return mail.message.get_body(preferencelist=("html",)).get_content()
+
+
+def test_a_whole_run_on_s3_keeps_every_file_in_the_bucket_and_the_purge_empties_it(s3_stack, run_dag):
+    from include.tasks import compliance_watch as watch
+
+    stack, s3 = s3_stack
+    officer = stack.click_when_posted("ccpa_approve")
+    dag_run = run_dag(REQUEST)
+    officer.join(5)
+
+    assert dag_run.state == "success"
+    [mail] = stack.answers()
+    html = _html(mail)
+    assert "+1-415-555-1000" in html and "ORD-000000" in html and "203.0.113.10" in html
+    assert {a.get_filename() for a in mail.message.iter_attachments()} >= {"report.pdf", "report.json", "crm.csv"}
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    keys = s3.keys(record.request_id)
+    assert {f"{record.request_id}/{name}" for name in ("report.html", "report.json", "report.pdf", "crm.csv")} <= set(
+        keys
+    )
+    assert len(keys) > 4, "the extracts are in the bucket too"
+    assert not (stack.storage / record.request_id).exists(), "nothing went to local disk"
+
+    closed = stack.store.get_request(record.request_id).closed_at
+    with time_machine.travel(closed + timedelta(hours=71), tick=False):
+        assert watch.purge_report_files(stack.store) == 0, "still inside the download window"
+    with time_machine.travel(closed + timedelta(hours=73), tick=False):
+        assert watch.purge_report_files(stack.store) == 1
+    assert s3.keys() == []
+    with time_machine.travel(utcnow() + timedelta(days=31 * 25), tick=False):
+        assert watch.apply_retention(stack.store) == 1
+    assert stack.store.get_request(record.request_id).name == "[redacted]"
+
+
+def test_a_report_too_big_to_email_is_fetched_from_s3_by_a_presigned_url(s3_stack, run_dag, monkeypatch):
+    from include.report import files as report_files
+
+    stack, s3 = s3_stack
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_TTL_HOURS", "6")
+    monkeypatch.setattr(report_files, "MAX_EMAIL_BYTES", 4096)  # this report is "too big": the link path
+    officer = stack.click_when_posted("ccpa_approve")
+    dag_run = run_dag(REQUEST)
+    officer.join(5)
+
+    assert dag_run.state == "success"
+    [mail] = stack.answers()
+    assert list(mail.message.iter_attachments()) == []
+    html = _html(mail)
+    assert "too large to attach" in html and "+1-415-555-1000" not in html
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    [url] = {part.split('"')[0] for part in html.split('href="')[1:] if s3.server.endpoint_url in part}
+    url = url.replace("&amp;", "&")
+    assert "/ccpa/download/" not in url, "the API server does not stream it"
+    parts = urlsplit(url)
+    assert parts.path == f"/{s3.bucket}/{s3.prefix}/{record.request_id}/ccpa-report.zip"
+    assert parse_qs(parts.query)["X-Amz-Expires"] == [str(6 * 3600)], "the configured ccpa_download_ttl_hours"
+
+    response = requests.get(url, timeout=10)  # the requester's browser, straight from the store
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == 'attachment; filename="ccpa-report.zip"'
+    with zipfile.ZipFile(io.BytesIO(response.content)) as bundle:
+        assert {"report.html", "report.json", "crm.csv", "report.pdf"} <= set(bundle.namelist())
+        assert "+1-415-555-1000" in bundle.read("report.json").decode()
+    unsigned = requests.get(f"{parts.scheme}://{parts.netloc}{parts.path}", timeout=10)
+    assert unsigned.status_code == 403, "without the signature the object is private"
