@@ -59,7 +59,9 @@ def _location(url: str) -> tuple[str, str, tuple[str, ...]]:
     """(scheme, host, path segments) of a URL, decoded; '.' / '..' segments refused."""
     parts = urlsplit(url)
     scheme = parts.scheme or "file"
-    netloc = "" if scheme == "file" and parts.netloc == "localhost" else parts.netloc
+    # ObjectStoragePath names its connection in the URL's user part (s3://conn_id@bucket/key): the place is the host.
+    host = parts.netloc.rpartition("@")[2]
+    netloc = "" if scheme == "file" and host == "localhost" else host
     segments = tuple(s for s in unquote(parts.path).split("/") if s)
     if any(s in (".", "..") for s in segments) or "\x00" in url:
         raise OutsideStorage("storage paths may not contain '.' or '..' segments")

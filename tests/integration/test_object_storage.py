@@ -28,7 +28,10 @@ def s3_stack(stack, s3_storage):
 
 
 def _html(mail) -> str:
-    return mail.message.get_body(preferencelist=("html",)).get_content()
+    """The HTML the person receives: the body (a summary) and, for the report, the attached report.html."""
+    part = mail.message.get_body(preferencelist=("html",))
+    attached = [a.get_content() for a in mail.message.iter_attachments() if a.get_filename() == "report.html"]
+    return part.get_content() + "".join(attached)
 
 
 def test_a_whole_run_on_s3_keeps_every_file_in_the_bucket_and_the_purge_empties_it(s3_stack, run_dag):
