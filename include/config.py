@@ -29,6 +29,12 @@ VAR_REQUIRED_APPROVALS_FOR = "ccpa_required_approvals_for"
 VAR_TIMEZONE = "ccpa_timezone"
 GMAIL_CONN_ID = "google_cloud_default"
 VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
+VAR_DEFAULT_LANGUAGE = "ccpa_default_language"
+#: Origins (space- or comma-separated, e.g. ``https://www.example.com``) whose pages may embed the request form in an
+#: ``<iframe>`` and post it; the API server's own origin always may.
+VAR_FORM_EMBED_ORIGINS = "ccpa_form_embed_origins"
+
+
 #: Optional: when set, callbacks from another Slack workspace or app are refused even if correctly signed.
 VAR_SLACK_TEAM_ID = "ccpa_slack_team_id"
 VAR_SLACK_APP_ID = "ccpa_slack_app_id"

@@ -31,7 +31,9 @@ find_python() {
 }
 
 ensure_system() {
-  apt_install pkg-config default-libmysqlclient-dev gcc libc6-dev ca-certificates curl fonts-dejavu-core
+  # Fonts for the PDF report (include/report/pdf.py FONT_CHAIN): TrueType outlines, as ReportLab embeds no CFF.
+  apt_install pkg-config default-libmysqlclient-dev gcc libc6-dev ca-certificates curl fonts-dejavu-core \
+    fonts-noto-core fonts-droid-fallback fonts-nanum
   if ! find_python >/dev/null; then
     apt_install python3 python3-venv python3-dev
   fi
@@ -75,4 +77,25 @@ ensure_mariadb() {
     as_root mariadb -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD(''); FLUSH PRIVILEGES;" || true
   fi
   mysql_up || { echo "MariaDB is not reachable at 127.0.0.1:3306 as root with an empty password" >&2; exit 1; }
+}
+
+port_open() { "$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2).close()' "$1" 2>/dev/null; }
+
+ensure_postgres_and_redis() {
+  # tests/integration/test_distributed.py runs Airflow's CeleryExecutor on PostgreSQL (metadata) and Redis (broker).
+  # Start them when they are installed but stopped; install them when missing (Debian's packages).
+  if ! port_open 5432; then
+    command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
+    log "starting PostgreSQL"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start || true
+    for _ in $(seq 1 30); do port_open 5432 && break; sleep 1; done
+  fi
+  if ! port_open 6379; then
+    command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+    log "starting Redis"
+    as_root mkdir -p /var/lib/redis /var/log/redis
+    as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /var/lib/redis \
+      --logfile /var/log/redis/ci.log >/dev/null
+    for _ in $(seq 1 30); do port_open 6379 && break; sleep 1; done
+  fi
 }

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from include import law
+from include.i18n import N_
 from include.store import APPROVE, REJECT, RequestRecord
 
 ACTION_APPROVE = "ccpa_approve"
@@ -26,10 +27,13 @@ OTHER_REASON = "other"
 
 #: Reasons an officer can pick when rejecting; the requester reads the text (11 CCR §7024(e): explain the basis).
 REJECTION_REASONS: dict[str, str] = {
-    "photo_id_mismatch": "the photo ID does not match the name in your request",
-    "cannot_verify": "we could not verify your identity to the degree the law requires",
-    "photo_id_unreadable": "the photo ID could not be read",
-    "too_many_requests": "you have already received two answers in the last 12 months (Cal. Civ. Code §1798.130(b))",
+    # Marked for translation: the requester reads the chosen reason in their language (include/i18n.py).
+    "photo_id_mismatch": N_("the photo ID does not match the name in your request"),
+    "cannot_verify": N_("we could not verify your identity to the degree the law requires"),
+    "photo_id_unreadable": N_("the photo ID could not be read"),
+    "too_many_requests": N_(
+        "you have already received two answers in the last 12 months (Cal. Civ. Code §1798.130(b))"
+    ),
     OTHER_REASON: "another reason (explained below)",
 }
 
@@ -113,8 +117,12 @@ def review_prompt(
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f"*Photo ID*: <{_link_url(request.photo_id_url)}|open the photo ID>\n"
-                "Check that the photo ID matches the name before approving.",
+                "text": (
+                    f"*Photo ID*: <{_link_url(request.photo_id_url)}|open the photo ID>\n"
+                    "Check that the photo ID matches the name before approving."
+                    if request.photo_id_url
+                    else "*Photo ID*: none provided. Verify with the identity evidence below."
+                ),
             },
         },
         *(

@@ -32,6 +32,7 @@ from slack_sdk.signature import SignatureVerifier
 from include import config
 from include.db import INTERACTIVE_TIMEOUTS
 from include.report import downloads
+from include.requester import form as request_form
 from include.slack import client as slack_client
 from include.slack.blocks import (
     ACTIONS,
@@ -139,6 +140,7 @@ def create_app(
     store_factory: Callable[[], ComplianceStore] = callback_store,
     settings: Any | None = None,
     slack_client_factory: Callable[[], Any] = slack_client.web_client,
+    request_trigger: request_form.TriggerRun | None = None,
 ) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -146,6 +148,7 @@ def create_app(
     handler = _Handler(store_factory, settings, slack_client_factory)
 
     app.register_blueprint(downloads.blueprint)
+    request_form.register(app, trigger=request_trigger)  # the requester's form and status pages: /request…
 
     @app.errorhandler(413)
     def too_large(_: Exception) -> tuple[Response, int]:

@@ -77,6 +77,7 @@ class RequestRecord:
     closed_at: datetime | None
     channel: str = "api"
     nature: str = "right_to_know"
+    language: str = "en"
     extended_at: datetime | None = None
     extended_by: str | None = None
     extension_reason: str | None = None
@@ -261,6 +262,7 @@ class ComplianceStore:
         *,
         channel: str = "api",
         required_approvals: int = 1,
+        language: str = "en",
     ) -> RequestRecord:
         """Create the request for a DAG run, or return the one a previous try created."""
         if required_approvals < 1:
@@ -275,6 +277,7 @@ class ComplianceStore:
             **request.to_dict(),
             "status": Status.RECEIVED,
             "channel": channel,
+            "language": language,
             "received_at": naive(received_at),
             "due_at": naive(law.due_date(received_at)),
             "required_approvals": required_approvals,
@@ -1025,6 +1028,7 @@ def _request(row: Any) -> RequestRecord:
         closed_at=aware(row.closed_at),
         channel=row.channel,
         nature=row.nature,
+        language=row.language,
         extended_at=aware(row.extended_at),
         extended_by=row.extended_by,
         extension_reason=row.extension_reason,

@@ -39,7 +39,11 @@ LOCK_NAME = "ccpa_compliance_migrate"
 #: How long a process waits for another one's migration before failing.
 LOCK_TIMEOUT_SECONDS = 120
 #: Columns of each revision, newest first: how an unversioned (create_all) database is recognised.
-_MARKERS = (("0003_required_approvals", "required_approvals"), ("0002_columns_since_first_release", "redacted_at"))
+_MARKERS = (
+    ("0004_requester_language", "language"),
+    ("0003_required_approvals", "required_approvals"),
+    ("0002_columns_since_first_release", "redacted_at"),
+)
 BASELINE = "0001_baseline"
 
 _head: str | None = None

@@ -35,6 +35,8 @@ requests_table = Table(
     # §7101 records: how the request was made, and what it was (this workflow answers "right to know").
     Column("channel", String(32), nullable=False, server_default="api"),
     Column("nature", String(32), nullable=False, server_default="right_to_know"),
+    # The requester's language (en, es): every email, the report and the status page are written in it.
+    Column("language", String(8), nullable=False, server_default="en"),
     # §7021(b): at most one extension of up to 45 days, noticed with its reason within the first 45 days.
     Column("extended_at", _Timestamp),
     Column("extended_by", String(64)),

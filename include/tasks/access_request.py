@@ -52,6 +52,8 @@ def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -
         # A malformed request stays malformed: fail now, without retries, naming the field (never its value).
         raise AirflowFailException(str(exc)) from None
     s = store()
+    from include.i18n import language_or_default
+
     record = s.register_request(
         run_id,
         request,
@@ -59,6 +61,7 @@ def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -
         channel=str(conf.get("channel") or "api"),
         # Every request is for specific pieces until verification levels exist (the stricter reading).
         required_approvals=config.required_approvals(specific_pieces=True),
+        language=language_or_default(str(conf.get("language") or "") or None),
     )
     if record.linked_to is None and record.closed_at is None:
         # One answer per open request: a later request of the same email only tells the requester.
@@ -203,12 +206,32 @@ def send_acknowledgement(request_id: str) -> str:
     record = s.get_request(request_id)
     if record.linked_to:
         original = s.get_request(record.linked_to)
-        email = render_duplicate_notice(name=record.name, request_id=request_id, original=original)
-        return send_once(s, request_id, DUPLICATE_NOTICE, record.email, email)
+        email = render_duplicate_notice(
+            name=record.name, request_id=request_id, original=original, language=record.language
+        )
+        sent = send_once(s, request_id, DUPLICATE_NOTICE, record.email, email)
+        _delete_uploaded_photo(record)  # this request is closed: answered with the original
+        return sent
     email = render_acknowledgement(
-        name=record.name, request_id=request_id, received_at=record.received_at, due_at=record.due_at
+        name=record.name,
+        request_id=request_id,
+        received_at=record.received_at,
+        due_at=record.due_at,
+        language=record.language,
+        status_url=_status_url(record),
     )
     return send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
+
+
+def _status_url(record: RequestRecord) -> str | None:
+    """The signed link to the requester's status page (none when no signing key is configured)."""
+    from include.requester import signing
+
+    try:
+        return signing.status_url(record.run_id, record.language)
+    except config.ConfigurationError:
+        log.warning("No status link in the acknowledgement: set the Variable '%s'", config.VAR_DOWNLOAD_SECRET)
+        return None
 
 
 def send_extension_notice(request_id: str) -> str:
@@ -216,7 +239,11 @@ def send_extension_notice(request_id: str) -> str:
     s = store()
     record = s.get_request(request_id)
     email = render_extension(
-        name=record.name, request_id=request_id, due_at=record.due_at, reason=record.extension_reason or ""
+        name=record.name,
+        request_id=request_id,
+        due_at=record.due_at,
+        reason=record.extension_reason or "",
+        language=record.language,
     )
     return send_once(s, request_id, EXTENSION_NOTICE, record.email, email)
 
@@ -225,7 +252,12 @@ def send_rejection(request_id: str) -> str:
     s = store()
     record = s.get_request(request_id)
     decision = s.get_decision(request_id)
-    email = render_rejection(name=record.name, request_id=request_id, reason=decision.reason if decision else None)
+    email = render_rejection(
+        name=record.name,
+        request_id=request_id,
+        reason=decision.reason if decision else None,
+        language=record.language,
+    )
     return send_once(s, request_id, REJECTION, record.email, email)
 
 
@@ -338,6 +370,7 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
     final = Status.COMPLETED if decision.action == APPROVE else Status.REJECTED_NOTIFIED
     if record.status != final:
         s.set_status(request_id, final)
+    _delete_uploaded_photo(record)  # the request is closed: the photo ID was for verification only (§7060)
     if record.slack_channel and record.slack_ts:
         try:
             slack_client.web_client().chat_update(
@@ -353,3 +386,11 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
             )
             raise
     return outcome
+
+
+def _delete_uploaded_photo(record: RequestRecord) -> None:
+    """A photo ID uploaded through the request form is deleted when the request closes (only verification used it)."""
+    from include.requester import uploads
+
+    if uploads.delete_for(record.photo_id_url):
+        store().audit(record.request_id, "photo_id_deleted")

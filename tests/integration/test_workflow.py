@@ -38,8 +38,10 @@ def _text_of(path) -> str:
 
 
 def _html(mail) -> str:
+    """The HTML the person receives: the body and, for the report, the attached report.html holding every record."""
     part = mail.message.get_body(preferencelist=("html",))
-    return part.get_content()
+    attached = [a.get_content() for a in mail.message.iter_attachments() if a.get_filename() == "report.html"]
+    return part.get_content() + "".join(attached)
 
 
 def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_dag, caplog):

@@ -79,3 +79,9 @@ def test_loading_the_plugin_builds_no_app():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_request_form_is_served_by_the_api_server_under_ccpa(api_client):
+    page = api_client.get("/ccpa/request?lang=es")
+    assert page.status_code == 200 and '<html lang="es">' in page.text and 'name="form_token"' in page.text
+    assert "frame-ancestors 'self'" in page.headers["content-security-policy"]

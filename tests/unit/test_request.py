@@ -49,3 +49,11 @@ def test_sql_metacharacters_are_a_valid_email():
 
 def test_due_date_is_45_calendar_days_after_receipt():
     assert due_date(datetime(2026, 11, 27, 9, 0, tzinfo=UTC)) == datetime(2027, 1, 11, 9, 0, tzinfo=UTC)
+
+
+def test_the_photo_id_is_optional():
+    """The request form makes the photo ID optional: absent or empty, the request is valid without one."""
+    assert AccessRequest.from_conf({"name": "Jane", "email": "jane@example.com"}).photo_id_url == ""
+    assert (
+        AccessRequest.from_conf({"name": "Jane", "email": "jane@example.com", "photo_id_url": " "}).photo_id_url == ""
+    )

@@ -514,7 +514,7 @@ def two_person(compliance_store, slack):
     return record.request_id, slack.message(posted["ts"])
 
 
-def _wait(predicate, timeout: float = 5):
+def _wait(predicate, timeout: float = 15):
     deadline = time.time() + timeout
     while not predicate() and time.time() < deadline:
         time.sleep(0.05)
