@@ -314,8 +314,11 @@ class MailSink(StartStop):
         port: int = 0,
         size_limit: int = DEFAULT_SIZE_LIMIT,
         web_port: int | None = None,
+        smtputf8: bool = True,
     ) -> None:
         self.directory = Path(directory)
+        #: Offer SMTPUTF8 (RFC 6531, non-ASCII addresses), as Postfix 3 does by default; False models an older server.
+        self.smtputf8 = smtputf8
         self.directory.mkdir(parents=True, exist_ok=True)
         self.host = host
         self._requested_port = port
@@ -343,6 +346,7 @@ class MailSink(StartStop):
             port=port,
             data_size_limit=self.size_limit,
             server_hostname="mail-sink.local",
+            enable_SMTPUTF8=self.smtputf8,
         )
         controller.start()
         self._controller, self._port = controller, port

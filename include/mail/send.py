@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from email.policy import SMTPUTF8 as SMTPUTF8_POLICY
 from typing import Any
 
 from include import config
@@ -28,8 +29,20 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("smtp", "gmail")
 
+
 # Failures after which the server certainly accepted nothing: safe to let a retry send again.
-_NOT_SENT = (ConnectionError, smtplib.SMTPConnectError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)
+class SMTPUTF8Unavailable(smtplib.SMTPNotSupportedError):
+    """A non-ASCII address needs the server's SMTPUTF8 extension, and the server does not offer it: nothing was sent
+    (checked before MAIL FROM), so the delivery is released, never left "in doubt"."""
+
+
+_NOT_SENT = (
+    ConnectionError,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPSenderRefused,
+    SMTPUTF8Unavailable,
+)
 
 
 def backend() -> str:
@@ -64,7 +77,8 @@ def send_once(
         message_id=message_id,
         attachments=attachments,
     )
-    raw = msg.as_bytes()
+    # A non-ASCII address (josé@…) goes as UTF-8 headers with SMTPUTF8 (RFC 6531); ASCII ones as before.
+    raw = msg.as_bytes() if _ascii(from_email, to) else msg.as_bytes(policy=SMTPUTF8_POLICY)
     if len(raw) > MAX_EMAIL_BYTES:
         raise MessageTooLarge(len(raw), what=f"The {kind} email")
     already = store.claim_delivery(request_id, kind, message_id)
@@ -94,11 +108,27 @@ def _send_smtp(from_email: str, to: str, raw: bytes) -> str | None:
             client = hook._smtp_client
             if client is None:
                 raise ConnectionError(f"could not connect to the SMTP server of connection '{config.SMTP_CONN_ID}'")
-            client.sendmail(mailbox(from_email), [mailbox(to)], raw)
+            options: list[str] = []
+            if not _ascii(from_email, to):
+                if not isinstance(client, smtplib.SMTP):  # the sync hook always gives smtplib; be explicit
+                    raise SMTPUTF8Unavailable("SMTPUTF8 needs the synchronous smtplib client")
+                client.ehlo_or_helo_if_needed()
+                if not client.has_extn("smtputf8"):
+                    raise SMTPUTF8Unavailable(
+                        f"the address is not ASCII and the SMTP server of connection '{config.SMTP_CONN_ID}' does not "
+                        "offer SMTPUTF8: nothing was sent; enable SMTPUTF8 on the server (Postfix: smtputf8_enable) "
+                        "or answer this requester another way"
+                    )
+                options = ["SMTPUTF8"]
+            client.sendmail(mailbox(from_email), [mailbox(to)], raw, mail_options=options)
     except (smtplib.SMTPException, OSError) as exc:
         # Task logs show the exception: without the requester's address (smtplib and servers quote it).
         raise scrubbed_smtp_error(exc) from None
     return None
+
+
+def _ascii(*addresses: str) -> bool:
+    return all(a.isascii() for a in addresses)
 
 
 def _send_gmail(from_email: str, msg: Any) -> str | None:

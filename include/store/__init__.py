@@ -236,7 +236,20 @@ class ComplianceStore:
             if key in _schema_ready:
                 return
             if not migrate.is_current(self.engine):  # one query when up to date: the usual case
-                migrate.upgrade(self.engine)
+                # Its own engine: a migration may wait for another process's lock and run long ALTERs, which the
+                # Slack callback's engine (timeouts of about a second) would cut short.
+                from sqlalchemy import create_engine
+                from sqlalchemy.pool import NullPool
+
+                url = self.engine.url
+                if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+                    migrate.upgrade(self.engine)  # an in-memory database exists on its own connection only
+                else:
+                    migrating = create_engine(url, poolclass=NullPool, hide_parameters=True)
+                    try:
+                        migrate.upgrade(migrating)
+                    finally:
+                        migrating.dispose()
             _schema_ready.add(key)
 
     # -- requests ---------------------------------------------------------------------------------

@@ -145,3 +145,25 @@ def test_unknown_backend_is_a_clear_error(sink, compliance_store, request_id, mo
     with pytest.raises(ConfigurationError, match="ccpa_email_backend"):
         send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)
     assert sink.messages() == []
+
+
+def test_a_non_ascii_address_is_sent_with_smtputf8(sink, compliance_store, request_id):
+    send_once(compliance_store, request_id, "report", "josé@example.com", EMAIL)
+    [mail] = sink.wait_for(1)
+    assert mail.envelope_to == ["josé@example.com"]
+    assert mail.message["To"] == "josé@example.com"
+
+
+def test_without_smtputf8_a_non_ascii_address_is_refused_clearly_and_not_left_in_doubt(
+    compliance_store, request_id, monkeypatch, tmp_path
+):
+    from include.mail.send import SMTPUTF8Unavailable
+
+    with MailSink(tmp_path / "old", smtputf8=False) as old_server:
+        use_smtp(monkeypatch, old_server.port)
+        monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", "privacy@example.com")
+        with pytest.raises(SMTPUTF8Unavailable, match="does not offer SMTPUTF8") as err:
+            send_once(compliance_store, request_id, "report", "josé@example.com", EMAIL)
+        assert "josé" not in str(err.value)
+        assert old_server.messages() == []
+    assert "report" not in compliance_store.done_kinds(request_id), "released, not in doubt: a retry may send"
