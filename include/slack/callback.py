@@ -148,10 +148,12 @@ def create_app(
     handler = interaction_handler(store_factory, settings, slack_client_factory)
 
     app.register_blueprint(downloads.blueprint)
-    request_form.register(app, trigger=request_trigger)  # the requester's form and status pages: /request…
+    form = request_form.register(app, trigger=request_trigger)  # the requester's form and status pages: /request…
 
     @app.errorhandler(413)
-    def too_large(_: Exception) -> tuple[Response, int]:
+    def too_large(_: Exception) -> Response | tuple[Response, int]:
+        if request.path.rstrip("/").endswith("/request"):
+            return form.too_large()  # a person, in their language
         return jsonify(error="request body too large"), 413
 
     @app.get("/health")

@@ -366,3 +366,16 @@ def test_status_states_in_order():
     assert state_of(record(Status.AWAITING_DECISION, extended_at=now, extension_reason="r")).kind == "extended"
     assert state_of(record(Status.REJECTED_NOTIFIED, closed_at=now)).kind == "answered"
     assert state_of(record(Status.LINKED_DUPLICATE, linked_to="o", closed_at=now)).kind == "linked"
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "at most 5 MB"), ("es", "5 MB como máximo")])
+def test_a_post_over_the_size_limit_gets_a_page_in_the_requesters_language(client, runs, lang, words):
+    """Flask refuses a body over the form's limit before the view reads it: the person still reads why, in their
+    language (the form's action keeps ``?lang=``), and nothing is created."""
+    from include.requester.form import MAX_FORM_BYTES
+
+    body = b"x" * (MAX_FORM_BYTES + 1024)
+    page = client.post(f"/request?lang={lang}", data=body, headers={"Content-Type": "multipart/form-data; boundary=zz"})
+    assert page.status_code == 413
+    assert words in page.get_data(as_text=True) and 'lang="' + lang + '"' in page.get_data(as_text=True)
+    assert runs.created == []
