@@ -25,6 +25,12 @@ VAR_DOWNLOAD_TTL_HOURS = "ccpa_download_ttl_hours"
 VAR_DOWNLOAD_SECRET = "ccpa_download_secret"  # noqa: S105 (a Variable name)
 GMAIL_CONN_ID = "google_cloud_default"
 VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
+#: The business's IANA time zone: legal days are counted there (default America/Los_Angeles; include/clock.py).
+VAR_TIMEZONE = "ccpa_timezone"
+#: Days before the due date at which the wait for a decision ends and the officers are alerted (default 3).
+VAR_DECISION_MARGIN_DAYS = "ccpa_decision_margin_days"
+#: Comma-separated addresses alerted by email when a request is at risk (a Slack outage cannot hide it).
+VAR_ALERT_EMAILS = "ccpa_alert_emails"
 
 # Environment
 ENV_POLL_SECONDS = "CCPA_DECISION_POLL_SECONDS"
@@ -69,6 +75,29 @@ def approvers() -> frozenset[str]:
     """Slack user ids allowed to decide. Unset means nobody: deciding is never open by accident."""
     raw = get_variable(VAR_APPROVERS, "")
     return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+DEFAULT_DECISION_MARGIN_DAYS = 3
+
+
+def decision_margin_days() -> int:
+    """Variable ``ccpa_decision_margin_days``: whole days kept between the end of the wait and the due date."""
+    raw = get_variable(VAR_DECISION_MARGIN_DAYS, str(DEFAULT_DECISION_MARGIN_DAYS))
+    try:
+        days = int(str(raw).strip())
+    except ValueError:
+        raise ConfigurationError(
+            f"Airflow Variable '{VAR_DECISION_MARGIN_DAYS}' must be a whole number of days, got {raw!r}"
+        ) from None
+    if not 0 <= days < 45:
+        raise ConfigurationError(f"Airflow Variable '{VAR_DECISION_MARGIN_DAYS}' must be between 0 and 44, got {raw!r}")
+    return days
+
+
+def alert_emails() -> list[str]:
+    """Variable ``ccpa_alert_emails``: who is emailed when a request is at risk (may be empty)."""
+    raw = get_variable(VAR_ALERT_EMAILS, "")
+    return [part.strip() for part in str(raw).replace(";", ",").split(",") if part.strip()]
 
 
 def poll_seconds() -> float:

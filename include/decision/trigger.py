@@ -97,7 +97,8 @@ CLASSPATH = "include.triggers.DecisionTrigger"
 
 class DecisionTrigger(BaseTrigger):
     """Fires once the Slack callback has written a decision for ``request_id`` to the compliance store, when an
-    officer extended the deadline (the requester must be told), or when a nudge (``nudge_kind``, due at
+    officer extended the deadline (the requester must be told), when the wait's window closes (``window_ends_at``,
+    ISO 8601: the decision margin before the due date), or when a nudge (``nudge_kind``, due at
     ``nudge_at``, ISO 8601) must be posted to the officers.
 
     Polls through the triggerer's :class:`SharedPoller`: thousands of waiting requests cost one query per
@@ -111,8 +112,10 @@ class DecisionTrigger(BaseTrigger):
         conn_id: str = COMPLIANCE_CONN_ID,
         nudge_kind: str | None = None,
         nudge_at: str | None = None,
+        window_ends_at: str | None = None,
     ) -> None:
         super().__init__()
+        self.window_ends_at = window_ends_at
         self.request_id = request_id
         self.poll_interval = poll_interval
         self.conn_id = conn_id
@@ -128,11 +131,13 @@ class DecisionTrigger(BaseTrigger):
                 "conn_id": self.conn_id,
                 "nudge_kind": self.nudge_kind,
                 "nudge_at": self.nudge_at,
+                "window_ends_at": self.window_ends_at,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         nudge_at = datetime.fromisoformat(self.nudge_at) if self.nudge_at else None
+        window_ends_at = datetime.fromisoformat(self.window_ends_at) if self.window_ends_at else None
         while True:
             state = await SharedPoller.for_(self.conn_id, self.poll_interval).next_state(self.request_id)
             decision, extension_pending = state if state is not None else (None, False)
@@ -142,6 +147,9 @@ class DecisionTrigger(BaseTrigger):
                 return
             if extension_pending:
                 yield TriggerEvent({"status": "extended"})
+                return
+            if window_ends_at is not None and datetime.now(UTC) >= window_ends_at:
+                yield TriggerEvent({"status": "window_closed"})
                 return
             if nudge_at is not None and datetime.now(UTC) >= nudge_at:
                 yield TriggerEvent({"status": "nudge", "kind": self.nudge_kind})

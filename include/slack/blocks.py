@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from include import law
+from include import clock, law
 from include.store import APPROVE, REJECT, RequestRecord
 
 ACTION_APPROVE = "ccpa_approve"
@@ -39,7 +39,8 @@ def _escape(text: str) -> str:
 
 
 def _date(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d")
+    """A legal date for the officers: the business's calendar day, naming the zone ("2026-01-05 (America/...)")."""
+    return clock.format_short(value)
 
 
 def _summary_fields(request: RequestRecord) -> list[dict[str, str]]:
@@ -222,7 +223,7 @@ def extend_modal(request: RequestRecord) -> dict[str, Any]:
                 "text": {
                     "type": "mrkdwn",
                     "text": f"Moves the deadline from {_date(request.due_at)} to "
-                    f"{_date(law.extended_due_date(request.due_at))}. Allowed once, within the first "
+                    f"{_date(clock.extended_due_date(request.due_at))}. Allowed once, within the first "
                     f"{law.RESPONSE_DAYS} days.",
                 },
             },

@@ -14,11 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, and_, func, insert, inspect, literal, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from include import law
+from include import clock, law
 from include.config import COMPLIANCE_CONN_ID
 from include.db import default_sqlite_url, engine_for
 from include.request import AccessRequest
@@ -27,7 +28,9 @@ from include.store.schema import (
     APPROVE,
     DECISIONS,
     DUPLICATE_NOTICE,
+    EXPIRY_NOTICE,
     EXTENSION_NOTICE,
+    MARGIN_ALERT,
     REJECT,
     REJECTION,
     REPORT,
@@ -45,6 +48,10 @@ from include.store.schema import (
 
 class UnknownRequest(LookupError):
     pass
+
+
+class RequestClosed(UnknownRequest):
+    """The request closed without a decision (expired, invalid, a duplicate): it can no longer be decided."""
 
 
 class ExtensionRefused(ValueError):
@@ -80,10 +87,16 @@ class RequestRecord:
     linked_to: str | None = None
     redacted_at: datetime | None = None
     identity_evidence: str | None = None
+    entered_at: datetime | None = None
+    failed_at: datetime | None = None
+    lookback: str = "12_months"
 
     @property
     def open(self) -> bool:
         return self.closed_at is None and self.linked_to is None and self.redacted_at is None
+
+    def overdue(self, now: datetime | None = None) -> bool:
+        return self.due_at < (now or utcnow())
 
     @property
     def access_request(self) -> AccessRequest:
@@ -181,9 +194,20 @@ class ComplianceStore:
     # -- requests ---------------------------------------------------------------------------------
 
     def register_request(
-        self, run_id: str, request: AccessRequest, received_at: datetime, *, channel: str = "api"
+        self,
+        run_id: str,
+        request: AccessRequest,
+        received_at: datetime,
+        *,
+        channel: str = "api",
+        entered_at: datetime | None = None,
+        lookback: str = "12_months",
+        tz: ZoneInfo | None = None,
     ) -> RequestRecord:
-        """Create the request for a DAG run, or return the one a previous try created."""
+        """Create the request for a DAG run, or return the one a previous try created.
+
+        ``received_at`` is when the consumer made the request (§7021: every legal date derives from it);
+        ``entered_at`` when it was entered here (the run's trigger time; default: ``received_at``)."""
         existing = self.find_by_run_id(run_id)
         if existing is not None:
             return existing
@@ -195,12 +219,44 @@ class ComplianceStore:
             "status": Status.RECEIVED,
             "channel": channel,
             "received_at": naive(received_at),
-            "due_at": naive(law.due_date(received_at)),
+            "entered_at": naive(entered_at or received_at),
+            "lookback": lookback,
+            "due_at": naive(clock.due_date(received_at, tz)),
         }
+        return self._insert_request(run_id, request_id, row, "request_received", {"run_id": run_id})
+
+    def register_invalid(
+        self, run_id: str, fields: list[str], received_at: datetime, *, channel: str, entered_at: datetime
+    ) -> RequestRecord:
+        """§7101: a request whose conf failed validation is still recorded, as ``invalid``: the fields at fault are
+        named, no value is kept (the row's name, email and photo link are placeholders)."""
+        existing = self.find_by_run_id(run_id)
+        if existing is not None:
+            return existing
+        request_id = uuid.uuid4().hex
+        now = utcnow()
+        row = {
+            "request_id": request_id,
+            "run_id": run_id,
+            "name": REDACTED_NAME,
+            "email": f"invalid+{request_id}@invalid",
+            "photo_id_url": "",
+            "status": Status.INVALID,
+            "channel": channel,
+            "received_at": naive(received_at),
+            "entered_at": naive(entered_at),
+            "due_at": naive(clock.due_date(received_at)),
+            "closed_at": naive(now),
+        }
+        return self._insert_request(run_id, request_id, row, "request_invalid", {"run_id": run_id, "fields": fields})
+
+    def _insert_request(
+        self, run_id: str, request_id: str, row: dict[str, Any], event: str, detail: dict[str, Any]
+    ) -> RequestRecord:
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(requests_table).values(**row))
-                self._audit(conn, request_id, "request_received", detail={"run_id": run_id})
+                self._audit(conn, request_id, event, detail=detail)
         except IntegrityError:
             existing = self.find_by_run_id(run_id)
             if existing is None:
@@ -266,8 +322,12 @@ class ComplianceStore:
                 .values(identity_evidence=evidence)
             )
 
-    def open_request_for(self, email: str, *, excluding: str) -> RequestRecord | None:
-        """Another open request from the same email (the oldest), to link a duplicate to."""
+    def open_request_for(self, email: str, *, excluding: str, now: datetime | None = None) -> RequestRecord | None:
+        """Another request from the same email still being answered in time (the oldest), to link a duplicate to.
+
+        Never one that is closed, whose run failed (or whose wait ended undecided), or that is past its due date:
+        linking to it would tell the requester "we are already working on it" with a date already past."""
+        now = now or utcnow()
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(requests_table)
@@ -277,6 +337,8 @@ class ComplianceStore:
                     requests_table.c.closed_at.is_(None),
                     requests_table.c.linked_to.is_(None),
                     requests_table.c.redacted_at.is_(None),
+                    requests_table.c.failed_at.is_(None),
+                    requests_table.c.due_at >= naive(now),
                 )
                 .order_by(requests_table.c.received_at)
                 .limit(1)
@@ -293,27 +355,73 @@ class ComplianceStore:
         )
 
     def earlier_requests(self, record: RequestRecord) -> int:
-        """Civ. 1798.130(b): this person's other requests in the 12 months before this one was received (not
-        duplicates); a business may decline a third answer. Shown to the officer on the prompt."""
+        """Civ. 1798.130(b): how many answers this person received in the 12 calendar months before this request was
+        received; a business need not answer a third time. Shown to the officer on the prompt."""
         since = law.months_before(record.received_at, law.LOOKBACK_MONTHS)
-        return self.answered_since(record.email, since, excluding=record.request_id)
+        return self.answered_since(record.email, since, excluding=record.request_id, until=record.received_at)
 
-    def answered_since(self, email: str, since: datetime, *, excluding: str) -> int:
-        """Requests from this email received since ``since`` that were answered or are being answered (not
-        duplicates)."""
+    def answered_since(self, email: str, since: datetime, *, excluding: str, until: datetime | None = None) -> int:
+        """Civ. 1798.130(b): requests from this email actually answered (their report delivered) at or after
+        ``since`` (and before ``until``). Denied, open, expired, failed and duplicate requests are no answer."""
+        r = requests_table.c
+        d = deliveries_table.c
+        conditions = [
+            r.email == email,
+            r.request_id != excluding,
+            d.kind == REPORT,
+            d.status == "sent",
+            d.sent_at >= naive(since),
+        ]
+        if until is not None:
+            conditions.append(d.sent_at < naive(until))
         with self.engine.connect() as conn:
             return conn.execute(
                 select(func.count())
-                .select_from(requests_table)
-                .where(
-                    requests_table.c.email == email,
-                    requests_table.c.request_id != excluding,
-                    requests_table.c.received_at >= naive(since),
-                    requests_table.c.linked_to.is_(None),
-                )
+                .select_from(requests_table.join(deliveries_table, d.request_id == r.request_id))
+                .where(*conditions)
             ).scalar_one()
 
-    def extend(self, request_id: str, by: str, reason: str, *, now: datetime | None = None) -> RequestRecord:
+    def mark_failed(self, request_id: str, *, reason: str, now: datetime | None = None) -> None:
+        """The run stopped (failed after its retries, or its wait ended undecided): the request stays open and
+        escalated; no new request is linked to it. Idempotent (the first failure's time is kept)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(requests_table)
+                .where(requests_table.c.request_id == request_id, requests_table.c.failed_at.is_(None))
+                .values(failed_at=naive(now or utcnow()))
+            )
+            self._audit(conn, request_id, "request_escalated", detail={"reason": reason})
+
+    def widen_scope(self, request_id: str, *, by_request: str) -> bool:
+        """A duplicate asked for everything (back to 1 January 2022): the open request's answer covers it.
+        Returns whether the scope changed."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(requests_table)
+                .where(requests_table.c.request_id == request_id, requests_table.c.lookback != "all")
+                .values(lookback="all")
+            )
+            if result.rowcount:
+                self._audit(conn, request_id, "scope_widened", detail={"lookback": "all", "by": by_request})
+        return bool(result.rowcount)
+
+    def void_extension(self, request_id: str, *, tz: ZoneInfo | None = None) -> RequestRecord:
+        """§7021(b): the extension notice did not go out within the first 45 days, so the extension does not count:
+        the due date returns to the original one."""
+        record = self.get_request(request_id)
+        if record.extended_at is None:
+            return record
+        original = clock.due_date(record.received_at, tz)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(requests_table).where(requests_table.c.request_id == request_id).values(due_at=naive(original))
+            )
+            self._audit(conn, request_id, "extension_void", detail={"due_at": original.isoformat()})
+        return self.get_request(request_id)
+
+    def extend(
+        self, request_id: str, by: str, reason: str, *, now: datetime | None = None, tz: ZoneInfo | None = None
+    ) -> RequestRecord:
         """Grant the one extension of 45 days (§7021(b)); the database refuses a second one, not Python."""
         now = now or utcnow()
         with self.engine.begin() as conn:
@@ -327,7 +435,7 @@ class ComplianceStore:
                 raise ExtensionRefused(
                     f"already extended on {record.extended_at:%Y-%m-%d} by <@{record.extended_by}>: the law allows one"
                 )
-            if now > law.extension_deadline(record.received_at):
+            if now > clock.extension_deadline(record.received_at, tz):
                 raise ExtensionRefused("too late: an extension must be noticed within the first 45 days (§7021(b))")
             if not record.open:
                 raise ExtensionRefused("this request is closed")
@@ -338,7 +446,7 @@ class ComplianceStore:
                     extended_at=naive(now),
                     extended_by=by,
                     extension_reason=reason,
-                    due_at=naive(law.extended_due_date(record.due_at)),
+                    due_at=naive(clock.extended_due_date(record.due_at, tz)),
                 )
             )
             if result.rowcount != 1:
@@ -397,12 +505,14 @@ class ComplianceStore:
                 # Lock the request row first: concurrent clicks then queue here instead of deadlocking between
                 # the decision's foreign-key check (shared lock) and the status update (exclusive lock).
                 exists = conn.execute(
-                    select(requests_table.c.request_id)
+                    select(requests_table.c.request_id, requests_table.c.status)
                     .where(requests_table.c.request_id == request_id)
                     .with_for_update()
                 ).first()
                 if exists is None:
                     raise UnknownRequest(request_id)
+                if exists.status in (Status.EXPIRED_UNVERIFIED, Status.INVALID, Status.LINKED_DUPLICATE):
+                    raise RequestClosed(request_id)
                 conn.execute(
                     insert(decisions_table).values(
                         request_id=request_id,
@@ -748,6 +858,9 @@ def _request(row: Any) -> RequestRecord:
         linked_to=row.linked_to,
         redacted_at=aware(row.redacted_at),
         identity_evidence=row.identity_evidence,
+        entered_at=aware(row.entered_at),
+        failed_at=aware(row.failed_at),
+        lookback=row.lookback,
     )
 
 
@@ -756,7 +869,9 @@ __all__ = [
     "APPROVE",
     "DECISIONS",
     "DUPLICATE_NOTICE",
+    "EXPIRY_NOTICE",
     "EXTENSION_NOTICE",
+    "MARGIN_ALERT",
     "REDACTED_NAME",
     "REJECT",
     "REJECTION",
@@ -766,6 +881,7 @@ __all__ = [
     "DeliveryInDoubt",
     "ExtensionRefused",
     "Outcome",
+    "RequestClosed",
     "RequestRecord",
     "Status",
     "TransitionRefused",

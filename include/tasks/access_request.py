@@ -7,19 +7,21 @@ and report writers) are imported by the functions that use them, not here: ~1 s 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include import config, law, storage
+from include import clock, config, law, storage
 from include.datastores.extract import extract
 from include.datastores.identity import gather as gather_evidence
 from include.datastores.registry import load_registry
 from include.decision import reminders
+from include.mail.alerts import alert_officers
 from include.mail.send import send_once
 from include.report.html import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
-from include.request import AccessRequest, InvalidRequest
+from include.request import AccessRequest, InvalidRequest, channel_of, lookback_of, received_at_of
 from include.slack import client as slack_client
 from include.slack.blocks import outcome_prompt, review_prompt, thread_notice
 from include.store import (
@@ -27,6 +29,7 @@ from include.store import (
     APPROVE,
     DUPLICATE_NOTICE,
     EXTENSION_NOTICE,
+    MARGIN_ALERT,
     REJECTION,
     REPORT,
     ComplianceStore,
@@ -35,41 +38,55 @@ from include.store import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def store() -> ComplianceStore:
     return ComplianceStore.from_connection()
 
 
-def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -> dict[str, Any]:
-    """Normalise and validate the conf, and register the request once per DAG run (a retry finds it again)."""
-    try:
-        request = AccessRequest.from_conf(conf)
-        lookback = _lookback(conf)
-    except InvalidRequest as exc:
-        # A malformed request stays malformed: fail now, without retries, naming the field (never its value).
-        raise AirflowFailException(str(exc)) from None
+def validate_request(conf: dict[str, Any], run_id: str, entered_at: datetime) -> dict[str, Any]:
+    """Normalise and validate the conf, and register the request once per DAG run (a retry finds it again).
+
+    ``entered_at`` is the run's trigger time; the legal clock starts at the conf's ``received_at`` when given (a
+    request made by email or phone is entered later). A conf that fails validation is still recorded (§7101) as
+    ``invalid``, naming the fields at fault and keeping none of their values, then the run fails without retries."""
+    problems: list[InvalidRequest] = []
+
+    def attempt(check: Callable[[], T]) -> T | None:
+        try:
+            return check()
+        except InvalidRequest as exc:
+            problems.append(exc)
+            return None
+
+    request = attempt(lambda: AccessRequest.from_conf(conf))
+    channel = attempt(lambda: channel_of(conf))
+    received_at = attempt(lambda: received_at_of(conf, entered_at)) or entered_at
+    lookback = attempt(lambda: lookback_of(conf)) or "12_months"
     s = store()
-    record = s.register_request(run_id, request, received_at, channel=str(conf.get("channel") or "api"))
+    if problems or request is None:
+        fields = [p.field for p in problems]
+        s.register_invalid(run_id, fields, received_at, channel=channel or "unknown", entered_at=entered_at)
+        # A malformed request stays malformed: fail now, without retries, naming the fields (never their values).
+        raise AirflowFailException("; ".join(str(p) for p in problems))
+    record = s.register_request(
+        run_id, request, received_at, channel=channel or "unknown", entered_at=entered_at, lookback=lookback
+    )
     if record.linked_to is None and record.closed_at is None:
         original = s.open_request_for(record.email, excluding=record.request_id)
         if original is not None:  # one answer per open request: this run only tells the requester
+            if lookback == "all":  # Civ. 1798.130(a)(2)(B): the answer in progress covers the wider ask
+                s.widen_scope(original.request_id, by_request=record.request_id)
             s.link_duplicate(record.request_id, original.request_id)
             record = s.get_request(record.request_id)
-    log.info("Request %s registered for run %s, due %s", record.request_id, run_id, record.due_at.date())
+    log.info("Request %s registered for run %s, due %s", record.request_id, run_id, clock.format_short(record.due_at))
     return {
         "request_id": record.request_id,
         "due_at": record.due_at.isoformat(),
-        "lookback": lookback,
+        "lookback": record.lookback,
         "linked_to": record.linked_to,
     }
-
-
-def _lookback(conf: dict[str, Any]) -> str:
-    value = conf.get("lookback", "12_months")
-    if value not in ("12_months", "all"):
-        raise InvalidRequest("lookback", "must be '12_months' or 'all'")
-    return value
 
 
 def post_review_prompt(request_id: str) -> dict[str, str]:
@@ -99,14 +116,20 @@ def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, An
     datastore = load_registry().get(name)
     dest = storage.request_dir(request_id) / f"{name}.jsonl"
     summary = extract(
-        datastore, email=record.email, name=record.name, since=_since(record.received_at, lookback), dest=dest
+        datastore,
+        email=record.email,
+        name=record.name,
+        since=_since(record.received_at, lookback, record.lookback),
+        dest=dest,
     )
     log.info("Datastore %s: %d row(s) for request %s", name, summary["row_count"], request_id)
     return summary
 
 
-def _since(received_at: datetime, lookback: str) -> datetime:
-    return law.lookback_start(received_at, everything=lookback == "all")
+def _since(received_at: datetime, lookback: str, record_lookback: str = "12_months") -> datetime:
+    """Civ. 1798.130(a)(2)(B): 12 calendar months before receipt, or everything when this request or a duplicate
+    of it asked for everything."""
+    return clock.lookback_start(received_at, everything="all" in (lookback, record_lookback))
 
 
 def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -116,7 +139,7 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     datastores = sorted(extracts, key=lambda e: e["datastore"])
     from include.report import files as report_files
 
-    report = report_files.build(record, _since(record.received_at, lookback), datastores)
+    report = report_files.build(record, _since(record.received_at, lookback, record.lookback), datastores)
     s.audit(request_id, "report_built", detail={"datastores": len(datastores), "rows": report["row_count"]})
     _flag_uncategorised(record, datastores)
     return report
@@ -213,29 +236,82 @@ def post_nudge(request_id: str, kind: str) -> None:
         raise
 
 
+def escalate_undecided(request_id: str) -> None:
+    """The wait for a decision ended ``ccpa_decision_margin_days`` before the due date: the request stays open but
+    escalated (no new request is linked to it), and the officers are told in Slack (broadcast) and by email."""
+    s = store()
+    record = s.get_request(request_id)
+    s.mark_failed(request_id, reason="decision_window_closed")
+    due = clock.format_short(record.due_at)
+    text = (
+        f"No decision on request `{request_id}` with {config.decision_margin_days()} day(s) left before its legal "
+        f"deadline ({due}): the wait has ended. Decide now in this thread's prompt, then clear `wait_for_decision` in "
+        "Airflow so the answer is sent; undecided at the deadline, the requester is told their identity could not be "
+        "verified in time and receives the categories disclosure."
+    )
+    failures: list[Exception] = []
+    if s.record_once(request_id, "slack_window_closed", ref=record.slack_ts or "-"):
+        try:
+            if record.slack_channel and record.slack_ts:
+                _post_in_thread(
+                    record, thread_notice("failure", record, approvers=config.approvers(), extra=text), True
+                )
+            else:
+                slack_client.web_client().chat_postMessage(
+                    channel=config.get_variable(config.VAR_REVIEW_CHANNEL), text=f":warning: {text}"
+                )
+        except Exception as exc:  # the email below must still go out
+            s.forget_once(request_id, "slack_window_closed")
+            failures.append(exc)
+    try:
+        alert_officers(s, request_id, MARGIN_ALERT, f"CCPA request {request_id}: no decision, due {due}", [text])
+    except Exception as exc:
+        failures.append(exc)
+    if failures:
+        raise failures[0]
+
+
 def notify_failure(context: dict[str, Any]) -> None:
-    """on_failure_callback: a run that stops must say so in the prompt's thread, loudly (reply_broadcast)."""
+    """on_failure_callback: a run that stops must say so, loudly: in the prompt's thread (reply_broadcast) and by
+    email to ``ccpa_alert_emails``. The request stays open and escalated, and is never linked to by a new one."""
+    from include.decision.sensor import DecisionWindowClosed
+
     try:
         ti = context["ti"]
         exc = context.get("exception")
-        record = store().find_by_run_id(context["run_id"])
-        if record is None or not record.slack_channel or not record.slack_ts:
-            return  # failed before anything was posted (e.g. an invalid request): nobody to tell in Slack
+        if isinstance(exc, DecisionWindowClosed):
+            return  # already escalated by the sensor (Slack and email)
+        s = store()
+        record = s.find_by_run_id(context["run_id"])
+        if record is None or not record.open:
+            return  # failed before it was registered, or an invalid request (recorded as such): nothing to escalate
+        s.mark_failed(record.request_id, reason=f"{ti.task_id}: {type(exc).__name__}")
         link = f"<{run_url(ti.dag_id, context['run_id'])}|Airflow run>"
         if ti.task_id == "wait_for_decision" and "Timeout" in type(exc).__name__:
             extra = (
-                f"No decision before the legal deadline ({record.due_at:%Y-%m-%d}): the run has stopped. "
+                f"No decision before the legal deadline ({clock.format_short(record.due_at)}): the run has stopped. "
                 f"Decide now and re-run it from {link}."
             )
         else:
             extra = (
                 f"The run failed at `{ti.task_id}` ({type(exc).__name__}) after its retries. "
-                f"Nothing partial was sent to the requester. See {link}."
+                f"Nothing partial was sent to the requester; the request stays open. See {link}."
             )
-        _post_in_thread(record, thread_notice("failure", record, approvers=config.approvers(), extra=extra), True)
-        store().audit(record.request_id, "run_failed", detail={"task_id": ti.task_id, "error": type(exc).__name__})
+        s.audit(record.request_id, "run_failed", detail={"task_id": ti.task_id, "error": type(exc).__name__})
+        try:
+            alert_officers(
+                s,
+                record.request_id,
+                "failure_alert",
+                f"CCPA request {record.request_id}: the run failed, due {clock.format_short(record.due_at)}",
+                [extra.replace(link, run_url(ti.dag_id, context["run_id"]))],
+            )
+        except Exception:
+            log.exception("Could not email the failure alert")
+        if record.slack_channel and record.slack_ts:
+            _post_in_thread(record, thread_notice("failure", record, approvers=config.approvers(), extra=extra), True)
     except Exception:  # a failing failure callback must not hide the original failure
-        log.exception("Could not announce the failure in Slack")
+        log.exception("Could not announce the failure")
 
 
 def close_review_prompt(request_id: str, run_url: str | None = None) -> str:

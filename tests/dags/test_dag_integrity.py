@@ -88,18 +88,34 @@ def test_params_refuse_a_malformed_request_before_a_run_exists(dag):
     from airflow.serialization.serialized_objects import DagSerialization
 
     params = DagSerialization.from_dict(DagSerialization.to_dict(dag)).params
-    good = {"name": "Jane Doe", "email": "jane@example.com", "photo_id_url": "https://x.example/id"}
+    good = {"name": "Jane Doe", "email": "jane@example.com", "photo_id_url": "https://x.example/id", "channel": "email"}
     assert params.deep_merge(good).validate()["lookback"] == "12_months"
     for bad in (
         {"email": "not-an-email"},
         {"name": "   "},
         {"photo_id_url": "javascript:alert(1)"},
         {"lookback": "forever"},
+        {"channel": "carrier_pigeon"},
+        {"received_at": "yesterday"},
+        {"received_at": "2026-01-05T18:00:00"},  # no UTC offset: which day was it in California?
     ):
         with pytest.raises(ParamValidationError):
             params.deep_merge({**good, **bad}).validate()
     with pytest.raises(ParamValidationError):
         params.deep_merge({"name": "Jane Doe"}).validate()
+    assert params.deep_merge({**good, "received_at": "2026-01-05T18:00:00-08:00"}).validate()["received_at"]
+
+
+def test_7101_channel_is_required_how_the_request_was_made(dag):
+    """§7101: the record says how the consumer made the request; the intake system must say it, no default."""
+    from airflow.exceptions import ParamValidationError
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    params = DagSerialization.from_dict(DagSerialization.to_dict(dag)).params
+    good = {"name": "Jane Doe", "email": "jane@example.com", "photo_id_url": "https://x.example/id"}
+    with pytest.raises(ParamValidationError):
+        params.deep_merge(good).validate()
+    assert params.deep_merge({**good, "channel": "phone"}).validate()["channel"] == "phone"
 
 
 def test_parsing_reads_no_variable_and_no_connection(monkeypatch):

@@ -138,6 +138,7 @@ def dag_factory():
 @pytest.fixture
 def run_dag(dag) -> Callable[..., object]:
     def run(conf: dict) -> object:
-        return dag.test(run_conf=conf)
+        # §7101: the intake system always says how the request was made.
+        return dag.test(run_conf={"channel": "web_form", **conf})
 
     return run

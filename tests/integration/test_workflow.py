@@ -16,7 +16,7 @@ from tests.integration.conftest import APPROVER, FROM_EMAIL
 
 pytestmark = pytest.mark.integration
 
-REQUEST = {**DEMO_PERSON, "photo_id_url": "https://intake.example.com/ids/jane.png"}
+REQUEST = {**DEMO_PERSON, "photo_id_url": "https://intake.example.com/ids/jane.png", "channel": "web_form"}
 
 
 def _xcoms(dag_run) -> list:
