@@ -50,7 +50,10 @@ class Evidence:
 
 def gather(datastores: Iterable[Datastore], *, email: str, name: str, since) -> Evidence:
     """Probe every datastore; one that is down is reported as such, it does not hold up the review."""
-    checked, found, unreachable, names = [], [], [], set()
+    checked: list[str] = []
+    found: list[str] = []
+    unreachable: list[str] = []
+    names: set[str] = set()
     for store in datastores:
         checked.append(store.name)
         try:

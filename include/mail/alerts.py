@@ -8,7 +8,7 @@ import html
 import logging
 
 from include import config
-from include.report.html import Email
+from include.mail.message import Email
 from include.store import ComplianceStore
 
 log = logging.getLogger(__name__)
