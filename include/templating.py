@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from include import clock
 from include.config import INCLUDE_DIR
 
 env = Environment(
@@ -16,3 +17,8 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+#: Every date a person reads is the business's calendar day and names the zone (§7021: California days):
+#: ``{{ due_at|legal_date }}`` -> "February 18, 2026 (Pacific Time)".
+env.filters["legal_date"] = clock.format_date
+env.filters["legal_datetime"] = clock.format_datetime

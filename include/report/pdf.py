@@ -21,6 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from include import clock
 from include.report.model import WITHHELD_NOTICE, ReportContext
 
 MAX_ROWS_PER_SECTION = 200  # a printed page holds ~60 rows; the JSON and CSV copies are complete
@@ -193,9 +194,9 @@ def write_pdf(out: IO[bytes], context: ReportContext) -> None:
     total = context.total_rows
 
     pdf.paragraph("The personal information we hold about you", bold=True, size=16, line_height=8)
-    period = f"{since:%B %-d, %Y} to {received_at:%B %-d, %Y}"
+    period = f"{clock.format_date(since)} to {clock.format_date(received_at)}"
     intro = (
-        f"Prepared for {name}, in answer to the request received on {received_at:%B %-d, %Y}, "
+        f"Prepared for {name}, in answer to the request received on {clock.format_date(received_at)}, "
         f"covering {period}. "
         + (
             f"We found {total} record{'s' if total != 1 else ''} in {len(held)} system{'s' if len(held) != 1 else ''}."

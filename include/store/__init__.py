@@ -433,7 +433,8 @@ class ComplianceStore:
             record = _request(row)
             if record.extended_at is not None:
                 raise ExtensionRefused(
-                    f"already extended on {record.extended_at:%Y-%m-%d} by <@{record.extended_by}>: the law allows one"
+                    f"already extended on {clock.format_short(record.extended_at)} by <@{record.extended_by}>: "
+                    "the law allows one"
                 )
             if now > clock.extension_deadline(record.received_at, tz):
                 raise ExtensionRefused("too late: an extension must be noticed within the first 45 days (§7021(b))")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from include import config, law, storage
+from include import clock, config, law, storage
 from include.decision import reminders
 from include.slack import client as slack_client
 from include.store import ComplianceStore, records, utcnow
@@ -46,7 +46,8 @@ def report_overdue(store: ComplianceStore, now: datetime | None = None) -> int:
     if not overdue:
         return 0
     lines = [
-        f"• request `{r.request_id}`: due {r.due_at:%Y-%m-%d}, {(now - r.due_at).days} day(s) late, status {r.status}"
+        f"• request `{r.request_id}`: due {clock.format_short(r.due_at)}, {(now - r.due_at).days} day(s) late, "
+        f"status {r.status}"
         for r in overdue
     ]
     text = f":rotating_light: {len(overdue)} CCPA request(s) are past their legal deadline:\n" + "\n".join(lines)
