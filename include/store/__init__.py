@@ -140,6 +140,8 @@ class Outcome:
     rejection_sent_at: datetime | None
     #: Rows in the last report built (``report_built``): 0 is "we hold nothing about you", a complete answer.
     report_rows: int | None
+    status: str | None = None
+    expiry_sent_at: datetime | None = None
 
 
 #: What the retention job leaves in place of a name.
@@ -581,6 +583,7 @@ class ComplianceStore:
         r = requests_table.c
         report = deliveries_table.alias("report_delivery")
         rejection = deliveries_table.alias("rejection_delivery")
+        expiry = deliveries_table.alias("expiry_delivery")
 
         def sent(delivery: Any, kind: str) -> Any:
             return and_(delivery.c.request_id == r.request_id, delivery.c.kind == kind, delivery.c.status == "sent")
@@ -599,11 +602,14 @@ class ComplianceStore:
                 decisions_table.c.reason,
                 report.c.sent_at.label("report_sent_at"),
                 rejection.c.sent_at.label("rejection_sent_at"),
+                expiry.c.sent_at.label("expiry_sent_at"),
+                r.status,
             )
             .select_from(
                 requests_table.outerjoin(decisions_table, decisions_table.c.request_id == r.request_id)
                 .outerjoin(report, sent(report, REPORT))
                 .outerjoin(rejection, sent(rejection, REJECTION))
+                .outerjoin(expiry, sent(expiry, EXPIRY_NOTICE))
             )
             .where(in_range)
             .order_by(r.received_at, r.request_id)
@@ -632,6 +638,8 @@ class ComplianceStore:
                 report_sent_at=aware(row.report_sent_at),
                 rejection_sent_at=aware(row.rejection_sent_at),
                 report_rows=report_rows.get(row.request_id),
+                status=row.status,
+                expiry_sent_at=aware(row.expiry_sent_at),
             )
             for row in rows
         ]

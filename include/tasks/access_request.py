@@ -287,7 +287,7 @@ def notify_failure(context: dict[str, Any]) -> None:
         link = f"<{run_url(ti.dag_id, context['run_id'])}|Airflow run>"
         if ti.task_id == "wait_for_decision" and "Timeout" in type(exc).__name__:
             extra = (
-                f"No decision before the legal deadline ({clock.format_short(record.due_at)}): the run has stopped. "
+                f"No decision before the legal deadline of {clock.format_short(record.due_at)}: the run has stopped. "
                 f"Decide now and re-run it from {link}."
             )
         else:

@@ -24,6 +24,7 @@ def test_serializes_plain_secret_free_kwargs():
         "conn_id": "ccpa_compliance_db",
         "nudge_kind": "reminder",
         "nudge_at": AT,
+        "window_ends_at": None,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs
     assert DecisionTrigger(**kwargs).serialize() == (classpath, kwargs)

@@ -59,7 +59,8 @@ def test_withheld_data_is_declared_not_disclosed():
     )  # fmt: skip
     assert "held, not disclosed for your security" in email.html
     assert "sensitive" in email.html and "identifiers" in email.html
-    assert "November 27, 2025" in email.html  # the period covered
+    # The period covered, in California days naming the zone (00:00 UTC is 16:00 PST the day before).
+    assert "from November 26, 2025 (Pacific Time) to November 26, 2026 (Pacific Time)" in email.html
 
 
 def test_no_data_says_so():
