@@ -33,3 +33,11 @@ def render_extension(*, name: str, request_id: str, due_at: datetime, reason: st
     """§7021(b): notice of the extension with its reason, sent within the first 45 days."""
     html = env.get_template("extension.html.j2").render(name=name, request_id=request_id, due_at=due_at, reason=reason)
     return Email(subject="Your CCPA access request: we need more time", html=html)
+
+
+def render_expiry(*, name: str, request_id: str, received_at: datetime, due_at: datetime, categories: list) -> Email:
+    """§7021(b), §7062: identity not verified by the due date; the categories disclosure instead of specific pieces."""
+    html = env.get_template("expiry.html.j2").render(
+        name=name, request_id=request_id, received_at=received_at, due_at=due_at, categories=categories
+    )
+    return Email(subject="Your CCPA access request: we could not verify your identity in time", html=html)

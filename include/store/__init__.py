@@ -409,14 +409,17 @@ class ComplianceStore:
 
     def void_extension(self, request_id: str, *, tz: ZoneInfo | None = None) -> RequestRecord:
         """§7021(b): the extension notice did not go out within the first 45 days, so the extension does not count:
-        the due date returns to the original one."""
+        the due date returns to the original one, and the record no longer counts as extended (``extended_by`` and the
+        reason stay, with the ``extension_void`` audit event, for the history)."""
         record = self.get_request(request_id)
         if record.extended_at is None:
             return record
         original = clock.due_date(record.received_at, tz)
         with self.engine.begin() as conn:
             conn.execute(
-                update(requests_table).where(requests_table.c.request_id == request_id).values(due_at=naive(original))
+                update(requests_table)
+                .where(requests_table.c.request_id == request_id)
+                .values(due_at=naive(original), extended_at=None)
             )
             self._audit(conn, request_id, "extension_void", detail={"due_at": original.isoformat()})
         return self.get_request(request_id)

@@ -95,6 +95,7 @@ def _line(row: Outcome, now: datetime) -> RequestRecordLine:
     # An extension (store.extend) moves due_at itself; the legal limit with one is 90 days whatever due_at says.
     deadline = clock.extended_due_date(clock.due_date(received_at)) if extended else row.due_at
     denial_basis = None
+    response_at: datetime | None
     if row.report_sent_at is not None:
         response_at = row.report_sent_at
         response = COMPLIED_NO_DATA if row.report_rows == 0 else COMPLIED
