@@ -66,8 +66,8 @@ def review_prompt(
     notes = []
     if earlier_requests >= 2:
         notes.append(
-            f":warning: This person has made {earlier_requests} other requests in the last 12 months: you may "
-            "decline this one (Civ. 1798.130(b)) with *Reject… → already received two answers*."
+            f":warning: This person has received {earlier_requests} answers in the 12 months before this request: "
+            "you may decline this one (Civ. 1798.130(b)) with *Reject… → already received two answers*."
         )
     if request.extended_at:
         notes.append(
