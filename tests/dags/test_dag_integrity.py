@@ -41,7 +41,16 @@ def test_no_import_errors(dagbag):
 
 def test_the_daily_watch(dagbag):
     watch = dagbag.dags["ccpa_compliance_watch"]
-    assert set(watch.task_ids) == {"nudge_undecided", "report_overdue", "apply_retention", "purge_report_files"}
+    assert set(watch.task_ids) == {
+        "nudge_undecided",
+        "report_overdue",
+        "apply_retention",
+        "purge_report_files",
+        # §7021: the legal clock's safety net (issue 15)
+        "check_acknowledgements",
+        "check_extension_notices",
+        "expire_undecided",
+    }
     assert watch.timetable.expression == "0 0 * * *"  # @daily
     assert watch.max_active_runs == 1 and watch.catchup is False
 
@@ -180,3 +189,22 @@ def test_whole_results_are_pushed_once_not_key_by_key(dag):
     assert len(whole) >= 4
     assert not any(t.multiple_outputs for t in whole)
     assert dag.get_task("validate_request").multiple_outputs  # its keys are used one by one
+
+
+def test_7024d_a_registry_with_an_unwithheld_drivers_license_stops_the_dag_naming_file_datastore_and_column(
+    monkeypatch, tmp_path
+):
+    """Fails closed at parse time: no run can disclose a driver's licence number by accident."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.factories import ENTRY, write_registry
+
+    text = ENTRY.replace("SELECT name FROM", "SELECT name, drivers_license FROM").replace(
+        "categories: {name: identifiers}", "categories: {name: identifiers, drivers_license: identifiers}"
+    )
+    path = write_registry(tmp_path, text)
+    monkeypatch.setenv("CCPA_DATASTORES_FILE", str(path))
+    bag = DagBag(str(ROOT / "dags"))
+    errors = "\n".join(str(e) for e in bag.import_errors.values())
+    assert DAG_ID not in bag.dag_ids
+    assert str(path) in errors and "'crm'" in errors and "'drivers_license'" in errors
