@@ -285,13 +285,21 @@ class ComplianceStore:
         return None if row is None else _request(row)
 
     def set_review_prompt(self, request_id: str, channel: str, ts: str) -> None:
-        self._update_request(
-            request_id,
-            {"slack_channel": channel, "slack_ts": ts},
-            "review_prompt_posted",
-            detail={"channel": channel, "ts": ts},
-            status=Status.AWAITING_DECISION,
-        )
+        """Record the posted prompt. The request awaits a decision unless one already came: an officer may click
+        before this write lands (the message is live as soon as Slack answers), and a decision is never undone."""
+        r = requests_table.c
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                update(requests_table).where(r.request_id == request_id).values(slack_channel=channel, slack_ts=ts)
+            )
+            if found.rowcount == 0:
+                raise UnknownRequest(request_id)
+            conn.execute(
+                update(requests_table)
+                .where(r.request_id == request_id, r.status.in_(predecessors(Status.AWAITING_DECISION)))
+                .values(status=Status.AWAITING_DECISION.value)
+            )
+            self._audit(conn, request_id, "review_prompt_posted", detail={"channel": channel, "ts": ts})
 
     def open_requests(self) -> list[RequestRecord]:
         """Requests still being answered (not closed, not linked, not redacted), oldest first."""

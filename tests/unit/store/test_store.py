@@ -213,3 +213,17 @@ def test_7101_record_keeps_receipt_and_entry(compliance_store):
     record = compliance_store.register_request("phone", REQUEST, received, channel="phone", entered_at=entered)
     assert (record.received_at, record.entered_at, record.channel) == (received, entered, "phone")
     assert record.due_at == datetime(2026, 2, 19, 7, 59, 59, 999999, tzinfo=UTC)  # end of 18 February, Pacific
+
+
+def test_a_decision_made_before_the_prompt_is_recorded_is_never_undone(compliance_store):
+    """The prompt is live as soon as Slack answers: an officer can click before post_review_prompt records it."""
+    from include.request import AccessRequest
+    from include.store import Status
+
+    request_id = compliance_store.register_request(
+        "manual__fast_click", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), datetime.now(UTC)
+    ).request_id
+    compliance_store.record_decision(request_id, "approve", "U0APPROVER")
+    compliance_store.set_review_prompt(request_id, "C0REVIEW", "1700000000.000100")
+    record = compliance_store.get_request(request_id)
+    assert record.status == Status.APPROVED and record.slack_ts == "1700000000.000100"
