@@ -188,7 +188,11 @@ def test_invalid_request_fails_at_validation_and_posts_nothing(stack, run_dag):
     assert states["post_review_prompt"] in ("upstream_failed", None)
     assert stack.slack.messages() == []
     assert stack.sink.messages() == []
-    assert stack.store.find_by_run_id(dag_run.run_id) is None
+    # §7101: no request vanishes; it is recorded as invalid, the field named, no value kept (issue 15).
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    assert record.status == "invalid" and record.closed_at is not None
+    assert "jane" not in f"{record.name} {record.email} {record.photo_id_url}".lower()
+    assert stack.store.audit_trail(record.request_id)[0]["detail"]["fields"] == ["email"]
     ti = next(t for t in dag_run.get_task_instances() if t.task_id == "validate_request")
     assert ti.try_number == 1, "a malformed request is not retried"
 
