@@ -155,8 +155,9 @@ def _flag_uncategorised(record: RequestRecord, datastores: tuple[ExtractSummary,
     if record.slack_channel and record.slack_ts:
         _post_in_thread(
             record,
-            ":warning: Uncategorised columns in this report (map them to a CCPA category in the datastore "
-            f"registry): {', '.join(f'`{c}`' for c in columns)}",
+            ':warning: Uncategorised columns in this report, withheld from the requester ("held; category not yet '
+            'mapped") until an engineer maps them to a CCPA category in the datastore registry: '
+            f"{', '.join(f'`{c}`' for c in columns)}",
         )
 
 
