@@ -116,9 +116,9 @@ def acknowledgement_due(received_at: datetime, tz: ZoneInfo | None = None) -> da
 def lookback_start(received_at: datetime, everything: bool = False, tz: ZoneInfo | None = None) -> datetime:
     """Civ. 1798.130(a)(2)(B): the start of the 12 calendar months before receipt (midnight of that local day),
     or 1 January 2022 when the requester asks for everything."""
-    if everything:
-        return law.EARLIEST_LOOKBACK
     tz = _tz(tz)
+    if everything:  # 1 January 2022, as the business's calendar has it
+        return datetime.combine(law.EARLIEST_LOOKBACK.date(), time.min, tzinfo=tz).astimezone(UTC)
     start = law.months_before(_aware(received_at).astimezone(tz), law.LOOKBACK_MONTHS)
     return datetime.combine(start.date(), time.min, tzinfo=tz).astimezone(UTC)
 

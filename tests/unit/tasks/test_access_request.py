@@ -60,4 +60,4 @@ def test_civ_1798_130_a_2_B_a_duplicate_asking_for_all_widens_the_open_request(c
         second = workflow.validate_request({**CONF, "lookback": "all"}, "run-2", ENTERED)
     assert second["linked_to"] == first["request_id"]
     assert compliance_store.get_request(first["request_id"]).lookback == "all"
-    assert workflow._since(ENTERED, "12_months", "all") == datetime(2022, 1, 1, tzinfo=UTC)
+    assert workflow._since(ENTERED, "12_months", "all") == datetime(2022, 1, 1, 8, tzinfo=UTC)  # 00:00 PST
