@@ -53,7 +53,16 @@ DATASTORES = load_registry().datastores
         "name": Param(title="Name", description="The requester's full name", **PARAM_SCHEMAS["name"]),
         "email": Param(title="Email", description="Where the answer goes", **PARAM_SCHEMAS["email"]),
         "photo_id_url": Param(
-            title="Photo ID URL", description="Link to the photo ID", **PARAM_SCHEMAS["photo_id_url"]
+            "",
+            title="Photo ID URL",
+            description="Link to the photo ID (optional)",
+            **PARAM_SCHEMAS["photo_id_url"],
+        ),
+        "language": Param(
+            "",
+            type="string",
+            enum=["", "en", "es"],
+            description="The requester's language (en, es); empty: the Variable ccpa_default_language",
         ),
         "channel": Param(
             title="Channel",

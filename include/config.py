@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Connections
 COMPLIANCE_CONN_ID = "ccpa_compliance_db"
@@ -23,14 +24,19 @@ VAR_REPORT_STORAGE = "ccpa_report_storage"
 VAR_EMAIL_BACKEND = "ccpa_email_backend"
 VAR_DOWNLOAD_TTL_HOURS = "ccpa_download_ttl_hours"
 VAR_DOWNLOAD_SECRET = "ccpa_download_secret"  # noqa: S105 (a Variable name)
+VAR_REQUIRED_APPROVALS = "ccpa_required_approvals"
+VAR_REQUIRED_APPROVALS_FOR = "ccpa_required_approvals_for"
+VAR_TIMEZONE = "ccpa_timezone"
 GMAIL_CONN_ID = "google_cloud_default"
 VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
-#: The business's IANA time zone: legal days are counted there (default America/Los_Angeles; include/clock.py).
-VAR_TIMEZONE = "ccpa_timezone"
 #: Days before the due date at which the wait for a decision ends and the officers are alerted (default 3).
 VAR_DECISION_MARGIN_DAYS = "ccpa_decision_margin_days"
 #: Comma-separated addresses alerted by email when a request is at risk (a Slack outage cannot hide it).
 VAR_ALERT_EMAILS = "ccpa_alert_emails"
+VAR_DEFAULT_LANGUAGE = "ccpa_default_language"
+#: Origins (space- or comma-separated, e.g. ``https://www.example.com``) whose pages may embed the request form in an
+#: ``<iframe>`` and post it; the API server's own origin always may.
+VAR_FORM_EMBED_ORIGINS = "ccpa_form_embed_origins"
 
 # Environment
 ENV_POLL_SECONDS = "CCPA_DECISION_POLL_SECONDS"
@@ -98,6 +104,49 @@ def alert_emails() -> list[str]:
     """Variable ``ccpa_alert_emails``: who is emailed when a request is at risk (may be empty)."""
     raw = get_variable(VAR_ALERT_EMAILS, "")
     return [part.strip() for part in str(raw).replace(";", ",").split(",") if part.strip()]
+
+
+#: The most approvals a business may require: more officers than that is a committee, not a check.
+MAX_REQUIRED_APPROVALS = 5
+#: ``ccpa_required_approvals_for`` values: every request, or only requests for specific pieces of information.
+APPROVALS_FOR_ALL = "all"
+APPROVALS_FOR_SPECIFIC_PIECES = "specific_pieces"
+DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+
+def required_approvals(*, specific_pieces: bool = True) -> int:
+    """Distinct officers who must approve a request (Variable ``ccpa_required_approvals``, default 1).
+
+    With ``ccpa_required_approvals_for`` = ``specific_pieces`` the number applies only to requests for specific
+    pieces of personal information; other requests need one. Until identity verification levels exist every request
+    is treated as one for specific pieces (the stricter reading).
+    """
+    raw = str(get_variable(VAR_REQUIRED_APPROVALS, "1")).strip() or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_REQUIRED_APPROVALS:
+        raise ConfigurationError(
+            f"Airflow Variable '{VAR_REQUIRED_APPROVALS}' must be a whole number from 1 to {MAX_REQUIRED_APPROVALS}, "
+            f"got {raw!r}"
+        )
+    scope = str(get_variable(VAR_REQUIRED_APPROVALS_FOR, APPROVALS_FOR_ALL)).strip() or APPROVALS_FOR_ALL
+    if scope not in (APPROVALS_FOR_ALL, APPROVALS_FOR_SPECIFIC_PIECES):
+        raise ConfigurationError(
+            f"Airflow Variable '{VAR_REQUIRED_APPROVALS_FOR}' must be '{APPROVALS_FOR_ALL}' or "
+            f"'{APPROVALS_FOR_SPECIFIC_PIECES}', got {scope!r}"
+        )
+    if scope == APPROVALS_FOR_SPECIFIC_PIECES and not specific_pieces:
+        return 1
+    return int(raw)
+
+
+def business_timezone() -> ZoneInfo:
+    """The business's time zone for officers' pages (Variable ``ccpa_timezone``); times are stored in UTC."""
+    name = str(get_variable(VAR_TIMEZONE, DEFAULT_TIMEZONE)).strip() or DEFAULT_TIMEZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"Airflow Variable '{VAR_TIMEZONE}' must be an IANA time zone such as {DEFAULT_TIMEZONE!r}, got {name!r}"
+        ) from None
 
 
 def poll_seconds() -> float:

@@ -33,11 +33,16 @@ PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
         "maxLength": _MAX_EMAIL,
         "pattern": r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$",
     },
-    "photo_id_url": {"type": "string", "maxLength": _MAX_URL, "pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]?://\S+\s*$"},
     # Required (no default): the §7101 record says how the request was made.
     "channel": {"type": "string", "enum": list(CHANNELS)},
     # Optional: when the consumer made the request, if it was entered later (email, phone, mail).
     "received_at": {"type": ["null", "string"], "pattern": _ISO_WITH_OFFSET},
+    # Optional (the request form makes the upload optional): empty, or an http(s) link.
+    "photo_id_url": {
+        "type": "string",
+        "maxLength": _MAX_URL,
+        "pattern": r"^\s*([Hh][Tt][Tt][Pp][Ss]?://\S+\s*)?$",
+    },
 }
 
 
@@ -69,9 +74,9 @@ class AccessRequest:
         if len(email) > _MAX_EMAIL or not _EMAIL.match(email):
             raise InvalidRequest("email", "is not a valid email address")
 
-        url = _text(conf, "photo_id_url").strip()
+        url = _text(conf, "photo_id_url").strip() if conf.get("photo_id_url") is not None else ""
         parsed = urlparse(url)
-        if len(url) > _MAX_URL or parsed.scheme not in ("http", "https") or not parsed.netloc or " " in url:
+        if url and (len(url) > _MAX_URL or parsed.scheme not in ("http", "https") or not parsed.netloc or " " in url):
             raise InvalidRequest("photo_id_url", "must be an http(s) URL")
         return cls(name=name, email=email, photo_id_url=url)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from include import clock, law
+from include.i18n import N_
 from include.store import APPROVE, REJECT, RequestRecord
 
 ACTION_APPROVE = "ccpa_approve"
@@ -25,10 +27,13 @@ OTHER_REASON = "other"
 
 #: Reasons an officer can pick when rejecting; the requester reads the text (11 CCR §7024(e): explain the basis).
 REJECTION_REASONS: dict[str, str] = {
-    "photo_id_mismatch": "the photo ID does not match the name in your request",
-    "cannot_verify": "we could not verify your identity to the degree the law requires",
-    "photo_id_unreadable": "the photo ID could not be read",
-    "too_many_requests": "you have already received two answers in the last 12 months (Cal. Civ. Code §1798.130(b))",
+    # Marked for translation: the requester reads the chosen reason in their language (include/i18n.py).
+    "photo_id_mismatch": N_("the photo ID does not match the name in your request"),
+    "cannot_verify": N_("we could not verify your identity to the degree the law requires"),
+    "photo_id_unreadable": N_("the photo ID could not be read"),
+    "too_many_requests": N_(
+        "you have already received two answers in the last 12 months (Cal. Civ. Code §1798.130(b))"
+    ),
     OTHER_REASON: "another reason (explained below)",
 }
 
@@ -57,10 +62,33 @@ def _summary_fields(request: RequestRecord) -> list[dict[str, str]]:
     ]
 
 
+def approvals_line(approvers: Sequence[str], required: int) -> str:
+    """ "1 of 2 approvals — @first": how far a request needing several officers has come."""
+    line = f"*{len(approvers)} of {required} approvals*"
+    if approvers:
+        line += " — " + ", ".join(f"<@{user}>" for user in approvers)
+    remaining = required - len(approvers)
+    if remaining > 0:
+        other = "another officer" if remaining == 1 else f"{remaining} more officers"
+        line += f". Needs {other} to approve" + (" (not the same person)." if approvers else ".")
+    return line
+
+
+def _approvers_text(approvers: Sequence[str]) -> str:
+    mentions = [f"<@{user}>" for user in approvers]
+    return mentions[0] if len(mentions) == 1 else ", ".join(mentions[:-1]) + " and " + mentions[-1]
+
+
 def review_prompt(
-    request: RequestRecord, evidence: str | None = None, *, earlier_requests: int = 0
+    request: RequestRecord,
+    evidence: str | None = None,
+    *,
+    earlier_requests: int = 0,
+    approvers: Sequence[str] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The message an officer acts on: who asks, their photo ID, what we hold, the due date, Approve / Reject."""
+    """The message an officer acts on: who asks, their photo ID, what we hold, the due date, Approve / Reject.
+
+    With ``required_approvals`` > 1 it also shows who has approved so far ("1 of 2 approvals — @first")."""
     evidence = evidence if evidence is not None else request.identity_evidence
     text = f"CCPA access request from {request.name}: approve or reject"
     notes = []
@@ -69,6 +97,8 @@ def review_prompt(
             f":warning: This person has received {earlier_requests} answers in the 12 months before this request: "
             "you may decline this one (Civ. 1798.130(b)) with *Reject… → already received two answers*."
         )
+    if request.required_approvals > 1 or approvers:
+        notes.append(":busts_in_silhouette: " + approvals_line(approvers, request.required_approvals))
     if request.extended_at:
         notes.append(
             f":hourglass: Deadline extended by <@{request.extended_by}> on {_date(request.extended_at)}: "
@@ -81,8 +111,12 @@ def review_prompt(
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f"*Photo ID*: <{_escape(request.photo_id_url)}|open the photo ID>\n"
-                "Check that the photo ID matches the name before approving.",
+                "text": (
+                    f"*Photo ID*: <{_escape(request.photo_id_url)}|open the photo ID>\n"
+                    "Check that the photo ID matches the name before approving."
+                    if request.photo_id_url
+                    else "*Photo ID*: none provided. Verify with the identity evidence below."
+                ),
             },
         },
         *(
@@ -138,11 +172,18 @@ def review_prompt(
 
 
 def outcome_prompt(
-    request: RequestRecord, *, action: str, decided_by: str, outcome: str, run_url: str | None = None
+    request: RequestRecord,
+    *,
+    action: str,
+    decided_by: str,
+    outcome: str,
+    run_url: str | None = None,
+    approvers: Sequence[str] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The prompt once decided: the same facts, no buttons, who decided and what happened."""
+    """The prompt once decided: the same facts, no buttons, who decided (every approver) and what happened."""
     verb = "Approved" if action == APPROVE else "Rejected"
-    line = f"{verb} by <@{decided_by}> — {outcome}"
+    who = _approvers_text(approvers) if action == APPROVE and approvers else f"<@{decided_by}>"
+    line = f"{verb} by {who} — {outcome}"
     if run_url:
         line += f" (<{run_url}|Airflow run>)"
     text = f"CCPA access request from {request.name}: {verb.lower()} by {decided_by}"

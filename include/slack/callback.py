@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from include import clock, config
 from include.report import downloads
+from include.requester import form as request_form
 from include.slack import client as slack_client
 from include.slack.blocks import (
     ACTIONS,
@@ -38,12 +39,13 @@ from include.slack.blocks import (
     REASON_BLOCK_ID,
     REJECT_VIEW_CALLBACK_ID,
     REJECTION_REASONS,
+    approvals_line,
     extend_modal,
     outcome_prompt,
     reject_modal,
     review_prompt,
 )
-from include.store import APPROVE, REJECT, ComplianceStore, Decision, ExtensionRefused, UnknownRequest
+from include.store import APPROVE, REJECT, ApprovalResult, ComplianceStore, Decision, ExtensionRefused, UnknownRequest
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,7 @@ def create_app(
     store_factory: Callable[[], ComplianceStore] = ComplianceStore.from_connection,
     settings: Any | None = None,
     slack_client_factory: Callable[[], Any] = slack_client.web_client,
+    request_trigger: request_form.TriggerRun | None = None,
 ) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -106,6 +109,7 @@ def create_app(
     handler = _Handler(store_factory, settings, slack_client_factory)
 
     app.register_blueprint(downloads.blueprint)
+    request_form.register(app, trigger=request_trigger)  # the requester's form and status pages: /request…
 
     @app.errorhandler(413)
     def too_large(_: Exception) -> tuple[Response, int]:
@@ -177,7 +181,7 @@ class _Handler:
         if not self._may_decide(click.user_id, click.request_id, click.action, click.response_url, click.channel_id):
             return
         if click.action == APPROVE:
-            _within_budget(lambda: self._decide(click.request_id, APPROVE, click.user_id, None, click.response_url))
+            _within_budget(lambda: self._approve(click.request_id, click.user_id, click.response_url))
             return
         # Reject and Extend ask for the reason first; nothing changes until the modal is submitted.
         decided = self.store.get_decision(click.request_id)
@@ -273,12 +277,55 @@ class _Handler:
         """The prompt shows the new due date and why; the run emails the requester the notice."""
         try:
             if record.slack_channel and record.slack_ts:
-                text, blocks = review_prompt(record, earlier_requests=self.store.earlier_requests(record))
+                text, blocks = review_prompt(
+                    record,
+                    earlier_requests=self.store.earlier_requests(record),
+                    approvers=[a.approver for a in self.store.approvals(record.request_id)],
+                )
                 self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
         except Exception:
             log.warning("Could not show the extension on the review prompt", exc_info=True)
 
     # -- shared -------------------------------------------------------------------------------------
+
+    def _approve(self, request_id: str, user_id: str, response_url: str | None) -> str:
+        """One officer's Approve: decides when it completes the approvals the request needs, else is pending."""
+        try:
+            result = self.store.record_approval(request_id, user_id, response_url=response_url)
+        except UnknownRequest:
+            self._tell(response_url, None, user_id, "This request is unknown or closed.")
+            return "This request is unknown or closed."
+        decision = result.decision
+        if result.decided:
+            _background.submit(self._show_progress, request_id, APPROVE, user_id, response_url, result.approvers)
+            return "created"
+        if decision is not None:
+            if (decision.decided_by, decision.action) != (user_id, APPROVE):  # not just Slack retrying our click
+                self._tell(response_url, self._channel(request_id), user_id, _already(decision))
+            return _already(decision, plain=True)
+        if result.added:  # pending: the prompt shows "1 of 2 approvals — @first", buttons kept
+            _background.submit(self._show_pending, request_id, response_url, result)
+            return "pending"
+        note = (
+            "You have already approved this request: "
+            + approvals_line(result.approvers, result.required)
+            + " A second approval must come from a different officer."
+        )
+        self._tell(response_url, self._channel(request_id), user_id, note)
+        return "already approved by you"
+
+    def _show_pending(self, request_id: str, response_url: str | None, result: ApprovalResult) -> None:
+        try:
+            record = self.store.get_request(request_id)
+            text, blocks = review_prompt(
+                record, earlier_requests=self.store.earlier_requests(record), approvers=result.approvers
+            )
+            if response_url:
+                slack_client.webhook(response_url).send_dict({"replace_original": True, "text": text, "blocks": blocks})
+            elif record.slack_channel and record.slack_ts:
+                self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
+        except Exception:  # the approval is recorded; a lost courtesy update must not undo it
+            log.warning("Could not show the pending approval on the review prompt", exc_info=True)
 
     def _decide(self, request_id: str, action: str, user_id: str, reason: str | None, response_url: str | None) -> str:
         """Write the decision (the database keeps it to one), then update Slack. Returns 'created' or why not."""
@@ -296,11 +343,15 @@ class _Handler:
         _background.submit(self._show_progress, request_id, action, user_id, response_url)
         return "created"
 
-    def _show_progress(self, request_id: str, action: str, user_id: str, response_url: str | None) -> None:
+    def _show_progress(
+        self, request_id: str, action: str, user_id: str, response_url: str | None, approvers: Sequence[str] = ()
+    ) -> None:
         try:
             record = self.store.get_request(request_id)
             progress = "building the report…" if action == APPROVE else "sending the rejection…"
-            text, blocks = outcome_prompt(record, action=action, decided_by=user_id, outcome=progress)
+            text, blocks = outcome_prompt(
+                record, action=action, decided_by=user_id, outcome=progress, approvers=approvers
+            )
             if response_url:
                 slack_client.webhook(response_url).send_dict({"replace_original": True, "text": text, "blocks": blocks})
             elif record.slack_channel and record.slack_ts:

@@ -39,6 +39,8 @@ requests_table = Table(
     Column("nature", String(32), nullable=False, server_default="right_to_know"),
     # Civ. 1798.130(a)(2)(B): "12_months" or "all" (back to 1 January 2022); a duplicate asking for all widens it.
     Column("lookback", String(16), nullable=False, server_default="12_months"),
+    # The requester's language (en, es): every email, the report and the status page are written in it.
+    Column("language", String(8), nullable=False, server_default="en"),
     # §7021(b): at most one extension of up to 45 days, noticed with its reason within the first 45 days.
     Column("extended_at", _Timestamp),
     Column("extended_by", String(64)),
@@ -54,6 +56,9 @@ requests_table = Table(
     Column("failed_at", _Timestamp),
     # Personal data removed by the retention job (the row, its dates and outcome stay for the counts).
     Column("redacted_at", _Timestamp),
+    # How many distinct officers must approve before the report is built (Variable ccpa_required_approvals when the
+    # request was registered). The decision is inserted only when ccpa_approvals holds that many: see approvals_table.
+    Column("required_approvals", Integer, nullable=False, server_default="1"),
     Index("ix_ccpa_requests_email", "email"),
     Index("ix_ccpa_requests_received_at", "received_at"),
 )
@@ -67,6 +72,18 @@ decisions_table = Table(
     Column("decided_by", String(64), nullable=False),
     Column("decided_at", _Timestamp, nullable=False),
     Column("reason", Text),
+    Column("response_url", Text),
+)
+
+approvals_table = Table(
+    "ccpa_approvals",
+    metadata,
+    # One row per officer who approved: the primary key refuses the same officer twice. The approve decision in
+    # ccpa_decisions is inserted, in the same locked transaction, only when the count of rows here reaches the
+    # request's required_approvals (INSERT ... SELECT ... HAVING COUNT(DISTINCT approver) >= required_approvals).
+    Column("request_id", String(32), ForeignKey("ccpa_requests.request_id"), primary_key=True),
+    Column("approver", String(64), primary_key=True),
+    Column("approved_at", _Timestamp, nullable=False),
     Column("response_url", Text),
 )
 

@@ -94,3 +94,11 @@ def test_7101_channel_is_required_and_one_of_the_ways_a_request_is_made():
         with pytest.raises(InvalidRequest) as excinfo:
             channel_of(conf)
         assert excinfo.value.field == "channel"
+
+
+def test_the_photo_id_is_optional():
+    """The request form makes the photo ID optional: absent or empty, the request is valid without one."""
+    assert AccessRequest.from_conf({"name": "Jane", "email": "jane@example.com"}).photo_id_url == ""
+    assert (
+        AccessRequest.from_conf({"name": "Jane", "email": "jane@example.com", "photo_id_url": " "}).photo_id_url == ""
+    )

@@ -360,3 +360,105 @@ def test_concurrent_extensions_give_one(compliance_store, request_id):
 
     with ThreadPoolExecutor(8) as pool:
         assert sum(pool.map(attempt, range(8))) == 1
+
+
+# -- two-person approval ------------------------------------------------------------------------------------------
+
+SECOND = "U0SECOND"
+
+
+@pytest.fixture
+def two_person(compliance_store, slack):
+    """A request registered while ccpa_required_approvals was 2, its prompt posted, two approvers configured."""
+    from include.slack.blocks import review_prompt
+
+    record = compliance_store.register_request(
+        "manual__two",
+        AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"),
+        datetime.now(UTC),
+        required_approvals=2,
+    )
+    text, blocks = review_prompt(record)
+    posted = WebClient(token="xoxb-test", base_url=slack.api_url).chat_postMessage(
+        channel="#privacy", text=text, blocks=blocks
+    )
+    compliance_store.set_review_prompt(record.request_id, posted["channel"], posted["ts"])
+    return record.request_id, slack.message(posted["ts"])
+
+
+def _wait(predicate, timeout: float = 5):
+    deadline = time.time() + timeout
+    while not predicate() and time.time() < deadline:
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_first_approval_of_two_keeps_the_buttons_and_shows_who_approved(
+    client_for, compliance_store, two_person, slack
+):
+    request_id, prompt = two_person
+    client = client_for(approvers=frozenset({APPROVER, SECOND}))
+    assert "0 of 2 approvals" in json.dumps(prompt["blocks"])
+    assert post(client, payload(request_id) | {"response_url": prompt["response_url"]}).status_code == 200
+    assert compliance_store.get_decision(request_id) is None
+    assert _wait(lambda: "1 of 2 approvals" in json.dumps(slack.message(prompt["ts"])["blocks"]))
+    blocks = json.dumps(slack.message(prompt["ts"])["blocks"])
+    assert f"1 of 2 approvals* \\u2014 <@{APPROVER}>" in blocks
+    assert "ccpa_approve" in blocks and "ccpa_reject" in blocks  # still decidable
+
+
+def test_the_first_approver_clicking_again_is_told_and_decides_nothing(client_for, compliance_store, two_person, slack):
+    request_id, prompt = two_person
+    client = client_for(approvers=frozenset({APPROVER, SECOND}))
+    body = payload(request_id) | {"response_url": prompt["response_url"]}
+    post(client, body)
+    post(client, body)
+    assert _wait(lambda: slack.ephemerals())
+    assert "already approved" in slack.ephemerals()[0]["text"] and "different officer" in slack.ephemerals()[0]["text"]
+    assert compliance_store.get_decision(request_id) is None
+
+
+def test_a_second_officer_decides_and_the_prompt_names_both(client_for, compliance_store, two_person, slack):
+    request_id, prompt = two_person
+    client = client_for(approvers=frozenset({APPROVER, SECOND}))
+    post(client, payload(request_id) | {"response_url": prompt["response_url"]})
+    post(client, payload(request_id, user=SECOND) | {"response_url": prompt["response_url"]})
+    decision = compliance_store.get_decision(request_id)
+    assert (decision.action, decision.decided_by) == ("approve", SECOND)
+    assert _wait(lambda: "Approved by" in json.dumps(slack.message(prompt["ts"])["blocks"]))
+    assert f"Approved by <@{APPROVER}> and <@{SECOND}>" in json.dumps(slack.message(prompt["ts"])["blocks"])
+
+
+def test_a_reject_after_one_approval_ends_it(client_for, compliance_store, two_person):
+    request_id, _ = two_person
+    client = client_for(approvers=frozenset({APPROVER, SECOND}))
+    post(client, payload(request_id))
+    post(client, reject_submission(request_id, "cannot_verify", user=SECOND))
+    assert compliance_store.get_decision(request_id).action == "reject"
+    post(client, payload(request_id, user=SECOND))
+    assert compliance_store.get_decision(request_id).action == "reject"
+
+
+def test_twenty_concurrent_clicks_from_two_officers_give_one_approval_decision(
+    client_for, compliance_store, two_person
+):
+    """Through the real callback (signature, Flask, MariaDB): one decision, both officers recorded."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    request_id, _ = two_person
+    client_for(approvers=frozenset({APPROVER, SECOND}))  # one app per thread below: Flask test clients are not shared
+    barrier = threading.Barrier(20)
+
+    def click(i: int) -> int:
+        client = client_for(approvers=frozenset({APPROVER, SECOND}))
+        barrier.wait()
+        return post(client, payload(request_id, user=(APPROVER, SECOND)[i % 2])).status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        assert list(pool.map(click, range(20))) == [200] * 20
+    assert _wait(lambda: compliance_store.get_decision(request_id) is not None)
+    assert compliance_store.get_decision(request_id).action == "approve"
+    assert [a.approver for a in compliance_store.approvals(request_id)] in ([APPROVER, SECOND], [SECOND, APPROVER])
+    events = [e["event"] for e in compliance_store.audit_trail(request_id)]
+    assert events.count("decision_recorded") == 1 and events.count("approval_recorded") == 2
