@@ -383,12 +383,13 @@ def _pacific_evening_before() -> datetime:
     return datetime.combine(today - timedelta(days=1), datetime.min.time(), tzinfo=la).replace(hour=23, minute=30)
 
 
-def test_7021_a_request_received_late_in_the_evening_pacific_time(stack, run_dag):
+def test_7021_a_request_received_late_in_the_evening_pacific_time(stack, dag_factory):
     """Made by email at 23:30 Pacific yesterday and entered now: acknowledged as received yesterday (California day),
     due at the end of the 45th day counting it, every date naming the zone; the record keeps both times."""
     received = _pacific_evening_before()
     officer = stack.click_when_posted("ccpa_approve")
-    dag_run = run_dag({**REQUEST, "channel": "email", "received_at": received.isoformat()})
+    # A freshly parsed DAG: dag.test() leaves the conf in the DAG's params, and later tests must not inherit it.
+    dag_run = dag_factory().test(run_conf={**REQUEST, "channel": "email", "received_at": received.isoformat()})
     officer.join(5)
 
     assert dag_run.state == "success"
@@ -404,7 +405,7 @@ def test_7021_a_request_received_late_in_the_evening_pacific_time(stack, run_dag
     assert f"{received:%Y-%m-%d} (America/Los_Angeles)" in json.dumps(prompt["blocks"])
 
 
-def test_7021b_undecided_request_reaches_its_margin_then_its_due_date(stack, run_dag, monkeypatch):
+def test_7021b_undecided_request_reaches_its_margin_then_its_due_date(stack, run_dag, dag_factory, monkeypatch):
     """Received 43 days ago (by mail): the decision window (due date less 3 days) has already closed when the run
     starts, so the officers are alerted (Slack broadcast, email) and the run stops with the request open and
     escalated. With the clock moved past the due date, the watch answers it as unverifiable, with the categories
@@ -415,7 +416,8 @@ def test_7021b_undecided_request_reaches_its_margin_then_its_due_date(stack, run
 
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_ALERT_EMAILS", "dpo@example.com")
     received = datetime.now(UTC) - timedelta(days=43)
-    dag_run = run_dag({**REQUEST, "channel": "mail", "received_at": received.isoformat()})
+    # A freshly parsed DAG, as above: the session's DAG must not keep this received_at.
+    dag_run = dag_factory().test(run_conf={**REQUEST, "channel": "mail", "received_at": received.isoformat()})
 
     assert dag_run.state == "failed"
     states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
