@@ -28,6 +28,9 @@ from include.tasks import access_request as workflow
 
 # A local YAML file: reading it at parse time touches no database, Variable or connection.
 DATASTORES = load_registry().datastores
+# Slack-facing tasks outlast a Slack outage: back-off doubling from the retry delay up to 10 minutes, about 3.5 hours
+# in all (the officers are emailed at the first failure; nothing is sent twice, the prompt is posted once).
+SLACK_TASK_RETRIES = 24
 
 
 @dag(
@@ -100,7 +103,7 @@ def ccpa_right_of_access() -> None:
         return workflow.send_acknowledgement(request_id)
 
     # A dict return would be pushed key by key as well (TaskFlow infers multiple_outputs); it is passed whole.
-    @task(multiple_outputs=False)
+    @task(multiple_outputs=False, retries=SLACK_TASK_RETRIES)
     def post_review_prompt(request_id: str) -> dict[str, str]:
         return workflow.post_review_prompt(request_id)
 
@@ -124,7 +127,7 @@ def ccpa_right_of_access() -> None:
     def send_rejection(request_id: str) -> str:
         return workflow.send_rejection(request_id)
 
-    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, retries=SLACK_TASK_RETRIES)
     def close_review_prompt(request_id: str, **context: Any) -> str:
         return workflow.close_review_prompt(request_id, workflow.run_url(context["dag"].dag_id, context["run_id"]))
 

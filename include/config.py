@@ -31,16 +31,30 @@ GMAIL_CONN_ID = "google_cloud_default"
 VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
 #: Days before the due date at which the wait for a decision ends and the officers are alerted (default 3).
 VAR_DECISION_MARGIN_DAYS = "ccpa_decision_margin_days"
-#: Comma-separated addresses alerted by email when a request is at risk (a Slack outage cannot hide it).
-VAR_ALERT_EMAILS = "ccpa_alert_emails"
 VAR_DEFAULT_LANGUAGE = "ccpa_default_language"
 #: Origins (space- or comma-separated, e.g. ``https://www.example.com``) whose pages may embed the request form in an
 #: ``<iframe>`` and post it; the API server's own origin always may.
 VAR_FORM_EMBED_ORIGINS = "ccpa_form_embed_origins"
 
+
+#: Optional: when set, callbacks from another Slack workspace or app are refused even if correctly signed.
+VAR_SLACK_TEAM_ID = "ccpa_slack_team_id"
+VAR_SLACK_APP_ID = "ccpa_slack_app_id"
+#: Comma-separated addresses of the privacy officers, emailed when Slack cannot be used (include/mail/alert.py) and
+#: when a request is at risk: its wait ended undecided, its run failed (include/mail/alerts.py, issue 15).
+VAR_ALERT_EMAILS = "ccpa_alert_emails"
+
 # Environment
 ENV_POLL_SECONDS = "CCPA_DECISION_POLL_SECONDS"
 ENV_DATASTORES_FILE = "CCPA_DATASTORES_FILE"
+#: "1": the compliance store may fall back to a SQLite file in AIRFLOW_HOME when ``ccpa_compliance_db`` is not
+#: defined (the demo; one machine only). Unset, a missing or unreadable connection is an error naming it.
+ENV_COMPLIANCE_SQLITE = "CCPA_COMPLIANCE_SQLITE"
+
+
+def compliance_sqlite_allowed() -> bool:
+    return os.environ.get(ENV_COMPLIANCE_SQLITE, "").strip().lower() in ("1", "true", "yes")
+
 
 INCLUDE_DIR = Path(__file__).resolve().parent
 DEFAULT_DATASTORES_FILE = INCLUDE_DIR / "datastores" / "datastores.yaml"
@@ -68,6 +82,23 @@ def get_variable(key: str, default: object = _UNSET) -> str:
             f"Airflow Variable '{key}' is not set (set it in the UI or as env AIRFLOW_VAR_{key.upper()})"
         ) from exc
     return value
+
+
+def get_optional_variable(key: str) -> str | None:
+    """An Airflow Variable, or None when it is not set. Unlike :func:`get_variable` with a default, a Variable that
+    exists but cannot be read (a secrets backend down) raises instead of passing for unset."""
+    from airflow.sdk import Variable
+
+    try:
+        return Variable.get(key)
+    except KeyError:
+        return None
+    except Exception as exc:
+        if "NOT_FOUND" in str(exc).upper().replace(" ", "_"):
+            return None
+        raise ConfigurationError(
+            f"Airflow Variable '{key}' could not be read ({type(exc).__name__}): not falling back to a default"
+        ) from None
 
 
 def airflow_base_url() -> str:

@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 
-_engines: dict[str, Engine] = {}
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long one database operation may take before it fails, on MySQL/MariaDB (whole seconds: what the client
+    library takes). ``lock_wait`` bounds waiting for a row lock (``innodb_lock_wait_timeout``), ``statement`` a whole
+    statement (MariaDB ``max_statement_time``; None: unbounded); ``pool`` waiting for a pooled connection."""
+
+    connect: int
+    read: int
+    write: int
+    lock_wait: int
+    statement: float | None
+    pool: float
+
+
+#: Tasks, the triggerer and the watch: generous, but a half-open connection (a MariaDB restart, a dropped NAT entry)
+#: still ends in an error instead of hanging the task forever.
+TASK_TIMEOUTS = Timeouts(connect=10, read=300, write=300, lock_wait=50, statement=None, pool=30)
+#: The Slack callback, which must answer within Slack's 3 s: every operation fails well inside its 2 s ack budget,
+#: so a write that cannot be made is reported to the officer instead of finishing (or failing) unseen.
+INTERACTIVE_TIMEOUTS = Timeouts(connect=1, read=1, write=1, lock_wait=1, statement=1.5, pool=1)
+
+_engines: dict[tuple[str, Timeouts], Engine] = {}
 _urls: dict[tuple[str, str | None], tuple[str, float]] = {}
 _lock = threading.Lock()
 #: How long a connection's URL is reused before it is looked up again: a poll every second for each of hundreds of
@@ -18,11 +42,14 @@ URL_TTL_SECONDS = 60.0
 _clock = time.monotonic
 
 
-def engine_for(conn_id: str, *, default_url: str | None = None) -> Engine:
+def engine_for(
+    conn_id: str, *, default_url: str | None = None, timeouts: Timeouts = TASK_TIMEOUTS, pool_size: int = 5
+) -> Engine:
     """Return a pooled engine for an Airflow connection (MySqlHook for MySQL, SqliteHook for SQLite, ...).
 
     ``default_url`` is used when the connection is not defined at all, so a demo runs with no setup.
-    Engines are cached per process and URL: the pool is what makes a poll or a Slack callback cheap.
+    Engines are cached per process, URL and timeouts: the pool is what makes a poll or a Slack callback cheap.
+    SQL errors never show the statement's parameters (they hold requesters' emails and names).
     """
     key = (conn_id, default_url)
     cached = _urls.get(key)
@@ -32,26 +59,65 @@ def engine_for(conn_id: str, *, default_url: str | None = None) -> Engine:
         url = _connection_url(conn_id, default_url)
         _urls[key] = (url, _clock() + URL_TTL_SECONDS)
     with _lock:
-        engine = _engines.get(url)
+        engine = _engines.get((url, timeouts))
         if engine is None:
-            kwargs: dict[str, Any] = {"pool_pre_ping": True}
-            if not url.startswith("sqlite"):
-                kwargs.update(pool_recycle=3600, pool_size=5, max_overflow=10)
-            engine = create_engine(url, **kwargs)
-            _engines[url] = engine
+            engine = _create(url, timeouts, pool_size)
+            _engines[(url, timeouts)] = engine
     return engine
+
+
+def _create(url: str, timeouts: Timeouts, pool_size: int) -> Engine:
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    if not url.startswith("sqlite"):
+        kwargs.update(pool_recycle=3600, pool_size=pool_size, max_overflow=2 * pool_size, pool_timeout=timeouts.pool)
+    mysql = url.startswith("mysql")
+    if mysql:
+        kwargs["connect_args"] = {
+            "connect_timeout": timeouts.connect,
+            "read_timeout": timeouts.read,
+            "write_timeout": timeouts.write,
+        }
+    engine = create_engine(url, **kwargs)
+    if mysql:
+        event.listen(engine, "connect", _session_limits(timeouts))
+    return engine
+
+
+def _session_limits(timeouts: Timeouts) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {int(timeouts.lock_wait)}")
+            if timeouts.statement is not None:
+                # MariaDB only (MySQL's max_execution_time covers SELECTs alone; there the read timeout bounds it).
+                with contextlib.suppress(Exception):
+                    cursor.execute(f"SET SESSION max_statement_time = {float(timeouts.statement)}")
+        finally:
+            cursor.close()
+
+    return on_connect
 
 
 def _connection_url(conn_id: str, default_url: str | None) -> str:
     from airflow.exceptions import AirflowNotFoundException
     from airflow.sdk import BaseHook
 
+    from include.config import ConfigurationError
+
     try:
         conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
+    except AirflowNotFoundException as exc:
+        # Airflow reports a secrets-backend failure as "not found" too: falling back is only for who asked for it.
         if default_url is None:
-            raise
+            raise ConfigurationError(
+                f"Airflow connection '{conn_id}' could not be found or read ({type(exc).__name__}); define it "
+                "(UI, env AIRFLOW_CONN_" + conn_id.upper() + ", or your secrets backend)"
+            ) from None
         return default_url
+    except Exception as exc:
+        raise ConfigurationError(
+            f"Airflow connection '{conn_id}' could not be read ({type(exc).__name__}); check it and the secrets backend"
+        ) from None
     hook = conn.get_hook()
     if not hasattr(hook, "get_sqlalchemy_engine"):
         raise ValueError(f"connection '{conn_id}' (type {conn.conn_type}) is not a SQL connection")
@@ -76,4 +142,4 @@ def dispose_all() -> None:
         _urls.clear()
 
 
-__all__ = ["default_sqlite_url", "dispose_all", "engine_for"]
+__all__ = ["INTERACTIVE_TIMEOUTS", "TASK_TIMEOUTS", "Timeouts", "default_sqlite_url", "dispose_all", "engine_for"]

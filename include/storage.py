@@ -25,7 +25,12 @@ if TYPE_CHECKING:
 #: What the functions here return: a ``pathlib.Path`` for local storage, an ObjectStoragePath otherwise.
 StoragePath = Union[Path, "ObjectStoragePath"]
 
-_SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: A request id as a folder name: no separators, and never "." or ".." (nor any name starting with a dot).
+_SAFE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+
+
+class OutsideStorage(ValueError):
+    """A storage URL that leads outside the configured storage (or outside the request's folder): refused."""
 
 
 def default_url() -> str:
@@ -33,20 +38,48 @@ def default_url() -> str:
     return "file://" + os.path.join(os.path.abspath(home), "ccpa_reports")
 
 
-def request_dir(request_id: str) -> StoragePath:
+def _base() -> str:
+    return config.get_variable(config.VAR_REPORT_STORAGE, default_url()).rstrip("/")
+
+
+def _checked_id(request_id: str) -> str:
     if not _SAFE.match(request_id):
         raise ValueError("request ids are hex strings")
-    base = config.get_variable(config.VAR_REPORT_STORAGE, default_url())
-    path = resolve(base.rstrip("/") + "/" + request_id)
+    return request_id
+
+
+def request_dir(request_id: str) -> StoragePath:
+    path = resolve(_base() + "/" + _checked_id(request_id), request_id=request_id)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def resolve(url: str) -> StoragePath:
-    """The path behind a storage URL (as :func:`url_of` wrote it, or as the Variable gives it)."""
+def _location(url: str) -> tuple[str, str, tuple[str, ...]]:
+    """(scheme, host, path segments) of a URL, decoded; '.' / '..' segments refused."""
     parts = urlsplit(url)
-    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
-        return Path(unquote(parts.path))
+    scheme = parts.scheme or "file"
+    netloc = "" if scheme == "file" and parts.netloc == "localhost" else parts.netloc
+    segments = tuple(s for s in unquote(parts.path).split("/") if s)
+    if any(s in (".", "..") for s in segments) or "\x00" in url:
+        raise OutsideStorage("storage paths may not contain '.' or '..' segments")
+    return scheme, netloc, segments
+
+
+def resolve(url: str, *, request_id: str | None = None) -> StoragePath:
+    """The path behind a storage URL (as :func:`url_of` wrote it); '.' and '..' segments are refused.
+
+    With ``request_id`` (every path that comes back through XCom), only a path inside that request's folder in the
+    configured storage resolves: a tampered or mistaken XCom value cannot make a task read, mail or zip anything
+    else. Without it (a deployment's own source reading its own file, say) any location may be named.
+    """
+    scheme, netloc, segments = _location(url)
+    if request_id is not None:
+        base_scheme, base_netloc, base_segments = _location(_base())
+        root = (*base_segments, _checked_id(request_id))
+        if (scheme, netloc) != (base_scheme, base_netloc) or segments[: len(root)] != root:
+            raise OutsideStorage(f"refused: a storage path outside the request's folder ({config.VAR_REPORT_STORAGE})")
+    if scheme == "file" and netloc == "":
+        return Path("/" + "/".join(segments))
     from airflow.sdk import ObjectStoragePath
 
     conn_id = config.get_variable(config.VAR_REPORT_STORAGE_CONN_ID, "") or None

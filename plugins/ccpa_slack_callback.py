@@ -1,7 +1,9 @@
 """Serves the CCPA endpoints on the Airflow API server, under ``/ccpa``:
 
-- ``POST /ccpa/slack/actions``: the Slack callback (a Flask app wrapped by a2wsgi, already an Airflow dependency).
-  No FAB, no CSRF exemption: Slack's signature is the authentication.
+- ``POST /ccpa/slack/actions``: the Slack callback (a Flask app wrapped by a2wsgi, already an Airflow dependency,
+  behind include.slack.asgi: request bodies are read on the event loop, so a client trickling its body cannot hold
+  a thread, and downloads run on threads of their own). No FAB, no CSRF exemption: Slack's signature is the
+  authentication.
 - ``/ccpa/requests/``: the officers' requests page (FastAPI), guarded by Airflow's own authentication and
   authorisation (users who may read runs of ``ccpa_right_of_access``) and linked from Airflow's navigation
   (``external_views``: shown inside the Airflow UI at ``/plugin/ccpa-requests``).
@@ -27,13 +29,12 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 def create_ccpa_app() -> Any:
     """The requests page's routes first; everything else under /ccpa goes to the Slack callback's Flask app."""
-    from a2wsgi import WSGIMiddleware
-
+    from include.slack.asgi import create_asgi_app
     from include.slack.callback import create_app as create_callback_app
     from include.web.pages import create_app as create_pages_app
 
     app = create_pages_app()
-    app.mount("/", WSGIMiddleware(create_callback_app()))  # type: ignore[arg-type]
+    app.mount("/", create_asgi_app(create_callback_app()))
     return app
 
 

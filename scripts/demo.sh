@@ -189,7 +189,8 @@ else
   log "datastores in SQLite (.demo/datastores.sqlite): $([ "${CCPA_DEMO_DB:-auto}" = sqlite ] && echo "CCPA_DEMO_DB=sqlite" || echo "no MySQL/MariaDB at 127.0.0.1:3306")"
   DATA_CONN="{\"conn_type\":\"sqlite\",\"host\":\"$DEMO/datastores.sqlite\"}"
   SEED_URL="sqlite:///$DEMO/datastores.sqlite"
-  unset AIRFLOW_CONN_CCPA_COMPLIANCE_DB # the code's default: a SQLite file in AIRFLOW_HOME
+  unset AIRFLOW_CONN_CCPA_COMPLIANCE_DB # the explicit opt-in below: a SQLite file in AIRFLOW_HOME
+  export CCPA_COMPLIANCE_SQLITE=1
   COMPLIANCE_WHERE="SQLite file .demo/airflow/ccpa_compliance.sqlite"
 fi
 export AIRFLOW_CONN_CCPA_CRM_DB="$DATA_CONN" AIRFLOW_CONN_CCPA_ORDERS_DB="$DATA_CONN" AIRFLOW_CONN_CCPA_WEB_DB="$DATA_CONN"

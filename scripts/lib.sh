@@ -78,3 +78,24 @@ ensure_mariadb() {
   fi
   mysql_up || { echo "MariaDB is not reachable at 127.0.0.1:3306 as root with an empty password" >&2; exit 1; }
 }
+
+port_open() { "$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2).close()' "$1" 2>/dev/null; }
+
+ensure_postgres_and_redis() {
+  # tests/integration/test_distributed.py runs Airflow's CeleryExecutor on PostgreSQL (metadata) and Redis (broker).
+  # Start them when they are installed but stopped; install them when missing (Debian's packages).
+  if ! port_open 5432; then
+    command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
+    log "starting PostgreSQL"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start || true
+    for _ in $(seq 1 30); do port_open 5432 && break; sleep 1; done
+  fi
+  if ! port_open 6379; then
+    command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+    log "starting Redis"
+    as_root mkdir -p /var/lib/redis /var/log/redis
+    as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /var/lib/redis \
+      --logfile /var/log/redis/ci.log >/dev/null
+    for _ in $(seq 1 30); do port_open 6379 && break; sleep 1; done
+  fi
+}

@@ -6,6 +6,7 @@ ensure_system
 ensure_venv
 "$ROOT/scripts/browser-deps.sh"  # headless Chromium for tests/browser
 ensure_mariadb
+ensure_postgres_and_redis
 cd "$ROOT"
 log "docker-compose.yaml"
 bash "$ROOT/scripts/check-compose.sh"   # validated against .env.example; needs no Docker engine

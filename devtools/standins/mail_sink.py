@@ -81,6 +81,14 @@ class _Handler:
         self.directory = directory
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
+        #: Recipients refused at RCPT TO, as Postfix refuses an unknown user (quoting the address in its answer).
+        self.refused: set[str] = set()
+
+    async def handle_RCPT(self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any) -> str:
+        if address.lower() in self.refused:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in virtual mailbox table"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, _server: Any, session: Any, envelope: Any) -> str:
         with self._lock:
@@ -316,6 +324,11 @@ class MailSink(StartStop):
         self._port: int | None = None
         self._requested_web_port = web_port
         self._web: ServedApp | None = None
+        self._handler = _Handler(self.directory)
+
+    def refuse_recipient(self, address: str) -> None:
+        """Answer RCPT TO for ``address`` with 550 "Recipient address rejected" (quoting it, as Postfix does)."""
+        self._handler.refused.add(address.lower())
 
     def start(self) -> Self:
         """Listen (port 0 picks a free port) on aiosmtpd's own thread."""
@@ -325,7 +338,7 @@ class MailSink(StartStop):
         logging.getLogger("mail.log").setLevel(logging.WARNING)
         port = self._requested_port or _free_port(self.host)
         controller = Controller(
-            _Handler(self.directory),
+            self._handler,
             hostname=self.host,
             port=port,
             data_size_limit=self.size_limit,

@@ -9,6 +9,10 @@ Run on its own with ``python -m devtools.standins.slack_emulator --port 8091 --s
 Open :attr:`SlackEmulator.url` in a browser to try it as a person: the channel as Slack shows it (Block Kit, threads,
 ephemerals, modals), where the buttons send the same signed payloads as :meth:`SlackEmulator.click`.
 Message bodies are never logged: they carry requesters' personal data.
+
+Failure injection models what real Slack does under load or in an outage, per API method and count:
+:meth:`SlackEmulator.fail` (or ``POST /_emulator/faults``) makes the next N calls answer HTTP 429 ``ratelimited``
+with a ``Retry-After`` header, a 5xx, or answer only after a delay. Tests drive the real slack_sdk client into them.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import secrets
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -54,6 +60,41 @@ PAGE_CSP = (
 )
 
 Message = dict[str, Any]
+#: Faults for every method, whatever their name.
+ANY_METHOD = "*"
+
+
+@dataclass
+class Fault:
+    """What the next call(s) of one API method get instead of (or before) the normal answer.
+
+    ``status`` 429 answers ``{"ok": false, "error": "ratelimited"}`` with ``Retry-After: retry_after`` (Slack's rate
+    limit); another status answers that status with an HTML body, as Slack's edge does in an outage; ``status`` None
+    with ``delay`` answers normally after ``delay`` seconds (a slow Slack). ``times`` None means until cleared.
+    """
+
+    method: str
+    status: int | None = 429
+    retry_after: int = 1
+    delay: float = 0.0
+    times: int | None = 1
+    served: int = 0
+
+    def __post_init__(self) -> None:
+        if self.status is not None and not (400 <= self.status <= 599):
+            raise ValueError(f"fault status must be an HTTP error (4xx/5xx), got {self.status}")
+        if self.status is None and self.delay <= 0:
+            raise ValueError("a fault needs a status or a delay")
+        if self.times is not None and self.times < 1:
+            raise ValueError("times must be at least 1 (or None: until cleared)")
+        if self.retry_after < 0 or self.delay < 0:
+            raise ValueError("retry_after and delay cannot be negative")
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.served >= self.times
+
+
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 
@@ -116,6 +157,57 @@ class SlackEmulator(ServedStandIn):
             self._triggers: set[str] = set()
             self._trigger_users: dict[str, str] = {}
             self._view_ui: dict[str, dict[str, Any]] = {}
+            self._faults: deque[Fault] = deque()
+            self._calls: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ failure injection
+
+    def fail(
+        self,
+        method: str,
+        times: int | None = 1,
+        *,
+        status: int | None = 429,
+        retry_after: int = 1,
+        delay: float = 0.0,
+    ) -> Fault:
+        """Make the next ``times`` calls of ``method`` (``"*"``: any method) fail; see :class:`Fault`.
+
+        Faults queue up in order: ``fail("chat.postMessage", 2, status=503)`` then ``fail("chat.postMessage", 1)``
+        answers 503, 503, then 429, then normally.
+        """
+        fault = Fault(method=method, status=status, retry_after=retry_after, delay=delay, times=times)
+        with self._cond:
+            self._faults.append(fault)
+        return fault
+
+    def slow(self, method: str, seconds: float, times: int | None = 1) -> Fault:
+        """Answer the next ``times`` calls of ``method`` normally, but only after ``seconds``."""
+        return self.fail(method, times, status=None, delay=seconds)
+
+    def clear_faults(self) -> None:
+        with self._cond:
+            self._faults.clear()
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The faults still armed, with how often each was served."""
+        with self._cond:
+            return [asdict(f) for f in self._faults]
+
+    def calls(self, method: str | None = None) -> list[dict[str, Any]]:
+        """Every API call received (method, HTTP status answered, time), oldest first; no arguments (personal data)."""
+        with self._cond:
+            return [dict(c) for c in self._calls if method is None or c["method"] == method]
+
+    def _take_fault(self, method: str) -> Fault | None:
+        with self._cond:
+            for fault in self._faults:
+                if fault.method in (method, ANY_METHOD) and not fault.exhausted:
+                    fault.served += 1
+                    if fault.exhausted:
+                        self._faults.remove(fault)
+                    return fault
+        return None
 
     def messages(self, channel: str | None = None) -> list[Message]:
         """Live (not deleted) messages in posting order, as copies; ``channel`` may be a name or an id."""
@@ -448,8 +540,26 @@ class SlackEmulator(ServedStandIn):
             handler = handlers.get(method)
             if handler is None:
                 return jsonify(ok=False, error="unknown_method")
+            fault = self._take_fault(method)
+            if fault is not None and fault.delay:
+                time.sleep(fault.delay)
+            if fault is not None and fault.status is not None:
+                with self._cond:
+                    self._calls.append({"method": method, "status": fault.status, "at": time.time()})
+                log.info("Slack API %s -> injected HTTP %s", method, fault.status)
+                if fault.status == 429:
+                    resp = jsonify(ok=False, error="ratelimited")
+                    resp.status_code = 429
+                    resp.headers["Retry-After"] = str(fault.retry_after)
+                    return resp
+                return Response(
+                    f"<html><body>Slack is having trouble ({fault.status})</body></html>",
+                    status=fault.status,
+                    mimetype="text/html",
+                )
             with self._cond:
                 result = handler(args)
+                self._calls.append({"method": method, "status": 200, "at": time.time()})
             log.info("Slack API %s -> %s", method, "ok" if result.get("ok") else result.get("error"))
             return jsonify(result)
 
@@ -481,6 +591,30 @@ class SlackEmulator(ServedStandIn):
         @app.get("/_emulator/views")
         def list_views() -> Response:
             return jsonify(self.views())
+
+        @app.route("/_emulator/faults", methods=["GET", "POST", "DELETE"])
+        def faults() -> tuple[Response, int]:
+            """GET lists the armed faults, DELETE clears them, POST arms one:
+            ``{"method": "chat.postMessage", "times": 3, "status": 429, "retry_after": 1, "delay": 0}``."""
+            if request.method == "DELETE":
+                self.clear_faults()
+                return jsonify(ok=True), 200
+            if request.method == "POST":
+                body = request.get_json(force=True, silent=True)
+                if not isinstance(body, dict) or not isinstance(body.get("method"), str):
+                    return jsonify(error="a JSON object with 'method' is required"), 400
+                try:
+                    fault = self.fail(
+                        body["method"],
+                        None if body.get("times", 1) is None else int(body.get("times", 1)),
+                        status=None if body.get("status", 429) is None else int(body.get("status", 429)),
+                        retry_after=int(body.get("retry_after", 1)),
+                        delay=float(body.get("delay", 0)),
+                    )
+                except (TypeError, ValueError) as exc:
+                    return jsonify(error=str(exc)), 400
+                return jsonify(asdict(fault)), 201
+            return jsonify(self.faults()), 200
 
         @app.post("/_emulator/reset")
         def reset() -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -14,8 +15,12 @@ from include import config, law
 from include.decision import reminders
 from include.store import APPROVE, ComplianceStore, utcnow
 
+log = logging.getLogger(__name__)
+
 #: A request whose legal deadline is (almost) past still gets this long before the sensor gives up.
 MIN_WAIT = timedelta(minutes=10)
+#: A reminder or extension notice that failed inside the wait is tried again after this long (the wait goes on).
+BEST_EFFORT_RETRY = timedelta(minutes=15)
 
 
 class DecisionWindowClosed(AirflowFailException):
@@ -89,7 +94,7 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
             return self._follow(context, decided)
         self._defer()
 
-    def _defer(self) -> NoReturn:
+    def _defer(self, hold_until: str | None = None) -> NoReturn:
         # Imported here: every task process parses the DAG file, only this one defers (Airflow's trigger base ~12 ms).
         from include.decision.trigger import DecisionTrigger
 
@@ -108,6 +113,7 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
                 conn_id=self.conn_id,
                 nudge_kind=nudge[0] if nudge else None,
                 nudge_at=nudge[1].isoformat() if nudge else None,
+                hold_until=hold_until,
                 window_ends_at=ends.isoformat(),
             ),
             method_name="execute_complete",
@@ -127,16 +133,11 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
                 return self._follow(context, decision)
             self._defer()  # an extension may have moved the window: wait on, or close it there
         if status in ("nudge", "extended"):
-            from include.tasks import access_request as workflow
-
-            if status == "nudge":
-                workflow.post_nudge(self.request_id, event["kind"])
-            else:
-                workflow.send_extension_notice(self.request_id)
+            hold_until = self._best_effort(event or {})
             decision = self._decision()
             if decision is not None:
                 return self._follow(context, decision)
-            self._defer()  # the timeout follows the (possibly extended) due date
+            self._defer(hold_until)  # the timeout follows the (possibly extended) due date
         raise AirflowException(f"unexpected event while waiting for a decision: {event!r}")
 
     def _window_closed(self) -> NoReturn:
@@ -146,6 +147,50 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
         raise DecisionWindowClosed(
             f"no decision for request {self.request_id} within the margin before its due date: officers alerted"
         )
+
+    def _best_effort(self, event: dict[str, Any]) -> str | None:
+        """Post the nudge or send the extension notice; a failure must not end the 45-day wait (a retried sensor
+        would fire the same nudge again within seconds and spend its retries in minutes). It is logged, recorded in
+        the audit trail, the officers are emailed (once), and it is tried again after :data:`BEST_EFFORT_RETRY`.
+        Returns when the wait may fire again (ISO 8601), or None."""
+        from include.tasks import access_request as workflow
+
+        what = f"the {event.get('kind')} in Slack" if event["status"] == "nudge" else "the extension notice"
+        try:
+            if event["status"] == "nudge":
+                workflow.post_nudge(self.request_id, event["kind"])
+            else:
+                workflow.send_extension_notice(self.request_id)
+            return None
+        except Exception as exc:
+            retry_at = utcnow() + BEST_EFFORT_RETRY
+            log.error(
+                "Could not post %s for request %s (%s); the wait goes on, next try at %s",
+                what,
+                self.request_id,
+                type(exc).__name__,
+                retry_at.isoformat(timespec="seconds"),
+            )
+            store = self.store
+            store.audit(
+                self.request_id,
+                "nudge_failed" if event["status"] == "nudge" else "extension_notice_failed",
+                detail={"kind": event.get("kind"), "error": type(exc).__name__, "retry_at": retry_at.isoformat()},
+            )
+            try:
+                record = store.get_request(self.request_id)
+                workflow.alert_slack_unusable(
+                    store,
+                    record,
+                    f"{what} could not be sent ({type(exc).__name__}); it is tried again every "
+                    f"{int(BEST_EFFORT_RETRY.total_seconds() // 60)} minutes while the request waits",
+                    None,
+                    once_key=f"alert_{event.get('kind') or 'extension'}",
+                    subject="Reminder failed" if event["status"] == "nudge" else "Extension notice failed",
+                )
+            except Exception:
+                log.exception("Could not alert the officers either")
+            return retry_at.isoformat()
 
     def _follow(self, context: Any, decision: dict[str, Any]) -> dict[str, Any]:
         """Return the decision; with branches set, also skip the branch not taken."""

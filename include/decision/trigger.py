@@ -37,6 +37,9 @@ class SharedPoller:
     """
 
     _pollers: ClassVar[dict[tuple[str, float], SharedPoller]] = {}
+    #: One round's query may take this long (a half-open connection would otherwise stall every waiting request of
+    #: the triggerer); then the round counts as failed and the next one starts on a fresh connection.
+    fetch_timeout: ClassVar[float] = 30.0
 
     def __init__(self, conn_id: str, interval: float) -> None:
         self.conn_id = conn_id
@@ -75,8 +78,18 @@ class SharedPoller:
         while self.waiters:
             asked, self.waiters = self.waiters, {}
             try:
-                states: dict[str, State] | None = await fetch(self.conn_id, list(asked))
+                states: dict[str, State] | None = await asyncio.wait_for(
+                    fetch(self.conn_id, list(asked)), timeout=self.fetch_timeout
+                )
                 failures = 0
+            except TimeoutError:
+                failures += 1
+                log.warning(
+                    "Compliance store did not answer within %.0f s (attempt %d); polling again",
+                    self.fetch_timeout,
+                    failures,
+                )
+                states = None
             except Exception:
                 # The store being briefly unreachable is not a reason to lose a 45-day wait: keep polling.
                 failures += 1
@@ -112,6 +125,7 @@ class DecisionTrigger(BaseTrigger):
         conn_id: str = COMPLIANCE_CONN_ID,
         nudge_kind: str | None = None,
         nudge_at: str | None = None,
+        hold_until: str | None = None,
         window_ends_at: str | None = None,
     ) -> None:
         super().__init__()
@@ -121,22 +135,27 @@ class DecisionTrigger(BaseTrigger):
         self.conn_id = conn_id
         self.nudge_kind = nudge_kind
         self.nudge_at = nudge_at
+        #: ISO 8601: no nudge or extension event before then (a nudge or notice that just failed is retried later,
+        #: not in a tight loop); a decision still fires at once.
+        self.hold_until = hold_until
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            CLASSPATH,
-            {
-                "request_id": self.request_id,
-                "poll_interval": self.poll_interval,
-                "conn_id": self.conn_id,
-                "nudge_kind": self.nudge_kind,
-                "nudge_at": self.nudge_at,
-                "window_ends_at": self.window_ends_at,
-            },
-        )
+        kwargs: dict[str, Any] = {
+            "request_id": self.request_id,
+            "poll_interval": self.poll_interval,
+            "conn_id": self.conn_id,
+            "nudge_kind": self.nudge_kind,
+            "nudge_at": self.nudge_at,
+        }
+        if self.hold_until:  # only when set: triggers serialised before it existed stay identical
+            kwargs["hold_until"] = self.hold_until
+        if self.window_ends_at:  # likewise
+            kwargs["window_ends_at"] = self.window_ends_at
+        return CLASSPATH, kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         nudge_at = datetime.fromisoformat(self.nudge_at) if self.nudge_at else None
+        hold_until = datetime.fromisoformat(self.hold_until) if self.hold_until else None
         window_ends_at = datetime.fromisoformat(self.window_ends_at) if self.window_ends_at else None
         while True:
             state = await SharedPoller.for_(self.conn_id, self.poll_interval).next_state(self.request_id)
@@ -145,11 +164,13 @@ class DecisionTrigger(BaseTrigger):
                 self.log.info("Decision for request %s: %s", self.request_id, decision["action"])
                 yield TriggerEvent({"status": "decided", "decision": decision})
                 return
+            if window_ends_at is not None and datetime.now(UTC) >= window_ends_at:  # not held back: the deadline
+                yield TriggerEvent({"status": "window_closed"})
+                return
+            if hold_until is not None and datetime.now(UTC) < hold_until:
+                continue
             if extension_pending:
                 yield TriggerEvent({"status": "extended"})
-                return
-            if window_ends_at is not None and datetime.now(UTC) >= window_ends_at:
-                yield TriggerEvent({"status": "window_closed"})
                 return
             if nudge_at is not None and datetime.now(UTC) >= nudge_at:
                 yield TriggerEvent({"status": "nudge", "kind": self.nudge_kind})

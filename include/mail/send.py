@@ -12,6 +12,7 @@ import smtplib
 from typing import Any
 
 from include import config
+from include.log_redaction import scrubbed_smtp_error
 from include.mail.message import (
     MAX_EMAIL_BYTES,
     Attachment,
@@ -87,12 +88,16 @@ def send_once(
 def _send_smtp(from_email: str, to: str, raw: bytes) -> str | None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    with SmtpHook(smtp_conn_id=config.SMTP_CONN_ID) as hook:
-        # The provider connects, upgrades to TLS and logs in; it has no public call for a pre-built message.
-        client = hook._smtp_client
-        if client is None:
-            raise ConnectionError(f"could not connect to the SMTP server of connection '{config.SMTP_CONN_ID}'")
-        client.sendmail(mailbox(from_email), [mailbox(to)], raw)
+    try:
+        with SmtpHook(smtp_conn_id=config.SMTP_CONN_ID) as hook:
+            # The provider connects, upgrades to TLS and logs in; it has no public call for a pre-built message.
+            client = hook._smtp_client
+            if client is None:
+                raise ConnectionError(f"could not connect to the SMTP server of connection '{config.SMTP_CONN_ID}'")
+            client.sendmail(mailbox(from_email), [mailbox(to)], raw)
+    except (smtplib.SMTPException, OSError) as exc:
+        # Task logs show the exception: without the requester's address (smtplib and servers quote it).
+        raise scrubbed_smtp_error(exc) from None
     return None
 
 

@@ -24,7 +24,9 @@ DEFAULT_TTL_HOURS = 72.0
 
 
 def _serializer() -> URLSafeSerializer:
-    secret = config.get_variable(config.VAR_DOWNLOAD_SECRET, "")
+    # A Variable that cannot be read fails here: falling back to another key would sign a link the API server
+    # (which can read the Variable) refuses, and the requester's one report email would carry a dead link.
+    secret = config.get_optional_variable(config.VAR_DOWNLOAD_SECRET)
     if not secret:
         from airflow.configuration import conf
 
@@ -69,7 +71,7 @@ def write_zip(request_id: str, files: list[str]) -> str:
     dest = storage.request_dir(request_id) / ZIP_NAME
     with dest.open("wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         for url in files:
-            source = storage.resolve(url)
+            source = storage.resolve(url, request_id=request_id)
             with source.open("rb") as src, bundle.open(source.name, "w") as member:
                 while chunk := src.read(1 << 20):
                     member.write(chunk)

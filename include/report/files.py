@@ -51,6 +51,8 @@ def build(
 ) -> BuiltReport:
     folder = storage.request_dir(record.request_id)
     context = context_for(record, since, datastores)
+    for summary in context.datastores:  # paths from XCom: only this request's own files are read
+        storage.resolve(summary.path, request_id=record.request_id)
     files: list[ReportFile] = []
     if context.holding:
         with storage.text_writer(folder / JSON_NAME) as out:
@@ -85,13 +87,16 @@ def email_for(
     """The report email: HTML body plus attachments, or, when that would pass 25 MB, a summary with a signed
     download link to a ZIP of everything."""
     report = report if isinstance(report, BuiltReport) else BuiltReport.from_dict(report)
-    html_url = storage.resolve(report.html)
-    size = html_url.stat().st_size + sum(storage.resolve(f.path).stat().st_size for f in report.files)
+    rid = record.request_id
+    html_url = storage.resolve(report.html, request_id=rid)
+    size = html_url.stat().st_size + sum(storage.resolve(f.path, request_id=rid).stat().st_size for f in report.files)
     context = context_for(record, report.since, report.datastores)
     if size * _BASE64 < MAX_EMAIL_BYTES * 0.95:
         # The body is the summary; every record is in the attachments, report.html first (it reads like the body).
         attachments = [Attachment(HTML_NAME, "text/html", html_url.read_bytes())] if report.files else []
-        attachments += [Attachment(f.filename, f.type, storage.resolve(f.path).read_bytes()) for f in report.files]
+        attachments += [
+            Attachment(f.filename, f.type, storage.resolve(f.path, request_id=rid).read_bytes()) for f in report.files
+        ]
         return render_summary(context, attachments=[a.filename for a in attachments]), attachments, None
     write_zip(record.request_id, [report.html, *(f.path for f in report.files)])
     link = make_link(record.request_id)

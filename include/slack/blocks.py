@@ -39,8 +39,15 @@ REJECTION_REASONS: dict[str, str] = {
 
 
 def _escape(text: str) -> str:
-    """Slack mrkdwn control characters; a requester-supplied name must not become a mention or link."""
+    """Slack mrkdwn control characters; a requester-supplied name must not become a mention or link. Used for every
+    text built from requester input, the fallback ``text`` included (it is rendered, and notifies, too)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link_url(url: str) -> str:
+    """A URL inside ``<url|label>``: escaped, and ``|`` percent-encoded so it cannot end the URL and start a label
+    of the requester's choosing."""
+    return _escape(url).replace("|", "%7C")
 
 
 def _date(value: datetime) -> str:
@@ -90,7 +97,7 @@ def review_prompt(
 
     With ``required_approvals`` > 1 it also shows who has approved so far ("1 of 2 approvals — @first")."""
     evidence = evidence if evidence is not None else request.identity_evidence
-    text = f"CCPA access request from {request.name}: approve or reject"
+    text = f"CCPA access request from {_escape(request.name)}: approve or reject"
     notes = []
     if earlier_requests >= 2:
         notes.append(
@@ -112,7 +119,7 @@ def review_prompt(
             "text": {
                 "type": "mrkdwn",
                 "text": (
-                    f"*Photo ID*: <{_escape(request.photo_id_url)}|open the photo ID>\n"
+                    f"*Photo ID*: <{_link_url(request.photo_id_url)}|open the photo ID>\n"
                     "Check that the photo ID matches the name before approving."
                     if request.photo_id_url
                     else "*Photo ID*: none provided. Verify with the identity evidence below."
@@ -186,7 +193,7 @@ def outcome_prompt(
     line = f"{verb} by {who} — {outcome}"
     if run_url:
         line += f" (<{run_url}|Airflow run>)"
-    text = f"CCPA access request from {request.name}: {verb.lower()} by {decided_by}"
+    text = f"CCPA access request from {_escape(request.name)}: {verb.lower()} by {decided_by}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "CCPA right-of-access request"}},
         {"type": "section", "fields": _summary_fields(request)},

@@ -7,6 +7,11 @@ is read from the body before it is verified, and every rejection writes nothing.
 Slack gives an app 3 seconds to answer. The decision is written while Slack waits (at most ``ACK_BUDGET``
 seconds: a slow database finishes in the background); everything else a click causes — updating the prompt,
 telling a second clicker who was first, opening the rejection modal — happens after the answer.
+
+A decision is never lost silently: decision writes run on their own threads (never queued behind Slack HTTP calls),
+on a compliance-store engine whose every operation times out inside the budget (include.db.INTERACTIVE_TIMEOUTS). A
+write that fails is logged at ERROR and the officer is told "not recorded — click again" (through the click's
+``response_url``); a modal whose write fails stays open with the error instead of closing.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from flask import Flask, Response, jsonify, request
 from slack_sdk.signature import SignatureVerifier
 
 from include import clock, config
+from include.db import INTERACTIVE_TIMEOUTS
 from include.report import downloads
 from include.requester import form as request_form
 from include.slack import client as slack_client
@@ -53,7 +59,26 @@ MAX_BODY_BYTES = 64 * 1024
 #: How long the decision write may keep Slack waiting before we answer anyway (Slack's limit is 3 s).
 ACK_BUDGET = 2.0
 
+#: Slack HTTP calls made after the answer (chat.update, response_url notes): 10-30 s timeouts each.
 _background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ccpa-slack")
+#: Decision writes: their own threads, so a slow Slack never delays a write past the budget.
+DECISION_WORKERS = 8
+_decisions = ThreadPoolExecutor(max_workers=DECISION_WORKERS, thread_name_prefix="ccpa-decision")
+
+NOT_RECORDED = (
+    ":warning: Your decision was *not recorded*: the compliance database did not answer in time. Click again "
+    "(a second click never records twice)."
+)
+NOT_RECORDED_MODAL = "Not recorded: the compliance database did not answer in time. Submit again."
+NOT_CONFIRMED_MODAL = (
+    "The compliance database is slow: we cannot confirm it was recorded yet. Submit again in a moment "
+    "(it is never recorded twice)."
+)
+
+
+def callback_store() -> ComplianceStore:
+    """The callback's compliance store: timeouts inside the ack budget, a pool as large as the threads using it."""
+    return ComplianceStore.from_connection(timeouts=INTERACTIVE_TIMEOUTS, pool_size=2 * DECISION_WORKERS)
 
 
 class _Settings:
@@ -64,13 +89,27 @@ class _Settings:
         self._loaded_at = -ttl
         self._secret = ""
         self._approvers: frozenset[str] = frozenset()
+        self._team_id = ""
+        self._app_id = ""
 
     def _refresh(self) -> None:
         if time.monotonic() - self._loaded_at < self.ttl:
             return
         self._secret = config.get_variable(config.VAR_SIGNING_SECRET, "")
         self._approvers = config.approvers()
+        self._team_id = config.get_variable(config.VAR_SLACK_TEAM_ID, "").strip()
+        self._app_id = config.get_variable(config.VAR_SLACK_APP_ID, "").strip()
         self._loaded_at = time.monotonic()
+
+    @property
+    def team_id(self) -> str:
+        self._refresh()
+        return self._team_id
+
+    @property
+    def app_id(self) -> str:
+        self._refresh()
+        return self._app_id
 
     @property
     def signing_secret(self) -> str:
@@ -98,7 +137,7 @@ class BadPayload(ValueError):
 
 
 def create_app(
-    store_factory: Callable[[], ComplianceStore] = ComplianceStore.from_connection,
+    store_factory: Callable[[], ComplianceStore] = callback_store,
     settings: Any | None = None,
     slack_client_factory: Callable[[], Any] = slack_client.web_client,
     request_trigger: request_form.TriggerRun | None = None,
@@ -135,6 +174,9 @@ def create_app(
             return jsonify(error="invalid signature"), 401
         try:
             payload = _parse_payload(body)
+            if not _from_our_app(payload, settings):
+                log.warning("Slack callback refused: signed, but from another workspace or app")
+                return jsonify(error="wrong workspace or app"), 403
             kind = payload.get("type")
             if kind == "block_actions":
                 handler.on_click(_click(payload))
@@ -181,8 +223,29 @@ class _Handler:
         if not self._may_decide(click.user_id, click.request_id, click.action, click.response_url, click.channel_id):
             return
         if click.action == APPROVE:
-            _within_budget(lambda: self._approve(click.request_id, click.user_id, click.response_url))
+
+            def not_recorded() -> None:
+                self._tell(click.response_url, click.channel_id, click.user_id, NOT_RECORDED)
+
+            state, _ = _within_budget(
+                lambda: self._approve(click.request_id, click.user_id, click.response_url),
+                on_late_failure=not_recorded,
+            )
+            if state == FAILED:
+                not_recorded()
             return
+        try:
+            self._open_modal(click)
+        except Exception as exc:  # the database is down or slow: say so rather than answer 500 to Slack
+            log.error("Could not open the %s modal: %s", click.action, type(exc).__name__)
+            self._tell(
+                click.response_url,
+                click.channel_id,
+                click.user_id,
+                ":warning: The compliance database did not answer: nothing was changed. Click again in a moment.",
+            )
+
+    def _open_modal(self, click: _Click) -> None:
         # Reject and Extend ask for the reason first; nothing changes until the modal is submitted.
         decided = self.store.get_decision(click.request_id)
         if decided is not None:
@@ -215,7 +278,10 @@ class _Handler:
         approvers = self.settings.approvers
         if user_id in approvers:
             return True
-        self.store.audit(request_id, "decision_refused_not_approver", actor=user_id, detail={"action": action})
+        try:
+            self.store.audit(request_id, "decision_refused_not_approver", actor=user_id, detail={"action": action})
+        except Exception as exc:
+            log.error("Could not audit a refused decision: %s", type(exc).__name__)
         message = (
             "You are not an approver for CCPA requests."
             if approvers
@@ -247,9 +313,16 @@ class _Handler:
         reason = details if reason_key == OTHER_REASON else REJECTION_REASONS[reason_key]
         if details and reason_key != OTHER_REASON:
             reason = f"{reason}. {details}"
-        outcome = _within_budget(lambda: self._decide(request_id, REJECT, user_id, reason, None))
-        if outcome is not None and outcome != "created":
-            return _errors(REASON_BLOCK_ID, outcome)
+        state, outcome = _within_budget(
+            lambda: self._decide(request_id, REJECT, user_id, reason, None),
+            on_late_failure=lambda: self._tell(None, self._channel(request_id), user_id, NOT_RECORDED),
+        )
+        if state == FAILED:
+            return _errors(REASON_BLOCK_ID, NOT_RECORDED_MODAL)
+        if state == PENDING:
+            return _errors(REASON_BLOCK_ID, NOT_CONFIRMED_MODAL)
+        if outcome not in (CREATED, REPEATED):
+            return _errors(REASON_BLOCK_ID, str(outcome))
         return None
 
     # -- view_submission (the extension modal) -----------------------------------------------------
@@ -261,15 +334,27 @@ class _Handler:
             return _errors(DETAILS_BLOCK_ID, "Give the reason: the requester will read it.")
         if refused := self._refuse_non_approver(user_id, request_id, EXTEND, DETAILS_BLOCK_ID):
             return refused
+        state, refusal = _within_budget(
+            lambda: self._extend(request_id, user_id, reason),
+            on_late_failure=lambda: self._tell(None, self._channel(request_id), user_id, NOT_RECORDED),
+        )
+        if state == FAILED:
+            return _errors(DETAILS_BLOCK_ID, NOT_RECORDED_MODAL)
+        if state == PENDING:
+            return _errors(DETAILS_BLOCK_ID, NOT_CONFIRMED_MODAL)
+        return _errors(DETAILS_BLOCK_ID, refusal) if refusal else None
+
+    def _extend(self, request_id: str, user_id: str, reason: str) -> str | None:
+        """Grant the extension; returns why not, or None."""
         if self.store.get_decision(request_id) is not None:
-            return _errors(DETAILS_BLOCK_ID, "This request is already decided.")
+            return "This request is already decided."
         try:
             record = self.store.extend(request_id, user_id, reason)
         except UnknownRequest:
-            return _errors(DETAILS_BLOCK_ID, "This request is unknown or closed.")
+            return "This request is unknown or closed."
         except ExtensionRefused as exc:
             self.store.audit(request_id, "extension_refused", actor=user_id, detail={"why": str(exc)})
-            return _errors(DETAILS_BLOCK_ID, f"Refused: {exc}")
+            return f"Refused: {exc}"
         _background.submit(self._show_extension, record)
         return None
 
@@ -328,7 +413,9 @@ class _Handler:
             log.warning("Could not show the pending approval on the review prompt", exc_info=True)
 
     def _decide(self, request_id: str, action: str, user_id: str, reason: str | None, response_url: str | None) -> str:
-        """Write the decision (the database keeps it to one), then update Slack. Returns 'created' or why not."""
+        """Write the decision (the database keeps it to one), then update Slack. Returns CREATED, REPEATED (the same
+        officer's same decision again: Slack retrying, or the officer clicking again after "not recorded") or why
+        not."""
         try:
             decision, created = self.store.record_decision(
                 request_id, action, user_id, reason=reason, response_url=response_url
@@ -337,11 +424,12 @@ class _Handler:
             self._tell(response_url, None, user_id, "This request is unknown or closed.")
             return "This request is unknown or closed."
         if not created:
-            if (decision.decided_by, decision.action) != (user_id, action):  # not just Slack retrying our click
-                self._tell(response_url, self._channel(request_id), user_id, _already(decision))
+            if (decision.decided_by, decision.action) == (user_id, action):
+                return REPEATED
+            self._tell(response_url, self._channel(request_id), user_id, _already(decision))
             return _already(decision, plain=True)
         _background.submit(self._show_progress, request_id, action, user_id, response_url)
-        return "created"
+        return CREATED
 
     def _show_progress(
         self, request_id: str, action: str, user_id: str, response_url: str | None, approvers: Sequence[str] = ()
@@ -360,7 +448,11 @@ class _Handler:
             log.warning("Could not update the review prompt after a decision", exc_info=True)
 
     def _channel(self, request_id: str) -> str | None:
-        record = self.store.find_request(request_id)
+        try:
+            record = self.store.find_request(request_id)
+        except Exception as exc:
+            log.error("Could not look up the prompt's channel: %s", type(exc).__name__)
+            return None
         return record.slack_channel if record else None
 
     def _tell(self, response_url: str | None, channel: str | None, user_id: str, text: str) -> None:
@@ -380,14 +472,43 @@ class _Handler:
         _background.submit(send)
 
 
-def _within_budget(work: Callable[[], str]) -> str | None:
-    """Run ``work`` but stop waiting after ACK_BUDGET seconds; it then finishes (and follows up) on its own."""
-    future = _background.submit(work)
+CREATED, REPEATED = "created", "repeated"
+#: What became of a write within the budget: done (with its result), failed, or still pending.
+DONE, FAILED, PENDING = "done", "failed", "pending"
+
+
+def _within_budget(work: Callable[[], Any], on_late_failure: Callable[[], None]) -> tuple[str, Any]:
+    """Run the decision write ``work`` on the decision threads, waiting at most ACK_BUDGET seconds.
+
+    Returns (DONE, its result), (FAILED, None) or (PENDING, None). A write still pending finishes in the background;
+    if it then fails, that is logged at ERROR and ``on_late_failure`` tells the officer. Errors are logged by type
+    only: a database error's text can quote what was written.
+    """
+    future = _decisions.submit(work)
     try:
-        return future.result(timeout=ACK_BUDGET)
+        return DONE, future.result(timeout=ACK_BUDGET)
     except FutureTimeout:
         log.warning("Decision write exceeded %.1f s: answering Slack first, finishing in the background", ACK_BUDGET)
-        return None
+    except Exception as exc:
+        log.error("Decision write failed: %s; the officer is asked to decide again", type(exc).__name__)
+        return FAILED, None
+
+    def finished(done: Any) -> None:
+        exc = done.exception()
+        if exc is None:
+            return
+        log.error(
+            "Decision write failed after the %.1f s budget: %s; the officer is asked to decide again",
+            ACK_BUDGET,
+            type(exc).__name__,
+        )
+        try:
+            on_late_failure()
+        except Exception:
+            log.exception("Could not tell the officer that the decision was not recorded")
+
+    future.add_done_callback(finished)
+    return PENDING, None
 
 
 def _already(decision: Decision, plain: bool = False) -> str:
@@ -402,15 +523,29 @@ def _errors(block_id: str, message: str) -> dict[str, Any]:
 
 
 def _signature_valid(secret: str, body: bytes, headers: Any) -> bool:
-    """slack_sdk's verifier (v0 HMAC-SHA256, 5-minute window), hardened against garbage headers and bodies."""
+    """slack_sdk's verifier (v0 HMAC-SHA256, 5-minute window), hardened against garbage headers and bodies
+    (a non-ASCII signature makes hmac.compare_digest raise TypeError: that is a forgery, 401, not a 500)."""
     timestamp = headers.get("X-Slack-Request-Timestamp")
     signature = headers.get("X-Slack-Signature")
-    if not timestamp or not signature or not timestamp.isdigit():
+    if not timestamp or not signature or not (timestamp.isascii() and timestamp.isdigit()):
+        return False
+    if not signature.isascii():
         return False
     try:
         return SignatureVerifier(secret).is_valid(body=body, timestamp=timestamp, signature=signature)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError):
         return False
+
+
+def _from_our_app(payload: dict[str, Any], settings: Any) -> bool:
+    """With ``ccpa_slack_team_id`` / ``ccpa_slack_app_id`` set, only payloads from that workspace and app count."""
+    team_id, app_id = getattr(settings, "team_id", ""), getattr(settings, "app_id", "")
+    if team_id:
+        team: dict[str, Any] = payload["team"] if isinstance(payload.get("team"), dict) else {}
+        user: dict[str, Any] = payload["user"] if isinstance(payload.get("user"), dict) else {}
+        if team_id not in (team.get("id"), user.get("team_id")) or team.get("id") not in (None, team_id):
+            return False
+    return not app_id or payload.get("api_app_id") == app_id
 
 
 def _parse_payload(body: bytes) -> dict[str, Any]:

@@ -8,7 +8,9 @@ insert fails), and a delivery is claimed by inserting its row before anything is
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,12 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, distinct, func, insert, inspect, literal, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy import Engine, and_, distinct, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from include import clock, law
 from include.config import COMPLIANCE_CONN_ID
-from include.db import default_sqlite_url, engine_for
+from include.db import TASK_TIMEOUTS, Timeouts, default_sqlite_url, engine_for
 from include.request import AccessRequest
 from include.store.schema import (
     ACKNOWLEDGEMENT,
@@ -197,6 +199,18 @@ def _decision(row: Any, request_id: str) -> Decision:
     )
 
 
+#: Attempts of a transaction the database ended as a deadlock victim (MySQL error 1213, 1205 lock wait timeout).
+DEADLOCK_RETRIES = 10
+
+
+def _deadlock(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "args", [None])[0]
+    return code in (1213, 1205) or "deadlock" in str(exc.orig).lower()
+
+
+#: The demo's compliance store file in AIRFLOW_HOME (env CCPA_COMPLIANCE_SQLITE=1 only).
+SQLITE_FILE = "ccpa_compliance.sqlite"
+
 _schema_ready: set[str] = set()
 _schema_lock = threading.Lock()
 
@@ -207,23 +221,37 @@ class ComplianceStore:
         self._ensure_schema()
 
     @classmethod
-    def from_connection(cls, conn_id: str = COMPLIANCE_CONN_ID) -> ComplianceStore:
-        return cls(engine_for(conn_id, default_url=default_sqlite_url("ccpa_compliance.sqlite")))
+    def from_connection(
+        cls, conn_id: str = COMPLIANCE_CONN_ID, *, timeouts: Timeouts = TASK_TIMEOUTS, pool_size: int = 5
+    ) -> ComplianceStore:
+        """The store on connection ``conn_id``; ``timeouts``: see include.db (the Slack callback uses
+        ``INTERACTIVE_TIMEOUTS``).
+
+        Without the connection this fails, naming it: a secrets-backend blip must not send a request to a stray
+        SQLite file on one worker. Only with env ``CCPA_COMPLIANCE_SQLITE=1`` (the demo) does a missing connection
+        mean a SQLite file in AIRFLOW_HOME."""
+        from include.config import compliance_sqlite_allowed
+
+        return cls(
+            engine_for(
+                conn_id,
+                default_url=default_sqlite_url(SQLITE_FILE) if compliance_sqlite_allowed() else None,
+                timeouts=timeouts,
+                pool_size=pool_size,
+            )
+        )
 
     def _ensure_schema(self) -> None:
+        """Bring the schema to the newest migration, once per process and database (include.store.migrate: Alembic,
+        under a lock, so many processes starting together on an empty database do not collide)."""
+        from include.store import migrate
+
         key = self.engine.url.render_as_string(hide_password=True)
         with _schema_lock:
             if key in _schema_ready:
                 return
-            # One query lists the tables (create_all's own check asks once per table, in every task process).
-            if set(metadata.tables) <= set(inspect(self.engine).get_table_names()):
-                _schema_ready.add(key)
-                return
-            try:
-                metadata.create_all(self.engine, checkfirst=True)
-            except (OperationalError, ProgrammingError):
-                # Another process created the tables between our check and our CREATE: check again.
-                metadata.create_all(self.engine, checkfirst=True)
+            if not migrate.is_current(self.engine):  # one query when up to date: the usual case
+                migrate.upgrade(self.engine)
             _schema_ready.add(key)
 
     # -- requests ---------------------------------------------------------------------------------
@@ -294,15 +322,21 @@ class ComplianceStore:
     def _insert_request(
         self, run_id: str, request_id: str, row: dict[str, Any], event: str, detail: dict[str, Any]
     ) -> RequestRecord:
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(requests_table).values(**row))
-                self._audit(conn, request_id, event, detail=detail)
-        except IntegrityError:
-            existing = self.find_by_run_id(run_id)
-            if existing is None:
-                raise
-            return existing
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(requests_table).values(**row))
+                    self._audit(conn, request_id, event, detail=detail)
+                break
+            except IntegrityError:
+                existing = self.find_by_run_id(run_id)
+                if existing is None:
+                    raise
+                return existing
+            except OperationalError as exc:  # the insert met a duplicate check's locks (link_if_duplicate)
+                if not _deadlock(exc) or attempt == DEADLOCK_RETRIES - 1:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 (jitter, not security)
         return self.get_request(request_id)
 
     def get_request(self, request_id: str) -> RequestRecord:
@@ -393,6 +427,74 @@ class ComplianceStore:
                 .limit(1)
             ).first()
         return None if row is None else _request(row)
+
+    def link_if_duplicate(self, request_id: str) -> RequestRecord:
+        """Link the request to another open request of the same email, if there is one; returns the request as it
+        now stands.
+
+        Requests arriving together must end with exactly one answered and the others linked to it, never linked to
+        each other. So the check and the link are one transaction that first locks every row of that email
+        (``FOR UPDATE`` in key order; the index lock also holds back a new request of that email until it commits):
+        these transactions run one after another, each sees every request registered before it, and links only
+        itself, only to a request that is open and not linked — the oldest such by (received_at, request_id).
+        The last one of them to run stays unlinked. A request that was chosen and later links itself (it registered
+        while another was checking) takes the requests linked to it along, so every duplicate points at the one
+        answered request.
+
+        (Linking only to a strictly older request is not enough: when the older of two registers second, it finds
+        nothing older and the younger one, already checked, found nothing either: both would be answered.)
+        """
+        r = requests_table.c
+        now = utcnow()
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                with self.engine.begin() as conn:
+                    rows = conn.execute(
+                        select(requests_table)
+                        .where(r.email == select(r.email).where(r.request_id == request_id).scalar_subquery())
+                        .order_by(r.request_id)
+                        .with_for_update()
+                    ).all()
+                    me = next((row for row in rows if row.request_id == request_id), None)
+                    if me is None:
+                        raise UnknownRequest(request_id)
+                    if me.linked_to is not None or me.closed_at is not None or me.redacted_at is not None:
+                        return _request(me)
+                    candidates = sorted(
+                        (
+                            row
+                            for row in rows
+                            if row.request_id != request_id
+                            and row.closed_at is None
+                            and row.linked_to is None
+                            and row.redacted_at is None
+                            # Never a magnet: not one whose run failed (or whose wait ended), not one overdue.
+                            and row.failed_at is None
+                            and _aware(row.due_at) >= now
+                        ),
+                        key=lambda row: (row.received_at, row.request_id),
+                    )
+                    if not candidates:
+                        return _request(me)
+                    original = candidates[0].request_id
+                    result = conn.execute(
+                        update(requests_table)
+                        .where(r.request_id == request_id, r.status.in_(predecessors(Status.LINKED_DUPLICATE)))
+                        .values(linked_to=original, closed_at=naive(utcnow()), status=Status.LINKED_DUPLICATE.value)
+                    )
+                    if result.rowcount == 1:
+                        self._audit(conn, request_id, "linked_to_open_request", detail={"original": original})
+                        moved = conn.execute(
+                            update(requests_table).where(r.linked_to == request_id).values(linked_to=original)
+                        ).rowcount
+                        if moved:
+                            self._audit(conn, request_id, "duplicates_relinked", detail={"to": original, "n": moved})
+                break
+            except OperationalError as exc:
+                if not _deadlock(exc) or attempt == DEADLOCK_RETRIES - 1:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 (jitter, not security)
+        return self.get_request(request_id)
 
     def link_duplicate(self, request_id: str, original_id: str) -> None:
         self._update_request(
@@ -1072,5 +1174,6 @@ __all__ = [
     "Status",
     "TransitionRefused",
     "UnknownRequest",
+    "metadata",
     "utcnow",
 ]

@@ -18,7 +18,8 @@ from include.datastores.extract import extract
 from include.datastores.identity import gather as gather_evidence
 from include.datastores.registry import load_registry
 from include.decision import reminders
-from include.mail.alerts import alert_officers
+from include.mail.alert import alert_officers
+from include.mail.alerts import alert_officers as email_officers_once
 from include.mail.notices import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
 from include.mail.send import send_once
 from include.report.model import ExtractSummary, summaries
@@ -85,12 +86,12 @@ def validate_request(conf: dict[str, Any], run_id: str, entered_at: datetime) ->
         language=language_or_default(str(conf.get("language") or "") or None),
     )
     if record.linked_to is None and record.closed_at is None:
-        original = s.open_request_for(record.email, excluding=record.request_id)
-        if original is not None:  # one answer per open request: this run only tells the requester
-            if lookback == "all":  # Civ. 1798.130(a)(2)(B): the answer in progress covers the wider ask
-                s.widen_scope(original.request_id, by_request=record.request_id)
-            s.link_duplicate(record.request_id, original.request_id)
-            record = s.get_request(record.request_id)
+        # One answer per open request (never a closed, failed or overdue one): a later request of the same email
+        # only tells the requester.
+        record = s.link_if_duplicate(record.request_id)
+        if record.linked_to is not None and lookback == "all":
+            # Civ. 1798.130(a)(2)(B): the answer in progress covers the wider ask.
+            s.widen_scope(record.linked_to, by_request=record.request_id)
     log.info("Request %s registered for run %s, due %s", record.request_id, run_id, clock.format_short(record.due_at))
     return {
         "request_id": record.request_id,
@@ -114,11 +115,53 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
     s.set_identity_evidence(request_id, evidence.summary())
     text, blocks = review_prompt(record, evidence=evidence.summary(), earlier_requests=s.earlier_requests(record))
     channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
-    response = slack_client.web_client().chat_postMessage(
-        channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
-    )
+    try:
+        response = slack_client.web_client().chat_postMessage(
+            channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+        )
+    except Exception as exc:
+        alert_slack_unusable(s, record, "the review prompt could not be posted in Slack", exc, once_key="alert_prompt")
+        raise
     s.set_review_prompt(request_id, response["channel"], response["ts"])
     return {"channel": response["channel"], "ts": response["ts"]}
+
+
+DAG_ID = "ccpa_right_of_access"
+
+
+def slack_error(exc: BaseException) -> str:
+    """What Slack said, without the message body (which holds personal data): the exception type, the HTTP status
+    and Slack's error code."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    code = response.get("error") if response is not None and hasattr(response, "get") else None
+    return " ".join(str(p) for p in (type(exc).__name__, f"HTTP {status}" if status else None, code) if p)
+
+
+def alert_slack_unusable(
+    s: ComplianceStore,
+    record: RequestRecord,
+    what: str,
+    exc: BaseException | None,
+    *,
+    once_key: str,
+    subject: str = "Slack unusable",
+) -> bool:
+    """Email the officers (once per request and ``once_key``) that Slack could not be used for this request."""
+    cause = f" ({slack_error(exc)})" if exc is not None else ""
+    body = (
+        f"Request {record.request_id}, received {record.received_at:%Y-%m-%d}, legally due {record.due_at:%Y-%m-%d}: "
+        f"{what}{cause}.\n\n"
+        "It is tried again automatically (for hours) and the request is not lost. If it keeps failing, look the "
+        f"request up in the Airflow run: {run_url(DAG_ID, record.run_id)}"
+    )
+    return alert_officers(
+        f"{subject} for request {record.request_id}",
+        body,
+        store=s,
+        request_id=record.request_id,
+        once_key=once_key,
+    )
 
 
 def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, Any]:
@@ -302,7 +345,7 @@ def escalate_undecided(request_id: str) -> None:
             s.forget_once(request_id, "slack_window_closed")
             failures.append(exc)
     try:
-        alert_officers(s, request_id, MARGIN_ALERT, f"CCPA request {request_id}: no decision, due {due}", [text])
+        email_officers_once(s, request_id, MARGIN_ALERT, f"CCPA request {request_id}: no decision, due {due}", [text])
     except Exception as exc:
         failures.append(exc)
     if failures:
@@ -323,7 +366,18 @@ def notify_failure(context: dict[str, Any]) -> None:
         record = s.find_by_run_id(context["run_id"])
         if record is None or not record.open:
             return  # failed before it was registered, or an invalid request (recorded as such): nothing to escalate
+        # Open and escalated: never closed silently, never linked to by a new request.
         s.mark_failed(record.request_id, reason=f"{ti.task_id}: {type(exc).__name__}")
+        if not record.slack_channel or not record.slack_ts:
+            # No prompt to reply to: the officers hear of it by email instead of never.
+            alert_slack_unusable(
+                s,
+                record,
+                f"the run failed at {ti.task_id} ({type(exc).__name__}) before a review prompt was posted in Slack",
+                None,
+                once_key=f"alert_failed_{ti.task_id}",
+            )
+            return
         link = f"<{run_url(ti.dag_id, context['run_id'])}|Airflow run>"
         if ti.task_id == "wait_for_decision" and "Timeout" in type(exc).__name__:
             extra = (
@@ -333,23 +387,43 @@ def notify_failure(context: dict[str, Any]) -> None:
         else:
             extra = (
                 f"The run failed at `{ti.task_id}` ({type(exc).__name__}) after its retries. "
-                f"Nothing partial was sent to the requester; the request stays open. See {link}."
+                f"{_what_was_sent(s, record.request_id)} See {link}."
+            )
+        try:
+            _post_in_thread(record, thread_notice("failure", record, approvers=config.approvers(), extra=extra), True)
+        except Exception as slack_exc:
+            alert_slack_unusable(
+                s,
+                record,
+                f"the run failed at {ti.task_id} ({type(exc).__name__}); the failure could not be told in Slack",
+                slack_exc,
+                once_key=f"alert_failed_{ti.task_id}",
             )
         s.audit(record.request_id, "run_failed", detail={"task_id": ti.task_id, "error": type(exc).__name__})
         try:
-            alert_officers(
+            email_officers_once(
                 s,
                 record.request_id,
                 "failure_alert",
                 f"CCPA request {record.request_id}: the run failed, due {clock.format_short(record.due_at)}",
-                [extra.replace(link, run_url(ti.dag_id, context["run_id"]))],
+                [extra.replace(link, run_url(ti.dag_id, context["run_id"])) + " The request stays open."],
             )
         except Exception:
             log.exception("Could not email the failure alert")
-        if record.slack_channel and record.slack_ts:
-            _post_in_thread(record, thread_notice("failure", record, approvers=config.approvers(), extra=extra), True)
     except Exception:  # a failing failure callback must not hide the original failure
         log.exception("Could not announce the failure")
+
+
+def _what_was_sent(s: ComplianceStore, request_id: str) -> str:
+    """What the requester has received so far, from the deliveries recorded (said as it is, never assumed)."""
+    done = s.done_kinds(request_id)
+    if REPORT in done:
+        return "The report email had already been sent to the requester."
+    if REJECTION in done:
+        return "The rejection email had already been sent to the requester."
+    if ACKNOWLEDGEMENT in done:
+        return "The requester has received the acknowledgement only: no report or rejection was sent."
+    return "Nothing was sent to the requester."
 
 
 def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
@@ -370,12 +444,25 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
         run_url=run_url,
         approvers=[a.approver for a in s.approvals(request_id)],
     )
+    # The record closes first, whatever Slack does: the answer was sent (this task runs after it).
+    final = Status.COMPLETED if decision.action == APPROVE else Status.REJECTED_NOTIFIED
+    if record.status != final:
+        s.set_status(request_id, final)
+    _delete_uploaded_photo(record)  # the request is closed: the photo ID was for verification only (§7060)
     if record.slack_channel and record.slack_ts:
-        slack_client.web_client().chat_update(
-            channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks
-        )
-    s.set_status(request_id, Status.COMPLETED if decision.action == APPROVE else Status.REJECTED_NOTIFIED)
-    _delete_uploaded_photo(record)
+        try:
+            slack_client.web_client().chat_update(
+                channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks
+            )
+        except Exception as exc:
+            alert_slack_unusable(
+                s,
+                record,
+                "the review prompt could not be closed in Slack (its buttons stay)",
+                exc,
+                once_key="alert_close",
+            )
+            raise
     return outcome
 
 

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 #: Report files stay this long after the request closes at the least (the download link's lifetime).
 PURGE_LOOKBACK = timedelta(days=30)
+#: An open request still without a review prompt this long after it arrived: the officers are emailed.
+PROMPT_GRACE = timedelta(hours=1)
 
 
 def nudge_undecided(store: ComplianceStore, now: datetime | None = None) -> dict[str, int]:
@@ -39,9 +41,34 @@ def nudge_undecided(store: ComplianceStore, now: datetime | None = None) -> dict
     return posted
 
 
-def report_overdue(store: ComplianceStore, now: datetime | None = None) -> int:
-    """One message to the review channel listing every open request past its legal deadline."""
+def alert_missing_prompts(store: ComplianceStore, now: datetime | None = None) -> int:
+    """Email the officers (once per request) about open requests that still have no review prompt an hour after
+    they arrived: Slack was down past the task's retries, or the run stopped. Nobody would see them otherwise."""
+    from include.tasks.access_request import alert_slack_unusable
+
     now = now or utcnow()
+    alerted = 0
+    for record in store.open_requests():
+        if record.slack_ts or record.received_at > now - PROMPT_GRACE:
+            continue
+        hours = int((now - record.received_at).total_seconds() // 3600)
+        if alert_slack_unusable(
+            store,
+            record,
+            f"no review prompt has been posted in Slack {hours} hour(s) after the request arrived",
+            None,
+            once_key="alert_no_prompt",
+            subject="No review prompt",
+        ):
+            alerted += 1
+    return alerted
+
+
+def report_overdue(store: ComplianceStore, now: datetime | None = None) -> int:
+    """One message to the review channel listing every open request past its legal deadline; first, the officers
+    are emailed about open requests with no prompt (:func:`alert_missing_prompts`), which Slack never shows."""
+    now = now or utcnow()
+    alert_missing_prompts(store, now)
     overdue = [r for r in store.open_requests() if r.due_at < now]
     if not overdue:
         return 0

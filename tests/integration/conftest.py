@@ -101,6 +101,13 @@ def stack(airflow_db, compliance_store, datastores_db, monkeypatch, tmp_path) ->
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_APPROVERS", f"{APPROVER},U0SECOND")
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", FROM_EMAIL)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path / 'reports'}")
+    # The callback accepts only our workspace and app (Slack's ids, as the emulator sends them). Also keeps every
+    # Variable the in-process callback reads in the env: dag.test() serves unset ones through the running task's
+    # supervisor channel, which a second thread must not use.
+    from devtools.standins.slack_emulator import APP_ID, TEAM_ID
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_SLACK_TEAM_ID", TEAM_ID)
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_SLACK_APP_ID", APP_ID)
 
     with (
         MailSink(tmp_path / "mail") as sink,

@@ -173,3 +173,50 @@ def test_7021b_margin_variable_must_be_a_number_of_days(monkeypatch):
         config.decision_margin_days()
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_DECISION_MARGIN_DAYS", "5")
     assert config.decision_margin_days() == 5
+
+
+def test_a_failing_reminder_does_not_end_the_wait_and_is_retried_later(compliance_store, slack, prompted, caplog):
+    from include.decision.sensor import BEST_EFFORT_RETRY
+
+    request_id, ts = prompted
+    sensor = WaitForDecisionSensor(task_id="wait_for_decision", request_id=request_id)
+    slack.fail("chat.postMessage", times=None, status=503)  # Slack is down when the reminder is due
+    woke = RECEIVED + timedelta(hours=25)
+    with time_machine.travel(woke, tick=False):
+        deferred = _deferred(lambda: sensor.execute_complete({}, {"status": "nudge", "kind": "reminder"}))
+    _, kwargs = deferred.trigger.serialize()
+    assert kwargs["nudge_kind"] == "reminder", "still to post"
+    assert datetime.fromisoformat(kwargs["hold_until"]) == woke + BEST_EFFORT_RETRY
+    assert any(r.levelname == "ERROR" and "reminder" in r.getMessage() for r in caplog.records)
+    events = [e["event"] for e in compliance_store.audit_trail(request_id)]
+    assert "nudge_failed" in events and "slack_reminder_posted" in events  # claimed, then released
+    assert reminders.done_key("reminder") not in compliance_store.done_kinds(request_id)
+
+    # The trigger holds the retry back (no tight loop), but a decision still fires at once.
+    with time_machine.travel(woke + timedelta(minutes=1), tick=False):
+
+        async def first_event(trigger: DecisionTrigger, within: float):
+            return await asyncio.wait_for(trigger.run().__anext__(), within)
+
+        with pytest.raises(TimeoutError):
+            asyncio.run(first_event(DecisionTrigger(**{**kwargs, "poll_interval": 0.05}), 0.5))
+    slack.clear_faults()
+    with time_machine.travel(woke + BEST_EFFORT_RETRY + timedelta(seconds=1), tick=False):
+        event = asyncio.run(first_event(DecisionTrigger(**{**kwargs, "poll_interval": 0.05}), 5))
+        assert event.payload == {"status": "nudge", "kind": "reminder"}
+        deferred = _deferred(lambda: sensor.execute_complete({}, event.payload))
+    [reminder] = _thread(slack, ts)
+    assert "Still waiting for a decision" in reminder["text"]
+    assert deferred.trigger.serialize()[1]["nudge_kind"] == "escalation"
+
+
+def test_a_failing_extension_notice_does_not_end_the_wait(compliance_store, slack, prompted, monkeypatch):
+    request_id, _ts = prompted
+    monkeypatch.delenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", raising=False)  # the email cannot be sent
+    with time_machine.travel(RECEIVED + timedelta(days=2), tick=False):
+        compliance_store.extend(request_id, "U0APPROVER", "complex request")
+        sensor = WaitForDecisionSensor(task_id="wait_for_decision", request_id=request_id)
+        deferred = _deferred(lambda: sensor.execute_complete({}, {"status": "extended"}))
+    assert deferred.trigger.serialize()[1]["hold_until"]
+    assert deferred.timeout > timedelta(days=80), "the wait follows the extended deadline"
+    assert "extension_notice_failed" in [e["event"] for e in compliance_store.audit_trail(request_id)]

@@ -24,7 +24,6 @@ def test_serializes_plain_secret_free_kwargs():
         "conn_id": "ccpa_compliance_db",
         "nudge_kind": "reminder",
         "nudge_at": AT,
-        "window_ends_at": None,
     }
     assert json.loads(json.dumps(kwargs)) == kwargs
     assert DecisionTrigger(**kwargs).serialize() == (classpath, kwargs)
@@ -123,6 +122,44 @@ def test_many_waiting_requests_share_one_query_per_round(compliance_store, monke
     assert sum(len(round_) == 20 for round_ in asked) >= 4, "rounds ask about all waiting requests at once"
     # 20 triggers over ~0.6 s at 0.05 s each would be ~240 queries one by one; shared: one per round.
     assert len(asked) < 25
+
+
+def test_a_stalled_poll_times_out_and_the_wait_goes_on(compliance_store, monkeypatch):
+    """A half-open connection: the shared poll's query never returns. The round fails after fetch_timeout, the
+    event loop stays free, and the next round (the store answering again) delivers the decision."""
+    import threading
+
+    from include.decision import trigger as module
+
+    request_id = compliance_store.register_request(
+        "manual__stall", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), datetime.now(UTC)
+    ).request_id
+    compliance_store.record_decision(request_id, "approve", "U0APPROVER")
+    real = module._fetch_states
+    stalled = threading.Event()
+    release = threading.Event()
+
+    def stall_once(conn_id, request_ids):
+        if not stalled.is_set():
+            stalled.set()
+            release.wait(10)  # hangs like a read on a dead connection
+        return real(conn_id, request_ids)
+
+    monkeypatch.setattr(module, "_fetch_states", stall_once)
+    monkeypatch.setattr(module.SharedPoller, "fetch_timeout", 0.3)
+    trigger = DecisionTrigger(request_id=request_id, poll_interval=0.05)
+
+    async def scenario():
+        started = asyncio.get_running_loop().time()
+        event = await asyncio.wait_for(trigger.run().__anext__(), timeout=5)
+        return event, asyncio.get_running_loop().time() - started
+
+    try:
+        event, took = asyncio.run(scenario())
+    finally:
+        release.set()
+    assert stalled.is_set() and event.payload["status"] == "decided"
+    assert took < 2, f"a stalled round must not hold the wait: {took:.2f} s"
 
 
 def test_a_trigger_stored_under_the_old_class_path_still_loads_and_runs(compliance_store):

@@ -265,3 +265,45 @@ def test_mail_sink_with_smtplib(tmp_path: Path) -> None:
     assert path == received.path and parsed is received.message
     with pytest.raises(TimeoutError):
         MailSink(tmp_path / "empty").wait_for(1, timeout=0.1)
+
+
+def test_injected_rate_limit_answers_429_with_retry_after_then_recovers(emu: SlackEmulator, client: WebClient) -> None:
+    emu.fail("chat.postMessage", times=2, retry_after=3)
+    for _ in range(2):
+        with pytest.raises(SlackApiError) as err:
+            client.chat_postMessage(channel="#ccpa", text="x")
+        assert err.value.response.status_code == 429
+        assert err.value.response["error"] == "ratelimited"
+        assert err.value.response.headers["retry-after"] in ("3", ["3"])
+    assert client.auth_test()["ok"], "other methods are not affected"
+    assert client.chat_postMessage(channel="#ccpa", text="x")["ok"]
+    assert [c["status"] for c in emu.calls("chat.postMessage")] == [429, 429, 200]
+    assert emu.faults() == []
+
+
+def test_injected_server_errors_and_slow_answers(emu: SlackEmulator, client: WebClient) -> None:
+    emu.fail("*", times=1, status=503)
+    emu.slow("chat.update", 0.6)
+    with pytest.raises(SlackApiError) as err:
+        client.auth_test()
+    assert err.value.response.status_code == 503
+    posted = client.chat_postMessage(channel="#ccpa", text="x")
+    started = time.monotonic()
+    assert client.chat_update(channel=posted["channel"], ts=posted["ts"], text="y")["ok"]
+    assert time.monotonic() - started >= 0.6
+    with pytest.raises(ValueError, match="status"):
+        emu.fail("chat.update", status=200)
+
+
+def test_faults_are_controlled_over_http(emu: SlackEmulator, client: WebClient) -> None:
+    url = f"{emu.url}/_emulator/faults"
+    armed = requests.post(url, json={"method": "chat.postMessage", "times": 1, "status": 500}, timeout=5)
+    assert armed.status_code == 201 and armed.json()["status"] == 500
+    assert requests.post(url, json={"method": "chat.postMessage", "status": 200}, timeout=5).status_code == 400
+    assert requests.post(url, json=["no"], timeout=5).status_code == 400
+    assert [f["method"] for f in requests.get(url, timeout=5).json()] == ["chat.postMessage"]
+    with pytest.raises(SlackApiError):
+        client.chat_postMessage(channel="#ccpa", text="x")
+    requests.post(url, json={"method": "chat.postMessage", "times": None, "status": 503}, timeout=5)
+    assert requests.delete(url, timeout=5).json() == {"ok": True}
+    assert client.chat_postMessage(channel="#ccpa", text="x")["ok"]

@@ -71,3 +71,16 @@ def test_an_extended_request_shows_why_and_offers_no_second_extension():
     rendered = json.dumps(blocks)
     assert "extended to 90 days" in rendered and "big &lt;data&gt;" in rendered and "<@U0OFFICER>" in rendered
     assert "ccpa_extend" not in [b["action_id"] for b in _buttons(blocks)]
+
+
+def test_the_fallback_text_cannot_ping_and_the_photo_link_cannot_be_relabelled():
+    from dataclasses import replace
+
+    hostile = replace(RECORD, photo_id_url="https://evil.example/x|click here <!here>")
+    text, blocks = review_prompt(hostile)
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    outcome_text, _ = outcome_prompt(hostile, action="reject", decided_by="U0OFFICER", outcome="sent")
+    assert "<!channel>" not in outcome_text
+    rendered = json.dumps(blocks)
+    assert "<!here>" not in rendered
+    assert "https://evil.example/x%7Cclick here &lt;!here&gt;|open the photo ID>" in rendered

@@ -362,6 +362,134 @@ def test_concurrent_extensions_give_one(compliance_store, request_id):
         assert sum(pool.map(attempt, range(8))) == 1
 
 
+# -- fault drills: a decision is never lost silently --------------------------------------------------------------
+
+
+def _locked(compliance_store, request_id):
+    """Hold the request's row lock, as a slow or stuck transaction would: decision writes wait on it."""
+    from sqlalchemy import text
+
+    blocker = compliance_store.engine.connect()
+    transaction = blocker.begin()
+    blocker.execute(text("SELECT request_id FROM ccpa_requests WHERE request_id = :r FOR UPDATE"), {"r": request_id})
+    return blocker, transaction
+
+
+def _wait_for_ephemeral(slack, needle, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        notes = [e for e in slack.ephemerals() if needle in e["text"]]
+        if notes:
+            return notes
+        time.sleep(0.05)
+    raise AssertionError(f"no ephemeral containing {needle!r}: {slack.ephemerals()}")
+
+
+def test_drill_decision_write_failing_after_the_budget_tells_the_officer_and_a_second_click_works(
+    compliance_store, request_id, slack, prompted, caplog
+):
+    from include.db import Timeouts
+    from include.slack.callback import ACK_BUDGET
+    from include.store import ComplianceStore
+
+    # Writes that give up on a lock after 3 s: past the 2 s budget, so the failure comes after Slack was answered.
+    slow = ComplianceStore.from_connection(
+        timeouts=Timeouts(connect=5, read=10, write=10, lock_wait=3, statement=None, pool=5)
+    )
+    client = create_app(
+        store_factory=lambda: slow,
+        settings=StaticSettings(),
+        slack_client_factory=lambda: WebClient(token="xoxb-test", base_url=slack.api_url),
+    ).test_client()
+    click = payload(request_id) | {"response_url": prompted["response_url"]}
+    blocker, transaction = _locked(compliance_store, request_id)
+    try:
+        started = time.perf_counter()
+        assert post(client, click).status_code == 200
+        answered = time.perf_counter() - started
+        assert ACK_BUDGET - 0.1 < answered < 3.0, f"answered after {answered:.2f} s"
+        [note] = _wait_for_ephemeral(slack, "not recorded")
+        assert "Click again" in note["text"]
+    finally:
+        transaction.rollback()
+        blocker.close()
+    assert compliance_store.get_decision(request_id) is None
+    assert any(r.levelname == "ERROR" and "after the 2.0 s budget" in r.getMessage() for r in caplog.records), (
+        "a lost write is logged at error level"
+    )
+
+    assert post(client, click).status_code == 200  # the officer clicks again: recorded
+    decision = compliance_store.get_decision(request_id)
+    assert (decision.action, decision.decided_by) == ("approve", APPROVER)
+
+
+def test_drill_decision_write_failing_inside_the_budget_is_told_at_once(
+    compliance_store, request_id, slack, prompted, caplog
+):
+    """The callback's own store (INTERACTIVE_TIMEOUTS): a stuck lock fails the write within the budget."""
+    client = create_app(
+        settings=StaticSettings(),
+        slack_client_factory=lambda: WebClient(token="xoxb-test", base_url=slack.api_url),
+    ).test_client()
+    blocker, transaction = _locked(compliance_store, request_id)
+    try:
+        started = time.perf_counter()
+        assert post(client, payload(request_id) | {"response_url": prompted["response_url"]}).status_code == 200
+        answered = time.perf_counter() - started
+        rejected = post(client, reject_submission(request_id, "cannot_verify"))
+        extended = post(client, extend_submission(request_id, "More systems."))
+    finally:
+        transaction.rollback()
+        blocker.close()
+    assert answered < 2.0, f"the write's timeouts are inside the budget: {answered:.2f} s"
+    _wait_for_ephemeral(slack, "not recorded")
+    assert rejected.json["errors"]["reason"].startswith("Not recorded"), "the modal stays open with the error"
+    assert extended.json["errors"]["details"].startswith("Not recorded")
+    assert compliance_store.get_decision(request_id) is None
+    assert compliance_store.get_request(request_id).extended_at is None
+    assert post(client, reject_submission(request_id, "cannot_verify")).status_code == 200
+    assert compliance_store.get_decision(request_id).action == "reject"
+    assert post(client, reject_submission(request_id, "cannot_verify")).data == b"", "submitting again closes it"
+
+
+def test_a_non_ascii_signature_is_401_not_500(client, compliance_store, request_id):
+    raw = urlencode({"payload": json.dumps(payload(request_id))}).encode()
+    ts = str(int(time.time()))
+    for signature in ("v0=" + "é" * 64, "v0=ｆｆ", "\u00ff"):
+        response = client.post(
+            "/slack/actions",
+            data=raw,
+            headers={"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature.encode().decode("latin-1")},
+        )
+        assert response.status_code == 401
+    assert (
+        client.post(
+            "/slack/actions", data=raw, headers={"X-Slack-Request-Timestamp": "١٢٣", "X-Slack-Signature": "v0=00"}
+        ).status_code
+        == 401
+    )
+    assert compliance_store.get_decision(request_id) is None
+
+
+class AppSettings(StaticSettings):
+    team_id = "T0OURS"
+    app_id = "A0OURS"
+
+
+def test_signed_payloads_from_another_workspace_or_app_are_refused_when_configured(compliance_store, request_id, slack):
+    client = create_app(
+        store_factory=lambda: compliance_store,
+        settings=AppSettings(),
+        slack_client_factory=lambda: WebClient(token="xoxb-test", base_url=slack.api_url),
+    ).test_client()
+    ours = {"team": {"id": "T0OURS"}, "api_app_id": "A0OURS"}
+    assert post(client, payload(request_id) | {"team": {"id": "T0OTHER"}, "api_app_id": "A0OURS"}).status_code == 403
+    assert post(client, payload(request_id) | {**ours, "api_app_id": "A0OTHER"}).status_code == 403
+    assert compliance_store.get_decision(request_id) is None
+    assert post(client, payload(request_id) | ours).status_code == 200
+    assert compliance_store.get_decision(request_id).action == "approve"
+
+
 # -- two-person approval ------------------------------------------------------------------------------------------
 
 SECOND = "U0SECOND"
@@ -386,7 +514,7 @@ def two_person(compliance_store, slack):
     return record.request_id, slack.message(posted["ts"])
 
 
-def _wait(predicate, timeout: float = 5):
+def _wait(predicate, timeout: float = 15):
     deadline = time.time() + timeout
     while not predicate() and time.time() < deadline:
         time.sleep(0.05)

@@ -215,6 +215,84 @@ def test_7101_record_keeps_receipt_and_entry(compliance_store):
     assert record.due_at == datetime(2026, 2, 19, 7, 59, 59, 999999, tzinfo=UTC)  # end of 18 February, Pacific
 
 
+def test_a_missing_compliance_connection_fails_naming_it_instead_of_using_sqlite(monkeypatch, tmp_path):
+    from include import db
+    from include.config import ConfigurationError
+
+    monkeypatch.delenv("AIRFLOW_CONN_CCPA_COMPLIANCE_DB", raising=False)
+    monkeypatch.delenv("CCPA_COMPLIANCE_SQLITE", raising=False)
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    db.dispose_all()
+    with pytest.raises(ConfigurationError, match="ccpa_compliance_db"):
+        ComplianceStore.from_connection()
+    assert not list(tmp_path.iterdir()), "no stray SQLite file"
+
+
+def test_a_secrets_backend_failure_fails_naming_the_connection(monkeypatch):
+    from airflow.sdk import BaseHook
+
+    from include import db
+    from include.config import ConfigurationError
+
+    def broken(conn_id):
+        raise RuntimeError("vault sealed: token for jane@example.com")
+
+    monkeypatch.setenv("CCPA_COMPLIANCE_SQLITE", "1")  # even with the opt-in: a backend error is not "not defined"
+    monkeypatch.setattr(BaseHook, "get_connection", broken)
+    db.dispose_all()
+    with pytest.raises(ConfigurationError, match="'ccpa_compliance_db' could not be read") as err:
+        ComplianceStore.from_connection()
+    assert "jane" not in str(err.value)
+
+
+def test_sqlite_only_on_explicit_opt_in(monkeypatch, tmp_path):
+    from include import db
+
+    monkeypatch.delenv("AIRFLOW_CONN_CCPA_COMPLIANCE_DB", raising=False)
+    monkeypatch.setenv("CCPA_COMPLIANCE_SQLITE", "1")
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    db.dispose_all()
+    store = ComplianceStore.from_connection()
+    assert store.engine.url.drivername == "sqlite" and (tmp_path / "ccpa_compliance.sqlite").exists()
+    db.dispose_all()
+
+
+def test_duplicates_arriving_together_leave_exactly_one_answered(compliance_store):
+    """Eight requests from one email registered at the same instant, each linking itself in its own thread."""
+    from include import db
+    from include.store import Status
+
+    received = datetime.now(UTC).replace(microsecond=0)
+
+    def arrive(i):
+        store = ComplianceStore.from_connection()  # each thread: its own connection, as each task process has
+        record = store.register_request(f"run-dup-{i}", REQUEST, received)
+        return store.link_if_duplicate(record.request_id)
+
+    with ThreadPoolExecutor(8) as pool:
+        records = list(pool.map(arrive, range(8)))
+    records = [compliance_store.get_request(r.request_id) for r in records]
+    answered = [r for r in records if r.linked_to is None]
+    assert len(answered) == 1, [(r.request_id, r.linked_to) for r in records]
+    [original] = answered
+    assert all(
+        r.linked_to == original.request_id and r.status == Status.LINKED_DUPLICATE for r in records if r.linked_to
+    )
+    assert original.closed_at is None
+    db.dispose_all()
+
+
+def test_a_request_links_to_the_oldest_open_unlinked_one(compliance_store):
+    from datetime import timedelta
+
+    first = compliance_store.register_request("run-old", REQUEST, RECEIVED)
+    later = compliance_store.register_request("run-new", REQUEST, RECEIVED + timedelta(days=1))
+    assert compliance_store.link_if_duplicate(later.request_id).linked_to == first.request_id
+    assert compliance_store.link_if_duplicate(first.request_id).linked_to is None, "never to its own duplicate"
+    third = compliance_store.register_request("run-third", REQUEST, RECEIVED + timedelta(days=2))
+    assert compliance_store.link_if_duplicate(third.request_id).linked_to == first.request_id, "not to a linked one"
+
+
 # -- two-person approval ------------------------------------------------------------------------------------------
 
 

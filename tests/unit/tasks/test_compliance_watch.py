@@ -237,3 +237,24 @@ def test_an_uploaded_photo_id_left_behind_is_deleted_with_the_report_files(compl
         watch.purge_report_files(compliance_store)
     assert not storage.resolve(stored).exists()
     assert "photo_id_deleted" in [e["event"] for e in compliance_store.audit_trail(record.request_id)]
+
+
+def test_open_requests_without_a_prompt_after_an_hour_are_emailed_to_the_officers_once(
+    compliance_store, slack, monkeypatch, tmp_path
+):
+    from devtools.standins.mail_sink import MailSink
+    from tests.conftest import use_smtp
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_ALERT_EMAILS", "dpo@example.com")
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", "privacy@example.com")
+    stuck = compliance_store.register_request("manual__no_prompt", JANE, RECEIVED).request_id
+    compliance_store.register_request("manual__just_arrived", JANE, RECEIVED + timedelta(minutes=90))
+    _prompted(compliance_store, slack, "manual__prompted")
+    with MailSink(tmp_path / "mail") as sink:
+        use_smtp(monkeypatch, sink.port)
+        now = RECEIVED + timedelta(hours=2)
+        assert watch.alert_missing_prompts(compliance_store, now) == 1
+        assert watch.alert_missing_prompts(compliance_store, now) == 0, "once per request"
+        [alert] = sink.messages()
+    assert alert.envelope_to == ["dpo@example.com"]
+    assert stuck in str(alert.message["Subject"]) and "jane" not in alert.raw.decode().lower()

@@ -1,0 +1,96 @@
+"""Alerts to the privacy officers by email, for when Slack (their usual channel) cannot be used.
+
+Sent to the comma-separated addresses in the Variable ``ccpa_alert_emails`` through the same backend as the
+requester emails (``ccpa_email_backend``). An alert names the request by id and says what failed and what to do; it
+carries no personal data (the officers look the request up in the compliance store or the Airflow run).
+Alerting is best effort: a failing alert is logged at ERROR and never hides the failure it reports.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import TYPE_CHECKING
+
+from include import config
+from include.log_redaction import scrub_addresses
+from include.mail.message import build_message, mailbox, new_message_id
+
+if TYPE_CHECKING:
+    from include.store import ComplianceStore
+
+log = logging.getLogger(__name__)
+
+SUBJECT_PREFIX = "[CCPA alert] "
+
+
+def alert_recipients() -> list[str]:
+    raw = config.get_variable(config.VAR_ALERT_EMAILS, "")
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def alert_officers(
+    subject: str,
+    body: str,
+    *,
+    store: ComplianceStore | None = None,
+    request_id: str | None = None,
+    once_key: str | None = None,
+) -> bool:
+    """Email ``subject``/``body`` to ``ccpa_alert_emails``; True when sent.
+
+    With ``store``, ``request_id`` and ``once_key``, the alert goes out once per request and key (a retried task
+    does not alert again); a send that fails releases the key so the next try alerts.
+    """
+    recipients = alert_recipients()
+    if not recipients:
+        log.error(
+            "Officers' alert not sent (%s): set the Variable '%s' to the addresses to alert",
+            subject,
+            config.VAR_ALERT_EMAILS,
+        )
+        return False
+    once = store is not None and request_id is not None and once_key is not None
+    if once and not store.record_once(request_id, once_key, ref="alert"):  # type: ignore[union-attr,arg-type]
+        log.info("Officers were already alerted (%s) for request %s", once_key, request_id)
+        return False
+    try:
+        _send(recipients, SUBJECT_PREFIX + subject, body)
+    except Exception as exc:
+        log.error("Could not send the officers' alert (%s): %s", subject, scrub_addresses(str(exc))[:300])
+        if once:
+            store.forget_once(request_id, once_key)  # type: ignore[union-attr,arg-type]
+        return False
+    log.warning("Officers alerted by email: %s", subject)
+    if store is not None and request_id is not None:
+        store.audit(request_id, "officers_alerted", detail={"subject": subject})
+    return True
+
+
+def _send(recipients: list[str], subject: str, body: str) -> None:
+    from include.mail.send import backend
+
+    from_email = config.get_variable(config.VAR_FROM_EMAIL)
+    paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in body.split("\n\n"))
+    msg = build_message(
+        from_email=from_email,
+        to=recipients[0],
+        subject=subject,
+        html=f"<!doctype html><html><body>{paragraphs}</body></html>",
+        message_id=new_message_id(from_email),
+    )
+    if len(recipients) > 1:
+        del msg["To"]
+        msg["To"] = ", ".join(mailbox(r) for r in recipients)
+    if backend() == "gmail":
+        from include.mail.hooks.gmail import GmailHook
+
+        GmailHook(gcp_conn_id=config.GMAIL_CONN_ID, delegate_to=from_email).send_message(msg)
+        return
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    with SmtpHook(smtp_conn_id=config.SMTP_CONN_ID) as hook:
+        client = hook._smtp_client
+        if client is None:
+            raise ConnectionError("the SMTP hook did not connect")
+        client.sendmail(mailbox(from_email), [mailbox(r) for r in recipients], msg.as_bytes())
