@@ -43,12 +43,49 @@ class RegistryError(ValueError):
     pass
 
 
+#: §7024(d): what is never disclosed, recognised by category ...
+NEVER_DISCLOSE_CATEGORIES = {
+    "sensitive": "sensitive personal information (such as a government ID or account number)",
+    "biometric": "your unique biometric data",
+}
+#: ... or by column name (matched against the lower-cased name, "_"/"-"/" " treated alike), each with the plain
+#: words the report uses to say, with particularity, that the business holds it.
+NEVER_DISCLOSE_NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), words)
+    for pattern, words in (
+        (r"(^|_)(ssn|social_?security)", "your Social Security number"),
+        (r"driver|(^|_)dl_?(num|no|number)($|_)|licen[cs]e", "your driver's licence number"),
+        (r"passport", "your passport number"),
+        (r"state_?id|government_?id|gov_?id|national_?id|tax_?id|(^|_)itin($|_)", "your government ID number"),
+        (r"(account|acct)_?(number|num|no)($|_)", "your financial account number"),
+        (r"card_?(number|num|no)($|_)|(^|_)pan($|_)", "your payment card number"),
+        (r"(^|_)iban($|_)", "your bank account number (IBAN)"),
+        (r"routing", "your bank routing and account number"),
+        (r"(insurance|member|medical|health_?plan)_?(id|number|num|no)($|_)", "your health insurance or medical ID"),
+        (r"password|passwd|pass_?hash|pwd", "your account password"),
+        (r"security_?(question|answer)", "your security questions and answers"),
+        (r"biometric|fingerprint|faceprint|voiceprint|face_?template|retina|iris_?scan", "your biometric data"),
+    )
+)
+
+
+def never_disclose_type(column: str, category: str | None = None) -> str | None:
+    """§7024(d): the plain words for a column that looks like a never-disclosed type, or None."""
+    name = re.sub(r"[\s\-]+", "_", column.strip().lower())
+    for pattern, words in NEVER_DISCLOSE_NAMES:
+        if pattern.search(name):
+            return words
+    return NEVER_DISCLOSE_CATEGORIES.get(category or "")
+
+
 @dataclass(frozen=True)
 class Query:
     name: str
     sql: str
     categories: dict[str, str]
     withhold: tuple[str, ...] = ()
+    #: Columns that look like a never-disclosed type but are disclosed on purpose: column -> the reason.
+    disclose: dict[str, str] = field(default_factory=dict)
 
 
 RowSource = Callable[..., Iterable[Mapping[str, Any]]]
@@ -156,7 +193,7 @@ def parse_query(where: str, index: int, entry: Any, python: bool = False) -> Que
     where = f"{where} queries[{index}]"
     if not isinstance(entry, dict):
         raise RegistryError(f"{where}: expected a mapping")
-    unknown = set(entry) - {"name", "sql", "categories", "withhold"}
+    unknown = set(entry) - {"name", "sql", "categories", "withhold", "disclose"}
     if unknown:
         raise RegistryError(f"{where}: unknown field(s) {sorted(unknown)}")
     name = entry.get("name")
@@ -191,7 +228,48 @@ def parse_query(where: str, index: int, entry: Any, python: bool = False) -> Que
     withhold = entry.get("withhold") or []
     if not isinstance(withhold, list) or not all(isinstance(c, str) for c in withhold):
         raise RegistryError(f"{where}: field 'withhold' must be a list of column names")
-    return Query(name=name, sql=sql, categories={str(k): v for k, v in categories.items()}, withhold=tuple(withhold))
+    disclose = _disclose(where, entry.get("disclose"))
+    _fail_closed(where, categories, withhold, disclose)
+    return Query(
+        name=name,
+        sql=sql,
+        categories={str(k): v for k, v in categories.items()},
+        withhold=tuple(withhold),
+        disclose=disclose,
+    )
+
+
+def _disclose(where: str, value: Any) -> dict[str, str]:
+    """``disclose: {column: {disclose: true, reason: "..."}}``: a column that looks like a never-disclosed type but
+    is not one (a loyalty "member_id"), disclosed on purpose, with the reason on record."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RegistryError(f"{where}: field 'disclose' must map column -> {{disclose: true, reason: ...}}")
+    reasons: dict[str, str] = {}
+    for column, spec in value.items():
+        if not isinstance(spec, dict) or spec.get("disclose") is not True:
+            raise RegistryError(f"{where}: field 'disclose' for column '{column}' must say 'disclose: true'")
+        reason = spec.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise RegistryError(f"{where}: field 'disclose' for column '{column}' must give a 'reason'")
+        reasons[str(column)] = reason.strip()
+    return reasons
+
+
+def _fail_closed(where: str, categories: dict[str, str], withhold: list[str], disclose: dict[str, str]) -> None:
+    """§7024(d) fails closed: a column that looks like a never-disclosed type must be withheld, or disclosed on
+    purpose with a reason. The error names the file, the datastore, the query and the column."""
+    for column in [*categories, *disclose]:
+        if column in withhold or column in disclose:
+            continue
+        words = never_disclose_type(str(column), categories.get(column))
+        if words is not None:
+            raise RegistryError(
+                f"{where}: column '{column}' looks like {words} (11 CCR §7024(d): never disclosed). List it under "
+                f"'withhold' (the report says it is held, without the value), or, if it is not that, declare it "
+                f"under 'disclose' with 'disclose: true' and a 'reason'"
+            )
 
 
 def _strings(where: str, entry: dict, key: str) -> tuple[str, ...]:

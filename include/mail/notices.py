@@ -62,3 +62,22 @@ def render_extension(
         .render(name=name, request_id=request_id, due_at=due_at, reason=reason)
     )
     return Email(subject=gettext(language, SUBJECT_EXTENSION), html=html)
+
+
+def render_expiry(
+    *,
+    name: str,
+    request_id: str,
+    received_at: datetime,
+    due_at: datetime,
+    categories: list,
+    language: str = DEFAULT_LANGUAGE,
+) -> Email:
+    """§7021(b), §7062: identity not verified by the due date; the categories disclosure instead of specific pieces.
+    (English text: not yet in the translation catalog.)"""
+    html = (
+        env_for(language)
+        .get_template("expiry.html.j2")
+        .render(name=name, request_id=request_id, received_at=received_at, due_at=due_at, categories=categories)
+    )
+    return Email(subject="Your CCPA access request: we could not verify your identity in time", html=html)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, request
 
-from include import config, law
+from include import clock, config
 from include.i18n import N_
 from include.request import AccessRequest, InvalidRequest
 from include.requester import i18n, signing, uploads
@@ -299,7 +299,7 @@ class RequestForm:
             "requester/receipt.html.j2",
             language,
             reference=ref,
-            due_at=law.due_date(now),
+            due_at=clock.due_date(now),
             # On the host the requester used (the email's link uses [api] base_url).
             status_url=f"{request.script_root}/request/status/{signing.status_token(run_id, language)}",
         )

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs
 from flask import Flask, Response, jsonify, request
 from slack_sdk.signature import SignatureVerifier
 
-from include import config
+from include import clock, config
 from include.db import INTERACTIVE_TIMEOUTS
 from include.report import downloads
 from include.requester import form as request_form
@@ -271,7 +271,7 @@ class _Handler:
             self._tell(click.response_url, click.channel_id, click.user_id, "This request is unknown or closed.")
             return
         if click.action == EXTEND and record.extended_at is not None:
-            when = f"{record.extended_at:%Y-%m-%d}"
+            when = clock.format_short(record.extended_at)
             self._tell(
                 click.response_url,
                 click.channel_id,

@@ -18,7 +18,7 @@ from tests.integration.conftest import dag, datastores_db, run_dag, stack  # noq
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-REQUEST = {**DEMO_PERSON, "photo_id_url": "https://intake.example.com/ids/jane.png"}
+REQUEST = {**DEMO_PERSON, "photo_id_url": "https://intake.example.com/ids/jane.png", "channel": "web_form"}
 REPORT_SUBJECT = "Your CCPA access request: the personal information we hold about you"
 
 

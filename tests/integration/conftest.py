@@ -95,6 +95,10 @@ def stack(airflow_db, compliance_store, datastores_db, monkeypatch, tmp_path) ->
     use_datastores(monkeypatch, datastores_db)
     monkeypatch.setenv("CCPA_DATASTORES_FILE", str(ROOT / "include" / "datastores" / "datastores.yaml"))
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REVIEW_CHANNEL", CHANNEL)
+    # Set, like every Variable the callback reads: under dag.test() the callback runs in a thread of the task's
+    # process, where looking up an unset Variable goes through the task's in-process supervisor channel and breaks
+    # the running task (a real API server reads Variables from its own database).
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "America/Los_Angeles")
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_SLACK_SIGNING_SECRET", SIGNING_SECRET)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_APPROVERS", f"{APPROVER},U0SECOND")
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", FROM_EMAIL)
@@ -147,6 +151,7 @@ def dag_factory():
 @pytest.fixture
 def run_dag(dag) -> Callable[..., object]:
     def run(conf: dict) -> object:
-        return dag.test(run_conf=conf)
+        # §7101: the intake system always says how the request was made.
+        return dag.test(run_conf={"channel": "web_form", **conf})
 
     return run
