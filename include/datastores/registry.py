@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from include.config import datastores_file
+from include.i18n import N_  # the report shows these words to the requester, in their language
 
 CATEGORIES = (
     "identifiers",
@@ -45,26 +46,29 @@ class RegistryError(ValueError):
 
 #: §7024(d): what is never disclosed, recognised by category ...
 NEVER_DISCLOSE_CATEGORIES = {
-    "sensitive": "sensitive personal information (such as a government ID or account number)",
-    "biometric": "your unique biometric data",
+    "sensitive": N_("sensitive personal information (such as a government ID or account number)"),
+    "biometric": N_("your unique biometric data"),
 }
 #: ... or by column name (matched against the lower-cased name, "_"/"-"/" " treated alike), each with the plain
 #: words the report uses to say, with particularity, that the business holds it.
 NEVER_DISCLOSE_NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), words)
     for pattern, words in (
-        (r"(^|_)(ssn|social_?security)", "your Social Security number"),
-        (r"driver|(^|_)dl_?(num|no|number)($|_)|licen[cs]e", "your driver's licence number"),
-        (r"passport", "your passport number"),
-        (r"state_?id|government_?id|gov_?id|national_?id|tax_?id|(^|_)itin($|_)", "your government ID number"),
-        (r"(account|acct)_?(number|num|no)($|_)", "your financial account number"),
-        (r"card_?(number|num|no)($|_)|(^|_)pan($|_)", "your payment card number"),
-        (r"(^|_)iban($|_)", "your bank account number (IBAN)"),
-        (r"routing", "your bank routing and account number"),
-        (r"(insurance|member|medical|health_?plan)_?(id|number|num|no)($|_)", "your health insurance or medical ID"),
-        (r"password|passwd|pass_?hash|pwd", "your account password"),
-        (r"security_?(question|answer)", "your security questions and answers"),
-        (r"biometric|fingerprint|faceprint|voiceprint|face_?template|retina|iris_?scan", "your biometric data"),
+        (r"(^|_)(ssn|social_?security)", N_("your Social Security number")),
+        (r"driver|(^|_)dl_?(num|no|number)($|_)|licen[cs]e", N_("your driver's licence number")),
+        (r"passport", N_("your passport number")),
+        (r"state_?id|government_?id|gov_?id|national_?id|tax_?id|(^|_)itin($|_)", N_("your government ID number")),
+        (r"(account|acct)_?(number|num|no)($|_)", N_("your financial account number")),
+        (r"card_?(number|num|no)($|_)|(^|_)pan($|_)", N_("your payment card number")),
+        (r"(^|_)iban($|_)", N_("your bank account number (IBAN)")),
+        (r"routing", N_("your bank routing and account number")),
+        (
+            r"(insurance|member|medical|health_?plan)_?(id|number|num|no)($|_)",
+            N_("your health insurance or medical ID"),
+        ),
+        (r"password|passwd|pass_?hash|pwd", N_("your account password")),
+        (r"security_?(question|answer)", N_("your security questions and answers")),
+        (r"biometric|fingerprint|faceprint|voiceprint|face_?template|retina|iris_?scan", N_("your biometric data")),
     )
 )
 

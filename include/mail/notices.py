@@ -16,6 +16,7 @@ SUBJECT_REJECTION = N_("Your CCPA access request could not be completed")
 SUBJECT_ACKNOWLEDGEMENT = N_("We received your CCPA access request")
 SUBJECT_DUPLICATE = N_("Your CCPA access request: we are already working on it")
 SUBJECT_EXTENSION = N_("Your CCPA access request: we need more time")
+SUBJECT_EXPIRY = N_("Your CCPA access request: we could not verify your identity in time")
 
 
 def render_rejection(*, name: str, request_id: str, reason: str | None, language: str = DEFAULT_LANGUAGE) -> Email:
@@ -73,11 +74,10 @@ def render_expiry(
     categories: list,
     language: str = DEFAULT_LANGUAGE,
 ) -> Email:
-    """§7021(b), §7062: identity not verified by the due date; the categories disclosure instead of specific pieces.
-    (English text: not yet in the translation catalog.)"""
+    """§7021(b), §7062: identity not verified by the due date; the categories disclosure instead of specific pieces."""
     html = (
         env_for(language)
         .get_template("expiry.html.j2")
         .render(name=name, request_id=request_id, received_at=received_at, due_at=due_at, categories=categories)
     )
-    return Email(subject="Your CCPA access request: we could not verify your identity in time", html=html)
+    return Email(subject=gettext(language, SUBJECT_EXPIRY), html=html)

@@ -36,7 +36,7 @@ UNCATEGORISED = "uncategorised"
 
 WITHHELD_NOTICE = N_("held, not disclosed for your security (§7024(d))")
 #: A column the registry has not mapped to a category yet: withheld until it is (fails closed).
-UNMAPPED_NOTICE = "held; category not yet mapped"
+UNMAPPED_NOTICE = N_("held; category not yet mapped")
 SUBJECT_HELD = N_("Your CCPA access request: the personal information we hold about you")
 SUBJECT_NONE_HELD = N_("Your CCPA access request: we hold no personal information about you")
 

@@ -318,7 +318,12 @@ def write_pdf(out: IO[bytes], context: ReportContext) -> None:
         pdf.gap(2)
         _heading(pdf, _("Information we hold but do not disclose"))
         for w in withheld:
-            pdf.paragraph(f"• {w.label or w.column} ({w.datastore}): {_(w.notice)}", bold=False, size=9, line_height=5)
+            pdf.paragraph(
+                f"• {_(w.label) if w.label else w.column} ({w.datastore}): {_(w.notice)}",
+                bold=False,
+                size=9,
+                line_height=5,
+            )
 
     held_not_disclosed = _("held, not disclosed")
     for store in held:
