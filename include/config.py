@@ -47,7 +47,7 @@ VAR_FORM_EMBED_ORIGINS = "ccpa_form_embed_origins"
 VAR_SLACK_TEAM_ID = "ccpa_slack_team_id"
 VAR_SLACK_APP_ID = "ccpa_slack_app_id"
 #: Comma-separated addresses of the privacy officers, emailed when Slack cannot be used (include/mail/alert.py) and
-#: when a request is at risk: its wait ended undecided, its run failed (include/mail/alerts.py, issue 15).
+#: when a request is at risk: its wait ended undecided, its run failed (include/mail/alert.py).
 VAR_ALERT_EMAILS = "ccpa_alert_emails"
 
 # Environment

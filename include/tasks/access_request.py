@@ -18,8 +18,7 @@ from include.datastores.extract import extract
 from include.datastores.identity import gather as gather_evidence
 from include.datastores.registry import load_registry
 from include.decision import reminders
-from include.mail.alert import alert_officers
-from include.mail.alerts import alert_officers as email_officers_once
+from include.mail.alert import alert_officers, email_officers_once
 from include.mail.notices import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
 from include.mail.send import send_once
 from include.report.model import ExtractSummary, summaries

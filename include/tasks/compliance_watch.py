@@ -127,7 +127,7 @@ def _delete_files(request_id: str) -> bool:
 
 def _tell_officers(store: ComplianceStore, request_id: str, kind: str, text: str) -> None:
     """Once per request and kind: the review channel (Slack) and ``ccpa_alert_emails``; neither hides the other."""
-    from include.mail.alerts import alert_officers
+    from include.mail.alert import email_officers_once
 
     failures: list[Exception] = []
     if store.record_once(request_id, f"slack_{kind}"[:32], ref="-"):
@@ -139,7 +139,7 @@ def _tell_officers(store: ComplianceStore, request_id: str, kind: str, text: str
             store.forget_once(request_id, f"slack_{kind}"[:32])
             failures.append(exc)
     try:
-        alert_officers(store, request_id, kind, f"CCPA request {request_id}: action needed", [text])
+        email_officers_once(store, request_id, kind, f"CCPA request {request_id}: action needed", [text])
     except Exception as exc:
         failures.append(exc)
     if failures:
