@@ -11,7 +11,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from include import law
 from include.config import COMPLIANCE_CONN_ID
 from include.db import default_sqlite_url, engine_for
-from include.request import AccessRequest
+from include.request import AccessRequest, Identifiers
 from include.store.schema import (
     ACKNOWLEDGEMENT,
     APPROVE,
@@ -31,6 +31,8 @@ from include.store.schema import (
     REJECT,
     REJECTION,
     REPORT,
+    SCOPE_CATEGORIES,
+    SCOPE_FULL,
     Status,
     audit_table,
     aware,
@@ -80,6 +82,10 @@ class RequestRecord:
     linked_to: str | None = None
     redacted_at: datetime | None = None
     identity_evidence: str | None = None
+    request_type: str = "specific_pieces"
+    identifiers: Identifiers = field(default_factory=Identifiers)
+    #: The matching data points (JSON, include.verification.evidence.Evidence.to_json); None before the check.
+    verification: str | None = None
 
     @property
     def open(self) -> bool:
@@ -87,7 +93,13 @@ class RequestRecord:
 
     @property
     def access_request(self) -> AccessRequest:
-        return AccessRequest(name=self.name, email=self.email, photo_id_url=self.photo_id_url)
+        return AccessRequest(
+            name=self.name,
+            email=self.email,
+            photo_id_url=self.photo_id_url,
+            request_type=self.request_type,
+            identifiers=self.identifiers,
+        )
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,8 @@ class Decision:
     decided_at: datetime
     reason: str | None = None
     response_url: str | None = None
+    #: For an approval: ``full`` (specific pieces) or ``categories``. None for a rejection.
+    scope: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, XCom- and trigger-safe form (no personal data: a Slack user id, a time, a reason)."""
@@ -107,6 +121,7 @@ class Decision:
             "decided_by": self.decided_by,
             "decided_at": self.decided_at.isoformat(),
             "reason": self.reason,
+            "scope": self.scope,
         }
 
 
@@ -146,6 +161,8 @@ def _decision(row: Any, request_id: str) -> Decision:
         decided_at=aware(row.decided_at),
         reason=row.reason,
         response_url=row.response_url,
+        # A decision recorded before scopes existed approved everything: full.
+        scope=row.scope if row.scope or row.action != APPROVE else SCOPE_FULL,
     )
 
 
@@ -258,13 +275,29 @@ class ComplianceStore:
             ).all()
         return [r.request_id for r in rows]
 
-    def set_identity_evidence(self, request_id: str, evidence: str) -> None:
+    def set_identity_evidence(self, request_id: str, evidence: str, verification: str | None = None) -> None:
+        """What the officer is shown (a summary) and, with ``verification``, the matching data points (JSON)."""
+        values: dict[str, Any] = {"identity_evidence": evidence}
+        if verification is not None:
+            values["verification"] = verification
         with self.engine.begin() as conn:
+            conn.execute(update(requests_table).where(requests_table.c.request_id == request_id).values(**values))
+
+    def add_identifiers(self, request_id: str, identifiers: Identifiers, *, actor: str, fields: list[str]) -> None:
+        """The requester gave more identifiers (asked for by an officer): merge them into the open request."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(requests_table).where(requests_table.c.request_id == request_id).with_for_update()
+            ).first()
+            if row is None or row.closed_at is not None or row.redacted_at is not None:
+                raise UnknownRequest(request_id)
+            merged = Identifiers.from_json(row.identifiers).merged(identifiers)
             conn.execute(
                 update(requests_table)
                 .where(requests_table.c.request_id == request_id)
-                .values(identity_evidence=evidence)
+                .values(identifiers=merged.to_json())
             )
+            self._audit(conn, request_id, "identifiers_added", actor=actor, detail={"fields": sorted(fields)})
 
     def open_request_for(self, email: str, *, excluding: str) -> RequestRecord | None:
         """Another open request from the same email (the oldest), to link a duplicate to."""
@@ -349,7 +382,8 @@ class ComplianceStore:
     def set_status(self, request_id: str, status: Status, **detail: Any) -> None:
         """Move the request to ``status`` (closing it when the status is final), if its current status allows."""
         status = Status(status)
-        values: dict[str, Any] = {"closed_at": naive(utcnow())} if status.final else {}
+        # Identifiers given for verification serve verification only (§7060(d)): gone when the request closes.
+        values: dict[str, Any] = {"closed_at": naive(utcnow()), "identifiers": None} if status.final else {}
         self._update_request(request_id, values, status.value, detail=detail or None, status=status)
 
     def _update_request(
@@ -387,10 +421,18 @@ class ComplianceStore:
         reason: str | None = None,
         response_url: str | None = None,
         decided_at: datetime | None = None,
+        scope: str | None = None,
     ) -> tuple[Decision, bool]:
-        """Record the decision; return (the decision in force, whether this call made it)."""
+        """Record the decision; return (the decision in force, whether this call made it). An approval records its
+        ``scope`` (full or categories; the caller has checked it against the verification level)."""
         if action not in DECISIONS:
             raise ValueError(f"unknown decision {action!r}")
+        if action == APPROVE:
+            scope = scope or SCOPE_FULL
+            if scope not in (SCOPE_FULL, SCOPE_CATEGORIES):
+                raise ValueError(f"unknown scope {scope!r}")
+        else:
+            scope = None
         decided_at = decided_at or utcnow()
         try:
             with self.engine.begin() as conn:
@@ -411,6 +453,7 @@ class ComplianceStore:
                         decided_at=naive(decided_at),
                         reason=reason,
                         response_url=response_url,
+                        scope=scope,
                     )
                 )
                 status = Status.APPROVED if action == APPROVE else Status.REJECTED
@@ -419,7 +462,10 @@ class ComplianceStore:
                     .where(requests_table.c.request_id == request_id, requests_table.c.status.in_(predecessors(status)))
                     .values(status=status.value)
                 )
-                self._audit(conn, request_id, "decision_recorded", actor=decided_by, detail={"action": action})
+                detail: dict[str, Any] = {"action": action}
+                if scope:
+                    detail["scope"] = scope
+                self._audit(conn, request_id, "decision_recorded", actor=decided_by, detail=detail)
         except IntegrityError:
             decision = self.get_decision(request_id)
             if decision is None:
@@ -546,6 +592,8 @@ class ComplianceStore:
             "photo_id_url": "",
             # What the officer was shown to verify identity: the name on file.
             "identity_evidence": None,
+            "identifiers": None,
+            "verification": None,
             "redacted_at": naive(now),
         }
         redacted: list[str] = []
@@ -748,6 +796,9 @@ def _request(row: Any) -> RequestRecord:
         linked_to=row.linked_to,
         redacted_at=aware(row.redacted_at),
         identity_evidence=row.identity_evidence,
+        request_type=row.request_type or "specific_pieces",
+        identifiers=Identifiers.from_json(row.identifiers),
+        verification=row.verification,
     )
 
 
@@ -761,6 +812,8 @@ __all__ = [
     "REJECT",
     "REJECTION",
     "REPORT",
+    "SCOPE_CATEGORIES",
+    "SCOPE_FULL",
     "ComplianceStore",
     "Decision",
     "DeliveryInDoubt",

@@ -43,6 +43,13 @@ requests_table = Table(
     Column("linked_to", String(32)),
     # What the officer was shown to verify identity (§7060): datastore names and the name on file; redacted later.
     Column("identity_evidence", Text),
+    # §7062/§7063: what the requester asked for (specific_pieces | categories) and the identifiers they gave to be
+    # matched (JSON: phone, postal_address, account_id, declaration). The identifiers serve verification only
+    # (§7060(d)): cleared when the request closes.
+    Column("request_type", String(32), nullable=False, server_default="specific_pieces"),
+    Column("identifiers", Text),
+    # The matching data points found, per datastore (JSON, include.verification.evidence): kinds, never values.
+    Column("verification", Text),
     # Personal data removed by the retention job (the row, its dates and outcome stay for the counts).
     Column("redacted_at", _Timestamp),
     Index("ix_ccpa_requests_email", "email"),
@@ -59,6 +66,9 @@ decisions_table = Table(
     Column("decided_at", _Timestamp, nullable=False),
     Column("reason", Text),
     Column("response_url", Text),
+    # What was approved (§7062/§7063): full (specific pieces) or categories. The callback refuses a full approval
+    # the verification level does not allow; the report task answers at this scope, never above it.
+    Column("scope", String(16)),
 )
 
 deliveries_table = Table(
@@ -90,6 +100,10 @@ DUPLICATE_NOTICE = "duplicate_notice"
 EXTENSION_NOTICE = "extension"
 REPORT = "report"
 REJECTION = "rejection"
+
+#: Decision scopes: an approval discloses specific pieces (full) or categories only.
+SCOPE_FULL = "full"
+SCOPE_CATEGORIES = "categories"
 
 APPROVE = "approve"
 REJECT = "reject"

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from include.request import AccessRequest, InvalidRequest, due_date
+from include.request import AccessRequest, Declaration, Identifiers, InvalidRequest, declaration_text, due_date
 
 GOOD = {"name": "  Jane   Doe ", "email": " Jane.Doe@Example.COM ", "photo_id_url": "https://ids.example.com/j.png"}
 
@@ -49,3 +49,76 @@ def test_sql_metacharacters_are_a_valid_email():
 
 def test_due_date_is_45_calendar_days_after_receipt():
     assert due_date(datetime(2026, 11, 27, 9, 0, tzinfo=UTC)) == datetime(2027, 1, 11, 9, 0, tzinfo=UTC)
+
+
+# -- request types, identifiers and the declaration (§7060-§7063) -------------------------------------------------
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+DECLARATION = {"signed_at": "2026-12-01T11:00:00Z", "signer_name": "jane doe", "statement_version": "2026-01"}
+
+
+def test_the_photo_id_is_optional_and_specific_pieces_is_the_default():
+    request = AccessRequest.from_conf({"name": "Jane Doe", "email": "jane@example.com"})
+    assert request.photo_id_url == "" and request.request_type == "specific_pieces"
+    assert request.identifiers == Identifiers()
+
+
+def test_identifiers_are_normalised_and_travel_as_json():
+    request = AccessRequest.from_conf(
+        {
+            **GOOD,
+            "request_type": "categories",
+            "phone": " +1 (415)  555-1000 ",
+            "postal_address": " 100  Market St ",
+            "account_id": " A-1 ",
+            "declaration": DECLARATION,
+        },
+        now=NOW,
+    )
+    ids = request.identifiers
+    assert request.request_type == "categories"
+    assert (ids.phone, ids.postal_address, ids.account_id) == ("+1 (415) 555-1000", "100 Market St", "A-1")
+    assert ids.declaration == Declaration(datetime(2026, 12, 1, 11, 0, tzinfo=UTC), "jane doe", "2026-01")
+    assert Identifiers.from_json(ids.to_json()) == ids
+    assert request.to_dict()["identifiers"] == ids.to_json()
+
+
+def test_7063_the_declaration_statement_text_is_versioned():
+    assert "under penalty of perjury" in declaration_text("2026-01")
+    with pytest.raises(InvalidRequest):
+        declaration_text("1999-01")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("request_type", "everything", "must be one of"),
+        ("phone", "call me", "phone number"),
+        ("phone", "12345", "phone number"),
+        ("phone", "+1 234 567 890 123 456 7", "phone number"),
+        ("phone", 4155551000, "must be a string"),
+        ("postal_address", "x" * 301, "at most 300"),
+        ("postal_address", "100 Market\x00St", "printable"),
+        ("account_id", "has space", "letters, digits"),
+        ("account_id", "x" * 129, "letters, digits"),
+        ("declaration", "I am Jane", "must be an object"),
+        ("declaration", {**DECLARATION, "extra": 1}, "unknown field"),
+        ("declaration.signed_at", {**DECLARATION, "signed_at": "yesterday"}, "ISO 8601"),
+        ("declaration.signed_at", {**DECLARATION, "signed_at": "2026-12-02T12:00:00Z"}, "in the future"),
+        ("declaration.signer_name", {**DECLARATION, "signer_name": "Someone Else"}, "requester's name"),
+        ("declaration.signer_name", {k: v for k, v in DECLARATION.items() if k != "signer_name"}, "is missing"),
+        ("declaration.statement_version", {**DECLARATION, "statement_version": "0"}, "not a known statement"),
+    ],
+)
+def test_bad_identifiers_are_refused_naming_the_field(field, value, problem):
+    top = field.split(".")[0]
+    with pytest.raises(InvalidRequest) as excinfo:
+        AccessRequest.from_conf({**GOOD, top: value}, now=NOW)
+    assert excinfo.value.field == field and problem in str(excinfo.value)
+    if isinstance(value, str) and len(value) > 3:
+        assert value not in str(excinfo.value), "personal data must not end up in logs"
+
+
+def test_blank_optional_identifiers_are_not_given():
+    request = AccessRequest.from_conf({**GOOD, "phone": " ", "postal_address": None, "account_id": ""})
+    assert request.identifiers == Identifiers()
