@@ -23,6 +23,9 @@ VAR_REPORT_STORAGE = "ccpa_report_storage"
 VAR_EMAIL_BACKEND = "ccpa_email_backend"
 VAR_DOWNLOAD_TTL_HOURS = "ccpa_download_ttl_hours"
 VAR_DOWNLOAD_SECRET = "ccpa_download_secret"  # noqa: S105 (a Variable name)
+#: Raise (never lower) the matching data points each level needs (include.law: 2 for categories, 3 for specific pieces).
+VAR_MIN_POINTS_CATEGORIES = "ccpa_verification_min_points_categories"
+VAR_MIN_POINTS_SPECIFIC = "ccpa_verification_min_points_specific"
 GMAIL_CONN_ID = "google_cloud_default"
 VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
 

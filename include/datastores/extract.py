@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from itertools import islice
@@ -106,32 +106,40 @@ def read_rows(path: Any, query: str) -> Iterator[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Probe:
-    """What one datastore knows of a requester, for identity verification: whether the email is there and the
-    names on file (categorised identifiers whose column says 'name'). No other value is read."""
+    """What one datastore knows of a requester, for identity verification: whether the email is there and, per
+    kind the registry says a column identifies (``identifies:``), the values on file. They stay in the process that
+    compares them; only which kinds match leaves it."""
 
     datastore: str
     found: bool
     names: frozenset[str]
+    values: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def probe(store: Datastore, *, email: str, name: str, since: datetime, sample: int = 20) -> Probe:
-    """Read at most ``sample`` rows per query: verification needs presence and a name, not the whole history."""
+    """Read at most ``sample`` rows per query: verification needs presence and identifiers, not the history."""
     params = _params(email, name, since)
     found = False
-    names: set[str] = set()
+    values: dict[str, set[str]] = {}
     with _connection(store) as conn:
         for query in store.queries:
             _, produced = _rows(conn, store, query, params)
             rows = list(islice(produced, sample))
-            produced.close()
+            if hasattr(produced, "close"):
+                produced.close()
             found = found or bool(rows)
+            identifying = query.identifying_columns()
             for row in rows:
-                names.update(
-                    str(value)
-                    for column, value in row.items()
-                    if value and "name" in column.lower() and query.categories.get(column) == "identifiers"
-                )
-    return Probe(datastore=store.name, found=found, names=frozenset(names))
+                for column, kind in identifying.items():
+                    value = row.get(column)
+                    if value is not None and str(value).strip():
+                        values.setdefault(kind, set()).add(str(value))
+    return Probe(
+        datastore=store.name,
+        found=found,
+        names=frozenset(values.get("name", ())),
+        values={kind: frozenset(v) for kind, v in values.items()},
+    )
 
 
 def _plain(value: Any) -> Any:
