@@ -73,6 +73,13 @@ DATASTORES = load_registry().datastores
         "account_id": Param(
             None, title="Account id", description="Optional, matched against data held", **PARAM_SCHEMAS["account_id"]
         ),
+        "account": Param(
+            None,
+            title="Account login (§7061)",
+            description="{account_id, authenticated_at, method, delivery_url?, email_changed_at?, password_reset_at?}:"
+            " the consumer was logged in to this account when making the request",
+            **PARAM_SCHEMAS["account"],
+        ),
         "declaration": Param(
             None,
             title="Signed declaration",

@@ -25,6 +25,11 @@ _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,127}$")
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ().\-]+$")
 _PHONE_DIGITS = (7, 15)  # E.164: at most 15 digits; fewer than 7 identifies nobody
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: How the intake says the consumer logged in: an open list of short words (password, sso, mfa, passkey, ...).
+_LOGIN_METHOD = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_ACCOUNT_FIELDS = frozenset(
+    {"account_id", "authenticated_at", "method", "delivery_url", "email_changed_at", "password_reset_at"}
+)
 #: A declaration signed more than this far in the future is a clock error or a forgery.
 _CLOCK_SKEW = timedelta(minutes=5)
 
@@ -66,6 +71,23 @@ PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
     "phone": {"type": ["null", "string"], "maxLength": 40, "pattern": r"^\s*(\+?[0-9 ().\-]+)?\s*$"},
     "postal_address": {"type": ["null", "string"], "maxLength": _MAX_ADDRESS},
     "account_id": {"type": ["null", "string"], "maxLength": _MAX_ACCOUNT_ID},
+    "account": {
+        "type": ["null", "object"],
+        "properties": {
+            "account_id": {"type": "string", "minLength": 1, "maxLength": _MAX_ACCOUNT_ID},
+            "authenticated_at": {"type": "string", "minLength": 10, "maxLength": 40},
+            "method": {"type": "string", "minLength": 1, "maxLength": 32},
+            "delivery_url": {
+                "type": ["null", "string"],
+                "maxLength": _MAX_URL,
+                "pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]://\S+\s*$",
+            },
+            "email_changed_at": {"type": ["null", "string"], "maxLength": 40},
+            "password_reset_at": {"type": ["null", "string"], "maxLength": 40},
+        },
+        "required": ["account_id", "authenticated_at", "method"],
+        "additionalProperties": False,
+    },
     "declaration": {
         "type": ["null", "object"],
         "properties": {
@@ -105,6 +127,53 @@ class Declaration:
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> Declaration:
         return cls(datetime.fromisoformat(value["signed_at"]), value["signer_name"], value["statement_version"])
+
+
+@dataclass(frozen=True)
+class Account:
+    """§7061: the intake asserts that the consumer was logged in to this account when making the request. Used only
+    for verification and delivery through the account channel; cleared when the request closes."""
+
+    account_id: str
+    authenticated_at: datetime
+    method: str
+    #: The business's secure message centre for this account (https): the report is delivered there, not by email.
+    delivery_url: str | None = None
+    #: Fraud facts (optional): when the account's email address last changed, when its password was last reset.
+    email_changed_at: datetime | None = None
+    password_reset_at: datetime | None = None
+
+    def to_json(self) -> str:
+        value: dict[str, str] = {
+            "account_id": self.account_id,
+            "authenticated_at": self.authenticated_at.isoformat(),
+            "method": self.method,
+        }
+        if self.delivery_url:
+            value["delivery_url"] = self.delivery_url
+        if self.email_changed_at:
+            value["email_changed_at"] = self.email_changed_at.isoformat()
+        if self.password_reset_at:
+            value["password_reset_at"] = self.password_reset_at.isoformat()
+        return json.dumps(value, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Account | None:
+        if not text:
+            return None
+        value = json.loads(text)
+
+        def moment(key: str) -> datetime | None:
+            return datetime.fromisoformat(value[key]) if value.get(key) else None
+
+        return cls(
+            account_id=value["account_id"],
+            authenticated_at=datetime.fromisoformat(value["authenticated_at"]),
+            method=value["method"],
+            delivery_url=value.get("delivery_url"),
+            email_changed_at=moment("email_changed_at"),
+            password_reset_at=moment("password_reset_at"),
+        )
 
 
 @dataclass(frozen=True)
@@ -155,6 +224,7 @@ class AccessRequest:
     photo_id_url: str = ""
     request_type: str = SPECIFIC_PIECES
     identifiers: Identifiers = Identifiers()
+    account: Account | None = None
 
     @classmethod
     def from_conf(cls, conf: dict[str, Any] | None, *, now: datetime | None = None) -> AccessRequest:
@@ -178,7 +248,17 @@ class AccessRequest:
         if request_type not in REQUEST_TYPES:
             raise InvalidRequest("request_type", f"must be one of {', '.join(REQUEST_TYPES)}")
         identifiers = parse_identifiers(conf, name=name, now=now)
-        return cls(name=name, email=email, photo_id_url=url, request_type=request_type, identifiers=identifiers)
+        account = parse_account(conf.get("account"), now=now)
+        if account and identifiers.account_id and identifiers.account_id != account.account_id:
+            raise InvalidRequest("account.account_id", "must be the same as account_id when both are given")
+        return cls(
+            name=name,
+            email=email,
+            photo_id_url=url,
+            request_type=request_type,
+            identifiers=identifiers,
+            account=account,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The columns of the request's row (``ccpa_requests``)."""
@@ -188,6 +268,7 @@ class AccessRequest:
             "photo_id_url": self.photo_id_url,
             "request_type": self.request_type,
             "identifiers": self.identifiers.to_json(),
+            "account": self.account.to_json() if self.account else None,
         }
 
 
@@ -245,6 +326,54 @@ def _declaration(value: Any, *, name: str, now: datetime | None) -> Declaration 
     return Declaration(signed_at=signed_at.astimezone(UTC), signer_name=signer, statement_version=version)
 
 
+def parse_account(value: Any, *, now: datetime | None = None) -> Account | None:
+    """§7061: the optional ``account`` object. Its times must not be in the future (a clock error or a forgery);
+    whether the login is recent enough is judged against the request's receipt (include.verification.account)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidRequest("account", "must be an object {account_id, authenticated_at, method, ...}")
+    unknown = set(value) - _ACCOUNT_FIELDS
+    if unknown:
+        raise InvalidRequest("account", f"has unknown field(s) {sorted(unknown)}")
+    account_id = _text(value, "account_id", prefix="account.").strip()
+    if not _ACCOUNT_ID.match(account_id):
+        raise InvalidRequest("account.account_id", "must be 1 to 128 letters, digits or . _ : @ + / -")
+    method = _text(value, "method", prefix="account.").strip().lower()
+    if not _LOGIN_METHOD.match(method):
+        raise InvalidRequest("account.method", "must be a short word (password, sso, mfa, ...)")
+    url = (_optional(value, "delivery_url", prefix="account.") or "").strip()
+    parsed = urlparse(url)
+    if url and (len(url) > _MAX_URL or parsed.scheme != "https" or not parsed.netloc or " " in url):
+        raise InvalidRequest("account.delivery_url", "must be an https URL")
+    latest = (now or datetime.now(UTC)) + _CLOCK_SKEW
+
+    def moment(field: str, required: bool) -> datetime | None:
+        text = _text(value, field, prefix="account.") if required else _optional(value, field, prefix="account.")
+        if text is None:
+            return None
+        try:
+            when = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise InvalidRequest(f"account.{field}", "must be an ISO 8601 date and time") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        if when > latest:
+            raise InvalidRequest(f"account.{field}", "must not be in the future")
+        return when.astimezone(UTC)
+
+    authenticated_at = moment("authenticated_at", True)
+    assert authenticated_at is not None
+    return Account(
+        account_id=account_id,
+        authenticated_at=authenticated_at,
+        method=method,
+        delivery_url=url or None,
+        email_changed_at=moment("email_changed_at", False),
+        password_reset_at=moment("password_reset_at", False),
+    )
+
+
 #: Kept for callers of the earlier layout: the due date is the law's (include.law).
 due_date = law.due_date
 
@@ -258,11 +387,11 @@ def _text(conf: dict[str, Any], field: str, prefix: str = "") -> str:
     return value
 
 
-def _optional(conf: dict[str, Any], field: str) -> str | None:
+def _optional(conf: dict[str, Any], field: str, prefix: str = "") -> str | None:
     """An optional string field: absent, null and blank are all "not given"."""
     value = conf.get(field)
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidRequest(field, "must be a string")
+        raise InvalidRequest(prefix + field, "must be a string")
     return value if value.strip() else None

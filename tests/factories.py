@@ -20,3 +20,44 @@ ENTRY = """datastores:
         sql: SELECT name FROM crm_users WHERE email = :email
         categories: {name: identifiers}
 """
+
+
+# -- §7061: a datastore that identifies accounts (issue 17) -------------------------------------------------------
+
+#: A registry entry for the accounts table (on the crm connection): its ``account_id`` column identifies accounts.
+ACCOUNTS_ENTRY = """
+  - name: accounts
+    conn_id: ccpa_crm_db
+    description: Customer accounts
+    sources: [the consumer, when signing up]
+    purposes: [account management]
+    third_parties: []
+    queries:
+      - name: accounts
+        sql: SELECT account_id, email FROM ccpa_accounts WHERE email = :email
+        categories: {account_id: identifiers, email: identifiers}
+        identifies: {account_id: account_id, email: email}
+"""
+
+#: (account id, email) rows seeded by :func:`seed_accounts`.
+ACCOUNTS = (("ACC-1001", "jane.doe@example.com"), ("ACC-2002", "john.roe@example.com"))
+
+
+def registry_with_accounts(tmp_path: Path) -> Path:
+    """The demo registry plus the accounts datastore."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "include" / "datastores" / "datastores.yaml").read_text().rstrip("\n") + "\n" + ACCOUNTS_ENTRY
+    return write_registry(tmp_path, text)
+
+
+def seed_accounts(engine) -> None:  # type: ignore[no-untyped-def]
+    """The ``ccpa_accounts`` table (account_id, email), created afresh with :data:`ACCOUNTS`."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS ccpa_accounts"))
+        conn.execute(text("CREATE TABLE ccpa_accounts (account_id VARCHAR(64) NOT NULL, email VARCHAR(254) NOT NULL)"))
+        for account_id, email in ACCOUNTS:
+            conn.execute(
+                text("INSERT INTO ccpa_accounts (account_id, email) VALUES (:a, :e)"), {"a": account_id, "e": email}
+            )

@@ -21,10 +21,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from include import law
 from include.config import COMPLIANCE_CONN_ID
 from include.db import default_sqlite_url, engine_for
-from include.request import AccessRequest, Identifiers
+from include.request import AccessRequest, Account, Identifiers
 from include.store.schema import (
     ACKNOWLEDGEMENT,
     APPROVE,
+    BASES,
     DECISIONS,
     DUPLICATE_NOTICE,
     EXTENSION_NOTICE,
@@ -86,6 +87,10 @@ class RequestRecord:
     identifiers: Identifiers = field(default_factory=Identifiers)
     #: The matching data points (JSON, include.verification.evidence.Evidence.to_json); None before the check.
     verification: str | None = None
+    #: §7061: the account login the intake asserted (None: not logged in, or cleared at close).
+    account: Account | None = None
+    #: The account check (JSON, include.verification.account.AccountCheck); None before the check or without login.
+    account_check: str | None = None
 
     @property
     def open(self) -> bool:
@@ -99,6 +104,7 @@ class RequestRecord:
             photo_id_url=self.photo_id_url,
             request_type=self.request_type,
             identifiers=self.identifiers,
+            account=self.account,
         )
 
 
@@ -112,6 +118,8 @@ class Decision:
     response_url: str | None = None
     #: For an approval: ``full`` (specific pieces) or ``categories``. None for a rejection.
     scope: str | None = None
+    #: §7101: the verification basis of an approval (include.store.schema.BASES); None for a rejection.
+    basis: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, XCom- and trigger-safe form (no personal data: a Slack user id, a time, a reason)."""
@@ -122,6 +130,7 @@ class Decision:
             "decided_at": self.decided_at.isoformat(),
             "reason": self.reason,
             "scope": self.scope,
+            "basis": self.basis,
         }
 
 
@@ -142,6 +151,8 @@ class Outcome:
     rejection_sent_at: datetime | None
     #: Rows in the last report built (``report_built``): 0 is "we hold nothing about you", a complete answer.
     report_rows: int | None
+    #: The verification basis of the approval (account_login, data_points_declaration, ...); None otherwise.
+    basis: str | None = None
 
 
 #: What the retention job leaves in place of a name.
@@ -163,6 +174,7 @@ def _decision(row: Any, request_id: str) -> Decision:
         response_url=row.response_url,
         # A decision recorded before scopes existed approved everything: full.
         scope=row.scope if row.scope or row.action != APPROVE else SCOPE_FULL,
+        basis=row.basis,
     )
 
 
@@ -283,6 +295,13 @@ class ComplianceStore:
         with self.engine.begin() as conn:
             conn.execute(update(requests_table).where(requests_table.c.request_id == request_id).values(**values))
 
+    def set_account_check(self, request_id: str, check: str) -> None:
+        """The account check's result (JSON; kinds, datastore names and times only)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(requests_table).where(requests_table.c.request_id == request_id).values(account_check=check)
+            )
+
     def add_identifiers(self, request_id: str, identifiers: Identifiers, *, actor: str, fields: list[str]) -> None:
         """The requester gave more identifiers (asked for by an officer): merge them into the open request."""
         with self.engine.begin() as conn:
@@ -383,7 +402,9 @@ class ComplianceStore:
         """Move the request to ``status`` (closing it when the status is final), if its current status allows."""
         status = Status(status)
         # Identifiers given for verification serve verification only (§7060(d)): gone when the request closes.
-        values: dict[str, Any] = {"closed_at": naive(utcnow()), "identifiers": None} if status.final else {}
+        values: dict[str, Any] = (
+            {"closed_at": naive(utcnow()), "identifiers": None, "account": None} if status.final else {}
+        )
         self._update_request(request_id, values, status.value, detail=detail or None, status=status)
 
     def _update_request(
@@ -422,6 +443,7 @@ class ComplianceStore:
         response_url: str | None = None,
         decided_at: datetime | None = None,
         scope: str | None = None,
+        basis: str | None = None,
     ) -> tuple[Decision, bool]:
         """Record the decision; return (the decision in force, whether this call made it). An approval records its
         ``scope`` (full or categories; the caller has checked it against the verification level)."""
@@ -431,8 +453,11 @@ class ComplianceStore:
             scope = scope or SCOPE_FULL
             if scope not in (SCOPE_FULL, SCOPE_CATEGORIES):
                 raise ValueError(f"unknown scope {scope!r}")
+            if basis is not None and basis not in BASES:
+                raise ValueError(f"unknown verification basis {basis!r}")
         else:
             scope = None
+            basis = None
         decided_at = decided_at or utcnow()
         try:
             with self.engine.begin() as conn:
@@ -454,6 +479,7 @@ class ComplianceStore:
                         reason=reason,
                         response_url=response_url,
                         scope=scope,
+                        basis=basis,
                     )
                 )
                 status = Status.APPROVED if action == APPROVE else Status.REJECTED
@@ -465,6 +491,8 @@ class ComplianceStore:
                 detail: dict[str, Any] = {"action": action}
                 if scope:
                     detail["scope"] = scope
+                if basis:
+                    detail["basis"] = basis
                 self._audit(conn, request_id, "decision_recorded", actor=decided_by, detail=detail)
         except IntegrityError:
             decision = self.get_decision(request_id)
@@ -532,6 +560,7 @@ class ComplianceStore:
                 r.linked_to,
                 decisions_table.c.action,
                 decisions_table.c.reason,
+                decisions_table.c.basis,
                 report.c.sent_at.label("report_sent_at"),
                 rejection.c.sent_at.label("rejection_sent_at"),
             )
@@ -567,6 +596,7 @@ class ComplianceStore:
                 report_sent_at=aware(row.report_sent_at),
                 rejection_sent_at=aware(row.rejection_sent_at),
                 report_rows=report_rows.get(row.request_id),
+                basis=row.basis,
             )
             for row in rows
         ]
@@ -594,6 +624,7 @@ class ComplianceStore:
             "identity_evidence": None,
             "identifiers": None,
             "verification": None,
+            "account": None,
             "redacted_at": naive(now),
         }
         redacted: list[str] = []
@@ -799,6 +830,8 @@ def _request(row: Any) -> RequestRecord:
         request_type=row.request_type or "specific_pieces",
         identifiers=Identifiers.from_json(row.identifiers),
         verification=row.verification,
+        account=Account.from_json(row.account),
+        account_check=row.account_check,
     )
 
 

@@ -50,6 +50,8 @@ class Basis(StrEnum):
     """Why a level was reached (recorded with the decision; issue 17 adds account_login)."""
 
     DATA_POINTS = "data_points"
+    #: §7061: a recent login to an account that the datastores hold for the requester's email.
+    ACCOUNT_LOGIN = "account_login"
 
 
 class Points(Protocol):
@@ -108,6 +110,10 @@ class Level:
     declaration: bool
     differs: tuple[str, ...] = ()
     thresholds: Thresholds = Thresholds()
+    #: For an account login: how and when the consumer logged in ("password, 4 min before the request").
+    login: str = ""
+    #: Why the scope was held below what the evidence reached (a red flag), in plain words; empty when not.
+    capped: str = ""
 
     @property
     def points(self) -> int:
@@ -115,7 +121,11 @@ class Level:
 
     def words(self, request_type: str = SPECIFIC_PIECES) -> str:
         """The level in plain words: '3 of 4 points match: email, name, phone · declaration signed · enough for
-        specific pieces'."""
+        specific pieces'; for an account login: 'verified by account login (§7061): password, 4 min before the
+        request · enough for specific pieces'."""
+        if self.basis == Basis.ACCOUNT_LOGIN:
+            login = f": {self.login}" if self.login else ""
+            return f"verified by account login (§7061){login} · {self.verdict(request_type)}"
         matched = ", ".join(_label(k) for k in self.matched) or "none"
         parts = [f"{self.points} of {len(self.given)} points match: {matched}"]
         if self.differs:
@@ -126,6 +136,10 @@ class Level:
 
     def verdict(self, request_type: str = SPECIFIC_PIECES) -> str:
         t = self.thresholds
+        if self.capped and self.scope < Scope.FULL:
+            if self.scope == Scope.CATEGORIES:
+                return f"enough for categories only ({self.capped})"
+            return f"not enough to verify ({self.capped})"
         if self.scope == Scope.FULL:
             return "enough for specific pieces"
         if self.scope == Scope.CATEGORIES:

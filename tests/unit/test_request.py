@@ -122,3 +122,73 @@ def test_bad_identifiers_are_refused_naming_the_field(field, value, problem):
 def test_blank_optional_identifiers_are_not_given():
     request = AccessRequest.from_conf({**GOOD, "phone": " ", "postal_address": None, "account_id": ""})
     assert request.identifiers == Identifiers()
+
+
+# -- §7061: the account login the intake asserts (issue 17) -------------------------------------------------------
+
+ACCOUNT = {"account_id": " ACC-1001 ", "authenticated_at": "2026-12-01T11:55:00Z", "method": "MFA"}
+
+
+def test_7061_the_account_login_is_validated_and_normalised():
+    from include.request import Account
+
+    conf = {
+        **GOOD,
+        "account": {
+            **ACCOUNT,
+            "delivery_url": "https://example.com/messages/123",
+            "email_changed_at": "2026-11-20T10:00:00+00:00",
+            "password_reset_at": "2026-12-01T11:50:00",
+        },
+    }
+    request = AccessRequest.from_conf(conf, now=NOW)
+    assert request.account == Account(
+        "ACC-1001",
+        datetime(2026, 12, 1, 11, 55, tzinfo=UTC),
+        "mfa",
+        "https://example.com/messages/123",
+        datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+        datetime(2026, 12, 1, 11, 50, tzinfo=UTC),
+    )
+    assert Account.from_json(request.to_dict()["account"]) == request.account
+    assert AccessRequest.from_conf(GOOD, now=NOW).to_dict()["account"] is None
+
+
+@pytest.mark.parametrize(
+    ("account", "field", "problem"),
+    [
+        ("ACC-1001", "account", "must be an object"),
+        ({**ACCOUNT, "password": "x"}, "account", "unknown field"),
+        ({k: v for k, v in ACCOUNT.items() if k != "method"}, "account.method", "is missing"),
+        ({**ACCOUNT, "method": "pass word"}, "account.method", "short word"),
+        ({**ACCOUNT, "account_id": "has space"}, "account.account_id", "letters, digits"),
+        ({**ACCOUNT, "authenticated_at": "yesterday"}, "account.authenticated_at", "ISO 8601"),
+        ({**ACCOUNT, "authenticated_at": "2026-12-01T13:00:00Z"}, "account.authenticated_at", "not be in the future"),
+        ({**ACCOUNT, "password_reset_at": "2026-12-02T00:00:00Z"}, "account.password_reset_at", "not be in the future"),
+        ({**ACCOUNT, "delivery_url": "http://example.com/m"}, "account.delivery_url", "https URL"),
+        ({**ACCOUNT, "delivery_url": "javascript:alert(1)"}, "account.delivery_url", "https URL"),
+    ],
+)
+def test_7061_a_malformed_account_login_is_refused_naming_the_field(account, field, problem):
+    with pytest.raises(InvalidRequest) as excinfo:
+        AccessRequest.from_conf({**GOOD, "account": account}, now=NOW)
+    assert excinfo.value.field == field and problem in str(excinfo.value)
+
+
+def test_7061_the_account_id_and_the_login_must_name_the_same_account():
+    with pytest.raises(InvalidRequest) as excinfo:
+        AccessRequest.from_conf({**GOOD, "account_id": "ACC-9", "account": ACCOUNT}, now=NOW)
+    assert excinfo.value.field == "account.account_id"
+    assert AccessRequest.from_conf({**GOOD, "account_id": "ACC-1001", "account": ACCOUNT}, now=NOW).account
+
+
+def test_7061_the_param_schema_refuses_a_non_https_delivery_url():
+    import jsonschema
+
+    from include.request import PARAM_SCHEMAS
+
+    jsonschema.validate({**ACCOUNT, "delivery_url": "https://example.com/m"}, PARAM_SCHEMAS["account"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**ACCOUNT, "delivery_url": "http://example.com/m"}, PARAM_SCHEMAS["account"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"account_id": "A"}, PARAM_SCHEMAS["account"])
