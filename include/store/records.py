@@ -57,6 +57,10 @@ class RequestRecordLine:
     #: Answered after the deadline, or still open past it.
     late: bool
     linked_to: str | None
+    #: How the requester was verified for the answer sent (account_login, data_points_declaration,
+    #: power_of_attorney, categories_only): the approval's basis. Empty for a denial, an open request, and an
+    #: approval recorded before bases were (include.store.schema.BASES).
+    verification_basis: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -115,6 +119,7 @@ def _line(row: Outcome, now: datetime) -> RequestRecordLine:
         days_to_respond=days,
         late=response == OVERDUE or (response_at is not None and response_at > deadline),
         linked_to=row.linked_to,
+        verification_basis=row.basis if response in (COMPLIED, COMPLIED_NO_DATA) else None,
     )
 
 
