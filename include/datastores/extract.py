@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from include.datastores.registry import UNCATEGORISED, Datastore, Query
 from include.db import engine_for
+from include.report.model import ExtractSummary, Section
 from include.storage import text_writer, url_of
 
 
@@ -42,14 +43,14 @@ def _rows(conn: Any, store: Datastore, query: Query, params: dict[str, Any]) -> 
     return columns, (dict(zip(columns, row, strict=True)) for row in result)
 
 
-def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: Any) -> dict[str, Any]:
+def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: Any) -> ExtractSummary:
     """Stream one datastore's rows for one person to ``dest`` (a path) as JSON lines, in bounded memory.
 
     Withheld values never leave this function: they are replaced by null, and only whether one was held is kept.
     Returns the summary that travels by XCom: the datastore, where its data is, how many rows. No personal data.
     """
     params = _params(email, name, since)
-    sections = []
+    sections: list[Section] = []
     with _connection(store) as conn, text_writer(dest) as out:
         for query in store.queries:
             columns, rows = _rows(conn, store, query, params)
@@ -64,26 +65,26 @@ def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: A
                 count += 1
             withheld = [c for c in columns if c in held]
             sections.append(
-                {
-                    "query": query.name,
-                    "columns": columns,
-                    "categories": {c: query.categories.get(c, UNCATEGORISED) for c in columns},
-                    "uncategorised": [c for c in columns if c not in query.categories],
-                    "withheld": withheld,
-                    "withheld_present": {c: held[c] for c in withheld},
-                    "row_count": count,
-                }
+                Section(
+                    query=query.name,
+                    columns=tuple(columns),
+                    categories={c: query.categories.get(c, UNCATEGORISED) for c in columns},
+                    uncategorised=tuple(c for c in columns if c not in query.categories),
+                    withheld=tuple(withheld),
+                    withheld_present={c: held[c] for c in withheld},
+                    row_count=count,
+                )
             )
-    return {
-        "datastore": store.name,
-        "description": store.description,
-        "sources": list(store.sources),
-        "purposes": list(store.purposes),
-        "third_parties": list(store.third_parties),
-        "sections": sections,
-        "row_count": sum(s["row_count"] for s in sections),
-        "path": url_of(dest),
-    }
+    return ExtractSummary(
+        datastore=store.name,
+        description=store.description,
+        sources=store.sources,
+        purposes=store.purposes,
+        third_parties=store.third_parties,
+        sections=tuple(sections),
+        row_count=sum(s.row_count for s in sections),
+        path=url_of(dest),
+    )
 
 
 @contextmanager
@@ -125,8 +126,9 @@ def probe(store: Datastore, *, email: str, name: str, since: datetime, sample: i
         for query in store.queries:
             _, produced = _rows(conn, store, query, params)
             rows = list(islice(produced, sample))
-            if hasattr(produced, "close"):
-                produced.close()
+            close = getattr(produced, "close", None)
+            if close is not None:  # stop the query (a generator's close), not only our reading of it
+                close()
             found = found or bool(rows)
             identifying = query.identifying_columns()
             for row in rows:

@@ -406,7 +406,8 @@ def _click(payload: dict[str, Any]) -> _Click:
     if not isinstance(request_id, str) or not request_id:
         raise BadPayload("action carries no request id")
     response_url = payload.get("response_url")
-    channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
+    found = payload.get("channel")
+    channel: dict[str, Any] = found if isinstance(found, dict) else {}
     trigger_id = payload.get("trigger_id")
     return _Click(
         action=ACTIONS[action_id],

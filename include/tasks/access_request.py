@@ -17,8 +17,9 @@ from include.datastores.extract import extract
 from include.datastores.identity import gather as gather_evidence
 from include.datastores.registry import load_registry
 from include.decision import reminders
+from include.mail.notices import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
 from include.mail.send import send_once
-from include.report.html import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
+from include.report.model import ExtractSummary, summaries
 from include.request import AccessRequest, InvalidRequest
 from include.slack import client as slack_client
 from include.slack.blocks import outcome_prompt, review_prompt, thread_notice
@@ -101,8 +102,8 @@ def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, An
     summary = extract(
         datastore, email=record.email, name=record.name, since=_since(record.received_at, lookback), dest=dest
     )
-    log.info("Datastore %s: %d row(s) for request %s", name, summary["row_count"], request_id)
-    return summary
+    log.info("Datastore %s: %d row(s) for request %s", name, summary.row_count, request_id)
+    return summary.to_dict()
 
 
 def _since(received_at: datetime, lookback: str) -> datetime:
@@ -113,23 +114,18 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     """The report's files in storage: HTML, JSON, a CSV per datastore, PDF. Returns paths and counts only."""
     s = store()
     record = s.get_request(request_id)
-    datastores = sorted(extracts, key=lambda e: e["datastore"])
+    datastores = summaries(extracts)
     from include.report import files as report_files
 
     report = report_files.build(record, _since(record.received_at, lookback), datastores)
-    s.audit(request_id, "report_built", detail={"datastores": len(datastores), "rows": report["row_count"]})
+    s.audit(request_id, "report_built", detail={"datastores": len(datastores), "rows": report.row_count})
     _flag_uncategorised(record, datastores)
-    return report
+    return report.to_dict()
 
 
-def _flag_uncategorised(record: RequestRecord, datastores: list[dict[str, Any]]) -> None:
+def _flag_uncategorised(record: RequestRecord, datastores: tuple[ExtractSummary, ...]) -> None:
     """Columns the registry does not map to a CCPA category: the officer must know, the engineer must fix."""
-    columns = [
-        f"{d['datastore']}.{section['query']}.{column}"
-        for d in datastores
-        for section in d["sections"]
-        for column in section.get("uncategorised", [])
-    ]
+    columns = [column for summary in datastores for column in summary.uncategorised_columns()]
     if not columns:
         return
     store().audit(record.request_id, "uncategorised_columns", detail={"columns": columns})
@@ -148,7 +144,7 @@ def send_report(request_id: str, report: dict[str, Any]) -> str:
 
     email, attachments, link = report_files.email_for(record, report)
     if link:
-        s.audit(request_id, "download_link_issued", detail={"expires_at": link["expires_at"].isoformat()})
+        s.audit(request_id, "download_link_issued", detail={"expires_at": link.expires_at.isoformat()})
     return send_once(s, request_id, REPORT, record.email, email, attachments)
 
 
@@ -193,6 +189,8 @@ def run_url(dag_id: str, run_id: str) -> str:
 
 
 def _post_in_thread(record: RequestRecord, text: str, broadcast: bool = False) -> None:
+    if not record.slack_channel or not record.slack_ts:
+        return  # no prompt, no thread
     slack_client.web_client().chat_postMessage(
         channel=record.slack_channel, thread_ts=record.slack_ts, reply_broadcast=broadcast, text=text
     )
