@@ -33,3 +33,10 @@ def render_extension(*, name: str, request_id: str, due_at: datetime, reason: st
     """§7021(b): notice of the extension with its reason, sent within the first 45 days."""
     html = env.get_template("extension.html.j2").render(name=name, request_id=request_id, due_at=due_at, reason=reason)
     return Email(subject="Your CCPA access request: we need more time", html=html)
+
+
+def render_account_delivery(*, name: str, request_id: str, url: str) -> Email:
+    """§7061: an account holder's answer is delivered through the account channel (the business's secure message
+    centre); the email carries this notice and the link, never the data."""
+    html = env.get_template("account_delivery.html.j2").render(name=name, request_id=request_id, url=url)
+    return Email(subject="Your CCPA access request: your answer is in your account", html=html)

@@ -140,6 +140,18 @@ def _flag_uncategorised(record: RequestRecord, datastores: tuple[ExtractSummary,
 def send_report(request_id: str, report: dict[str, Any]) -> str:
     s = store()
     record = s.get_request(request_id)
+    decision = s.get_decision(request_id)
+    from include.verification.account import delivery_url
+
+    url = delivery_url(record, decision.basis if decision else None)
+    if url:
+        # §7061: verified by the account login and the intake gave the account's secure channel: the email carries
+        # a notice and that link; the data (the attachments) is withheld from email.
+        from include.mail.notices import render_account_delivery
+
+        s.audit(request_id, "report_via_account_channel", detail={"attachments_withheld": True})
+        notice = render_account_delivery(name=record.name, request_id=request_id, url=url)
+        return send_once(s, request_id, REPORT, record.email, notice)
     from include.report import files as report_files
 
     email, attachments, link = report_files.email_for(record, report)

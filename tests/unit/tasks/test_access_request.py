@@ -1,0 +1,60 @@
+"""The report task's delivery through the account channel (§7061), on the real store and the SMTP sink."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from devtools.standins.mail_sink import MailSink
+from include.request import AccessRequest, Account
+from include.store.schema import BASIS_ACCOUNT_LOGIN, BASIS_DATA_POINTS_DECLARATION
+from include.verification.account import delivery_url
+from tests.conftest import use_smtp
+
+RECEIVED = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+CENTRE = "https://shop.example.com/account/messages/privacy-123"
+
+
+@pytest.fixture
+def sink(tmp_path, monkeypatch):
+    with MailSink(tmp_path / "mail") as sink:
+        use_smtp(monkeypatch, sink.port)
+        monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", "privacy@example.com")
+        yield sink
+
+
+def _logged_in(store, delivery: str | None = CENTRE):
+    account = Account("ACC-1001", RECEIVED - timedelta(minutes=3), "mfa", delivery)
+    request = AccessRequest("Jane Doe", "jane.doe@example.com", account=account)
+    return store.register_request("manual__account", request, RECEIVED)
+
+
+def test_7061_a_report_verified_by_login_goes_through_the_account_channel_not_email(sink, compliance_store):
+    from include.tasks import access_request as workflow
+
+    record = _logged_in(compliance_store)
+    compliance_store.record_decision(record.request_id, "approve", "U0OFFICER", scope="full", basis="account_login")
+    # The report itself is never read: nothing of it may go into the email.
+    workflow.send_report(record.request_id, {"html": "file:///nonexistent/report.html", "files": []})
+    [mail] = sink.wait_for(1)
+    assert mail.message["Subject"] == "Your CCPA access request: your answer is in your account"
+    assert not [part for part in mail.message.walk() if part.get_filename()], "attachments are withheld"
+    body = mail.message.get_body(("html",)).get_content()
+    assert CENTRE in body and "none of your personal information" in body
+    events = [e["event"] for e in compliance_store.audit_trail(record.request_id)]
+    assert "report_via_account_channel" in events and "email_sent" in events
+
+
+def test_7061_the_account_channel_only_when_the_approval_rests_on_the_login(compliance_store):
+    record = _logged_in(compliance_store)
+    assert delivery_url(record, BASIS_ACCOUNT_LOGIN) == CENTRE
+    assert delivery_url(record, BASIS_DATA_POINTS_DECLARATION) is None  # a stale login verified by data points
+    assert delivery_url(_logged_in_without_channel(compliance_store), BASIS_ACCOUNT_LOGIN) is None
+
+
+def _logged_in_without_channel(store):
+    account = Account("ACC-1001", RECEIVED - timedelta(minutes=3), "mfa")
+    return store.register_request(
+        "manual__nochannel", AccessRequest("Jane Doe", "j@example.com", account=account), RECEIVED
+    )
