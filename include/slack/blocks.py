@@ -73,6 +73,10 @@ def review_prompt(
             f":hourglass: Deadline extended by <@{request.extended_by}> on {_date(request.extended_at)}: "
             f"{_escape(request.extension_reason or '')}"
         )
+    # §7061: the account login (verified, stale, or a red flag) and the fraud signals; they never block.
+    from include.verification.account import prompt_lines as account_lines
+
+    notes += [_escape(line) for line in account_lines(request)]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "CCPA right-of-access request"}},
         {"type": "section", "fields": _summary_fields(request)},

@@ -85,6 +85,7 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
         load_registry().datastores, email=record.email, name=record.name, since=law.EARLIEST_LOOKBACK
     )
     s.set_identity_evidence(request_id, evidence.summary())
+    record = _check_account(s, record)
     text, blocks = review_prompt(record, evidence=evidence.summary(), earlier_requests=s.earlier_requests(record))
     channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
     response = slack_client.web_client().chat_postMessage(
@@ -92,6 +93,16 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
     )
     s.set_review_prompt(request_id, response["channel"], response["ts"])
     return {"channel": response["channel"], "ts": response["ts"]}
+
+
+def _check_account(s: ComplianceStore, record: RequestRecord) -> RequestRecord:
+    """§7061: check the account login the intake asserted (if any) and keep the result for the prompt and the
+    callback; the record read back carries it."""
+    from include.verification import account
+
+    if account.compute(s, record) is None:
+        return record
+    return s.get_request(record.request_id)
 
 
 def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, Any]:

@@ -71,3 +71,69 @@ def test_an_extended_request_shows_why_and_offers_no_second_extension():
     rendered = json.dumps(blocks)
     assert "extended to 90 days" in rendered and "big &lt;data&gt;" in rendered and "<@U0OFFICER>" in rendered
     assert "ccpa_extend" not in [b["action_id"] for b in _buttons(blocks)]
+
+
+# -- §7061: the account login on the prompt (issue 17) -----------------------------------------------------------
+
+
+def _logged_in(status: str, age_seconds: int = 240, **facts):
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from include.request import Account
+    from include.verification.account import AccountCheck, AccountStatus
+
+    received = RECORD.received_at
+    account = Account("ACC-1001", received - timedelta(seconds=age_seconds), "mfa", **facts)
+    check = AccountCheck(
+        AccountStatus(status), "mfa", age_seconds, 30, ("accounts",), ("accounts",) * (status == "match")
+    )
+    return replace(RECORD, account=account, account_check=check.to_json())
+
+
+def _prompt_text(record) -> str:
+    return json.dumps(review_prompt(record)[1], ensure_ascii=False)
+
+
+def test_7061_the_prompt_shows_a_verified_account_login_without_the_account_id():
+    rendered = _prompt_text(_logged_in("match"))
+    assert "*Account login* (§7061): account held for this email (accounts); mfa login 4 min before the request" in (
+        rendered
+    )
+    assert "ACC-1001" not in rendered
+
+
+def test_7061_a_mismatched_account_is_a_red_flag_on_the_prompt_never_a_match():
+    rendered = _prompt_text(_logged_in("mismatch"))
+    assert ":warning: *red flag*: the account id given is not the one held for this email" in rendered
+    assert "account held for this email" not in rendered
+
+
+def test_7061_a_stale_login_is_explained_to_the_officer():
+    rendered = _prompt_text(_logged_in("match", age_seconds=3 * 3600))
+    assert "the login was 3 h before the request, more than 30 min" in rendered
+    assert "treated as a request from a non-account holder" in rendered
+
+
+def test_fraud_signals_warn_the_officer_without_blocking():
+    from datetime import timedelta
+
+    received = RECORD.received_at
+    record = _logged_in(
+        "match",
+        email_changed_at=received - timedelta(days=2),
+        password_reset_at=received - timedelta(minutes=6),
+    )
+    _, blocks = review_prompt(record)
+    rendered = json.dumps(blocks)
+    assert (
+        ":warning: *Fraud signal*: the email address on the account was changed 2 days before the request" in rendered
+    )
+    assert ":warning: *Fraud signal*: the request came 6 min after a password reset" in rendered
+    assert ACTION_APPROVE in [b["action_id"] for b in _buttons(blocks)]  # a warning, not a block
+    quiet = _prompt_text(
+        _logged_in(
+            "match", email_changed_at=received - timedelta(days=40), password_reset_at=received - timedelta(hours=2)
+        )
+    )
+    assert "Fraud signal" not in quiet
