@@ -43,7 +43,7 @@ from include.slack.blocks import (
     reject_modal,
     review_prompt,
 )
-from include.store import APPROVE, REJECT, ComplianceStore, Decision, ExtensionRefused, UnknownRequest
+from include.store import APPROVE, REJECT, SCOPE_FULL, ComplianceStore, Decision, ExtensionRefused, UnknownRequest
 
 log = logging.getLogger(__name__)
 
@@ -282,9 +282,10 @@ class _Handler:
 
     def _decide(self, request_id: str, action: str, user_id: str, reason: str | None, response_url: str | None) -> str:
         """Write the decision (the database keeps it to one), then update Slack. Returns 'created' or why not."""
+        basis = _approval_basis(self.store, request_id, SCOPE_FULL) if action == APPROVE else None
         try:
             decision, created = self.store.record_decision(
-                request_id, action, user_id, reason=reason, response_url=response_url
+                request_id, action, user_id, reason=reason, response_url=response_url, basis=basis
             )
         except UnknownRequest:
             self._tell(response_url, None, user_id, "This request is unknown or closed.")
@@ -337,6 +338,14 @@ def _within_budget(work: Callable[[], str]) -> str | None:
     except FutureTimeout:
         log.warning("Decision write exceeded %.1f s: answering Slack first, finishing in the background", ACK_BUDGET)
         return None
+
+
+def _approval_basis(store: ComplianceStore, request_id: str, scope: str) -> str | None:
+    """§7101: the verification basis an approval at ``scope`` rests on (None for an unknown request)."""
+    from include.verification.account import current_level, record_basis
+
+    record = store.find_request(request_id)
+    return None if record is None else record_basis(current_level(record), scope)
 
 
 def _already(decision: Decision, plain: bool = False) -> str:

@@ -265,6 +265,19 @@ def level_for(record: RequestRecord, level: Level) -> Level:
     return with_account(level, AccountCheck.from_json(record.account_check))
 
 
+def current_level(record: RequestRecord) -> Level:
+    """The level a stored request reaches now: its matching data points (§7062) with the account login (§7061)."""
+    from include.datastores.identity import PointsRecord
+    from include.verification.levels import assess, thresholds
+
+    points = assess(
+        PointsRecord.from_json(record.verification),
+        declaration=record.identifiers.declaration is not None,
+        limits=thresholds(),
+    )
+    return level_for(record, points)
+
+
 def fraud_signals(account: Account | None, received_at: datetime) -> list[str]:
     """Facts the intake supplied that should make the officer look twice; they never block."""
     if account is None:

@@ -97,6 +97,10 @@ def stack(airflow_db, compliance_store, datastores_db, monkeypatch, tmp_path) ->
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_APPROVERS", f"{APPROVER},U0SECOND")
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", FROM_EMAIL)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path / 'reports'}")
+    # Set, as the law's numbers: the callback runs in dag.test()'s process, where an unset Variable falls through to
+    # the task's supervisor channel from another thread (a test-harness race, not one the API server has).
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_VERIFICATION_MIN_POINTS_CATEGORIES", "2")
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_VERIFICATION_MIN_POINTS_SPECIFIC", "3")
 
     with (
         MailSink(tmp_path / "mail") as sink,

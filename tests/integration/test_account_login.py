@@ -1,0 +1,102 @@
+"""Account holders verify by logging in (11 CCR §7061), end to end: dag.test(), MariaDB (with an accounts table the
+registry marks ``identifies: account_id``), the Slack emulator, the Flask callback and the mail sink."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from devtools.demo_data import DEMO_PERSON
+from tests.factories import registry_with_accounts, seed_accounts
+from tests.integration.conftest import APPROVER
+
+pytestmark = pytest.mark.integration
+
+#: Jane's values: in a full report, never in a categories-only answer.
+VALUES = ("+1-415-555-1000", "ORD-000000", "203.0.113.10")
+
+
+def _login(account_id: str = "ACC-1001", minutes_ago: float = 3, **extra: str) -> dict:
+    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    return {"account_id": account_id, "authenticated_at": at.isoformat(), "method": "mfa", **extra}
+
+
+def _html(mail) -> str:
+    return " ".join(mail.message.get_body(preferencelist=("html",)).get_content().split())
+
+
+def _buttons(message: dict) -> list[dict]:
+    return [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+@pytest.fixture
+def accounts(stack, monkeypatch, tmp_path):
+    """The stack with the accounts datastore in the registry (the DAG's extraction tasks stay the demo's three)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(stack.datastores_url)
+    seed_accounts(engine)
+    engine.dispose()
+    monkeypatch.setenv("CCPA_DATASTORES_FILE", str(registry_with_accounts(tmp_path)))
+    # Set (the default): an unset Variable read in dag.test()'s process races the task's supervisor channel.
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REAUTH_MAX_AGE_MINUTES", "30")
+    return stack
+
+
+def _officer(stack, action_id: str, seen: dict) -> threading.Thread:
+    def play() -> None:
+        msg = stack.slack.wait_for_message(lambda m: bool(_buttons(m)), 60)
+        seen["actions"] = [b["action_id"] for b in _buttons(msg)]
+        seen["prompt"] = str(msg["blocks"])
+        seen["click"] = stack.slack.click(msg["ts"], action_id, user_id=APPROVER)
+
+    thread = threading.Thread(target=play, daemon=True)
+    thread.start()
+    return thread
+
+
+def _export(stack) -> dict[str, dict[str, str]]:
+    from include.store import records
+
+    out = io.StringIO()
+    year = datetime.now(UTC).year
+    records.export_records_csv(stack.store, *records.year_bounds(year), out)
+    return {row["request_id"]: row for row in csv.DictReader(io.StringIO(out.getvalue()))}
+
+
+def test_7061_a_logged_in_request_is_approved_with_a_full_report_and_its_basis_recorded(accounts, run_dag):
+    seen: dict = {}
+    officer = _officer(accounts, "ccpa_approve", seen)
+    dag_run = run_dag({**DEMO_PERSON, "account": _login()})  # two data points only: the login verifies
+    officer.join(5)
+
+    assert dag_run.state == "success"
+    assert "account held for this email (accounts); mfa login 3 min before the request" in seen["prompt"]
+    assert "ACC-1001" not in seen["prompt"]
+    record = accounts.store.find_by_run_id(dag_run.run_id)
+    decision = accounts.store.get_decision(record.request_id)
+    assert (decision.scope, decision.basis) == ("full", "account_login")
+    [mail] = accounts.answers()
+    html = _html(mail)
+    assert all(v in html for v in VALUES) and "123-45-6789" not in html
+    assert record.account is None and record.closed_at is not None, "the login facts are gone at close"
+    # §7101: the export says how the requester was verified.
+    assert _export(accounts)[record.request_id]["verification_basis"] == "account_login"
+
+
+def test_7061_a_login_with_an_account_channel_gets_a_notice_and_the_link_not_the_data(accounts, run_dag):
+    seen: dict = {}
+    officer = _officer(accounts, "ccpa_approve", seen)
+    centre = "https://shop.example.com/account/messages/privacy"
+    dag_run = run_dag({**DEMO_PERSON, "account": _login(delivery_url=centre)})
+    officer.join(5)
+
+    assert dag_run.state == "success"
+    [mail] = accounts.answers()
+    html = _html(mail)
+    assert centre in html and not [v for v in VALUES if v in html]
+    assert not list(mail.message.iter_attachments())
