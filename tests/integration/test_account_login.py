@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -47,9 +48,19 @@ def accounts(stack, monkeypatch, tmp_path):
     return stack
 
 
+def _prompt(stack) -> dict:
+    """The next review prompt, once the task has recorded it (a click before that races the task: see notes)."""
+    msg = stack.slack.wait_for_message(lambda m: bool(_buttons(m)), 60)
+    request_id = _buttons(msg)[0]["value"]
+    deadline = time.time() + 30
+    while stack.store.get_request(request_id).slack_ts is None and time.time() < deadline:
+        time.sleep(0.05)
+    return msg
+
+
 def _officer(stack, action_id: str, seen: dict) -> threading.Thread:
     def play() -> None:
-        msg = stack.slack.wait_for_message(lambda m: bool(_buttons(m)), 60)
+        msg = _prompt(stack)
         seen["actions"] = [b["action_id"] for b in _buttons(msg)]
         seen["prompt"] = str(msg["blocks"])
         seen["click"] = stack.slack.click(msg["ts"], action_id, user_id=APPROVER)
