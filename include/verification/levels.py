@@ -67,6 +67,9 @@ class Points(Protocol):
     @property
     def points(self) -> int: ...
 
+    @property
+    def nothing_held(self) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -108,6 +111,8 @@ class Level:
     declaration: bool
     differs: tuple[str, ...] = ()
     thresholds: Thresholds = Thresholds()
+    #: Every datastore was checked and none holds the email: the only answer ("we hold nothing") discloses nothing.
+    nothing_held: bool = False
 
     @property
     def points(self) -> int:
@@ -137,6 +142,8 @@ class Level:
             if t.specific_needs_declaration and not self.declaration:
                 missing.append("a signed declaration")
             return "enough for categories only (specific pieces need " + " and ".join(missing) + ")"
+        if self.nothing_held:
+            return "nothing held in any datastore: the answer (categories) discloses nothing"
         return f"not enough to verify (categories need {t.categories_points} points)"
 
 
@@ -161,6 +168,7 @@ def assess(points: Points, *, declaration: bool, limits: Thresholds | None = Non
         declaration=declaration,
         differs=tuple(points.differs),
         thresholds=t,
+        nothing_held=points.nothing_held,
     )
 
 
@@ -172,4 +180,8 @@ def best(levels: Iterable[Level]) -> Level:
 def approvable(level: Level, request_type: str) -> Scope:
     """What an approval of this request may disclose: never more than the level, never more than was asked."""
     asked = Scope.FULL if request_type == SPECIFIC_PIECES else Scope.CATEGORIES
+    if level.scope == Scope.NONE and level.nothing_held:
+        # Nothing to disclose: "we hold no personal information about you", as a categories answer (never values:
+        # should data appear before the report is built, it still goes out as categories only).
+        return Scope.CATEGORIES
     return asked if level.scope >= asked else level.scope
