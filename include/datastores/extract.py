@@ -43,15 +43,20 @@ def _rows(conn: Any, store: Datastore, query: Query, params: dict[str, Any]) -> 
     return columns, (dict(zip(columns, row, strict=True)) for row in result)
 
 
-def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: Any) -> ExtractSummary:
+def extract(
+    store: Datastore, *, email: str, name: str, since: datetime, dest: Any, keep_values: bool = True
+) -> ExtractSummary:
     """Stream one datastore's rows for one person to ``dest`` (a path) as JSON lines, in bounded memory.
 
     Withheld values never leave this function: they are replaced by null, and only whether one was held is kept.
+    With ``keep_values=False`` (a categories-only answer, §7062(b)) no value is written anywhere: only the columns
+    held and the counts are returned, and ``path`` is None.
     Returns the summary that travels by XCom: the datastore, where its data is, how many rows. No personal data.
     """
     params = _params(email, name, since)
     sections: list[Section] = []
-    with _connection(store) as conn, text_writer(dest) as out:
+    writer = text_writer(dest) if keep_values else _discard()
+    with _connection(store) as conn, writer as out:
         for query in store.queries:
             columns, rows = _rows(conn, store, query, params)
             held = {c: False for c in query.withhold}
@@ -83,8 +88,19 @@ def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: A
         third_parties=store.third_parties,
         sections=tuple(sections),
         row_count=sum(s.row_count for s in sections),
-        path=url_of(dest),
+        path=url_of(dest) if keep_values else "",
     )
+
+
+@contextmanager
+def _discard() -> Iterator[Any]:
+    """A writer that keeps nothing (a categories-only extraction)."""
+
+    class _Null:
+        def write(self, _: str) -> int:
+            return 0
+
+    yield _Null()
 
 
 @contextmanager

@@ -76,6 +76,10 @@ class Evidence:
         return len(self.matched)
 
     @property
+    def nothing_held(self) -> bool:
+        return _nothing_held(self.stores)
+
+    @property
     def name_status(self) -> str:
         if not self.names_on_file:
             return "no name on file"
@@ -126,6 +130,10 @@ class PointsRecord:
     def points(self) -> int:
         return len(self.matched)
 
+    @property
+    def nothing_held(self) -> bool:
+        return _nothing_held(self.stores)
+
     @classmethod
     def from_json(cls, text: str | None) -> PointsRecord:
         value = json.loads(text) if text else {}
@@ -140,6 +148,11 @@ class PointsRecord:
             for s in value.get("stores") or ()
         )
         return cls(given=tuple(value.get("given") or ()), stores=stores)
+
+
+def _nothing_held(stores: tuple[StoreMatch, ...]) -> bool:
+    """Every datastore was checked and none holds the email: an answer can disclose nothing."""
+    return bool(stores) and all(s.reachable and not s.found for s in stores)
 
 
 def _store_match(result: Probe, given: Mapping[str, str]) -> StoreMatch:

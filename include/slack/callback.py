@@ -29,6 +29,11 @@ from include.report import downloads
 from include.slack import client as slack_client
 from include.slack.blocks import (
     ACTIONS,
+    APPROVE_CATEGORIES,
+    ASK_ACTION_ID,
+    ASK_BLOCK_ID,
+    ASK_MORE,
+    ASK_VIEW_CALLBACK_ID,
     DETAILS_ACTION_ID,
     DETAILS_BLOCK_ID,
     EXTEND,
@@ -38,12 +43,22 @@ from include.slack.blocks import (
     REASON_BLOCK_ID,
     REJECT_VIEW_CALLBACK_ID,
     REJECTION_REASONS,
+    ask_modal,
     extend_modal,
     outcome_prompt,
     reject_modal,
     review_prompt,
 )
-from include.store import APPROVE, REJECT, SCOPE_FULL, ComplianceStore, Decision, ExtensionRefused, UnknownRequest
+from include.store import (
+    APPROVE,
+    REJECT,
+    SCOPE_CATEGORIES,
+    SCOPE_FULL,
+    ComplianceStore,
+    Decision,
+    ExtensionRefused,
+    UnknownRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +121,9 @@ def create_app(
     handler = _Handler(store_factory, settings, slack_client_factory)
 
     app.register_blueprint(downloads.blueprint)
+    from include.verification.page import blueprint_for
+
+    app.register_blueprint(blueprint_for(store_factory, handler.refresh_prompt))
 
     @app.errorhandler(413)
     def too_large(_: Exception) -> tuple[Response, int]:
@@ -136,12 +154,13 @@ def create_app(
                 handler.on_click(_click(payload))
                 return "", 200
             callback_id = (payload.get("view") or {}).get("callback_id") if kind == "view_submission" else None
-            if callback_id in (REJECT_VIEW_CALLBACK_ID, EXTEND_VIEW_CALLBACK_ID):
-                on_submit = (
-                    handler.on_reject_submission
-                    if callback_id == REJECT_VIEW_CALLBACK_ID
-                    else handler.on_extend_submission
-                )
+            submissions = {
+                REJECT_VIEW_CALLBACK_ID: handler.on_reject_submission,
+                EXTEND_VIEW_CALLBACK_ID: handler.on_extend_submission,
+                ASK_VIEW_CALLBACK_ID: handler.on_ask_submission,
+            }
+            if callback_id in submissions:
+                on_submit = submissions[callback_id]
                 answer = on_submit(payload)
                 return (jsonify(answer), 200) if answer else ("", 200)
         except BadPayload as exc:
@@ -176,8 +195,11 @@ class _Handler:
     def on_click(self, click: _Click) -> None:
         if not self._may_decide(click.user_id, click.request_id, click.action, click.response_url, click.channel_id):
             return
-        if click.action == APPROVE:
-            _within_budget(lambda: self._decide(click.request_id, APPROVE, click.user_id, None, click.response_url))
+        if click.action in (APPROVE, APPROVE_CATEGORIES):
+            scope = SCOPE_FULL if click.action == APPROVE else SCOPE_CATEGORIES
+            _within_budget(
+                lambda: self._approve(click.request_id, scope, click.user_id, click.response_url, click.channel_id)
+            )
             return
         # Reject and Extend ask for the reason first; nothing changes until the modal is submitted.
         decided = self.store.get_decision(click.request_id)
@@ -198,7 +220,7 @@ class _Handler:
                 f"Already extended on {when} by <@{record.extended_by}>: the law allows one extension.",
             )
             return
-        modal = reject_modal(record) if click.action == REJECT else extend_modal(record)
+        modal = {REJECT: reject_modal, EXTEND: extend_modal, ASK_MORE: ask_modal}[click.action](record)
         if click.trigger_id:  # a trigger_id lives 3 s: open the modal now, not after the ack
             try:
                 self.slack.views_open(trigger_id=click.trigger_id, view=modal)
@@ -269,6 +291,72 @@ class _Handler:
         _background.submit(self._show_extension, record)
         return None
 
+    # -- view_submission (ask for more information, §7060(c)) --------------------------------------
+
+    def on_ask_submission(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        from include.verification.links import ASKABLE
+
+        user_id, request_id, values = _submission(payload)
+        chosen = ((values.get(ASK_BLOCK_ID) or {}).get(ASK_ACTION_ID) or {}).get("selected_options") or []
+        fields = [o.get("value") for o in chosen if isinstance(o, dict) and o.get("value") in ASKABLE]
+        if not fields:
+            return _errors(ASK_BLOCK_ID, "Pick what the requester should provide.")
+        if refused := self._refuse_non_approver(user_id, request_id, ASK_MORE, ASK_BLOCK_ID):
+            return refused
+        if self.store.get_decision(request_id) is not None:
+            return _errors(ASK_BLOCK_ID, "This request is already decided.")
+        record = self.store.find_request(request_id)
+        if record is None or not record.open:
+            return _errors(ASK_BLOCK_ID, "This request is unknown or closed.")
+        self.store.audit(request_id, "more_information_requested", actor=user_id, detail={"fields": sorted(fields)})
+        _background.submit(self._ask_requester, record, fields, _text_input(values), user_id)
+        return None
+
+    def _ask_requester(self, record: Any, fields: list[str], note: str, user_id: str) -> None:
+        """Email the requester the signed link, and say so in the prompt's thread."""
+        from include.mail.message import Email
+        from include.mail.send import send_once
+        from include.templating import env as _env
+        from include.verification.links import ASKABLE, make_link
+
+        try:
+            link = make_link(record.request_id, fields, record.due_at)
+            html = _env.get_template("verification_request.html.j2").render(
+                name=record.name,
+                request_id=record.request_id,
+                asked=[ASKABLE[f] for f in fields],
+                note=note,
+                link=link,
+                due_at=record.due_at,
+            )
+            asked_before = sum(
+                1 for e in self.store.audit_trail(record.request_id) if e["event"] == "more_information_requested"
+            )
+            email = Email(subject="Your CCPA access request: we need a little more information", html=html)
+            send_once(self.store, record.request_id, f"verification_request_{asked_before}", record.email, email)
+            if record.slack_channel and record.slack_ts:
+                self.slack.chat_postMessage(
+                    channel=record.slack_channel,
+                    thread_ts=record.slack_ts,
+                    text=f":envelope: <@{user_id}> asked the requester for: {', '.join(fields)}. "
+                    "The prompt updates when they answer.",
+                )
+        except Exception:
+            log.exception("Could not ask request %s's requester for more information", record.request_id)
+            self._tell(None, record.slack_channel, user_id, "Could not email the requester: see the API server log.")
+
+    def refresh_prompt(self, request_id: str) -> None:
+        """Re-render the review prompt in place (the evidence changed); the request keeps waiting."""
+        record = self.store.get_request(request_id)
+        if record.slack_channel and record.slack_ts and self.store.get_decision(request_id) is None:
+            text, blocks = review_prompt(record, earlier_requests=self.store.earlier_requests(record))
+            self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
+            self.slack.chat_postMessage(
+                channel=record.slack_channel,
+                thread_ts=record.slack_ts,
+                text=":inbox_tray: The requester provided more information: the verification above is updated.",
+            )
+
     def _show_extension(self, record: Any) -> None:
         """The prompt shows the new due date and why; the run emails the requester the notice."""
         try:
@@ -278,14 +366,62 @@ class _Handler:
         except Exception:
             log.warning("Could not show the extension on the review prompt", exc_info=True)
 
+    # -- approval at a verified scope (§7062) -------------------------------------------------------
+
+    def _approve(
+        self, request_id: str, scope: str, user_id: str, response_url: str | None, channel_id: str | None
+    ) -> str:
+        """Approve at ``scope`` only if the verification level allows it: a full approval of a request verified
+        for categories only is refused here, whatever the button said (a hidden button is not a control)."""
+        from include.verification.levels import Scope
+        from include.verification.service import approvable_scope, level_of
+
+        decided = self.store.get_decision(request_id)
+        if decided is not None:  # the one-decision rule answers (and Slack retries stay silent)
+            return self._decide(request_id, APPROVE, user_id, None, response_url, scope=decided.scope)
+        try:
+            record = self.store.get_request(request_id)
+        except UnknownRequest:
+            self._tell(response_url, channel_id, user_id, "This request is unknown or closed.")
+            return "This request is unknown or closed."
+        allowed = approvable_scope(record)
+        if Scope(scope) > allowed:
+            level = level_of(record)
+            self.store.audit(
+                request_id,
+                "approval_refused_verification",
+                actor=user_id,
+                detail={"asked": scope, "allowed": allowed.value, "points": level.points},
+            )
+            what = {
+                Scope.CATEGORIES: "Use *Approve categories only*.",
+                Scope.NONE: "Ask for more information, or reject.",
+            }.get(allowed, "")
+            self._tell(
+                response_url,
+                channel_id or record.slack_channel,
+                user_id,
+                f"Refused: the identity evidence is not enough for that ({level.words(record.request_type)}). {what}",
+            )
+            return "refused"
+        return self._decide(request_id, APPROVE, user_id, None, response_url, scope=scope)
+
     # -- shared -------------------------------------------------------------------------------------
 
-    def _decide(self, request_id: str, action: str, user_id: str, reason: str | None, response_url: str | None) -> str:
+    def _decide(
+        self,
+        request_id: str,
+        action: str,
+        user_id: str,
+        reason: str | None,
+        response_url: str | None,
+        scope: str | None = None,
+    ) -> str:
         """Write the decision (the database keeps it to one), then update Slack. Returns 'created' or why not."""
-        basis = _approval_basis(self.store, request_id, SCOPE_FULL) if action == APPROVE else None
+        basis = _approval_basis(self.store, request_id, scope or SCOPE_FULL) if action == APPROVE else None
         try:
             decision, created = self.store.record_decision(
-                request_id, action, user_id, reason=reason, response_url=response_url, basis=basis
+                request_id, action, user_id, reason=reason, response_url=response_url, scope=scope, basis=basis
             )
         except UnknownRequest:
             self._tell(response_url, None, user_id, "This request is unknown or closed.")
@@ -294,14 +430,16 @@ class _Handler:
             if (decision.decided_by, decision.action) != (user_id, action):  # not just Slack retrying our click
                 self._tell(response_url, self._channel(request_id), user_id, _already(decision))
             return _already(decision, plain=True)
-        _background.submit(self._show_progress, request_id, action, user_id, response_url)
+        _background.submit(self._show_progress, request_id, action, user_id, response_url, decision.scope)
         return "created"
 
-    def _show_progress(self, request_id: str, action: str, user_id: str, response_url: str | None) -> None:
+    def _show_progress(
+        self, request_id: str, action: str, user_id: str, response_url: str | None, scope: str | None = None
+    ) -> None:
         try:
             record = self.store.get_request(request_id)
             progress = "building the report…" if action == APPROVE else "sending the rejection…"
-            text, blocks = outcome_prompt(record, action=action, decided_by=user_id, outcome=progress)
+            text, blocks = outcome_prompt(record, action=action, decided_by=user_id, outcome=progress, scope=scope)
             if response_url:
                 slack_client.webhook(response_url).send_dict({"replace_original": True, "text": text, "blocks": blocks})
             elif record.slack_channel and record.slack_ts:

@@ -14,13 +14,12 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from include import config, law, storage
 from include.datastores.extract import extract
-from include.datastores.identity import gather as gather_evidence
 from include.datastores.registry import load_registry
 from include.decision import reminders
 from include.mail.notices import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
 from include.mail.send import send_once
-from include.report.model import ExtractSummary, summaries
-from include.request import AccessRequest, InvalidRequest
+from include.report.model import BuiltReport, ExtractSummary, summaries
+from include.request import SPECIFIC_PIECES, AccessRequest, InvalidRequest
 from include.slack import client as slack_client
 from include.slack.blocks import outcome_prompt, review_prompt, thread_notice
 from include.store import (
@@ -30,6 +29,8 @@ from include.store import (
     EXTENSION_NOTICE,
     REJECTION,
     REPORT,
+    SCOPE_CATEGORIES,
+    SCOPE_FULL,
     ComplianceStore,
     RequestRecord,
     Status,
@@ -81,10 +82,9 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
         raise AirflowSkipException(f"request {request_id} is a duplicate of open request {record.linked_to}")
     if record.slack_ts:
         return {"channel": record.slack_channel or "", "ts": record.slack_ts}
-    evidence = gather_evidence(
-        load_registry().datastores, email=record.email, name=record.name, since=law.EARLIEST_LOOKBACK
-    )
-    s.set_identity_evidence(request_id, evidence.summary())
+    from include.verification import service as verification
+
+    record, evidence = verification.compute(s, record)
     record = _check_account(s, record)
     text, blocks = review_prompt(record, evidence=evidence.summary(), earlier_requests=s.earlier_requests(record))
     channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
@@ -107,14 +107,28 @@ def _check_account(s: ComplianceStore, record: RequestRecord) -> RequestRecord:
 
 def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, Any]:
     """One datastore's rows for the requester, streamed to storage; only the path and counts go to XCom."""
-    record = store().get_request(request_id)
+    s = store()
+    record = s.get_request(request_id)
     datastore = load_registry().get(name)
     dest = storage.request_dir(request_id) / f"{name}.jsonl"
     summary = extract(
-        datastore, email=record.email, name=record.name, since=_since(record.received_at, lookback), dest=dest
+        datastore,
+        email=record.email,
+        name=record.name,
+        since=_since(record.received_at, lookback),
+        dest=dest,
+        keep_values=_scope(s, request_id) == SCOPE_FULL,  # a categories answer never writes a value (§7062(b))
     )
     log.info("Datastore %s: %d row(s) for request %s", name, summary.row_count, request_id)
     return summary.to_dict()
+
+
+def _scope(s: ComplianceStore, request_id: str) -> str:
+    """The scope the officer approved (full or categories), as the database recorded it."""
+    decision = s.get_decision(request_id)
+    if decision is None or decision.action != APPROVE or decision.scope is None:
+        raise AirflowFailException(f"request {request_id} has no approval: nothing may be disclosed")
+    return decision.scope
 
 
 def _since(received_at: datetime, lookback: str) -> datetime:
@@ -126,12 +140,41 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     s = store()
     record = s.get_request(request_id)
     datastores = summaries(extracts)
-    from include.report import files as report_files
+    scope = _scope(s, request_id)
+    since = _since(record.received_at, lookback)
+    report: BuiltReport
+    if scope == SCOPE_CATEGORIES:
+        from include.report import categories
 
-    report = report_files.build(record, _since(record.received_at, lookback), datastores)
-    s.audit(request_id, "report_built", detail={"datastores": len(datastores), "rows": report.row_count})
+        report = categories.build(record, since, datastores, unverified_reason=_unverified_reason(record))
+    else:
+        from include.report import files as report_files
+
+        report = report_files.build(record, since, datastores)
+    s.audit(
+        request_id,
+        "report_built",
+        detail={"datastores": len(datastores), "rows": report.row_count, "scope": scope},
+    )
     _flag_uncategorised(record, datastores)
     return report.to_dict()
+
+
+def _unverified_reason(record: RequestRecord) -> str:
+    """§7024: why a specific-pieces request is answered with categories (empty when categories were asked for)."""
+    if record.request_type != SPECIFIC_PIECES:
+        return ""
+    from include.verification.service import level_of
+
+    level = level_of(record)
+    t = level.thresholds
+    needed = f"{t.specific_points} matching pieces of information"
+    if t.specific_needs_declaration:
+        needed += " and a signed declaration"
+    have = f"{level.points} of the pieces of information you gave matched our records"
+    if not level.declaration:
+        have += ", and no signed declaration was given"
+    return f"the law requires {needed}; {have}"
 
 
 def _flag_uncategorised(record: RequestRecord, datastores: tuple[ExtractSummary, ...]) -> None:
@@ -269,8 +312,15 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
     if decision is None:
         raise RuntimeError(f"request {request_id} has no decision: nothing to close")
     outcome = ":white_check_mark: report sent" if decision.action == APPROVE else ":x: rejection sent"
+    if decision.action == APPROVE and decision.scope == SCOPE_CATEGORIES:
+        outcome = ":white_check_mark: categories report sent (no values)"
     text, blocks = outcome_prompt(
-        record, action=decision.action, decided_by=decision.decided_by, outcome=outcome, run_url=run_url
+        record,
+        action=decision.action,
+        decided_by=decision.decided_by,
+        outcome=outcome,
+        run_url=run_url,
+        scope=decision.scope,
     )
     if record.slack_channel and record.slack_ts:
         slack_client.web_client().chat_update(

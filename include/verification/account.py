@@ -267,15 +267,9 @@ def level_for(record: RequestRecord, level: Level) -> Level:
 
 def current_level(record: RequestRecord) -> Level:
     """The level a stored request reaches now: its matching data points (§7062) with the account login (§7061)."""
-    from include.datastores.identity import PointsRecord
-    from include.verification.levels import assess, thresholds
+    from include.verification.service import level_of
 
-    points = assess(
-        PointsRecord.from_json(record.verification),
-        declaration=record.identifiers.declaration is not None,
-        limits=thresholds(),
-    )
-    return level_for(record, points)
+    return level_of(record)
 
 
 def fraud_signals(account: Account | None, received_at: datetime) -> list[str]:

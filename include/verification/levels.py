@@ -69,6 +69,9 @@ class Points(Protocol):
     @property
     def points(self) -> int: ...
 
+    @property
+    def nothing_held(self) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -110,6 +113,8 @@ class Level:
     declaration: bool
     differs: tuple[str, ...] = ()
     thresholds: Thresholds = Thresholds()
+    #: Every datastore was checked and none holds the email: the only answer ("we hold nothing") discloses nothing.
+    nothing_held: bool = False
     #: For an account login: how and when the consumer logged in ("password, 4 min before the request").
     login: str = ""
     #: Why the scope was held below what the evidence reached (a red flag), in plain words; empty when not.
@@ -151,6 +156,8 @@ class Level:
             if t.specific_needs_declaration and not self.declaration:
                 missing.append("a signed declaration")
             return "enough for categories only (specific pieces need " + " and ".join(missing) + ")"
+        if self.nothing_held:
+            return "nothing held in any datastore: the answer (categories) discloses nothing"
         return f"not enough to verify (categories need {t.categories_points} points)"
 
 
@@ -175,6 +182,7 @@ def assess(points: Points, *, declaration: bool, limits: Thresholds | None = Non
         declaration=declaration,
         differs=tuple(points.differs),
         thresholds=t,
+        nothing_held=points.nothing_held,
     )
 
 
@@ -186,4 +194,8 @@ def best(levels: Iterable[Level]) -> Level:
 def approvable(level: Level, request_type: str) -> Scope:
     """What an approval of this request may disclose: never more than the level, never more than was asked."""
     asked = Scope.FULL if request_type == SPECIFIC_PIECES else Scope.CATEGORIES
+    if level.scope == Scope.NONE and level.nothing_held:
+        # Nothing to disclose: "we hold no personal information about you", as a categories answer (never values:
+        # should data appear before the report is built, it still goes out as categories only).
+        return Scope.CATEGORIES
     return asked if level.scope >= asked else level.scope

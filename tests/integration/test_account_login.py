@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devtools.demo_data import DEMO_PERSON
-from tests.factories import registry_with_accounts, seed_accounts
+from tests.factories import declaration_for, registry_with_accounts, seed_accounts
 from tests.integration.conftest import APPROVER
 
 pytestmark = pytest.mark.integration
@@ -87,6 +87,7 @@ def test_7061_a_logged_in_request_is_approved_with_a_full_report_and_its_basis_r
 
     assert dag_run.state == "success"
     assert "account held for this email (accounts); mfa login 3 min before the request" in seen["prompt"]
+    assert "verified by account login (§7061)" in seen["prompt"] and "enough for specific pieces" in seen["prompt"]
     assert "ACC-1001" not in seen["prompt"]
     record = accounts.store.find_by_run_id(dag_run.run_id)
     decision = accounts.store.get_decision(record.request_id)
@@ -111,3 +112,68 @@ def test_7061_a_login_with_an_account_channel_gets_a_notice_and_the_link_not_the
     html = _html(mail)
     assert centre in html and not [v for v in VALUES if v in html]
     assert not list(mail.message.iter_attachments())
+
+
+def test_7061_a_stale_login_falls_back_to_the_data_points(accounts, run_dag):
+    seen: dict = {}
+    officer = _officer(accounts, "ccpa_approve_categories", seen)
+    dag_run = run_dag({**DEMO_PERSON, "account": _login(minutes_ago=120)})
+    officer.join(5)
+
+    assert dag_run.state == "success"
+    assert "ccpa_approve" not in seen["actions"], "no full approval on two data points"
+    assert "treated as a request from a non-account holder" in seen["prompt"]
+    assert "2 of 2 points match: email, name" in seen["prompt"]
+    record = accounts.store.find_by_run_id(dag_run.run_id)
+    decision = accounts.store.get_decision(record.request_id)
+    assert (decision.scope, decision.basis) == ("categories", "categories_only")
+    [mail] = accounts.answers()
+    assert not [v for v in VALUES if v in _html(mail)]
+    assert _export(accounts)[record.request_id]["verification_basis"] == "categories_only"
+
+
+def test_7061_a_mismatched_account_is_flagged_and_a_full_approval_refused(accounts, run_dag):
+    seen: dict = {}
+
+    def officer() -> None:
+        msg = _prompt(accounts)
+        seen["actions"] = [b["action_id"] for b in _buttons(msg)]
+        seen["prompt"] = str(msg["blocks"])
+        request_id = _buttons(msg)[0]["value"]
+        crafted = {  # validly signed, by an approver: only the red flag stands in the way
+            "type": "block_actions",
+            "user": {"id": APPROVER},
+            "actions": [{"action_id": "ccpa_approve", "value": request_id, "type": "button"}],
+            "response_url": msg["response_url"],
+        }
+        seen["crafted"] = accounts.slack.send_signed(crafted)
+        time.sleep(0.5)
+        seen["after"] = accounts.store.get_decision(request_id)
+        seen["reject"] = accounts.slack.click(msg["ts"], "ccpa_reject", user_id=APPROVER)
+        seen["modal"] = accounts.submit_rejection("cannot_verify")
+
+    thread = threading.Thread(target=officer, daemon=True)
+    thread.start()
+    # John Roe's account id with Jane's email; her data points and declaration alone would reach specific pieces.
+    conf = {
+        **DEMO_PERSON,
+        "postal_address": "100 Market Street",
+        "declaration": declaration_for(DEMO_PERSON["name"]),
+        "account": _login("ACC-2002"),
+    }
+    dag_run = run_dag(conf)
+    thread.join(5)
+
+    assert dag_run.state == "success"
+    assert "red flag" in seen["prompt"] and "not the one held for this email" in seen["prompt"]
+    assert "verified by account login" not in seen["prompt"] and "ACC-2002" not in seen["prompt"]
+    assert "ccpa_approve" not in seen["actions"]
+    assert seen["crafted"][0] == 200 and seen["after"] is None, "the full approval is refused"
+    record = accounts.store.find_by_run_id(dag_run.run_id)
+    refused = [
+        e for e in accounts.store.audit_trail(record.request_id) if e["event"] == "approval_refused_verification"
+    ]
+    assert refused and refused[0]["detail"]["asked"] == "full"
+    [mail] = accounts.answers()
+    assert "could not be completed" in mail.message["Subject"]
+    assert not [v for v in VALUES if v in _html(mail)]

@@ -1,8 +1,10 @@
 import json
 from datetime import UTC, datetime
 
+from include.request import Declaration, Identifiers
 from include.slack.blocks import ACTION_APPROVE, ACTION_REJECT, outcome_prompt, review_prompt
 from include.store import RequestRecord
+from tests.factories import points_json
 
 RECORD = RequestRecord(
     request_id="0123456789abcdef0123456789abcdef",
@@ -16,6 +18,8 @@ RECORD = RequestRecord(
     slack_channel=None,
     slack_ts=None,
     closed_at=None,
+    verification=points_json(("email", "name", "phone")),
+    identifiers=Identifiers(declaration=Declaration(datetime(2026, 11, 27, 9, tzinfo=UTC), "Jane Doe", "2026-01")),
 )
 
 
@@ -29,7 +33,7 @@ def test_prompt_shows_the_request_and_offers_approve_and_reject():
     assert "jane.doe@example.com" in rendered
     assert "https://ids.example.com/jane.png" in rendered
     assert "2027-01-11" in rendered  # due date
-    assert [b["action_id"] for b in _buttons(blocks)] == [ACTION_APPROVE, ACTION_REJECT, "ccpa_extend"]
+    assert [b["action_id"] for b in _buttons(blocks)] == [ACTION_APPROVE, "ccpa_ask_more", ACTION_REJECT, "ccpa_extend"]
     assert _buttons(blocks)[0]["confirm"]["confirm"]["text"] == "Approve"  # Approve asks for confirmation
     assert text
 
@@ -71,6 +75,40 @@ def test_an_extended_request_shows_why_and_offers_no_second_extension():
     rendered = json.dumps(blocks)
     assert "extended to 90 days" in rendered and "big &lt;data&gt;" in rendered and "<@U0OFFICER>" in rendered
     assert "ccpa_extend" not in [b["action_id"] for b in _buttons(blocks)]
+
+
+def test_7062_the_prompt_shows_the_level_in_plain_words():
+    _, blocks = review_prompt(RECORD)
+    rendered = json.dumps(blocks, ensure_ascii=False)
+    assert "3 of 3 points match: email, name, phone · declaration signed · enough for specific pieces" in rendered
+
+
+def test_7062_two_points_turn_approve_into_approve_categories_only():
+    from dataclasses import replace
+
+    two = replace(RECORD, verification=points_json(("email", "name")))
+    _, blocks = review_prompt(two)
+    [approve, *_] = _buttons(blocks)
+    assert approve["action_id"] == "ccpa_approve_categories"
+    assert approve["text"]["text"] == "Approve categories only"
+    assert ACTION_APPROVE not in [b["action_id"] for b in _buttons(blocks)]
+    assert "enough for categories only" in json.dumps(blocks)
+
+
+def test_7062_one_point_offers_no_approval():
+    from dataclasses import replace
+
+    _, blocks = review_prompt(replace(RECORD, verification=points_json(("email",))))
+    actions = [b["action_id"] for b in _buttons(blocks)]
+    assert "ccpa_approve" not in actions and "ccpa_approve_categories" not in actions
+    assert "not enough to verify" in json.dumps(blocks)
+
+
+def test_the_photo_id_is_shown_only_when_given():
+    from dataclasses import replace
+
+    _, blocks = review_prompt(replace(RECORD, photo_id_url=""))
+    assert "Photo ID" not in json.dumps(blocks)
 
 
 # -- §7061: the account login on the prompt (issue 17) -----------------------------------------------------------

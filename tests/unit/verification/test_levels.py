@@ -91,3 +91,17 @@ def test_a_raised_threshold_raises_the_level_needed():
     raised = Thresholds(categories_points=3, specific_points=4)
     assert assess(_points(3), declaration=True, limits=raised).scope == Scope.CATEGORIES
     assert assess(_points(2), declaration=True, limits=raised).scope == Scope.NONE
+
+
+def test_7062_when_nothing_is_held_the_only_answer_discloses_nothing_and_is_categories():
+    nothing = PointsRecord(
+        given=("email", "name"), stores=(StoreMatch("crm", True, False), StoreMatch("web", True, False))
+    )
+    level = assess(nothing, declaration=False)
+    assert level.scope == Scope.NONE and level.nothing_held
+    assert approvable(level, "specific_pieces") == Scope.CATEGORIES
+    # A datastore that could not be checked might hold data: no approval then.
+    unknown = PointsRecord(
+        given=("email", "name"), stores=(StoreMatch("crm", True, False), StoreMatch("web", False, False))
+    )
+    assert approvable(assess(unknown, declaration=False), "specific_pieces") == Scope.NONE
