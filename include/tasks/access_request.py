@@ -167,6 +167,8 @@ def _unverified_reason(record: RequestRecord) -> str:
     from include.verification.service import level_of
 
     level = level_of(record)
+    if level.capped:  # §7061: the account login did not match the account held for this email
+        return "the account you were signed in to when making the request is not the one we hold for your email"
     t = level.thresholds
     needed = f"{t.specific_points} matching pieces of information"
     if t.specific_needs_declaration:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from devtools.standins.mail_sink import MailSink
-from include.request import AccessRequest, Account
+from include.request import AccessRequest, Account, Declaration, Identifiers
 from include.store.schema import BASIS_ACCOUNT_LOGIN, BASIS_DATA_POINTS_DECLARATION
 from include.verification.account import delivery_url
 from tests.conftest import use_smtp
@@ -57,4 +58,27 @@ def _logged_in_without_channel(store):
     account = Account("ACC-1001", RECEIVED - timedelta(minutes=3), "mfa")
     return store.register_request(
         "manual__nochannel", AccessRequest("Jane Doe", "j@example.com", account=account), RECEIVED
+    )
+
+
+def test_7061_7024_a_categories_answer_held_down_by_a_mismatched_login_says_so(compliance_store):
+    from dataclasses import replace
+
+    from include.datastores.identity import StoreMatch
+    from include.tasks.access_request import _unverified_reason
+    from include.verification.account import AccountCheck, AccountStatus
+
+    three = StoreMatch("crm", True, True, ("email", "name", "phone"))
+    record = replace(
+        _logged_in(compliance_store),
+        identifiers=Identifiers(declaration=Declaration(RECEIVED, "Jane Doe", "2026-01")),
+        verification=json.dumps({"given": ["email", "name", "phone"], "stores": [three.to_dict()]}),
+    )
+    assert _unverified_reason(record) == (
+        "the law requires 3 matching pieces of information and a signed declaration; "
+        "3 of the pieces of information you gave matched our records"
+    )
+    mismatch = AccountCheck(AccountStatus.MISMATCH, "mfa", 180, 30, ("accounts",))
+    assert _unverified_reason(replace(record, account_check=mismatch.to_json())) == (
+        "the account you were signed in to when making the request is not the one we hold for your email"
     )
