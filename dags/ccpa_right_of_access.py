@@ -59,7 +59,10 @@ DATASTORES = load_registry().datastores
             **PARAM_SCHEMAS["request_type"],
         ),
         "photo_id_url": Param(
-            None, title="Photo ID URL", description="Link to a photo ID (optional)", **PARAM_SCHEMAS["photo_id_url"]
+            "",
+            title="Photo ID URL",
+            description="Link to the photo ID (optional)",
+            **PARAM_SCHEMAS["photo_id_url"],
         ),
         "phone": Param(
             None, title="Phone", description="Optional, matched against data held", **PARAM_SCHEMAS["phone"]
@@ -85,6 +88,12 @@ DATASTORES = load_registry().datastores
             title="Signed declaration",
             description="{signed_at, signer_name, statement_version}: signed under penalty of perjury (§7063)",
             **PARAM_SCHEMAS["declaration"],
+        ),
+        "language": Param(
+            "",
+            type="string",
+            enum=["", "en", "es"],
+            description="The requester's language (en, es); empty: the Variable ccpa_default_language",
         ),
         "channel": Param(
             "api",

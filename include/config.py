@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Connections
 COMPLIANCE_CONN_ID = "ccpa_compliance_db"
@@ -34,8 +35,15 @@ DEFAULT_REAUTH_MAX_AGE_MINUTES = 30
 #: request came within this many minutes of a password reset. Policy defaults.
 EMAIL_CHANGE_WARNING_DAYS = 30
 PASSWORD_RESET_WARNING_MINUTES = 15
+VAR_REQUIRED_APPROVALS = "ccpa_required_approvals"
+VAR_REQUIRED_APPROVALS_FOR = "ccpa_required_approvals_for"
+VAR_TIMEZONE = "ccpa_timezone"
 GMAIL_CONN_ID = "google_cloud_default"
 VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
+VAR_DEFAULT_LANGUAGE = "ccpa_default_language"
+#: Origins (space- or comma-separated, e.g. ``https://www.example.com``) whose pages may embed the request form in an
+#: ``<iframe>`` and post it; the API server's own origin always may.
+VAR_FORM_EMBED_ORIGINS = "ccpa_form_embed_origins"
 
 # Environment
 ENV_POLL_SECONDS = "CCPA_DECISION_POLL_SECONDS"
@@ -80,6 +88,49 @@ def approvers() -> frozenset[str]:
     """Slack user ids allowed to decide. Unset means nobody: deciding is never open by accident."""
     raw = get_variable(VAR_APPROVERS, "")
     return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+#: The most approvals a business may require: more officers than that is a committee, not a check.
+MAX_REQUIRED_APPROVALS = 5
+#: ``ccpa_required_approvals_for`` values: every request, or only requests for specific pieces of information.
+APPROVALS_FOR_ALL = "all"
+APPROVALS_FOR_SPECIFIC_PIECES = "specific_pieces"
+DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+
+def required_approvals(*, specific_pieces: bool = True) -> int:
+    """Distinct officers who must approve a request (Variable ``ccpa_required_approvals``, default 1).
+
+    With ``ccpa_required_approvals_for`` = ``specific_pieces`` the number applies only to requests for specific
+    pieces of personal information; other requests need one. Until identity verification levels exist every request
+    is treated as one for specific pieces (the stricter reading).
+    """
+    raw = str(get_variable(VAR_REQUIRED_APPROVALS, "1")).strip() or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_REQUIRED_APPROVALS:
+        raise ConfigurationError(
+            f"Airflow Variable '{VAR_REQUIRED_APPROVALS}' must be a whole number from 1 to {MAX_REQUIRED_APPROVALS}, "
+            f"got {raw!r}"
+        )
+    scope = str(get_variable(VAR_REQUIRED_APPROVALS_FOR, APPROVALS_FOR_ALL)).strip() or APPROVALS_FOR_ALL
+    if scope not in (APPROVALS_FOR_ALL, APPROVALS_FOR_SPECIFIC_PIECES):
+        raise ConfigurationError(
+            f"Airflow Variable '{VAR_REQUIRED_APPROVALS_FOR}' must be '{APPROVALS_FOR_ALL}' or "
+            f"'{APPROVALS_FOR_SPECIFIC_PIECES}', got {scope!r}"
+        )
+    if scope == APPROVALS_FOR_SPECIFIC_PIECES and not specific_pieces:
+        return 1
+    return int(raw)
+
+
+def business_timezone() -> ZoneInfo:
+    """The business's time zone for officers' pages (Variable ``ccpa_timezone``); times are stored in UTC."""
+    name = str(get_variable(VAR_TIMEZONE, DEFAULT_TIMEZONE)).strip() or DEFAULT_TIMEZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"Airflow Variable '{VAR_TIMEZONE}' must be an IANA time zone such as {DEFAULT_TIMEZONE!r}, got {name!r}"
+        ) from None
 
 
 def poll_seconds() -> float:

@@ -62,10 +62,11 @@ PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
         "maxLength": _MAX_EMAIL,
         "pattern": r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$",
     },
+    # Optional (the request form makes the upload optional): empty, or an http(s) link.
     "photo_id_url": {
-        "type": ["null", "string"],
+        "type": "string",
         "maxLength": _MAX_URL,
-        "pattern": r"^\s*([Hh][Tt][Tt][Pp][Ss]?://\S+)?\s*$",
+        "pattern": r"^\s*([Hh][Tt][Tt][Pp][Ss]?://\S+\s*)?$",
     },
     "request_type": {"type": "string", "enum": list(REQUEST_TYPES)},
     "phone": {"type": ["null", "string"], "maxLength": 40, "pattern": r"^\s*(\+?[0-9 ().\-]+)?\s*$"},

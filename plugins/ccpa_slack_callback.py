@@ -1,23 +1,73 @@
-"""Serves the Slack callback on the Airflow API server: ``POST /ccpa/slack/actions``.
+"""Serves the CCPA endpoints on the Airflow API server, under ``/ccpa``:
 
-Airflow 3's supported plugin interface (``fastapi_apps``) mounts any ASGI app; the Flask app is wrapped by a2wsgi,
-already an Airflow dependency. No FAB, no CSRF exemption: Slack's signature is the authentication.
+- ``POST /ccpa/slack/actions``: the Slack callback (a Flask app wrapped by a2wsgi, already an Airflow dependency).
+  No FAB, no CSRF exemption: Slack's signature is the authentication.
+- ``/ccpa/requests/``: the officers' requests page (FastAPI), guarded by Airflow's own authentication and
+  authorisation (users who may read runs of ``ccpa_right_of_access``) and linked from Airflow's navigation
+  (``external_views``: shown inside the Airflow UI at ``/plugin/ccpa-requests``).
+
+Airflow 3's supported plugin interface (``fastapi_apps``) mounts any ASGI app. Every Airflow component loads plugins,
+not only the API server, so the app is built on its first request, not when this file is imported.
 """
 
 from __future__ import annotations
 
-from a2wsgi import WSGIMiddleware
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
 from airflow.plugins_manager import AirflowPlugin
 
-from include.slack.callback import create_app
-
 URL_PREFIX = "/ccpa"
+REQUESTS_PATH = f"{URL_PREFIX}/requests/"
 
-slack_callback_asgi = WSGIMiddleware(create_app())  # type: ignore[arg-type] # Flask is a WSGI app; a2wsgi's stub is narrower
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def create_ccpa_app() -> Any:
+    """The requests page's routes first; everything else under /ccpa goes to the Slack callback's Flask app."""
+    from a2wsgi import WSGIMiddleware
+
+    from include.slack.callback import create_app as create_callback_app
+    from include.web.pages import create_app as create_pages_app
+
+    app = create_pages_app()
+    app.mount("/", WSGIMiddleware(create_callback_app()))  # type: ignore[arg-type]
+    return app
+
+
+class LazyASGI:
+    """An ASGI app built on its first request."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._app: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            self._app = self._factory()
+        await self._app(scope, receive, send)
+
+    def __repr__(self) -> str:
+        return "ccpa_app (the Slack callback and the requests page)"
+
+
+ccpa_asgi = LazyASGI(create_ccpa_app)
 
 
 class CcpaSlackCallbackPlugin(AirflowPlugin):
     name = "ccpa_slack_callback"
-    fastapi_apps = [  # noqa: RUF012 (AirflowPlugin declares it; a ClassVar annotation would shadow that)
-        {"app": slack_callback_asgi, "url_prefix": URL_PREFIX, "name": "CCPA Slack callback"}
+    # Plain lists as AirflowPlugin declares them (a ClassVar annotation conflicts with its instance variables).
+    fastapi_apps: list[Any] = [  # noqa: RUF012
+        {"app": ccpa_asgi, "url_prefix": URL_PREFIX, "name": "CCPA Slack callback"}
+    ]
+    external_views: list[Any] = [  # noqa: RUF012
+        {
+            "name": "CCPA requests",
+            "href": REQUESTS_PATH,
+            "url_route": "ccpa-requests",
+            "destination": "nav",
+            "category": "browse",
+        }
     ]

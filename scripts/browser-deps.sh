@@ -31,3 +31,11 @@ if [ "$have" != "$PLAYWRIGHT_VERSION" ]; then
   [ -f "$ROOT/constraints.txt" ] && constraints=(-c "$ROOT/constraints.txt")
   "$PY" -m pip install -q "playwright==$PLAYWRIGHT_VERSION" "${constraints[@]}"
 fi
+AXE_VERSION="0.1.8"  # axe-playwright-python: axe-core bundled, injected into the page by Playwright (no download)
+have="$("$PY" -c 'import importlib.metadata as m; print(m.version("axe-playwright-python"))' 2>/dev/null || true)"
+if [ "$have" != "$AXE_VERSION" ]; then
+  log "pip install axe-playwright-python==$AXE_VERSION"
+  constraints=()
+  [ -f "$ROOT/constraints.txt" ] && constraints=(-c "$ROOT/constraints.txt")
+  "$PY" -m pip install -q "axe-playwright-python==$AXE_VERSION" "${constraints[@]}"
+fi

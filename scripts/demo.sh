@@ -423,6 +423,7 @@ cat >&2 <<EOF
 
   Airflow UI:   $AF_URL  (user admin, password $ADMIN_PASSWORD)
   This run:     $AF_URL/dags/$DAG_ID/runs/$RUN_ID_Q
+  Requests:     $AF_URL/plugin/ccpa-requests   (Browse -> CCPA requests: the open queue, timelines, §7102 numbers)
   Slack page:   $SLACK_URL/   (the review channel as Slack shows it: click Approve / Reject… / Extend there)
   Mail page:    $MAIL_URL/   (every email the requester received, with its attachments)
   Demo took $((SECONDS - START)) s; Approve click -> run success: $((DONE_AT - CLICK_AT)) s.

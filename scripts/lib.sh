@@ -31,7 +31,9 @@ find_python() {
 }
 
 ensure_system() {
-  apt_install pkg-config default-libmysqlclient-dev gcc libc6-dev ca-certificates curl fonts-dejavu-core
+  # Fonts for the PDF report (include/report/pdf.py FONT_CHAIN): TrueType outlines, as ReportLab embeds no CFF.
+  apt_install pkg-config default-libmysqlclient-dev gcc libc6-dev ca-certificates curl fonts-dejavu-core \
+    fonts-noto-core fonts-droid-fallback fonts-nanum
   if ! find_python >/dev/null; then
     apt_install python3 python3-venv python3-dev
   fi

@@ -23,7 +23,15 @@ ENTRY = """datastores:
 
 
 def report_context(
-    *, name: str, request_id: str, received_at, since, datastores: list[dict], rows=None, email: str = ""
+    *,
+    name: str,
+    request_id: str,
+    received_at,
+    since,
+    datastores: list[dict],
+    rows=None,
+    email: str = "",
+    language: str = "en",
 ):
     """A ReportContext from extract summaries as dicts (as XCom carries them); a dict's ``_rows`` are its rows."""
     from include.report.model import ExtractSummary, ReportContext
@@ -38,6 +46,7 @@ def report_context(
         since=since,
         datastores=typed,
         rows=rows or (lambda summary, query: iter(kept[summary.datastore])),
+        language=language,
     )
 
 

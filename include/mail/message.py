@@ -59,14 +59,20 @@ def build_message(
     html: str,
     message_id: str,
     attachments: list[Attachment] | tuple[Attachment, ...] = (),
+    text: str | None = None,
 ) -> EmailMessage:
+    """multipart/alternative (text/plain, then the HTML: clients show the last they can) inside multipart/mixed
+    when there are attachments. The text part is derived from the HTML unless given."""
     msg = EmailMessage(policy=SMTP)
     msg["From"] = mailbox(from_email)
     msg["To"] = mailbox(to)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = message_id
-    msg.set_content(html, subtype="html", charset="utf-8")
+    from include.mail.text import html_to_text
+
+    msg.set_content(text if text is not None else html_to_text(html), charset="utf-8")
+    msg.add_alternative(html, subtype="html", charset="utf-8")
     for item in attachments:
         maintype, _, subtype = item.content_type.partition("/")
         msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.filename)

@@ -14,7 +14,7 @@ from include.datastores.extract import read_rows
 from include.law import MAX_EMAIL_BYTES
 from include.mail.message import Attachment, Email
 from include.report.downloads import make_link, write_zip
-from include.report.html import render_report_chunks
+from include.report.html import render_report_chunks, render_summary
 from include.report.model import BuiltReport, DownloadLink, ExtractSummary, ReportContext, ReportFile, summaries
 from include.report.portable import write_csv, write_json
 from include.store import RequestRecord
@@ -42,6 +42,7 @@ def context_for(
         since=since,
         datastores=summaries(datastores),
         rows=_rows,
+        language=record.language,
     )
 
 
@@ -86,14 +87,15 @@ def email_for(
     report = report if isinstance(report, BuiltReport) else BuiltReport.from_dict(report)
     html_url = storage.resolve(report.html)
     size = html_url.stat().st_size + sum(storage.resolve(f.path).stat().st_size for f in report.files)
+    context = context_for(record, report.since, report.datastores)
     if size * _BASE64 < MAX_EMAIL_BYTES * 0.95:
-        attachments = [Attachment(f.filename, f.type, storage.resolve(f.path).read_bytes()) for f in report.files]
-        return Email(subject=report.subject, html=html_url.read_text(encoding="utf-8")), attachments, None
+        # The body is the summary; every record is in the attachments, report.html first (it reads like the body).
+        attachments = [Attachment(HTML_NAME, "text/html", html_url.read_bytes())] if report.files else []
+        attachments += [Attachment(f.filename, f.type, storage.resolve(f.path).read_bytes()) for f in report.files]
+        return render_summary(context, attachments=[a.filename for a in attachments]), attachments, None
     write_zip(record.request_id, [report.html, *(f.path for f in report.files)])
     link = make_link(record.request_id)
-    context = context_for(record, report.since, report.datastores).summary_only()
-    summary = "".join(render_report_chunks(context, download=link))
-    return Email(subject=report.subject, html=summary), [], link
+    return render_summary(context, download=link), [], link
 
 
 __all__ = ["build", "context_for", "email_for"]

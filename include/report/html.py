@@ -10,29 +10,48 @@ from collections.abc import Iterable, Iterator
 
 from include.mail.message import Email
 from include.report.model import WITHHELD_NOTICE, DownloadLink, ReportContext
-from include.templating import env
+from include.templating import env_for
 
 
 def render_report_chunks(
-    context: ReportContext, *, attachments: Iterable[str] = (), download: DownloadLink | None = None
+    context: ReportContext,
+    *,
+    attachments: Iterable[str] = (),
+    download: DownloadLink | None = None,
+    full: bool = True,
 ) -> Iterator[str]:
-    """The report HTML in chunks, for streaming to a file."""
-    return env.get_template("report.html.j2").generate(
-        name=context.name,
-        request_id=context.request_id,
-        received_at=context.received_at,
-        since=context.since,
-        datastores=context.holding,
-        categories=context.categories(),
-        withheld=context.withheld(),
-        withheld_notice=WITHHELD_NOTICE,
-        rows=context.rows,
-        total_rows=context.total_rows,
-        attachments=list(attachments),
-        download=download,
+    """The report HTML in chunks, for streaming to a file. ``full=False``: the email's summary (categories, sources,
+    purposes, recipients, what is withheld, counts per system, how to read the files), no rows: its size does not
+    grow with the data."""
+    return (
+        env_for(context.language)
+        .get_template("report.html.j2")
+        .generate(
+            name=context.name,
+            request_id=context.request_id,
+            received_at=context.received_at,
+            since=context.since,
+            datastores=context.holding,
+            categories=context.categories(),
+            withheld=context.withheld(),
+            withheld_notice=WITHHELD_NOTICE,
+            rows=context.rows,
+            total_rows=context.total_rows,
+            attachments=list(attachments),
+            full=full,
+            download=download,
+        )
     )
 
 
 def render_report(context: ReportContext) -> Email:
     """The whole report in memory (small subjects, tests); the DAG streams ``render_report_chunks`` to a file."""
     return Email(subject=context.subject, html="".join(render_report_chunks(context)))
+
+
+def render_summary(
+    context: ReportContext, *, attachments: Iterable[str] = (), download: DownloadLink | None = None
+) -> Email:
+    """The email's body: the summary, whatever the subject's size (the data is attached or behind the link)."""
+    chunks = render_report_chunks(context.summary_only(), attachments=attachments, download=download, full=False)
+    return Email(subject=context.subject, html="".join(chunks))

@@ -14,25 +14,29 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from include.i18n import N_
+
 #: The statutory categories (Cal. Civ. Code §1798.140(v)) as a requester reads them.
 CATEGORY_LABELS = {
-    "identifiers": "Identifiers (such as name, email address, phone number, IP address)",
-    "customer_records": "Customer records (such as address, account and payment details)",
-    "protected_classifications": "Characteristics of protected classifications (such as age or gender)",
-    "commercial": "Commercial information (such as purchases and orders)",
-    "biometric": "Biometric information",
-    "internet_activity": "Internet or other electronic network activity (such as pages viewed)",
-    "geolocation": "Geolocation data",
-    "sensory": "Audio, electronic, visual or similar information",
-    "professional": "Professional or employment-related information",
-    "education": "Education information",
-    "inferences": "Inferences drawn to create a profile (such as preferences)",
-    "sensitive": "Sensitive personal information",
-    "uncategorised": "Other information (not yet categorised)",
+    "identifiers": N_("Identifiers (such as name, email address, phone number, IP address)"),
+    "customer_records": N_("Customer records (such as address, account and payment details)"),
+    "protected_classifications": N_("Characteristics of protected classifications (such as age or gender)"),
+    "commercial": N_("Commercial information (such as purchases and orders)"),
+    "biometric": N_("Biometric information"),
+    "internet_activity": N_("Internet or other electronic network activity (such as pages viewed)"),
+    "geolocation": N_("Geolocation data"),
+    "sensory": N_("Audio, electronic, visual or similar information"),
+    "professional": N_("Professional or employment-related information"),
+    "education": N_("Education information"),
+    "inferences": N_("Inferences drawn to create a profile (such as preferences)"),
+    "sensitive": N_("Sensitive personal information"),
+    "uncategorised": N_("Other information (not yet categorised)"),
 }
 UNCATEGORISED = "uncategorised"
 
-WITHHELD_NOTICE = "held, not disclosed for your security (§7024(d))"
+WITHHELD_NOTICE = N_("held, not disclosed for your security (§7024(d))")
+SUBJECT_HELD = N_("Your CCPA access request: the personal information we hold about you")
+SUBJECT_NONE_HELD = N_("Your CCPA access request: we hold no personal information about you")
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,8 @@ class ReportContext:
     since: datetime
     datastores: tuple[ExtractSummary, ...]
     rows: RowsFor = no_rows
+    #: The requester's language (include/i18n.py): the HTML, the PDF and the subject are written in it.
+    language: str = "en"
 
     @property
     def holding(self) -> tuple[ExtractSummary, ...]:
@@ -219,9 +225,9 @@ class ReportContext:
 
     @property
     def subject(self) -> str:
-        if self.total_rows:
-            return "Your CCPA access request: the personal information we hold about you"
-        return "Your CCPA access request: we hold no personal information about you"
+        from include.i18n import gettext
+
+        return gettext(self.language, SUBJECT_HELD if self.total_rows else SUBJECT_NONE_HELD)
 
     def categories(self) -> list[CategoryHeld]:
         """Per CCPA category held: where it is, and the sources, purposes and third parties the registry declares.
@@ -255,7 +261,14 @@ class ReportContext:
     def summary_only(self) -> ReportContext:
         """The same context without rows: the summary the email carries when the data is behind a link."""
         return ReportContext(
-            self.request_id, self.name, self.email, self.received_at, self.since, self.datastores, no_rows
+            self.request_id,
+            self.name,
+            self.email,
+            self.received_at,
+            self.since,
+            self.datastores,
+            no_rows,
+            language=self.language,
         )
 
 

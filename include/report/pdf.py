@@ -10,6 +10,7 @@ which are always complete.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from itertools import islice
 from pathlib import Path
@@ -21,11 +22,24 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from include.i18n import gettext, long_date, ngettext
 from include.report.model import WITHHELD_NOTICE, ReportContext
 
 MAX_ROWS_PER_SECTION = 200  # a printed page holds ~60 rows; the JSON and CSV copies are complete
 _MAX_LINES = 12  # a longer value is cut in the PDF (a cell must fit on a page); JSON and CSV hold it whole
-_FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+#: Where Debian's font packages put their TrueType files (scripts/lib.sh and deploy/Dockerfile install them).
+FONT_ROOT = Path("/usr/share/fonts/truetype")
+#: The fallback chain, in order: each character is drawn in the first font that has it. ReportLab embeds TrueType
+#: outlines only (not CFF/OpenType), so CJK comes from Droid Sans Fallback (glyf outlines), not Noto CJK (CFF).
+#: (regular, bold) file names under FONT_ROOT; a missing file is skipped.
+FONT_CHAIN: tuple[tuple[str, str], ...] = (
+    ("noto/NotoSans-Regular.ttf", "noto/NotoSans-Bold.ttf"),  # Latin incl. Vietnamese, Greek, Cyrillic
+    ("dejavu/DejaVuSans.ttf", "dejavu/DejaVuSans-Bold.ttf"),  # symbols; Latin/Greek/Cyrillic without Noto
+    ("noto/NotoSansArabic-Regular.ttf", "noto/NotoSansArabic-Bold.ttf"),
+    ("noto/NotoSansHebrew-Regular.ttf", "noto/NotoSansHebrew-Bold.ttf"),
+    ("droid/DroidSansFallbackFull.ttf", "droid/DroidSansFallbackFull.ttf"),  # Chinese, Japanese
+    ("nanum/NanumGothic.ttf", "nanum/NanumGothicBold.ttf"),  # Korean (Hangul)
+)
 _PAGE_W, _PAGE_H = A4[0] / mm, A4[1] / mm  # the layout is in millimetres, from the top of the page
 _MARGIN, _BOTTOM = 14.0, 16.0
 _PAD = 1.0  # space between a cell's border and its text
@@ -33,27 +47,69 @@ _LINE_MM = 3.4  # one line of a table at 7 pt
 _HEADER_FILL = (240 / 255, 240 / 255, 245 / 255)
 
 
-def _fonts() -> tuple[str, str] | None:
-    """DejaVu (Unicode) as "body"/"body-bold", registered once per process; None when it is not installed."""
-    if "body" in pdfmetrics.getRegisteredFontNames():
-        return "body", "body-bold"
-    if not (_FONT_DIR / "DejaVuSans.ttf").exists():
-        return None
-    pdfmetrics.registerFont(TTFont("body", str(_FONT_DIR / "DejaVuSans.ttf")))
-    pdfmetrics.registerFont(TTFont("body-bold", str(_FONT_DIR / "DejaVuSans-Bold.ttf")))
-    return "body", "body-bold"
+class _Font:
+    """One font of the chain: registered with ReportLab on first use, with the code points it has glyphs for."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name, self.path = name, path
+        self._cmap: frozenset[str] | None = None
+
+    @property
+    def chars(self) -> frozenset[str]:
+        if self._cmap is None:
+            if self.name not in pdfmetrics.getRegisteredFontNames():
+                pdfmetrics.registerFont(TTFont(self.name, str(self.path)))
+            face = pdfmetrics.getFont(self.name).face
+            self._cmap = frozenset(map(chr, face.charToGlyph))
+        return self._cmap
+
+    def has(self, char: str) -> bool:
+        return char in self.chars
+
+
+_CHAINS: dict[bool, list[_Font]] = {}
+
+
+def _chain(bold: bool) -> list[_Font]:
+    """The installed fonts of FONT_CHAIN (regular or bold), loaded lazily: a Latin-only report never reads CJK."""
+    if bold not in _CHAINS:
+        chain = []
+        for n, pair in enumerate(FONT_CHAIN):
+            path = FONT_ROOT / pair[int(bold)]
+            if path.exists():
+                chain.append(_Font(f"ccpa-{n}-{'bold' if bold else 'regular'}", path))
+        _CHAINS[bold] = chain
+    return _CHAINS[bold]
+
+
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+
+
+def visual(text: str) -> str:
+    """Right-to-left text (Arabic, Hebrew) in the order it is drawn, Arabic letters in their joined forms.
+
+    A PDF places glyphs left to right; without this, "محمد" would print reversed and unjoined."""
+    if not _RTL.search(text):
+        return text
+    from arabic_reshaper import ArabicReshaper
+    from bidi import get_display
+
+    # No ligatures (e.g. U+FDF2 for "Allah"): DejaVu has every joined letter form but not them, so a name stays in
+    # one font and is extracted as one piece of text.
+    reshaper = ArabicReshaper(configuration={"support_ligatures": False})
+    return str(get_display(reshaper.reshape(text)))
 
 
 class _Pdf:
     """A cursor down A4 pages: wraps text to a width, breaks pages, repeats the footer."""
 
-    def __init__(self, out: IO[bytes], request_id: str) -> None:
+    def __init__(self, out: IO[bytes], request_id: str, footer: str = "%(request_id)s · %(page)s") -> None:
         self.canvas = Canvas(out, pagesize=A4, pageCompression=1)
         self.canvas.setLineWidth(0.2 * mm)
         self.request_id = request_id
-        fonts = _fonts()
-        self.unicode = fonts is not None
-        self.regular, self.bold = fonts or ("Helvetica", "Helvetica-Bold")
+        self.footer = footer
+        self.unicode = bool(_chain(False))
+        self.regular, self.bold = ("regular", "bold") if self.unicode else ("Helvetica", "Helvetica-Bold")
         self.width = _PAGE_W - 2 * _MARGIN
         self.y = _MARGIN
         self.page = 1
@@ -62,7 +118,24 @@ class _Pdf:
     # ---- text
     def text_(self, value: Any) -> str:
         text = "" if value is None else str(value)
-        return text if self.unicode else text.encode("latin-1", "replace").decode("latin-1")
+        return visual(text) if self.unicode else text.encode("latin-1", "replace").decode("latin-1")
+
+    def runs(self, text: str) -> list[tuple[str, str]]:
+        """``text`` cut into (font name, piece): each character in the first font of the chain that has it."""
+        if not self.unicode:
+            return [(self.font, text)]
+        chain = _chain(self.font == "bold")
+        if chain[0].chars.issuperset(text):  # the common case, at C speed: one font has it all
+            return [(chain[0].name, text)]
+        out: list[tuple[str, str]] = []
+        for char in text:
+            font = next((f for f in chain if f.has(char)), chain[0]) if not char.isspace() or not out else None
+            name = font.name if font is not None else out[-1][0]
+            if out and out[-1][0] == name:
+                out[-1] = (name, out[-1][1] + char)
+            else:
+                out.append((name, char))
+        return out
 
     def ellipsis(self) -> str:
         return "…" if self.unicode else "..."
@@ -71,15 +144,18 @@ class _Pdf:
         self.font, self.size = (self.bold if bold else self.regular), size
 
     def string_width(self, text: str) -> float:
-        return pdfmetrics.stringWidth(text, self.font, self.size) / mm
+        return sum(pdfmetrics.stringWidth(piece, font, self.size) for font, piece in self.runs(text)) / mm
 
     def draw(self, x: float, top: float, line_height: float, text: str, gray: bool = False) -> None:
         """``text`` on the line that starts ``top`` mm from the top of the page, centred in its height."""
         baseline = top + (line_height + self.size * 0.7 * 25.4 / 72) / 2
-        self.canvas.setFont(self.font, self.size)
         if gray:
             self.canvas.setFillColorRGB(110 / 255, 110 / 255, 115 / 255)
-        self.canvas.drawString(x * mm, (_PAGE_H - baseline) * mm, text)
+        at = x * mm
+        for font, piece in self.runs(text):
+            self.canvas.setFont(font, self.size)
+            self.canvas.drawString(at, (_PAGE_H - baseline) * mm, piece)
+            at += pdfmetrics.stringWidth(piece, font, self.size)
         if gray:
             self.canvas.setFillColorRGB(0, 0, 0)
 
@@ -109,7 +185,7 @@ class _Pdf:
     def _footer(self) -> None:
         font, size = self.font, self.size
         self.set_font(False, 7)
-        text = self.text_(f"CCPA access report · request {self.request_id} · page {self.page}")
+        text = self.text_(self.footer % {"request_id": self.request_id, "page": self.page})
         x = _MARGIN + (self.width - self.string_width(text)) / 2
         self.draw(x, _PAGE_H - 12, 5, text, gray=True)
         self.font, self.size = font, size
@@ -187,38 +263,49 @@ class _Pdf:
 
 def write_pdf(out: IO[bytes], context: ReportContext) -> None:
     name, request_id, received_at, since = context.name, context.request_id, context.received_at, context.since
+    language = context.language
+
+    def _(message: str, **variables: Any) -> str:
+        return gettext(language, message, **variables)
+
+    def records(n: int) -> str:
+        return ngettext(language, "%(num)s record", "%(num)s records", n)
+
     rows = context.rows
-    pdf = _Pdf(out, request_id)
+    pdf = _Pdf(out, request_id, footer=_("CCPA access report · request %(request_id)s · page %(page)s"))
     held = context.holding
     total = context.total_rows
 
-    pdf.paragraph("The personal information we hold about you", bold=True, size=16, line_height=8)
-    period = f"{since:%B %-d, %Y} to {received_at:%B %-d, %Y}"
-    intro = (
-        f"Prepared for {name}, in answer to the request received on {received_at:%B %-d, %Y}, "
-        f"covering {period}. "
-        + (
-            f"We found {total} record{'s' if total != 1 else ''} in {len(held)} system{'s' if len(held) != 1 else ''}."
-            if held
-            else "We hold no personal information about you."
-        )
+    pdf.paragraph(_("The personal information we hold about you"), bold=True, size=16, line_height=8)
+    period = _("from %(start)s to %(end)s", start=long_date(since, language), end=long_date(received_at, language))
+    intro = _(
+        "Prepared for %(name)s, in answer to the request received on %(received)s, covering the period %(period)s.",
+        name=name,
+        received=long_date(received_at, language),
+        period=period,
     )
-    pdf.paragraph(intro, bold=False, size=10, line_height=5)
+    systems = ngettext(language, "%(num)s system", "%(num)s systems", len(held))
+    found = (
+        _("We found %(records)s in %(systems)s.", records=records(total), systems=systems)
+        if held
+        else _("We hold no personal information about you.")
+    )
+    pdf.paragraph(f"{intro} {found}", bold=False, size=10, line_height=5)
     pdf.gap(3)
     if not held:
         pdf.save()
         return
 
-    _heading(pdf, "Summary by category")
+    _heading(pdf, _("Summary by category"))
     pdf.table(
-        ["Category", "Where we keep it", "Source", "Purpose", "Disclosed to"],
+        [_("Category"), _("Where we keep it"), _("Source"), _("Purpose"), _("Disclosed to")],
         (
             [
-                c.label,
+                _(c.label),
                 ", ".join(c.datastores),
                 ", ".join(c.sources) or "-",
                 ", ".join(c.purposes) or "-",
-                ", ".join(c.third_parties) or "no one",
+                ", ".join(c.third_parties) or _("no one"),
             ]
             for c in context.categories()
         ),
@@ -229,34 +316,36 @@ def write_pdf(out: IO[bytes], context: ReportContext) -> None:
     withheld = context.withheld()
     if withheld:
         pdf.gap(2)
-        _heading(pdf, "Information we hold but do not disclose")
+        _heading(pdf, _("Information we hold but do not disclose"))
         for w in withheld:
-            pdf.paragraph(f"• {w.column} ({w.datastore}): {WITHHELD_NOTICE}", bold=False, size=9, line_height=5)
+            pdf.paragraph(f"• {w.column} ({w.datastore}): {_(WITHHELD_NOTICE)}", bold=False, size=9, line_height=5)
 
+    held_not_disclosed = _("held, not disclosed")
     for store in held:
         pdf.gap(3)
         _heading(pdf, store.label)
         for section in store.sections:
             if not section.row_count:
                 continue
-            title = f"{section.title} ({section.row_count} records)"
-            pdf.paragraph(title, bold=True, size=9, line_height=5)
+            pdf.paragraph(f"{section.title} ({records(section.row_count)})", bold=True, size=9, line_height=5)
             columns = section.columns
             shown = (
-                ["held, not disclosed" if section.held_but_withheld(c) else row.get(c) for c in columns]
+                [held_not_disclosed if section.held_but_withheld(c) else row.get(c) for c in columns]
                 for row in islice(rows(store, section.query), MAX_ROWS_PER_SECTION)
             )
             headings = [c.replace("_", " ") for c in columns]
             if pdf.table(headings, shown, shares=[1] * len(columns), size=7, line=_LINE_MM):
-                note = (
-                    f"Values too long to print whole end in {pdf.ellipsis()}; "
-                    "the JSON and CSV copies hold them in full."
+                note = _(
+                    "Values too long to print whole end in %(mark)s; the JSON and CSV copies hold them in full.",
+                    mark=pdf.ellipsis(),
                 )
                 pdf.paragraph(note, bold=False, size=8, line_height=5)
             if section.row_count > MAX_ROWS_PER_SECTION:
-                note = (
-                    f"The first {MAX_ROWS_PER_SECTION} of {section.row_count} records are printed here; "
-                    "the JSON and CSV copies contain all of them."
+                note = _(
+                    "The first %(shown)s of %(total)s records are printed here; the JSON and CSV copies contain all "
+                    "of them.",
+                    shown=MAX_ROWS_PER_SECTION,
+                    total=section.row_count,
                 )
                 pdf.paragraph(note, bold=False, size=8, line_height=5)
     pdf.save()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from include import law
+from include.i18n import N_
 from include.request import CATEGORIES
 from include.store import APPROVE, REJECT, RequestRecord
 from include.verification.levels import Level, Scope, approvable
@@ -43,10 +45,13 @@ OTHER_REASON = "other"
 
 #: Reasons an officer can pick when rejecting; the requester reads the text (11 CCR §7024(e): explain the basis).
 REJECTION_REASONS: dict[str, str] = {
-    "photo_id_mismatch": "the photo ID does not match the name in your request",
-    "cannot_verify": "we could not verify your identity to the degree the law requires",
-    "photo_id_unreadable": "the photo ID could not be read",
-    "too_many_requests": "you have already received two answers in the last 12 months (Cal. Civ. Code §1798.130(b))",
+    # Marked for translation: the requester reads the chosen reason in their language (include/i18n.py).
+    "photo_id_mismatch": N_("the photo ID does not match the name in your request"),
+    "cannot_verify": N_("we could not verify your identity to the degree the law requires"),
+    "photo_id_unreadable": N_("the photo ID could not be read"),
+    "too_many_requests": N_(
+        "you have already received two answers in the last 12 months (Cal. Civ. Code §1798.130(b))"
+    ),
     OTHER_REASON: "another reason (explained below)",
 }
 
@@ -111,15 +116,35 @@ def verification_text(request: RequestRecord, level: Level) -> str:
     return f"*Verification* (asked for {asked}): {_escape(level.words(request.request_type))}"
 
 
+def approvals_line(approvers: Sequence[str], required: int) -> str:
+    """ "1 of 2 approvals — @first": how far a request needing several officers has come."""
+    line = f"*{len(approvers)} of {required} approvals*"
+    if approvers:
+        line += " — " + ", ".join(f"<@{user}>" for user in approvers)
+    remaining = required - len(approvers)
+    if remaining > 0:
+        other = "another officer" if remaining == 1 else f"{remaining} more officers"
+        line += f". Needs {other} to approve" + (" (not the same person)." if approvers else ".")
+    return line
+
+
+def _approvers_text(approvers: Sequence[str]) -> str:
+    mentions = [f"<@{user}>" for user in approvers]
+    return mentions[0] if len(mentions) == 1 else ", ".join(mentions[:-1]) + " and " + mentions[-1]
+
+
 def review_prompt(
     request: RequestRecord,
     evidence: str | None = None,
     *,
     earlier_requests: int = 0,
     level: Level | None = None,
+    approvers: Sequence[str] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
     """The message an officer acts on: who asks, what we hold and how well it matches, the due date, and the
-    approval the verification level allows, Reject, Extend."""
+    approval the verification level allows, Reject, Extend.
+
+    With ``required_approvals`` > 1 it also shows who has approved so far ("1 of 2 approvals — @first")."""
     evidence = evidence if evidence is not None else request.identity_evidence
     if level is None:
         from include.verification.service import level_of
@@ -133,6 +158,8 @@ def review_prompt(
             f":warning: This person has made {earlier_requests} other requests in the last 12 months: you may "
             "decline this one (Civ. 1798.130(b)) with *Reject… → already received two answers*."
         )
+    if request.required_approvals > 1 or approvers:
+        notes.append(":busts_in_silhouette: " + approvals_line(approvers, request.required_approvals))
     if request.extended_at:
         notes.append(
             f":hourglass: Deadline extended by <@{request.extended_by}> on {_date(request.extended_at)}: "
@@ -146,20 +173,18 @@ def review_prompt(
         {"type": "header", "text": {"type": "plain_text", "text": "CCPA right-of-access request"}},
         {"type": "section", "fields": _summary_fields(request)},
         {"type": "section", "text": {"type": "mrkdwn", "text": verification_text(request, level)}},
-        *(
-            [
-                {
-                    "type": "section",
-                    "text": {
-                        "type": "mrkdwn",
-                        "text": f"*Photo ID*: <{_escape(request.photo_id_url)}|open the photo ID>\n"
-                        "Check that the photo ID matches the name before approving.",
-                    },
-                }
-            ]
-            if request.photo_id_url
-            else []
-        ),
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f"*Photo ID*: <{_escape(request.photo_id_url)}|open the photo ID>\n"
+                    "Check that the photo ID matches the name before approving."
+                    if request.photo_id_url
+                    else "*Photo ID*: none provided. Verify with the identity evidence below."
+                ),
+            },
+        },
         *(
             [{"type": "section", "text": {"type": "mrkdwn", "text": f"*Identity evidence*: {_escape(evidence)}"}}]
             if evidence
@@ -211,12 +236,15 @@ def outcome_prompt(
     outcome: str,
     run_url: str | None = None,
     scope: str | None = None,
+    approvers: Sequence[str] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The prompt once decided: the same facts, no buttons, who decided (at which scope) and what happened."""
+    """The prompt once decided: the same facts, no buttons, who decided (every approver, at which scope) and what
+    happened."""
     verb = "Approved" if action == APPROVE else "Rejected"
     if action == APPROVE and scope == Scope.CATEGORIES:
         verb = "Approved (categories only)"
-    line = f"{verb} by <@{decided_by}> — {outcome}"
+    who = _approvers_text(approvers) if action == APPROVE and approvers else f"<@{decided_by}>"
+    line = f"{verb} by {who} — {outcome}"
     if run_url:
         line += f" (<{run_url}|Airflow run>)"
     text = f"CCPA access request from {request.name}: {verb.lower()} by {decided_by}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from include import config
 from include.report import downloads
+from include.requester import form as request_form
 from include.slack import client as slack_client
 from include.slack.blocks import (
     ACTIONS,
@@ -43,6 +44,7 @@ from include.slack.blocks import (
     REASON_BLOCK_ID,
     REJECT_VIEW_CALLBACK_ID,
     REJECTION_REASONS,
+    approvals_line,
     ask_modal,
     extend_modal,
     outcome_prompt,
@@ -54,6 +56,7 @@ from include.store import (
     REJECT,
     SCOPE_CATEGORIES,
     SCOPE_FULL,
+    ApprovalResult,
     ComplianceStore,
     Decision,
     ExtensionRefused,
@@ -114,6 +117,7 @@ def create_app(
     store_factory: Callable[[], ComplianceStore] = ComplianceStore.from_connection,
     settings: Any | None = None,
     slack_client_factory: Callable[[], Any] = slack_client.web_client,
+    request_trigger: request_form.TriggerRun | None = None,
 ) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -124,6 +128,7 @@ def create_app(
     from include.verification.page import blueprint_for
 
     app.register_blueprint(blueprint_for(store_factory, handler.refresh_prompt))
+    request_form.register(app, trigger=request_trigger)  # the requester's form and status pages: /request…
 
     @app.errorhandler(413)
     def too_large(_: Exception) -> tuple[Response, int]:
@@ -361,7 +366,11 @@ class _Handler:
         """The prompt shows the new due date and why; the run emails the requester the notice."""
         try:
             if record.slack_channel and record.slack_ts:
-                text, blocks = review_prompt(record, earlier_requests=self.store.earlier_requests(record))
+                text, blocks = review_prompt(
+                    record,
+                    earlier_requests=self.store.earlier_requests(record),
+                    approvers=[a.approver for a in self.store.approvals(record.request_id)],
+                )
                 self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
         except Exception:
             log.warning("Could not show the extension on the review prompt", exc_info=True)
@@ -378,7 +387,7 @@ class _Handler:
 
         decided = self.store.get_decision(request_id)
         if decided is not None:  # the one-decision rule answers (and Slack retries stay silent)
-            return self._decide(request_id, APPROVE, user_id, None, response_url, scope=decided.scope)
+            return self._record_approval(request_id, user_id, response_url, decided.scope or SCOPE_FULL)
         try:
             record = self.store.get_request(request_id)
         except UnknownRequest:
@@ -404,24 +413,69 @@ class _Handler:
                 f"Refused: the identity evidence is not enough for that ({level.words(record.request_type)}). {what}",
             )
             return "refused"
-        return self._decide(request_id, APPROVE, user_id, None, response_url, scope=scope)
+        return self._record_approval(request_id, user_id, response_url, scope)
 
     # -- shared -------------------------------------------------------------------------------------
 
-    def _decide(
-        self,
-        request_id: str,
-        action: str,
-        user_id: str,
-        reason: str | None,
-        response_url: str | None,
-        scope: str | None = None,
-    ) -> str:
+    def _record_approval(self, request_id: str, user_id: str, response_url: str | None, scope: str = SCOPE_FULL) -> str:
+        """One officer's Approve (at a scope the level allows): decides when it completes the approvals the request
+        needs, else is pending. The decision records the scope and its §7101 verification basis."""
+        try:
+            result = self.store.record_approval(
+                request_id,
+                user_id,
+                response_url=response_url,
+                scope=scope,
+                basis=_approval_basis(self.store, request_id, scope),
+            )
+        except UnknownRequest:
+            self._tell(response_url, None, user_id, "This request is unknown or closed.")
+            return "This request is unknown or closed."
+        decision = result.decision
+        if result.decided:
+            _background.submit(
+                self._show_progress,
+                request_id,
+                APPROVE,
+                user_id,
+                response_url,
+                scope=scope,
+                approvers=result.approvers,
+            )
+            return "created"
+        if decision is not None:
+            if (decision.decided_by, decision.action) != (user_id, APPROVE):  # not just Slack retrying our click
+                self._tell(response_url, self._channel(request_id), user_id, _already(decision))
+            return _already(decision, plain=True)
+        if result.added:  # pending: the prompt shows "1 of 2 approvals — @first", buttons kept
+            _background.submit(self._show_pending, request_id, response_url, result)
+            return "pending"
+        note = (
+            "You have already approved this request: "
+            + approvals_line(result.approvers, result.required)
+            + " A second approval must come from a different officer."
+        )
+        self._tell(response_url, self._channel(request_id), user_id, note)
+        return "already approved by you"
+
+    def _show_pending(self, request_id: str, response_url: str | None, result: ApprovalResult) -> None:
+        try:
+            record = self.store.get_request(request_id)
+            text, blocks = review_prompt(
+                record, earlier_requests=self.store.earlier_requests(record), approvers=result.approvers
+            )
+            if response_url:
+                slack_client.webhook(response_url).send_dict({"replace_original": True, "text": text, "blocks": blocks})
+            elif record.slack_channel and record.slack_ts:
+                self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
+        except Exception:  # the approval is recorded; a lost courtesy update must not undo it
+            log.warning("Could not show the pending approval on the review prompt", exc_info=True)
+
+    def _decide(self, request_id: str, action: str, user_id: str, reason: str | None, response_url: str | None) -> str:
         """Write the decision (the database keeps it to one), then update Slack. Returns 'created' or why not."""
-        basis = _approval_basis(self.store, request_id, scope or SCOPE_FULL) if action == APPROVE else None
         try:
             decision, created = self.store.record_decision(
-                request_id, action, user_id, reason=reason, response_url=response_url, scope=scope, basis=basis
+                request_id, action, user_id, reason=reason, response_url=response_url
             )
         except UnknownRequest:
             self._tell(response_url, None, user_id, "This request is unknown or closed.")
@@ -434,12 +488,20 @@ class _Handler:
         return "created"
 
     def _show_progress(
-        self, request_id: str, action: str, user_id: str, response_url: str | None, scope: str | None = None
+        self,
+        request_id: str,
+        action: str,
+        user_id: str,
+        response_url: str | None,
+        scope: str | None = None,
+        approvers: Sequence[str] = (),
     ) -> None:
         try:
             record = self.store.get_request(request_id)
             progress = "building the report…" if action == APPROVE else "sending the rejection…"
-            text, blocks = outcome_prompt(record, action=action, decided_by=user_id, outcome=progress, scope=scope)
+            text, blocks = outcome_prompt(
+                record, action=action, decided_by=user_id, outcome=progress, scope=scope, approvers=approvers
+            )
             if response_url:
                 slack_client.webhook(response_url).send_dict({"replace_original": True, "text": text, "blocks": blocks})
             elif record.slack_channel and record.slack_ts:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, inspect, literal, select, update
+from sqlalchemy import Engine, and_, distinct, func, insert, inspect, literal, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from include import law
@@ -35,6 +35,7 @@ from include.store.schema import (
     SCOPE_CATEGORIES,
     SCOPE_FULL,
     Status,
+    approvals_table,
     audit_table,
     aware,
     decisions_table,
@@ -77,6 +78,7 @@ class RequestRecord:
     closed_at: datetime | None
     channel: str = "api"
     nature: str = "right_to_know"
+    language: str = "en"
     extended_at: datetime | None = None
     extended_by: str | None = None
     extension_reason: str | None = None
@@ -91,6 +93,8 @@ class RequestRecord:
     account: Account | None = None
     #: The account check (JSON, include.verification.account.AccountCheck); None before the check or without login.
     account_check: str | None = None
+    #: Distinct officers who must approve (fixed when the request was registered).
+    required_approvals: int = 1
 
     @property
     def open(self) -> bool:
@@ -135,6 +139,33 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """One officer's Approve: with two required, the first is pending until a second officer approves."""
+
+    request_id: str
+    approver: str
+    approved_at: datetime
+
+
+@dataclass(frozen=True)
+class ApprovalResult:
+    """What one Approve click did: whether it added an approval, and the request's decision and approvals after it."""
+
+    request_id: str
+    added: bool
+    approvals: tuple[Approval, ...]
+    required: int
+    #: The decision in force (approve once enough officers approved, or a reject that ended it), or None: pending.
+    decision: Decision | None
+    #: This click wrote the decision.
+    decided: bool
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        return tuple(a.approver for a in self.approvals)
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What the §7101 record of one request is made of: its dates, its decision and what was sent. No personal data."""
 
@@ -153,6 +184,8 @@ class Outcome:
     report_rows: int | None
     #: The verification basis of the approval (account_login, data_points_declaration, ...); None otherwise.
     basis: str | None = None
+    #: Slack user ids of the officers who approved, in order (two with ``ccpa_required_approvals`` = 2).
+    approvers: tuple[str, ...] = ()
 
 
 #: What the retention job leaves in place of a name.
@@ -210,9 +243,18 @@ class ComplianceStore:
     # -- requests ---------------------------------------------------------------------------------
 
     def register_request(
-        self, run_id: str, request: AccessRequest, received_at: datetime, *, channel: str = "api"
+        self,
+        run_id: str,
+        request: AccessRequest,
+        received_at: datetime,
+        *,
+        channel: str = "api",
+        required_approvals: int = 1,
+        language: str = "en",
     ) -> RequestRecord:
         """Create the request for a DAG run, or return the one a previous try created."""
+        if required_approvals < 1:
+            raise ValueError("required_approvals must be at least 1")
         existing = self.find_by_run_id(run_id)
         if existing is not None:
             return existing
@@ -223,8 +265,10 @@ class ComplianceStore:
             **request.to_dict(),
             "status": Status.RECEIVED,
             "channel": channel,
+            "language": language,
             "received_at": naive(received_at),
             "due_at": naive(law.due_date(received_at)),
+            "required_approvals": required_approvals,
         }
         try:
             with self.engine.begin() as conn:
@@ -256,13 +300,21 @@ class ComplianceStore:
         return None if row is None else _request(row)
 
     def set_review_prompt(self, request_id: str, channel: str, ts: str) -> None:
-        self._update_request(
-            request_id,
-            {"slack_channel": channel, "slack_ts": ts},
-            "review_prompt_posted",
-            detail={"channel": channel, "ts": ts},
-            status=Status.AWAITING_DECISION,
-        )
+        """Record the posted prompt. The request awaits a decision unless one already came: an officer may click
+        before this write lands (the message is live as soon as Slack answers), and a decision is never undone."""
+        r = requests_table.c
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                update(requests_table).where(r.request_id == request_id).values(slack_channel=channel, slack_ts=ts)
+            )
+            if found.rowcount == 0:
+                raise UnknownRequest(request_id)
+            conn.execute(
+                update(requests_table)
+                .where(r.request_id == request_id, r.status.in_(predecessors(Status.AWAITING_DECISION)))
+                .values(status=Status.AWAITING_DECISION.value)
+            )
+            self._audit(conn, request_id, "review_prompt_posted", detail={"channel": channel, "ts": ts})
 
     def open_requests(self) -> list[RequestRecord]:
         """Requests still being answered (not closed, not linked, not redacted), oldest first."""
@@ -504,6 +556,142 @@ class ComplianceStore:
         assert decision is not None
         return decision, True
 
+    def record_approval(
+        self,
+        request_id: str,
+        approver: str,
+        *,
+        response_url: str | None = None,
+        approved_at: datetime | None = None,
+        scope: str = SCOPE_FULL,
+        basis: str | None = None,
+    ) -> ApprovalResult:
+        """One officer's Approve. The approve decision is written only when the database holds the request's
+        ``required_approvals`` distinct approvals.
+
+        All in one transaction holding the request row's lock (concurrent clicks queue on it): the approval row
+        (its primary key refuses the same officer twice), then ``INSERT INTO ccpa_decisions ... SELECT ... HAVING
+        COUNT(DISTINCT approver) >= required_approvals``: the database, not Python, decides whether there are enough.
+        A decision already in force (a reject ends it) is returned unchanged. The decision records ``scope`` (full
+        or categories, checked by the caller against the verification level) and its §7101 verification ``basis``,
+        as the approval that completes it gave them.
+        """
+        if scope not in (SCOPE_FULL, SCOPE_CATEGORIES):
+            raise ValueError(f"unknown scope {scope!r}")
+        if basis is not None and basis not in BASES:
+            raise ValueError(f"unknown verification basis {basis!r}")
+        approved_at = approved_at or utcnow()
+        r = requests_table.c
+        a = approvals_table.c
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(select(r.request_id).where(r.request_id == request_id).with_for_update()).first()
+                if row is None:
+                    raise UnknownRequest(request_id)
+                if conn.execute(
+                    select(decisions_table.c.request_id).where(decisions_table.c.request_id == request_id)
+                ).first():
+                    added = decided = False
+                else:
+                    conn.execute(
+                        insert(approvals_table).values(
+                            request_id=request_id,
+                            approver=approver,
+                            approved_at=naive(approved_at),
+                            response_url=response_url,
+                        )
+                    )
+                    self._audit(conn, request_id, "approval_recorded", actor=approver)
+                    added = True
+                    enough = (
+                        select(
+                            r.request_id,
+                            literal(APPROVE, decisions_table.c.action.type),
+                            literal(approver, decisions_table.c.decided_by.type),
+                            literal(naive(approved_at), decisions_table.c.decided_at.type),
+                            literal(response_url, decisions_table.c.response_url.type),
+                            literal(scope, decisions_table.c.scope.type),
+                            literal(basis, decisions_table.c.basis.type),
+                        )
+                        .select_from(requests_table.join(approvals_table, a.request_id == r.request_id))
+                        .where(r.request_id == request_id)
+                        .group_by(r.request_id, r.required_approvals)
+                        .having(func.count(distinct(a.approver)) >= r.required_approvals)
+                    )
+                    inserted = conn.execute(
+                        insert(decisions_table).from_select(
+                            ["request_id", "action", "decided_by", "decided_at", "response_url", "scope", "basis"],
+                            enough,
+                        )
+                    )
+                    decided = inserted.rowcount == 1
+                    if decided:
+                        conn.execute(
+                            update(requests_table)
+                            .where(r.request_id == request_id, r.status.in_(predecessors(Status.APPROVED)))
+                            .values(status=Status.APPROVED.value)
+                        )
+                        approvers = list(
+                            conn.execute(
+                                select(a.approver).where(a.request_id == request_id).order_by(a.approved_at, a.approver)
+                            ).scalars()
+                        )
+                        self._audit(
+                            conn,
+                            request_id,
+                            "decision_recorded",
+                            actor=approver,
+                            detail={
+                                "action": APPROVE,
+                                "approvers": approvers,
+                                **({"scope": scope, "basis": basis} if basis else {}),
+                            },
+                        )
+        except IntegrityError:
+            # The primary key refused a second approval by the same officer (or a decision raced us): nothing written.
+            self.audit(request_id, "duplicate_approval_ignored", actor=approver)
+            added = decided = False
+        return self._approval_result(request_id, added=added, decided=decided)
+
+    def _approval_result(self, request_id: str, *, added: bool, decided: bool) -> ApprovalResult:
+        with self.engine.connect() as conn:
+            required = conn.execute(
+                select(requests_table.c.required_approvals).where(requests_table.c.request_id == request_id)
+            ).scalar_one()
+        return ApprovalResult(
+            request_id=request_id,
+            added=added,
+            approvals=tuple(self.approvals(request_id)),
+            required=required,
+            decision=self.get_decision(request_id),
+            decided=decided,
+        )
+
+    def approvals(self, request_id: str) -> list[Approval]:
+        """The officers who approved a request, first first."""
+        a = approvals_table.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(approvals_table).where(a.request_id == request_id).order_by(a.approved_at, a.approver)
+            ).all()
+        return [Approval(row.request_id, row.approver, _aware(row.approved_at)) for row in rows]
+
+    def approvers_of(self, request_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Approvers of many requests in one query per 500: what the §7101 record and the requests page show."""
+        ids = list(dict.fromkeys(request_ids))
+        a = approvals_table.c
+        found: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(a.request_id, a.approver)
+                    .where(a.request_id.in_(ids[start : start + 500]))
+                    .order_by(a.request_id, a.approved_at, a.approver)
+                )
+                for row in rows:
+                    found.setdefault(row.request_id, []).append(row.approver)
+        return {request_id: tuple(approvers) for request_id, approvers in found.items()}
+
     def waiting_states(self, request_ids: Iterable[str]) -> dict[str, tuple[Decision | None, bool]]:
         """What waiting requests' triggers poll for, in one query per 500 requests: for each, (its decision,
         whether an extension was granted whose notice is not sent yet). The triggerer polls every waiting request
@@ -582,6 +770,7 @@ class ComplianceStore:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
             report_rows = {row.request_id: _rows_in(row.detail) for row in conn.execute(built)}
+        approvers = self.approvers_of(row.request_id for row in rows)
         return [
             Outcome(
                 request_id=row.request_id,
@@ -597,6 +786,7 @@ class ComplianceStore:
                 rejection_sent_at=aware(row.rejection_sent_at),
                 report_rows=report_rows.get(row.request_id),
                 basis=row.basis,
+                approvers=approvers.get(row.request_id, ()) if row.action == APPROVE else (),
             )
             for row in rows
         ]
@@ -821,6 +1011,7 @@ def _request(row: Any) -> RequestRecord:
         closed_at=aware(row.closed_at),
         channel=row.channel,
         nature=row.nature,
+        language=row.language,
         extended_at=aware(row.extended_at),
         extended_by=row.extended_by,
         extension_reason=row.extension_reason,
@@ -832,6 +1023,7 @@ def _request(row: Any) -> RequestRecord:
         verification=row.verification,
         account=Account.from_json(row.account),
         account_check=row.account_check,
+        required_approvals=row.required_approvals,
     )
 
 
@@ -847,6 +1039,8 @@ __all__ = [
     "REPORT",
     "SCOPE_CATEGORIES",
     "SCOPE_FULL",
+    "Approval",
+    "ApprovalResult",
     "ComplianceStore",
     "Decision",
     "DeliveryInDoubt",

@@ -57,6 +57,8 @@ class RequestRecordLine:
     #: Answered after the deadline, or still open past it.
     late: bool
     linked_to: str | None
+    #: Slack user ids of the officers who approved (both, when two approvals are required); empty unless approved.
+    approvers: tuple[str, ...] = ()
     #: How the requester was verified for the answer sent (account_login, data_points_declaration,
     #: power_of_attorney, categories_only): the approval's basis. Empty for a denial, an open request, and an
     #: approval recorded before bases were (include.store.schema.BASES).
@@ -119,6 +121,7 @@ def _line(row: Outcome, now: datetime) -> RequestRecordLine:
         days_to_respond=days,
         late=response == OVERDUE or (response_at is not None and response_at > deadline),
         linked_to=row.linked_to,
+        approvers=row.approvers,
         verification_basis=row.basis if response in (COMPLIED, COMPLIED_NO_DATA) else None,
     )
 
@@ -153,6 +156,8 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat(timespec="seconds")
+    if isinstance(value, tuple):
+        return " ".join(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):

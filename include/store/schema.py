@@ -35,6 +35,8 @@ requests_table = Table(
     # §7101 records: how the request was made, and what it was (this workflow answers "right to know").
     Column("channel", String(32), nullable=False, server_default="api"),
     Column("nature", String(32), nullable=False, server_default="right_to_know"),
+    # The requester's language (en, es): every email, the report and the status page are written in it.
+    Column("language", String(8), nullable=False, server_default="en"),
     # §7021(b): at most one extension of up to 45 days, noticed with its reason within the first 45 days.
     Column("extended_at", _Timestamp),
     Column("extended_by", String(64)),
@@ -58,6 +60,9 @@ requests_table = Table(
     Column("account_check", Text),
     # Personal data removed by the retention job (the row, its dates and outcome stay for the counts).
     Column("redacted_at", _Timestamp),
+    # How many distinct officers must approve before the report is built (Variable ccpa_required_approvals when the
+    # request was registered). The decision is inserted only when ccpa_approvals holds that many: see approvals_table.
+    Column("required_approvals", Integer, nullable=False, server_default="1"),
     Index("ix_ccpa_requests_email", "email"),
     Index("ix_ccpa_requests_received_at", "received_at"),
 )
@@ -78,6 +83,18 @@ decisions_table = Table(
     # §7101: the verification basis of the answer (account_login | data_points_declaration | power_of_attorney |
     # categories_only), recorded with the approval (include.verification.account.record_basis).
     Column("basis", String(32)),
+)
+
+approvals_table = Table(
+    "ccpa_approvals",
+    metadata,
+    # One row per officer who approved: the primary key refuses the same officer twice. The approve decision in
+    # ccpa_decisions is inserted, in the same locked transaction, only when the count of rows here reaches the
+    # request's required_approvals (INSERT ... SELECT ... HAVING COUNT(DISTINCT approver) >= required_approvals).
+    Column("request_id", String(32), ForeignKey("ccpa_requests.request_id"), primary_key=True),
+    Column("approver", String(64), primary_key=True),
+    Column("approved_at", _Timestamp, nullable=False),
+    Column("response_url", Text),
 )
 
 deliveries_table = Table(

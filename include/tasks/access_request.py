@@ -52,7 +52,17 @@ def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -
         # A malformed request stays malformed: fail now, without retries, naming the field (never its value).
         raise AirflowFailException(str(exc)) from None
     s = store()
-    record = s.register_request(run_id, request, received_at, channel=str(conf.get("channel") or "api"))
+    from include.i18n import language_or_default
+
+    record = s.register_request(
+        run_id,
+        request,
+        received_at,
+        channel=str(conf.get("channel") or "api"),
+        # Every request is for specific pieces until verification levels exist (the stricter reading).
+        required_approvals=config.required_approvals(specific_pieces=True),
+        language=language_or_default(str(conf.get("language") or "") or None),
+    )
     if record.linked_to is None and record.closed_at is None:
         original = s.open_request_for(record.email, excluding=record.request_id)
         if original is not None:  # one answer per open request: this run only tells the requester
@@ -206,7 +216,7 @@ def send_report(request_id: str, report: dict[str, Any]) -> str:
         from include.mail.notices import render_account_delivery
 
         s.audit(request_id, "report_via_account_channel", detail={"attachments_withheld": True})
-        notice = render_account_delivery(name=record.name, request_id=request_id, url=url)
+        notice = render_account_delivery(name=record.name, request_id=request_id, url=url, language=record.language)
         return send_once(s, request_id, REPORT, record.email, notice)
     from include.report import files as report_files
 
@@ -223,12 +233,32 @@ def send_acknowledgement(request_id: str) -> str:
     record = s.get_request(request_id)
     if record.linked_to:
         original = s.get_request(record.linked_to)
-        email = render_duplicate_notice(name=record.name, request_id=request_id, original=original)
-        return send_once(s, request_id, DUPLICATE_NOTICE, record.email, email)
+        email = render_duplicate_notice(
+            name=record.name, request_id=request_id, original=original, language=record.language
+        )
+        sent = send_once(s, request_id, DUPLICATE_NOTICE, record.email, email)
+        _delete_uploaded_photo(record)  # this request is closed: answered with the original
+        return sent
     email = render_acknowledgement(
-        name=record.name, request_id=request_id, received_at=record.received_at, due_at=record.due_at
+        name=record.name,
+        request_id=request_id,
+        received_at=record.received_at,
+        due_at=record.due_at,
+        language=record.language,
+        status_url=_status_url(record),
     )
     return send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
+
+
+def _status_url(record: RequestRecord) -> str | None:
+    """The signed link to the requester's status page (none when no signing key is configured)."""
+    from include.requester import signing
+
+    try:
+        return signing.status_url(record.run_id, record.language)
+    except config.ConfigurationError:
+        log.warning("No status link in the acknowledgement: set the Variable '%s'", config.VAR_DOWNLOAD_SECRET)
+        return None
 
 
 def send_extension_notice(request_id: str) -> str:
@@ -236,7 +266,11 @@ def send_extension_notice(request_id: str) -> str:
     s = store()
     record = s.get_request(request_id)
     email = render_extension(
-        name=record.name, request_id=request_id, due_at=record.due_at, reason=record.extension_reason or ""
+        name=record.name,
+        request_id=request_id,
+        due_at=record.due_at,
+        reason=record.extension_reason or "",
+        language=record.language,
     )
     return send_once(s, request_id, EXTENSION_NOTICE, record.email, email)
 
@@ -245,7 +279,12 @@ def send_rejection(request_id: str) -> str:
     s = store()
     record = s.get_request(request_id)
     decision = s.get_decision(request_id)
-    email = render_rejection(name=record.name, request_id=request_id, reason=decision.reason if decision else None)
+    email = render_rejection(
+        name=record.name,
+        request_id=request_id,
+        reason=decision.reason if decision else None,
+        language=record.language,
+    )
     return send_once(s, request_id, REJECTION, record.email, email)
 
 
@@ -323,10 +362,20 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
         outcome=outcome,
         run_url=run_url,
         scope=decision.scope,
+        approvers=[a.approver for a in s.approvals(request_id)],
     )
     if record.slack_channel and record.slack_ts:
         slack_client.web_client().chat_update(
             channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks
         )
     s.set_status(request_id, Status.COMPLETED if decision.action == APPROVE else Status.REJECTED_NOTIFIED)
+    _delete_uploaded_photo(record)
     return outcome
+
+
+def _delete_uploaded_photo(record: RequestRecord) -> None:
+    """A photo ID uploaded through the request form is deleted when the request closes (only verification used it)."""
+    from include.requester import uploads
+
+    if uploads.delete_for(record.photo_id_url):
+        store().audit(record.request_id, "photo_id_deleted")

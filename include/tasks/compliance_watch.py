@@ -70,7 +70,20 @@ def purge_report_files(store: ComplianceStore, now: datetime | None = None) -> i
 
     now = now or utcnow()
     cutoff = now - ttl()
-    return sum(_delete_files(rid) for rid in store.closed_between(cutoff - PURGE_LOOKBACK, cutoff))
+    closed = store.closed_between(cutoff - PURGE_LOOKBACK, cutoff)
+    for request_id in closed:
+        _delete_uploaded_photo(store, request_id)
+    return sum(_delete_files(rid) for rid in closed)
+
+
+def _delete_uploaded_photo(store: ComplianceStore, request_id: str) -> None:
+    """A photo ID uploaded through the request form, if closing the request did not delete it already (a request
+    can close by another path than the run's last task)."""
+    from include.requester import uploads
+
+    record = store.find_request(request_id)
+    if record is not None and uploads.delete_for(record.photo_id_url):
+        store.audit(request_id, "photo_id_deleted")
 
 
 def _delete_files(request_id: str) -> bool:

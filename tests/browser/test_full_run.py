@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 
@@ -52,8 +53,12 @@ def _officer_in_a_browser(slack_url: str, mail_url: str, seen: dict[str, Any], s
                 page.reload()
             page.get_by_role("link", name=REPORT_SUBJECT).click()
             body = page.frame_locator("iframe.html-body")
-            expect(body.locator("body")).to_contain_text("+1-415-555-1000")
-            attachments = page.locator("a", has_text=re.compile(r"report\.(json|pdf)|crm\.csv"))
+            # The body is the summary; the data is in the attachments (report.html reads like the body did).
+            expect(body.locator("body")).to_contain_text("Summary by category")
+            expect(body.locator("body")).not_to_contain_text("+1-415-555-1000")
+            report_link = page.locator("a", has_text="report.html").first.get_attribute("href")
+            seen["report_html"] = page.request.get(urljoin(page.url, report_link)).text()
+            attachments = page.locator("a", has_text=re.compile(r"report\.(json|pdf|html)|crm\.csv"))
             seen["attachments"] = sorted(attachments.all_inner_texts())
             page.screenshot(path=str(shots / "full-run-mail.png"), full_page=True)
             browser.close()
@@ -87,5 +92,6 @@ def test_a_person_approves_in_the_page_and_reads_the_report_in_the_mail_page(sta
     assert seen.get("ok"), seen.get("error")
     assert dag_run.state == "success"
     assert any("report.json" in a for a in seen["attachments"]) and any("report.pdf" in a for a in seen["attachments"])
+    assert "+1-415-555-1000" in seen["report_html"]
     [report] = stack.answers()
     assert report.message["Subject"] == REPORT_SUBJECT

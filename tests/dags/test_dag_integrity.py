@@ -92,7 +92,8 @@ def test_params_refuse_a_malformed_request_before_a_run_exists(dag):
     assert params.deep_merge(good).validate()["lookback"] == "12_months"
     assert params.deep_merge(good).validate()["request_type"] == "specific_pieces"
     # The photo ID is optional; the identifiers and the declaration are accepted when well formed.
-    assert params.deep_merge({"name": "Jane Doe", "email": "jane@example.com"}).validate()["photo_id_url"] is None
+    # (main's default since issue 20: the empty string)
+    assert params.deep_merge({"name": "Jane Doe", "email": "jane@example.com"}).validate()["photo_id_url"] == ""
     full = {
         **good,
         "request_type": "categories",

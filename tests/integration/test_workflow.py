@@ -45,8 +45,10 @@ def _text_of(path) -> str:
 
 
 def _html(mail) -> str:
+    """The HTML the person receives: the body and, for the report, the attached report.html holding every record."""
     part = mail.message.get_body(preferencelist=("html",))
-    return part.get_content()
+    attached = [a.get_content() for a in mail.message.iter_attachments() if a.get_filename() == "report.html"]
+    return part.get_content() + "".join(attached)
 
 
 def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_dag, caplog):
@@ -370,3 +372,45 @@ def test_a_second_request_while_one_is_open_is_linked_not_answered_twice(stack, 
     [notice] = stack.sink.messages()
     assert notice.message["Subject"] == "Your CCPA access request: we are already working on it"
     assert original.due_at.strftime("%B %-d, %Y") in _html(notice)
+
+
+def test_two_person_approval_sends_the_report_once_after_two_different_officers(stack, run_dag, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REQUIRED_APPROVALS", "2")
+    clicks: dict[str, object] = {}
+
+    def officers() -> None:
+        msg = stack.slack.wait_for_message(lambda m: _has_actions(m), 60)
+        clicks["first"] = stack.slack.click(msg["ts"], "ccpa_approve", user_id=APPROVER)
+        stack.slack.wait_for_message(lambda m: m["ts"] == msg["ts"] and "1 of 2 approvals" in json.dumps(m["blocks"]))
+        clicks["again"] = stack.slack.click(msg["ts"], "ccpa_approve", user_id=APPROVER)  # refused: same person
+        time.sleep(1.0)  # the run must still be waiting: one approval decides nothing
+        clicks["decided_early"] = stack.store.get_decision(stack.store.find_request(_request_id(msg)).request_id)
+        clicks["second"] = stack.slack.click(msg["ts"], "ccpa_approve", user_id="U0SECOND")
+
+    thread = threading.Thread(target=officers, daemon=True)
+    thread.start()
+    dag_run = run_dag(REQUEST)
+    thread.join(10)
+
+    assert dag_run.state == "success"
+    assert clicks["decided_early"] is None
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    assert record.required_approvals == 2
+    assert [a.approver for a in stack.store.approvals(record.request_id)] == [APPROVER, "U0SECOND"]
+    assert stack.store.get_decision(record.request_id).decided_by == "U0SECOND"
+    [report] = stack.answers()
+    assert "personal information we hold" in report.message["Subject"]
+    closed = json.dumps(stack.slack.message(record.slack_ts)["blocks"])
+    assert f"Approved by <@{APPROVER}> and <@U0SECOND>" in closed
+
+
+def _has_actions(message: dict) -> bool:
+    return any(b.get("type") == "actions" for b in message.get("blocks") or [])
+
+
+def _request_id(message: dict) -> str:
+    """The request id the prompt's buttons carry."""
+    for block in message["blocks"]:
+        if block.get("type") == "actions":
+            return block["elements"][0]["value"]
+    raise LookupError("no buttons")

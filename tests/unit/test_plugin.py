@@ -59,3 +59,26 @@ def test_api_server_routes_signed_slack_callbacks_to_the_flask_app(api_client, c
     assert response.status_code == 200
     assert time.perf_counter() - started < 3, "Slack gives up after 3 s"
     assert compliance_store.get_decision(request_id).action == "approve"
+
+
+def test_loading_the_plugin_builds_no_app():
+    """Every Airflow component loads plugins (task processes too): the pages and the Flask callback are built on the
+    API server's first request, not when the plugin file is imported."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys; import plugins.ccpa_slack_callback as p; "
+        "print(sorted(m for m in ('include.web.pages', 'include.slack.callback') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_request_form_is_served_by_the_api_server_under_ccpa(api_client):
+    page = api_client.get("/ccpa/request?lang=es")
+    assert page.status_code == 200 and '<html lang="es">' in page.text and 'name="form_token"' in page.text
+    assert "frame-ancestors 'self'" in page.headers["content-security-policy"]

@@ -192,3 +192,11 @@ def test_7061_the_param_schema_refuses_a_non_https_delivery_url():
         jsonschema.validate({**ACCOUNT, "delivery_url": "http://example.com/m"}, PARAM_SCHEMAS["account"])
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"account_id": "A"}, PARAM_SCHEMAS["account"])
+
+
+def test_the_photo_id_is_optional():
+    """The request form makes the photo ID optional: absent or empty, the request is valid without one."""
+    assert AccessRequest.from_conf({"name": "Jane", "email": "jane@example.com"}).photo_id_url == ""
+    assert (
+        AccessRequest.from_conf({"name": "Jane", "email": "jane@example.com", "photo_id_url": " "}).photo_id_url == ""
+    )

@@ -80,7 +80,8 @@ def test_mime_structure(report):
     assert msg.get_content_type() == "multipart/mixed"
     parts = [(p.get_content_type(), p.get_filename()) for p in msg.iter_parts()]
     assert parts == [
-        ("text/html", None),
+        ("multipart/alternative", None),  # the summary: text/plain, then HTML
+        ("text/html", "report.html"),  # every record, as in the body before
         ("application/json", "report.json"),
         ("text/csv", "crm.csv"),
         ("text/csv", "orders.csv"),
@@ -88,6 +89,8 @@ def test_mime_structure(report):
         ("application/pdf", "report.pdf"),
     ]
     assert msg["To"] == DEMO_PERSON["email"] and msg["Message-ID"] == "<m1@example.com>"
+    [body] = [p for p in msg.iter_parts() if p.get_content_type() == "multipart/alternative"]
+    assert [p.get_content_type() for p in body.iter_parts()] == ["text/plain", "text/html"]
 
 
 def test_json_follows_its_schema_and_holds_the_data(report):
@@ -136,7 +139,8 @@ def test_pdf_text_contains_the_data(report):
 def test_script_is_inert_in_the_html(report):
     record, built, _ = report
     msg, _ = _message(record, built)
-    html = msg.get_body(preferencelist=("html",)).get_content()
+    [attached] = [p for p in msg.iter_attachments() if p.get_filename() == "report.html"]
+    html = msg.get_body(preferencelist=("html",)).get_content() + attached.get_content()
     assert SCRIPT not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "held, not disclosed for your security (§7024(d))" in html
     assert "Summary by category" in html and "payment processors" in html  # third parties from the registry

@@ -108,7 +108,8 @@ def test_the_photo_id_is_shown_only_when_given():
     from dataclasses import replace
 
     _, blocks = review_prompt(replace(RECORD, photo_id_url=""))
-    assert "Photo ID" not in json.dumps(blocks)
+    # No link without a photo ID; main (issue 20) says "none provided" instead of hiding the line.
+    assert "open the photo ID" not in json.dumps(blocks) and "none provided" in json.dumps(blocks)
 
 
 # -- §7061: the account login on the prompt (issue 17) -----------------------------------------------------------

@@ -74,9 +74,10 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"v0={digest}"
 
 
-def post(client, body, *, secret=SECRET, timestamp=None, headers=None):
+def post(client, body, *, secret=SECRET, timestamp=None, age=0, headers=None):
+    """A signed callback; ``age`` seconds old (negative: from the future), counted when it is sent."""
     raw = body if isinstance(body, bytes) else urlencode({"payload": json.dumps(body)}).encode()
-    ts = str(int(time.time()) if timestamp is None else timestamp)
+    ts = str(int(time.time()) - age if timestamp is None else timestamp)
     signed = {
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": sign(secret, ts, raw),
@@ -103,8 +104,8 @@ def test_valid_signature_records_the_decision(client, compliance_store, request_
     "forgery",
     [
         {"secret": "wrong-secret"},
-        {"timestamp": int(time.time()) - 301},  # replayed: more than five minutes old
-        {"timestamp": int(time.time()) + 600},  # from the future
+        {"age": 301},  # replayed: more than five minutes old
+        {"age": -600},  # from the future
         {"headers": {"X-Slack-Signature": ""}},
         {"headers": {"X-Slack-Request-Timestamp": "not-a-number"}},
         {"headers": {"X-Slack-Signature": "v0=" + "0" * 64}},
@@ -419,3 +420,108 @@ def test_a_categories_request_is_approved_at_the_categories_scope_only(client, c
     assert compliance_store.get_decision(request_id) is None
     post(client, payload(request_id, "ccpa_approve_categories"))
     assert compliance_store.get_decision(request_id).scope == "categories"
+
+
+# -- two-person approval ------------------------------------------------------------------------------------------
+
+SECOND = "U0SECOND"
+
+
+@pytest.fixture
+def two_person(compliance_store, slack):
+    """A request registered while ccpa_required_approvals was 2, its prompt posted, two approvers configured."""
+    from include.slack.blocks import review_prompt
+    from tests.factories import points_json, verified_request
+
+    record = compliance_store.register_request(
+        "manual__two", verified_request(), datetime.now(UTC), required_approvals=2
+    )
+    # Verified for specific pieces (issue 16: an approval the level does not allow is refused).
+    compliance_store.set_identity_evidence(
+        record.request_id, "email found in 1 of 1 datastores (crm)", points_json(("email", "name", "phone"))
+    )
+    record = compliance_store.get_request(record.request_id)
+    text, blocks = review_prompt(record)
+    posted = WebClient(token="xoxb-test", base_url=slack.api_url).chat_postMessage(
+        channel="#privacy", text=text, blocks=blocks
+    )
+    compliance_store.set_review_prompt(record.request_id, posted["channel"], posted["ts"])
+    return record.request_id, slack.message(posted["ts"])
+
+
+def _wait(predicate, timeout: float = 5):
+    deadline = time.time() + timeout
+    while not predicate() and time.time() < deadline:
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_first_approval_of_two_keeps_the_buttons_and_shows_who_approved(
+    client_for, compliance_store, two_person, slack
+):
+    request_id, prompt = two_person
+    client = client_for(approvers=frozenset({APPROVER, SECOND}))
+    assert "0 of 2 approvals" in json.dumps(prompt["blocks"])
+    assert post(client, payload(request_id) | {"response_url": prompt["response_url"]}).status_code == 200
+    assert compliance_store.get_decision(request_id) is None
+    assert _wait(lambda: "1 of 2 approvals" in json.dumps(slack.message(prompt["ts"])["blocks"]))
+    blocks = json.dumps(slack.message(prompt["ts"])["blocks"])
+    assert f"1 of 2 approvals* \\u2014 <@{APPROVER}>" in blocks
+    assert "ccpa_approve" in blocks and "ccpa_reject" in blocks  # still decidable
+
+
+def test_the_first_approver_clicking_again_is_told_and_decides_nothing(client_for, compliance_store, two_person, slack):
+    request_id, prompt = two_person
+    client = client_for(approvers=frozenset({APPROVER, SECOND}))
+    body = payload(request_id) | {"response_url": prompt["response_url"]}
+    post(client, body)
+    post(client, body)
+    assert _wait(lambda: slack.ephemerals())
+    assert "already approved" in slack.ephemerals()[0]["text"] and "different officer" in slack.ephemerals()[0]["text"]
+    assert compliance_store.get_decision(request_id) is None
+
+
+def test_a_second_officer_decides_and_the_prompt_names_both(client_for, compliance_store, two_person, slack):
+    request_id, prompt = two_person
+    client = client_for(approvers=frozenset({APPROVER, SECOND}))
+    post(client, payload(request_id) | {"response_url": prompt["response_url"]})
+    post(client, payload(request_id, user=SECOND) | {"response_url": prompt["response_url"]})
+    decision = compliance_store.get_decision(request_id)
+    assert (decision.action, decision.decided_by) == ("approve", SECOND)
+    assert _wait(lambda: "Approved by" in json.dumps(slack.message(prompt["ts"])["blocks"]))
+    assert f"Approved by <@{APPROVER}> and <@{SECOND}>" in json.dumps(slack.message(prompt["ts"])["blocks"])
+
+
+def test_a_reject_after_one_approval_ends_it(client_for, compliance_store, two_person):
+    request_id, _ = two_person
+    client = client_for(approvers=frozenset({APPROVER, SECOND}))
+    post(client, payload(request_id))
+    post(client, reject_submission(request_id, "cannot_verify", user=SECOND))
+    assert compliance_store.get_decision(request_id).action == "reject"
+    post(client, payload(request_id, user=SECOND))
+    assert compliance_store.get_decision(request_id).action == "reject"
+
+
+def test_twenty_concurrent_clicks_from_two_officers_give_one_approval_decision(
+    client_for, compliance_store, two_person
+):
+    """Through the real callback (signature, Flask, MariaDB): one decision, both officers recorded."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    request_id, _ = two_person
+    client_for(approvers=frozenset({APPROVER, SECOND}))  # one app per thread below: Flask test clients are not shared
+    barrier = threading.Barrier(20)
+
+    def click(i: int) -> int:
+        client = client_for(approvers=frozenset({APPROVER, SECOND}))
+        barrier.wait()
+        return post(client, payload(request_id, user=(APPROVER, SECOND)[i % 2])).status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        assert list(pool.map(click, range(20))) == [200] * 20
+    assert _wait(lambda: compliance_store.get_decision(request_id) is not None)
+    assert compliance_store.get_decision(request_id).action == "approve"
+    assert [a.approver for a in compliance_store.approvals(request_id)] in ([APPROVER, SECOND], [SECOND, APPROVER])
+    events = [e["event"] for e in compliance_store.audit_trail(request_id)]
+    assert events.count("decision_recorded") == 1 and events.count("approval_recorded") == 2

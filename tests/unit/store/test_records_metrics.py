@@ -397,6 +397,22 @@ def test_metrics_cli_writes_csv_and_png(year_2026, tmp_path, capsys):
         assert not any(key.lower().startswith("software") for key in image.info)
 
 
+def test_the_7101_record_names_both_approvers_of_a_two_person_approval(compliance_store):
+    """§7101 records who decided: with two approvals required, both officers (CSV: space-separated)."""
+    received = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    request_id = compliance_store.register_request(
+        "manual__pair", _person("pair"), received, required_approvals=2
+    ).request_id
+    compliance_store.record_approval(request_id, "U0FIRST", approved_at=received + timedelta(hours=1))
+    compliance_store.record_approval(request_id, "U0SECOND", approved_at=received + timedelta(hours=2))
+    [line] = records.request_records(compliance_store, *records.year_bounds(2026), now=NOW)
+    assert line.approvers == ("U0FIRST", "U0SECOND")
+    out = io.StringIO()
+    records.export_records_csv(compliance_store, *records.year_bounds(2026), out, now=NOW)
+    [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["approvers"] == "U0FIRST U0SECOND"
+
+
 @pytest.mark.parametrize("module", ["include.records", "include.metrics"])
 def test_the_documented_cli_paths_still_run(module):
     """`python -m include.records …` and `python -m include.metrics …` are documented commands: they survive the

@@ -98,3 +98,25 @@ def test_report_files_are_purged_after_the_download_window(compliance_store, sla
         assert watch.purge_report_files(compliance_store) == 1
     assert not (tmp_path / "reports" / done_id).exists()
     assert (tmp_path / "reports" / fresh_id / "report.html").exists(), "still inside its 72-hour download window"
+
+
+def test_an_uploaded_photo_id_left_behind_is_deleted_with_the_report_files(compliance_store, slack, monkeypatch):
+    from include.requester import uploads
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "watch-test-secret-0123456789")
+    photo = uploads.save(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    record = compliance_store.register_request(
+        "run-photo", AccessRequest("Jane Doe", "jane@example.com", photo.link), RECEIVED
+    )
+    with time_machine.travel(RECEIVED + timedelta(days=1), tick=False):
+        compliance_store.record_decision(record.request_id, "reject", "U0OFFICER")
+        compliance_store.set_status(record.request_id, "rejected_notified")
+    stored = uploads.stored_url_of(photo.link)
+    assert stored is not None
+    from include import storage
+
+    assert storage.resolve(stored).exists()
+    with time_machine.travel(RECEIVED + timedelta(days=5), tick=False):
+        watch.purge_report_files(compliance_store)
+    assert not storage.resolve(stored).exists()
+    assert "photo_id_deleted" in [e["event"] for e in compliance_store.audit_trail(record.request_id)]

@@ -1,0 +1,1 @@
+"""The officers\x27 requests page, served by the plugin inside Airflow."""
