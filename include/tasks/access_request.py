@@ -218,6 +218,14 @@ def send_report(request_id: str, report: dict[str, Any]) -> str:
         s.audit(request_id, "report_via_account_channel", detail={"attachments_withheld": True})
         notice = render_account_delivery(name=record.name, request_id=request_id, url=url, language=record.language)
         return send_once(s, request_id, REPORT, record.email, notice)
+    if decision is not None and decision.scope == SCOPE_CATEGORIES:
+        # §7062(b), §7024: the categories answer is its own page (with the reason when specific pieces could not be
+        # verified); no attachments, no values.
+        from include.mail.message import Email
+
+        built = BuiltReport.from_dict(report)
+        page = storage.resolve(built.html).read_text(encoding="utf-8")
+        return send_once(s, request_id, REPORT, record.email, Email(subject=built.subject, html=page))
     from include.report import files as report_files
 
     email, attachments, link = report_files.email_for(record, report)

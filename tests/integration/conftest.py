@@ -145,8 +145,9 @@ def dag_factory():
 def run_dag(dag) -> Callable[..., object]:
     # dag.test() on the one parsed DAG keeps the last run's param values as the next run's defaults: a run that
     # leaves an optional field out would inherit the previous test's phone or declaration. Spell the defaults out.
-    defaults = {"request_type": "specific_pieces", "lookback": "12_months", "channel": "api"}
-    defaults |= dict.fromkeys(("photo_id_url", "phone", "postal_address", "account_id", "declaration"))
+    defaults = {"request_type": "specific_pieces", "lookback": "12_months", "channel": "api", "photo_id_url": ""}
+    defaults |= {"language": ""}
+    defaults |= dict.fromkeys(("phone", "postal_address", "account_id", "account", "declaration"))
 
     def run(conf: dict) -> object:
         return dag.test(run_conf={**defaults, **conf})

@@ -76,6 +76,8 @@ def test_7060_more_information_through_the_page_updates_the_evidence_then_approv
     events = [e["event"] for e in stack.store.audit_trail(record.request_id)]
     assert "more_information_requested" in events and "identifiers_added" in events
     report = next(m for m in stack.sink.messages() if "personal information we hold" in m.message["Subject"])
-    assert "+1-415-555-1000" in report.message.get_body(preferencelist=("html",)).get_content()
+    attached = [p.get_content() for p in report.message.iter_attachments() if p.get_filename() == "report.html"]
+    body = report.message.get_body(preferencelist=("html",)).get_content()
+    assert "+1-415-555-1000" in body + " ".join(a if isinstance(a, str) else a.decode() for a in attached)
     assert seen["replay"] == 410, "the page closes once the request is decided"
     assert record.identifiers.phone is None, "identifiers given for verification are deleted at close"

@@ -24,6 +24,16 @@ def _html(mail) -> str:
     return " ".join(mail.message.get_body(preferencelist=("html",)).get_content().split())
 
 
+def _everything(mail) -> str:
+    """The email's HTML and its report.html attachment (since issue 20 the body is a summary; records are attached)."""
+    attached = [
+        part.get_content() if isinstance(part.get_content(), str) else part.get_content().decode("utf-8")
+        for part in mail.message.iter_attachments()
+        if part.get_filename() == "report.html"
+    ]
+    return " ".join((mail.message.get_body(preferencelist=("html",)).get_content() + " ".join(attached)).split())
+
+
 def _buttons(message: dict) -> list[dict]:
     return [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
 
@@ -124,6 +134,6 @@ def test_7062c_three_points_and_a_declaration_give_the_full_report(stack, run_da
     first = str(stack.slack.message(record.slack_ts)["history"][0])
     assert "3 of 3 points match: email, name, postal address" in first and "enough for specific pieces" in first
     [mail] = stack.answers()
-    html = _html(mail)
+    html = _everything(mail)
     assert "+1-415-555-1000" in html and "ORD-000000" in html and "123-45-6789" not in html
     assert record.identifiers.declaration is None and record.closed_at is not None, "identifiers gone at close"
