@@ -33,6 +33,8 @@ CATEGORIES = (
     "sensitive",
 )
 BIND_PARAMETERS = ("email", "name", "since")
+#: What a column can identify a person by (``identifies:`` in a query): matched against what the requester gives.
+IDENTIFIES = ("email", "name", "phone", "postal_address", "account_id")
 UNCATEGORISED = "uncategorised"
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -49,6 +51,21 @@ class Query:
     sql: str
     categories: dict[str, str]
     withhold: tuple[str, ...] = ()
+    #: column -> what it identifies (one of IDENTIFIES); used to verify the requester (§7060-§7062).
+    identifies: dict[str, str] = field(default_factory=dict)
+
+    def identifying_columns(self) -> dict[str, str]:
+        """The columns that identify a person. Without ``identifies`` (registries written before it), as before:
+        a column named ``email``, and identifiers-category columns whose name says "name"."""
+        if self.identifies:
+            return dict(self.identifies)
+        guessed: dict[str, str] = {}
+        for column, category in self.categories.items():
+            if column.lower() == "email":
+                guessed[column] = "email"
+            elif "name" in column.lower() and category == "identifiers":
+                guessed[column] = "name"
+        return guessed
 
 
 RowSource = Callable[..., Iterable[Mapping[str, Any]]]
@@ -156,7 +173,7 @@ def parse_query(where: str, index: int, entry: Any, python: bool = False) -> Que
     where = f"{where} queries[{index}]"
     if not isinstance(entry, dict):
         raise RegistryError(f"{where}: expected a mapping")
-    unknown = set(entry) - {"name", "sql", "categories", "withhold"}
+    unknown = set(entry) - {"name", "sql", "categories", "withhold", "identifies"}
     if unknown:
         raise RegistryError(f"{where}: unknown field(s) {sorted(unknown)}")
     name = entry.get("name")
@@ -191,7 +208,23 @@ def parse_query(where: str, index: int, entry: Any, python: bool = False) -> Que
     withhold = entry.get("withhold") or []
     if not isinstance(withhold, list) or not all(isinstance(c, str) for c in withhold):
         raise RegistryError(f"{where}: field 'withhold' must be a list of column names")
-    return Query(name=name, sql=sql, categories={str(k): v for k, v in categories.items()}, withhold=tuple(withhold))
+    identifies = entry.get("identifies") or {}
+    if not isinstance(identifies, dict):
+        raise RegistryError(f"{where}: field 'identifies' must map column -> one of {', '.join(IDENTIFIES)}")
+    for column, kind in identifies.items():
+        if kind not in IDENTIFIES:
+            raise RegistryError(
+                f"{where}: field 'identifies' maps '{column}' to {kind!r}; one of: {', '.join(IDENTIFIES)}"
+            )
+        if column in withhold:
+            raise RegistryError(f"{where}: column '{column}' is withheld: it cannot also identify the requester")
+    return Query(
+        name=name,
+        sql=sql,
+        categories={str(k): v for k, v in categories.items()},
+        withhold=tuple(withhold),
+        identifies={str(k): v for k, v in identifies.items()},
+    )
 
 
 def _strings(where: str, entry: dict, key: str) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ def personal_data_source(
     sources: Iterable[str] = (),
     purposes: Iterable[str] = (),
     third_parties: Iterable[str] = (),
+    identifies: Mapping[str, str] | None = None,
 ) -> Callable[[RowSource], RowSource]:
     """Register a function as a datastore: ``fn(*, email, name, since)`` yields the requester's rows as dicts.
 
@@ -33,7 +34,13 @@ def personal_data_source(
 
     def register(function: RowSource) -> RowSource:
         where = f"{function.__module__}.{function.__qualname__}"
-        entry = {"name": name, "sql": ":email", "categories": dict(categories), "withhold": list(withhold)}
+        entry = {
+            "name": name,
+            "sql": ":email",
+            "categories": dict(categories),
+            "withhold": list(withhold),
+            "identifies": dict(identifies or {}),
+        }
         query_name = function.__name__.lower() if NAME_PATTERN.match(function.__name__.lower()) else name
         query = parse_query(where, 0, {**entry, "name": query_name}, python=True)
         store = Datastore(

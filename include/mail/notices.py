@@ -16,6 +16,7 @@ SUBJECT_REJECTION = N_("Your CCPA access request could not be completed")
 SUBJECT_ACKNOWLEDGEMENT = N_("We received your CCPA access request")
 SUBJECT_DUPLICATE = N_("Your CCPA access request: we are already working on it")
 SUBJECT_EXTENSION = N_("Your CCPA access request: we need more time")
+SUBJECT_ACCOUNT_DELIVERY = N_("Your CCPA access request: your answer is in your account")
 
 
 def render_rejection(*, name: str, request_id: str, reason: str | None, language: str = DEFAULT_LANGUAGE) -> Email:
@@ -62,3 +63,10 @@ def render_extension(
         .render(name=name, request_id=request_id, due_at=due_at, reason=reason)
     )
     return Email(subject=gettext(language, SUBJECT_EXTENSION), html=html)
+
+
+def render_account_delivery(*, name: str, request_id: str, url: str, language: str = DEFAULT_LANGUAGE) -> Email:
+    """§7061: an account holder's answer is delivered through the account channel (the business's secure message
+    centre); the email carries this notice and the link, never the data. (English text: not yet translated.)"""
+    html = env_for(language).get_template("account_delivery.html.j2").render(name=name, request_id=request_id, url=url)
+    return Email(subject=gettext(language, SUBJECT_ACCOUNT_DELIVERY), html=html)

@@ -40,6 +40,8 @@ LOCK_NAME = "ccpa_compliance_migrate"
 LOCK_TIMEOUT_SECONDS = 120
 #: Columns of each revision, newest first: how an unversioned (create_all) database is recognised.
 _MARKERS = (
+    ("0006_account_login", "account_check"),
+    ("0005_verification", "verification"),
     ("0004_requester_language", "language"),
     ("0003_required_approvals", "required_approvals"),
     ("0002_columns_since_first_release", "redacted_at"),

@@ -90,11 +90,28 @@ def test_params_refuse_a_malformed_request_before_a_run_exists(dag):
     params = DagSerialization.from_dict(DagSerialization.to_dict(dag)).params
     good = {"name": "Jane Doe", "email": "jane@example.com", "photo_id_url": "https://x.example/id"}
     assert params.deep_merge(good).validate()["lookback"] == "12_months"
+    assert params.deep_merge(good).validate()["request_type"] == "specific_pieces"
+    # The photo ID is optional; the identifiers and the declaration are accepted when well formed.
+    # (main's default since issue 20: the empty string)
+    assert params.deep_merge({"name": "Jane Doe", "email": "jane@example.com"}).validate()["photo_id_url"] == ""
+    full = {
+        **good,
+        "request_type": "categories",
+        "phone": "+1 (415) 555-1000",
+        "postal_address": "100 Market St",
+        "account_id": "A-1",
+        "declaration": {"signed_at": "2026-01-01T00:00:00Z", "signer_name": "Jane Doe", "statement_version": "2026-01"},
+    }
+    assert params.deep_merge(full).validate()["phone"] == "+1 (415) 555-1000"
     for bad in (
         {"email": "not-an-email"},
         {"name": "   "},
         {"photo_id_url": "javascript:alert(1)"},
         {"lookback": "forever"},
+        {"request_type": "everything"},
+        {"phone": "call me maybe"},
+        {"declaration": {"signed_at": "2026-01-01T00:00:00Z"}},
+        {"declaration": {"signed_at": "2026-01-01T00:00:00Z", "signer_name": "J", "statement_version": "1", "x": 1}},
     ):
         with pytest.raises(ParamValidationError):
             params.deep_merge({**good, **bad}).validate()
