@@ -291,7 +291,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
                 name=record.name,
                 since=SINCE,
                 dest=storage.request_dir(record.request_id) / f"{s.name}.jsonl",
-            )
+            ).to_dict()  # as XCom carries it
             for s in stores
         ]
         result["extract_s"] = time.perf_counter() - t0
@@ -304,7 +304,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         datastores = sorted(summaries, key=lambda e: e["datastore"])
         t0 = time.perf_counter()
         marks.append(("build", t0, _rss_kb()))
-        report = report_files.build(record, SINCE_AWARE, datastores)
+        report = report_files.build(record, SINCE_AWARE, datastores).to_dict()  # as XCom carries it
         marks.append(("built", time.perf_counter(), _rss_kb()))
         result["build_s"] = time.perf_counter() - t0
         result["pdf_rows"] = sum(
@@ -360,21 +360,14 @@ SINCE_AWARE = SINCE.replace(tzinfo=UTC)  # what include.tasks.access_request._si
 
 
 def bench_record(subject: dict[str, str]) -> Any:
-    from include.store import RequestRecord
+    from tests.factories import approved_record
 
-    received = NOW.replace(tzinfo=UTC)
-    return RequestRecord(
+    return approved_record(
         request_id="bench" + subject["email"].split("@")[0].replace(".", ""),
         run_id="bench",
         name=subject["name"],
         email=subject["email"],
-        photo_id_url="file:///dev/null",
-        status="approved",
-        received_at=received,
-        due_at=received + timedelta(days=45),
-        slack_channel=None,
-        slack_ts=None,
-        closed_at=None,
+        received_at=NOW.replace(tzinfo=UTC),
     )
 
 
@@ -498,7 +491,8 @@ def split(stores, record, workdir: Path) -> dict[str, Any]:
     plain.mkdir(exist_ok=True)
     t0 = time.perf_counter()
     summaries = [
-        extract(s, email=record.email, name=record.name, since=SINCE, dest=plain / f"{s.name}.jsonl") for s in stores
+        extract(s, email=record.email, name=record.name, since=SINCE, dest=plain / f"{s.name}.jsonl").to_dict()
+        for s in stores
     ]
     out["extract_plain_s"] = time.perf_counter() - t0
     for summary in summaries:  # read back through ObjectStoragePath, as build() does
@@ -513,8 +507,8 @@ def split(stores, record, workdir: Path) -> dict[str, Any]:
     attachments = ["report.json", *(f"{d['datastore']}.csv" for d in datastores if d["row_count"]), "report.pdf"]
 
     def chunks() -> Any:
-        context = report_files._context(record, SINCE_AWARE, datastores)
-        return render_report_chunks(**context, attachments=attachments)
+        context = report_files.context_for(record, SINCE_AWARE, datastores)
+        return render_report_chunks(context, attachments=attachments)
 
     out["chunks"] = sum(1 for _chunk in chunks())  # also the unmeasured first render (template compiled)
     from airflow.sdk import ObjectStoragePath

@@ -73,6 +73,12 @@ DATASTORES = load_registry().datastores
         "account_id": Param(
             None, title="Account id", description="Optional, matched against data held", **PARAM_SCHEMAS["account_id"]
         ),
+        "agent": Param(
+            None,
+            title="Authorised agent",
+            description="{name, email, permission: {kind, document_url}}: acting for the consumer (§7063)",
+            **PARAM_SCHEMAS["agent"],
+        ),
         "declaration": Param(
             None,
             title="Signed declaration",
@@ -116,7 +122,7 @@ def ccpa_right_of_access() -> None:
         return workflow.extract_datastore(name, request_id, lookback)
 
     @task_group(group_id="aggregate_personal_data")
-    def aggregate_personal_data(request_id: str, lookback: str) -> list:
+    def aggregate_personal_data(request_id: str, lookback: str) -> Any:
         return [extract.override(task_id=d.task_id)(d.name, request_id, lookback) for d in DATASTORES]
 
     @task(multiple_outputs=False)
@@ -135,7 +141,8 @@ def ccpa_right_of_access() -> None:
     def close_review_prompt(request_id: str, **context: Any) -> str:
         return workflow.close_review_prompt(request_id, workflow.run_url(context["dag"].dag_id, context["run_id"]))
 
-    request = validate_request()
+    # TaskFlow calls return XComArgs (references resolved at run time), hence Any for the type checker.
+    request: Any = validate_request()
     request_id, lookback = request["request_id"], request["lookback"]
     # The sensor follows the decision itself (approve → the extractions, reject → the rejection email).
     decision = WaitForDecisionSensor(
@@ -147,9 +154,10 @@ def ccpa_right_of_access() -> None:
     )
     send_acknowledgement(request_id)
     post_review_prompt(request_id) >> decision
-    extracts = aggregate_personal_data(request_id, lookback)
+    extracts: Any = aggregate_personal_data(request_id, lookback)
     decision >> extracts
-    report = send_report(request_id, build_report(request_id, lookback, extracts))
+    built: Any = build_report(request_id, lookback, extracts)
+    report = send_report(request_id, built)
     rejection = send_rejection(request_id)
     decision >> rejection
     [report, rejection] >> close_review_prompt(request_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
@@ -33,7 +34,7 @@ def engine_for(conn_id: str, *, default_url: str | None = None) -> Engine:
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            kwargs = {"pool_pre_ping": True}
+            kwargs: dict[str, Any] = {"pool_pre_ping": True}
             if not url.startswith("sqlite"):
                 kwargs.update(pool_recycle=3600, pool_size=5, max_overflow=10)
             engine = create_engine(url, **kwargs)

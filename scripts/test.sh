@@ -12,5 +12,7 @@ bash "$ROOT/scripts/check-compose.sh"   # validated against .env.example; needs 
 log "ruff"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
+log "mypy (include, dags, plugins)"
+"$VENV/bin/mypy"
 log "pytest"
 exec "$PY" -m pytest "$@"

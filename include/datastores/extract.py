@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from include.datastores.registry import UNCATEGORISED, Datastore, Query
 from include.db import engine_for
+from include.report.model import ExtractSummary, Section
 from include.storage import text_writer, url_of
 
 
@@ -44,7 +45,7 @@ def _rows(conn: Any, store: Datastore, query: Query, params: dict[str, Any]) -> 
 
 def extract(
     store: Datastore, *, email: str, name: str, since: datetime, dest: Any, keep_values: bool = True
-) -> dict[str, Any]:
+) -> ExtractSummary:
     """Stream one datastore's rows for one person to ``dest`` (a path) as JSON lines, in bounded memory.
 
     Withheld values never leave this function: they are replaced by null, and only whether one was held is kept.
@@ -53,7 +54,7 @@ def extract(
     Returns the summary that travels by XCom: the datastore, where its data is, how many rows. No personal data.
     """
     params = _params(email, name, since)
-    sections = []
+    sections: list[Section] = []
     writer = text_writer(dest) if keep_values else _discard()
     with _connection(store) as conn, writer as out:
         for query in store.queries:
@@ -69,26 +70,26 @@ def extract(
                 count += 1
             withheld = [c for c in columns if c in held]
             sections.append(
-                {
-                    "query": query.name,
-                    "columns": columns,
-                    "categories": {c: query.categories.get(c, UNCATEGORISED) for c in columns},
-                    "uncategorised": [c for c in columns if c not in query.categories],
-                    "withheld": withheld,
-                    "withheld_present": {c: held[c] for c in withheld},
-                    "row_count": count,
-                }
+                Section(
+                    query=query.name,
+                    columns=tuple(columns),
+                    categories={c: query.categories.get(c, UNCATEGORISED) for c in columns},
+                    uncategorised=tuple(c for c in columns if c not in query.categories),
+                    withheld=tuple(withheld),
+                    withheld_present={c: held[c] for c in withheld},
+                    row_count=count,
+                )
             )
-    return {
-        "datastore": store.name,
-        "description": store.description,
-        "sources": list(store.sources),
-        "purposes": list(store.purposes),
-        "third_parties": list(store.third_parties),
-        "sections": sections,
-        "row_count": sum(s["row_count"] for s in sections),
-        "path": url_of(dest) if keep_values else None,
-    }
+    return ExtractSummary(
+        datastore=store.name,
+        description=store.description,
+        sources=store.sources,
+        purposes=store.purposes,
+        third_parties=store.third_parties,
+        sections=tuple(sections),
+        row_count=sum(s.row_count for s in sections),
+        path=url_of(dest) if keep_values else "",
+    )
 
 
 @contextmanager
@@ -141,8 +142,9 @@ def probe(store: Datastore, *, email: str, name: str, since: datetime, sample: i
         for query in store.queries:
             _, produced = _rows(conn, store, query, params)
             rows = list(islice(produced, sample))
-            if hasattr(produced, "close"):
-                produced.close()
+            close = getattr(produced, "close", None)
+            if close is not None:  # stop the query (a generator's close), not only our reading of it
+                close()
             found = found or bool(rows)
             identifying = query.identifying_columns()
             for row in rows:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow.providers.standard.operators.branch import BranchMixIn
 from airflow.sdk import BaseSensorOperator
@@ -68,11 +68,14 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
         if decision is not None:  # decided before we even waited: no trip through the triggerer
             return self._follow(context, decision)
         if not self.deferrable:
-            super().execute(context)
-            return self._follow(context, self._decision())
+            super().execute(context)  # pokes until decided (or times out)
+            decided = self._decision()
+            if decided is None:
+                raise AirflowException(f"request {self.request_id}: the wait ended without a decision")
+            return self._follow(context, decided)
         self._defer()
 
-    def _defer(self) -> None:
+    def _defer(self) -> NoReturn:
         # Imported here: every task process parses the DAG file, only this one defers (Airflow's trigger base ~12 ms).
         from include.decision.trigger import DecisionTrigger
 
@@ -92,9 +95,11 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
             method_name="execute_complete",
             timeout=max(record.due_at - utcnow(), MIN_WAIT),
         )
+        raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        status = (event or {}).get("status")
+        event = event or {}
+        status = event.get("status")
         if status == "decided":
             return self._follow(context, event["decision"])
         if status in ("nudge", "extended"):

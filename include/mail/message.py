@@ -24,6 +24,14 @@ class MessageTooLarge(ValueError):
 
 
 @dataclass(frozen=True)
+class Email:
+    """What a person reads: a subject and an HTML body (rendered from include/templates)."""
+
+    subject: str
+    html: str
+
+
+@dataclass(frozen=True)
 class Attachment:
     filename: str
     content_type: str

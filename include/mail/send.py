@@ -12,8 +12,15 @@ import smtplib
 from typing import Any
 
 from include import config
-from include.mail.message import MAX_EMAIL_BYTES, Attachment, MessageTooLarge, build_message, mailbox, new_message_id
-from include.report.html import Email
+from include.mail.message import (
+    MAX_EMAIL_BYTES,
+    Attachment,
+    Email,
+    MessageTooLarge,
+    build_message,
+    mailbox,
+    new_message_id,
+)
 from include.store import ComplianceStore
 
 log = logging.getLogger(__name__)
@@ -82,7 +89,10 @@ def _send_smtp(from_email: str, to: str, raw: bytes) -> str | None:
 
     with SmtpHook(smtp_conn_id=config.SMTP_CONN_ID) as hook:
         # The provider connects, upgrades to TLS and logs in; it has no public call for a pre-built message.
-        hook._smtp_client.sendmail(mailbox(from_email), [mailbox(to)], raw)
+        client = hook._smtp_client
+        if client is None:
+            raise ConnectionError(f"could not connect to the SMTP server of connection '{config.SMTP_CONN_ID}'")
+        client.sendmail(mailbox(from_email), [mailbox(to)], raw)
     return None
 
 

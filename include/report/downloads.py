@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import zipfile
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from include import config, storage
+from include.report.model import DownloadLink
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,10 @@ def ttl() -> timedelta:
     return timedelta(hours=hours)
 
 
-def make_link(request_id: str, now: datetime | None = None) -> dict[str, Any]:
+def make_link(request_id: str, now: datetime | None = None) -> DownloadLink:
     expires_at = (now or datetime.now(UTC)) + ttl()
     token = _serializer().dumps({"r": request_id, "e": int(expires_at.timestamp())})
-    return {"url": f"{config.airflow_base_url()}/ccpa/download/{token}", "expires_at": expires_at}
+    return DownloadLink(url=f"{config.airflow_base_url()}/ccpa/download/{token}", expires_at=expires_at)
 
 
 def read_token(token: str, now: datetime | None = None) -> str:
@@ -80,7 +80,7 @@ blueprint = Blueprint("ccpa_downloads", __name__)
 
 
 @blueprint.get("/download/<token>")
-def download(token: str) -> Response:
+def download(token: str) -> Response | tuple[Response, int]:
     try:
         request_id = read_token(token)
     except LookupError:

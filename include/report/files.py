@@ -5,14 +5,17 @@ Everything is written row by row from the extract files. Only paths, names and c
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from include import storage
 from include.datastores.extract import read_rows
-from include.mail.message import MAX_EMAIL_BYTES, Attachment
+from include.law import MAX_EMAIL_BYTES
+from include.mail.message import Attachment, Email
 from include.report.downloads import make_link, write_zip
-from include.report.html import Email, holding, render_report_chunks, report_subject
+from include.report.html import render_report_chunks
+from include.report.model import BuiltReport, DownloadLink, ExtractSummary, ReportContext, ReportFile, summaries
 from include.report.portable import write_csv, write_json
 from include.store import RequestRecord
 
@@ -23,68 +26,74 @@ HTML_NAME = "report.html"
 _BASE64 = 4 / 3
 
 
-def _rows(datastore: dict[str, Any], query: str):
-    return read_rows(storage.resolve(datastore["path"]), query)
+def _rows(summary: ExtractSummary, query: str) -> Iterable[dict[str, Any]]:
+    return read_rows(storage.resolve(summary.path), query)
 
 
-def _context(record: RequestRecord, since: datetime, datastores: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "name": record.name,
-        "request_id": record.request_id,
-        "received_at": record.received_at,
-        "since": since,
-        "datastores": datastores,
-        "rows": _rows,
-    }
+def context_for(
+    record: RequestRecord, since: datetime, datastores: Iterable[ExtractSummary | Mapping[str, Any]]
+) -> ReportContext:
+    """The report's context for a request: its rows are read from the extract files in storage."""
+    return ReportContext(
+        request_id=record.request_id,
+        name=record.name,
+        email=record.email,
+        received_at=record.received_at,
+        since=since,
+        datastores=summaries(datastores),
+        rows=_rows,
+    )
 
 
-def build(record: RequestRecord, since: datetime, datastores: list[dict[str, Any]]) -> dict[str, Any]:
+def build(
+    record: RequestRecord, since: datetime, datastores: Iterable[ExtractSummary | Mapping[str, Any]]
+) -> BuiltReport:
     folder = storage.request_dir(record.request_id)
-    context = _context(record, since, datastores)
-    files: list[dict[str, str]] = []
-    if holding(datastores):
+    context = context_for(record, since, datastores)
+    files: list[ReportFile] = []
+    if context.holding:
         with storage.text_writer(folder / JSON_NAME) as out:
-            write_json(out, email=record.email, **context)
-        files.append({"path": storage.url_of(folder / JSON_NAME), "filename": JSON_NAME, "type": "application/json"})
-        for store in holding(datastores):
-            name = f"{store['datastore']}.csv"
+            write_json(out, context)
+        files.append(ReportFile(storage.url_of(folder / JSON_NAME), JSON_NAME, "application/json"))
+        for summary in context.holding:
+            name = f"{summary.datastore}.csv"
             with storage.text_writer(folder / name) as out:
-                write_csv(out, store, _rows)
-            files.append({"path": storage.url_of(folder / name), "filename": name, "type": "text/csv"})
+                write_csv(out, summary, context.rows)
+            files.append(ReportFile(storage.url_of(folder / name), name, "text/csv"))
         from include.report.pdf import write_pdf  # the PDF library loads only in the task that builds reports
 
         with (folder / PDF_NAME).open("wb") as out:
-            write_pdf(out, **context)
-        files.append({"path": storage.url_of(folder / PDF_NAME), "filename": PDF_NAME, "type": "application/pdf"})
+            write_pdf(out, context)
+        files.append(ReportFile(storage.url_of(folder / PDF_NAME), PDF_NAME, "application/pdf"))
     with storage.text_writer(folder / HTML_NAME) as out:
-        for chunk in render_report_chunks(**context, attachments=[f["filename"] for f in files]):
+        for chunk in render_report_chunks(context, attachments=[f.filename for f in files]):
             out.write(chunk)
-    return {
-        "html": storage.url_of(folder / HTML_NAME),
-        "files": files,
-        "subject": report_subject(datastores),
-        "since": since.isoformat(),
-        "datastores": datastores,
-        "row_count": sum(d["row_count"] for d in datastores),
-    }
+    return BuiltReport(
+        html=storage.url_of(folder / HTML_NAME),
+        files=tuple(files),
+        subject=context.subject,
+        since=since,
+        datastores=context.datastores,
+        row_count=sum(s.row_count for s in context.datastores),
+    )
 
 
-def email_for(record: RequestRecord, report: dict[str, Any]) -> tuple[Email, list[Attachment], dict | None]:
+def email_for(
+    record: RequestRecord, report: BuiltReport | Mapping[str, Any]
+) -> tuple[Email, list[Attachment], DownloadLink | None]:
     """The report email: HTML body plus attachments, or, when that would pass 25 MB, a summary with a signed
     download link to a ZIP of everything."""
-    html_url = storage.resolve(report["html"])
-    size = html_url.stat().st_size + sum(storage.resolve(f["path"]).stat().st_size for f in report["files"])
+    report = report if isinstance(report, BuiltReport) else BuiltReport.from_dict(report)
+    html_url = storage.resolve(report.html)
+    size = html_url.stat().st_size + sum(storage.resolve(f.path).stat().st_size for f in report.files)
     if size * _BASE64 < MAX_EMAIL_BYTES * 0.95:
-        attachments = [
-            Attachment(f["filename"], f["type"], storage.resolve(f["path"]).read_bytes()) for f in report["files"]
-        ]
-        return Email(subject=report["subject"], html=html_url.read_text(encoding="utf-8")), attachments, None
-    write_zip(record.request_id, [report["html"], *(f["path"] for f in report["files"])])
+        attachments = [Attachment(f.filename, f.type, storage.resolve(f.path).read_bytes()) for f in report.files]
+        return Email(subject=report.subject, html=html_url.read_text(encoding="utf-8")), attachments, None
+    write_zip(record.request_id, [report.html, *(f.path for f in report.files)])
     link = make_link(record.request_id)
-    context = _context(record, datetime.fromisoformat(report["since"]), report["datastores"])
-    context["rows"] = lambda datastore, query: iter(())  # the summary only: the data is behind the link
-    summary = "".join(render_report_chunks(**context, download=link))
-    return Email(subject=report["subject"], html=summary), [], link
+    context = context_for(record, report.since, report.datastores).summary_only()
+    summary = "".join(render_report_chunks(context, download=link))
+    return Email(subject=report.subject, html=summary), [], link
 
 
-__all__ = ["build", "email_for"]
+__all__ = ["build", "context_for", "email_for"]

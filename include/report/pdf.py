@@ -11,7 +11,6 @@ which are always complete.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -22,7 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from include.report.html import WITHHELD_NOTICE, RowsFor, categories_held, holding, withheld_held
+from include.report.model import WITHHELD_NOTICE, ReportContext
 
 MAX_ROWS_PER_SECTION = 200  # a printed page holds ~60 rows; the JSON and CSV copies are complete
 _MAX_LINES = 12  # a longer value is cut in the PDF (a cell must fit on a page); JSON and CSV hold it whole
@@ -186,19 +185,12 @@ class _Pdf:
         return shortened
 
 
-def write_pdf(
-    out: IO[bytes],
-    *,
-    name: str,
-    request_id: str,
-    received_at: datetime,
-    since: datetime,
-    datastores: list[dict[str, Any]],
-    rows: RowsFor,
-) -> None:
+def write_pdf(out: IO[bytes], context: ReportContext) -> None:
+    name, request_id, received_at, since = context.name, context.request_id, context.received_at, context.since
+    rows = context.rows
     pdf = _Pdf(out, request_id)
-    held = holding(datastores)
-    total = sum(d["row_count"] for d in held)
+    held = context.holding
+    total = context.total_rows
 
     pdf.paragraph("The personal information we hold about you", bold=True, size=16, line_height=8)
     period = f"{since:%B %-d, %Y} to {received_at:%B %-d, %Y}"
@@ -222,42 +214,37 @@ def write_pdf(
         ["Category", "Where we keep it", "Source", "Purpose", "Disclosed to"],
         (
             [
-                c["label"],
-                ", ".join(c["datastores"]),
-                ", ".join(c["sources"]) or "-",
-                ", ".join(c["purposes"]) or "-",
-                ", ".join(c["third_parties"]) or "no one",
+                c.label,
+                ", ".join(c.datastores),
+                ", ".join(c.sources) or "-",
+                ", ".join(c.purposes) or "-",
+                ", ".join(c.third_parties) or "no one",
             ]
-            for c in categories_held(datastores)
+            for c in context.categories()
         ),
         shares=(34, 22, 22, 22, 22),
         size=8,
         line=4.2,
     )
-    withheld = withheld_held(datastores)
+    withheld = context.withheld()
     if withheld:
         pdf.gap(2)
         _heading(pdf, "Information we hold but do not disclose")
         for w in withheld:
-            pdf.paragraph(f"• {w['column']} ({w['datastore']}): {WITHHELD_NOTICE}", bold=False, size=9, line_height=5)
+            pdf.paragraph(f"• {w.column} ({w.datastore}): {WITHHELD_NOTICE}", bold=False, size=9, line_height=5)
 
     for store in held:
         pdf.gap(3)
-        _heading(pdf, store["description"] or store["datastore"])
-        for section in store["sections"]:
-            if not section["row_count"]:
+        _heading(pdf, store.label)
+        for section in store.sections:
+            if not section.row_count:
                 continue
-            title = f"{section['query'].replace('_', ' ').capitalize()} ({section['row_count']} records)"
+            title = f"{section.title} ({section.row_count} records)"
             pdf.paragraph(title, bold=True, size=9, line_height=5)
-            columns = section["columns"]
+            columns = section.columns
             shown = (
-                [
-                    "held, not disclosed"
-                    if c in section["withheld"] and section["withheld_present"].get(c)
-                    else row.get(c)
-                    for c in columns
-                ]
-                for row in islice(rows(store, section["query"]), MAX_ROWS_PER_SECTION)
+                ["held, not disclosed" if section.held_but_withheld(c) else row.get(c) for c in columns]
+                for row in islice(rows(store, section.query), MAX_ROWS_PER_SECTION)
             )
             headings = [c.replace("_", " ") for c in columns]
             if pdf.table(headings, shown, shares=[1] * len(columns), size=7, line=_LINE_MM):
@@ -266,9 +253,9 @@ def write_pdf(
                     "the JSON and CSV copies hold them in full."
                 )
                 pdf.paragraph(note, bold=False, size=8, line_height=5)
-            if section["row_count"] > MAX_ROWS_PER_SECTION:
+            if section.row_count > MAX_ROWS_PER_SECTION:
                 note = (
-                    f"The first {MAX_ROWS_PER_SECTION} of {section['row_count']} records are printed here; "
+                    f"The first {MAX_ROWS_PER_SECTION} of {section.row_count} records are printed here; "
                     "the JSON and CSV copies contain all of them."
                 )
                 pdf.paragraph(note, bold=False, size=8, line_height=5)

@@ -158,7 +158,7 @@ def _decision(row: Any, request_id: str) -> Decision:
         request_id=request_id,
         action=row.action,
         decided_by=row.decided_by,
-        decided_at=aware(row.decided_at),
+        decided_at=_aware(row.decided_at),
         reason=row.reason,
         response_url=row.response_url,
         # A decision recorded before scopes existed approved everything: full.
@@ -244,13 +244,21 @@ class ComplianceStore:
         return None if row is None else _request(row)
 
     def set_review_prompt(self, request_id: str, channel: str, ts: str) -> None:
-        self._update_request(
-            request_id,
-            {"slack_channel": channel, "slack_ts": ts},
-            "review_prompt_posted",
-            detail={"channel": channel, "ts": ts},
-            status=Status.AWAITING_DECISION,
-        )
+        """Record the posted prompt. The request awaits a decision unless one already came: an officer may click
+        before this write lands (the message is live as soon as Slack answers), and a decision is never undone."""
+        r = requests_table.c
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                update(requests_table).where(r.request_id == request_id).values(slack_channel=channel, slack_ts=ts)
+            )
+            if found.rowcount == 0:
+                raise UnknownRequest(request_id)
+            conn.execute(
+                update(requests_table)
+                .where(r.request_id == request_id, r.status.in_(predecessors(Status.AWAITING_DECISION)))
+                .values(status=Status.AWAITING_DECISION.value)
+            )
+            self._audit(conn, request_id, "review_prompt_posted", detail={"channel": channel, "ts": ts})
 
     def open_requests(self) -> list[RequestRecord]:
         """Requests still being answered (not closed, not linked, not redacted), oldest first."""
@@ -725,6 +733,15 @@ class ComplianceStore:
             ).all()
         return {r.kind for r in rows}
 
+    def once_ref(self, request_id: str, kind: str) -> str | None:
+        """The reference recorded with a one-off action (``record_once``), or None when it was not done."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(deliveries_table.c.message_id).where(
+                    deliveries_table.c.request_id == request_id, deliveries_table.c.kind == kind
+                )
+            ).scalar_one_or_none()
+
     # -- audit ------------------------------------------------------------------------------------
 
     def audit(self, request_id: str | None, event: str, *, actor: str | None = None, detail: Any = None) -> None:
@@ -783,8 +800,8 @@ def _request(row: Any) -> RequestRecord:
         email=row.email,
         photo_id_url=row.photo_id_url,
         status=Status(row.status),
-        received_at=aware(row.received_at),
-        due_at=aware(row.due_at),
+        received_at=_aware(row.received_at),
+        due_at=_aware(row.due_at),
         slack_channel=row.slack_channel,
         slack_ts=row.slack_ts,
         closed_at=aware(row.closed_at),

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from include.store import ComplianceStore, utcnow
 from include.store.records import (
@@ -73,7 +74,11 @@ def yearly_metrics(store: ComplianceStore, year: int, *, now: datetime | None = 
     lines = request_records(store, *year_bounds(year), now=now)
     counted = [line for line in lines if line.response != LINKED_DUPLICATE]
     # Unrounded durations: the median and mean are rounded once, not averaged from rounded values.
-    days = [days_between(line.received_at, line.response_at) for line in counted if line.answered]
+    days = [
+        days_between(line.received_at, line.response_at)
+        for line in counted
+        if line.answered and line.response_at is not None
+    ]
     return Metrics(
         year=year,
         received=len(counted),
@@ -110,7 +115,7 @@ def render_chart(metrics: Metrics, path: Path, *, width_px: int = 800, height_px
     from matplotlib.figure import Figure
 
     dpi = 100
-    rc = {"family": "DejaVu Sans"}
+    rc: dict[str, Any] = {"family": "DejaVu Sans"}
     fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi, facecolor="white")
     FigureCanvasAgg(fig)
     fig.text(0.04, 0.92, f"CCPA requests to know, {metrics.year}", fontsize=17, weight="bold", color=_INK, **rc)
@@ -144,13 +149,14 @@ def render_chart(metrics: Metrics, path: Path, *, width_px: int = 800, height_px
 
     x = 0.68
     fig.text(x, 0.74, "Days to respond", fontsize=12, weight="bold", color=_INK, **rc)
-    for i, (label, value) in enumerate((("Median", metrics.median_days), ("Mean", metrics.mean_days))):
+    days: tuple[tuple[str, float | None], ...] = (("Median", metrics.median_days), ("Mean", metrics.mean_days))
+    for i, (heading, day_count) in enumerate(days):
         y = 0.64 - i * 0.17
-        fig.text(x, y, label, fontsize=11, color=_MUTED, **rc)
-        if value is None:
+        fig.text(x, y, heading, fontsize=11, color=_MUTED, **rc)
+        if day_count is None:
             fig.text(x, y - 0.07, "no request answered yet", fontsize=11, color=_INK, **rc)
         else:
-            fig.text(x, y - 0.085, f"{value:.1f}", fontsize=24, weight="bold", color=_INK, **rc)
+            fig.text(x, y - 0.085, f"{day_count:.1f}", fontsize=24, weight="bold", color=_INK, **rc)
     fig.text(x, 0.25, "calendar days from receipt\nto the report or the denial", fontsize=9.5, color=_MUTED, **rc)
 
     notes = [f"Still open: {metrics.open:,}"]

@@ -16,8 +16,9 @@ from include import config, law, storage
 from include.datastores.extract import extract
 from include.datastores.registry import load_registry
 from include.decision import reminders
+from include.mail.notices import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
 from include.mail.send import send_once
-from include.report.html import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
+from include.report.model import ExtractSummary, summaries
 from include.request import SPECIFIC_PIECES, AccessRequest, InvalidRequest
 from include.slack import client as slack_client
 from include.slack.blocks import outcome_prompt, review_prompt, thread_notice
@@ -81,10 +82,16 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
         raise AirflowSkipException(f"request {request_id} is a duplicate of open request {record.linked_to}")
     if record.slack_ts:
         return {"channel": record.slack_channel or "", "ts": record.slack_ts}
+    from include.verification import agents
     from include.verification import service as verification
 
     record, evidence = verification.compute(s, record)
-    text, blocks = review_prompt(record, evidence=evidence.summary(), earlier_requests=s.earlier_requests(record))
+    text, blocks = review_prompt(
+        record,
+        evidence=evidence.summary(),
+        earlier_requests=s.earlier_requests(record),
+        agent=(agents.state(s, record), agents.describe(s, record)),
+    )
     channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
     response = slack_client.web_client().chat_postMessage(
         channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
@@ -107,8 +114,8 @@ def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, An
         dest=dest,
         keep_values=_scope(s, request_id) == SCOPE_FULL,  # a categories answer never writes a value (§7062(b))
     )
-    log.info("Datastore %s: %d row(s) for request %s", name, summary["row_count"], request_id)
-    return summary
+    log.info("Datastore %s: %d row(s) for request %s", name, summary.row_count, request_id)
+    return summary.to_dict()
 
 
 def _scope(s: ComplianceStore, request_id: str) -> str:
@@ -127,7 +134,7 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     """The report's files in storage: HTML, JSON, a CSV per datastore, PDF. Returns paths and counts only."""
     s = store()
     record = s.get_request(request_id)
-    datastores = sorted(extracts, key=lambda e: e["datastore"])
+    datastores = summaries(extracts)
     scope = _scope(s, request_id)
     since = _since(record.received_at, lookback)
     if scope == SCOPE_CATEGORIES:
@@ -141,10 +148,10 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     s.audit(
         request_id,
         "report_built",
-        detail={"datastores": len(datastores), "rows": report["row_count"], "scope": scope},
+        detail={"datastores": len(datastores), "rows": report.row_count, "scope": scope},
     )
     _flag_uncategorised(record, datastores)
-    return report
+    return report.to_dict()
 
 
 def _unverified_reason(record: RequestRecord) -> str:
@@ -164,14 +171,9 @@ def _unverified_reason(record: RequestRecord) -> str:
     return f"the law requires {needed}; {have}"
 
 
-def _flag_uncategorised(record: RequestRecord, datastores: list[dict[str, Any]]) -> None:
+def _flag_uncategorised(record: RequestRecord, datastores: tuple[ExtractSummary, ...]) -> None:
     """Columns the registry does not map to a CCPA category: the officer must know, the engineer must fix."""
-    columns = [
-        f"{d['datastore']}.{section['query']}.{column}"
-        for d in datastores
-        for section in d["sections"]
-        for column in section.get("uncategorised", [])
-    ]
+    columns = [column for summary in datastores for column in summary.uncategorised_columns()]
     if not columns:
         return
     store().audit(record.request_id, "uncategorised_columns", detail={"columns": columns})
@@ -190,8 +192,20 @@ def send_report(request_id: str, report: dict[str, Any]) -> str:
 
     email, attachments, link = report_files.email_for(record, report)
     if link:
-        s.audit(request_id, "download_link_issued", detail={"expires_at": link["expires_at"].isoformat()})
-    return send_once(s, request_id, REPORT, record.email, email, attachments)
+        s.audit(request_id, "download_link_issued", detail={"expires_at": link.expires_at.isoformat()})
+    sent = send_once(s, request_id, REPORT, record.email, email, attachments)
+    agent = record.identifiers.agent
+    if agent is not None:  # §7063: the answer went to the consumer; the agent is told it was sent
+        from include.mail.message import Email
+        from include.templating import env
+        from include.verification.agents import AGENT_NOTICE
+
+        html = env.get_template("agent_notice.html.j2").render(
+            name=record.name, agent_name=agent.name, request_id=request_id
+        )
+        notice = Email(subject="The CCPA request you made has been answered", html=html)
+        send_once(s, request_id, AGENT_NOTICE, agent.email, notice)
+    return sent
 
 
 def send_acknowledgement(request_id: str) -> str:
@@ -206,7 +220,21 @@ def send_acknowledgement(request_id: str) -> str:
     email = render_acknowledgement(
         name=record.name, request_id=request_id, received_at=record.received_at, due_at=record.due_at
     )
-    return send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
+    sent = send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
+    agent = record.identifiers.agent
+    if agent is not None:  # §7063: ask the consumer, at their own address, whether they gave the agent permission
+        from include.mail.message import Email
+        from include.templating import env
+        from include.verification.agents import CONFIRMATION_EMAIL
+        from include.verification.links import make_agent_link
+
+        link = make_agent_link(request_id, record.due_at)
+        html = env.get_template("agent_confirmation.html.j2").render(
+            name=record.name, agent_name=agent.name, link=link, request_id=request_id
+        )
+        confirm = Email(subject="Did you ask someone to make a CCPA request for you?", html=html)
+        send_once(s, request_id, CONFIRMATION_EMAIL, record.email, confirm)
+    return sent
 
 
 def send_extension_notice(request_id: str) -> str:
@@ -235,6 +263,8 @@ def run_url(dag_id: str, run_id: str) -> str:
 
 
 def _post_in_thread(record: RequestRecord, text: str, broadcast: bool = False) -> None:
+    if not record.slack_channel or not record.slack_ts:
+        return  # no prompt, no thread
     slack_client.web_client().chat_postMessage(
         channel=record.slack_channel, thread_ts=record.slack_ts, reply_broadcast=broadcast, text=text
     )

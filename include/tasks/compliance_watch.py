@@ -75,7 +75,7 @@ def purge_report_files(store: ComplianceStore, now: datetime | None = None) -> i
 
 def _delete_files(request_id: str) -> bool:
     folder = storage.request_dir(request_id)
-    files = list(folder.iterdir()) if folder.exists() else []
+    files: list[storage.StoragePath] = list(folder.iterdir()) if folder.exists() else []
     for path in files:
         path.unlink()
     folder.rmdir()

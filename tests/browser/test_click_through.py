@@ -161,8 +161,8 @@ def test_approve_in_the_channel_page_then_the_report_arrives_in_the_mail_page(wo
     screenshot(page, shots / "slack-channel-approved.png")
 
     # What the DAG does next, in short: email the report; the person sees it in the mail page.
+    from include.mail.message import Email
     from include.mail.send import send_once
-    from include.report.html import Email
 
     send_once(
         world.store,

@@ -45,7 +45,7 @@ def extract(tmp_path):
 
     def run(store, **kwargs):
         dest = tmp_path / f"{store.name}-{next(counter)}.jsonl"
-        summary = extract_to(store, dest=dest, **kwargs)
+        summary = extract_to(store, dest=dest, **kwargs).to_dict()
         for section in summary["sections"]:
             section["rows"] = list(read_rows(dest, section["query"]))
         summary["file"] = dest.read_text()
@@ -86,7 +86,8 @@ def test_since_limits_the_lookback(registry, extract):
 
 def test_only_paths_and_counts_leave_the_task(registry, tmp_path):
     dest = tmp_path / "crm.jsonl"
-    summary = extract_to(registry.get("crm"), email=DEMO_PERSON["email"], name="", since=SINCE, dest=dest)
+    # What leaves the task is the summary's XCom form.
+    summary = extract_to(registry.get("crm"), email=DEMO_PERSON["email"], name="", since=SINCE, dest=dest).to_dict()
     assert summary["path"] == dest.as_uri() and summary["row_count"] == 1
     assert storage.resolve(summary["path"]) == dest  # a local file stays a plain pathlib.Path (no fsspec)
     assert DEMO_PERSON["email"] not in json.dumps(summary)
@@ -98,7 +99,7 @@ def test_unmapped_columns_are_flagged_uncategorised(tmp_path, datastores_url, mo
     path = write_registry(tmp_path, ENTRY.replace("SELECT name FROM", "SELECT name, phone FROM"))
     summary = extract_to(
         load_registry(path).get("crm"), email=DEMO_PERSON["email"], name="", since=SINCE, dest=tmp_path / "o.jsonl"
-    )
+    ).to_dict()
     [section] = summary["sections"]
     assert section["categories"] == {"name": "identifiers", "phone": "uncategorised"}
     assert section["uncategorised"] == ["phone"]

@@ -122,3 +122,23 @@ def test_many_waiting_requests_share_one_query_per_round(compliance_store, monke
     assert sum(len(round_) == 20 for round_ in asked) >= 4, "rounds ask about all waiting requests at once"
     # 20 triggers over ~0.6 s at 0.05 s each would be ~240 queries one by one; shared: one per round.
     assert len(asked) < 25
+
+
+def test_a_trigger_stored_under_the_old_class_path_still_loads_and_runs(compliance_store):
+    """A request deferred before include/ became packages waits with ``include.triggers.DecisionTrigger`` and its
+    kwargs in Airflow's trigger table; the triggerer imports that path (import_string) and runs it after an upgrade."""
+    from airflow._shared.module_loading import import_string  # what the triggerer uses
+
+    request_id = compliance_store.register_request(
+        "manual__old_path", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), datetime.now(UTC)
+    ).request_id
+    stored = ("include.triggers.DecisionTrigger", {"request_id": request_id, "poll_interval": 0.05})  # old kwargs
+    trigger = import_string(stored[0])(**stored[1])
+    compliance_store.record_decision(request_id, "approve", "U0APPROVER")
+
+    async def first_event():
+        return await asyncio.wait_for(trigger.run().__anext__(), timeout=5)
+
+    event = asyncio.run(first_event())
+    assert event.payload["status"] == "decided" and event.payload["decision"]["action"] == "approve"
+    assert trigger.serialize()[0] == stored[0]

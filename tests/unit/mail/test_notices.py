@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from include.report.html import render_rejection
+from include.mail.notices import render_rejection
 
 
 def test_rejection_carries_the_reason_escaped():

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from devtools.standins.mail_sink import MailSink
+from include.mail.message import Email
 from include.mail.send import send_once
-from include.report.html import Email
 from include.request import AccessRequest
 from include.store import DeliveryInDoubt
 from tests.conftest import use_smtp

@@ -18,8 +18,8 @@ from include.datastores.extract import extract
 from include.datastores.registry import load_registry
 from include.mail.message import build_message
 from include.report import files as report_files
-from include.store import RequestRecord
 from tests.conftest import MYSQL_URL, ROOT, use_datastores
+from tests.factories import approved_record
 
 SCRIPT = "<script>alert(1)</script>"
 RECEIVED = datetime.now(UTC).replace(microsecond=0)
@@ -43,18 +43,12 @@ def report(datastores_url, monkeypatch, tmp_path):
     use_datastores(monkeypatch, datastores_url)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path}")
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "download-secret")
-    record = RequestRecord(
+    record = approved_record(
         request_id="f" * 32,
         run_id="manual__formats",
         name=DEMO_PERSON["name"],
         email=DEMO_PERSON["email"],
-        photo_id_url="https://x.example/id",
-        status="approved",
         received_at=RECEIVED,
-        due_at=RECEIVED + timedelta(days=45),
-        slack_channel=None,
-        slack_ts=None,
-        closed_at=None,
     )
     folder = tmp_path / record.request_id
     folder.mkdir()
@@ -157,12 +151,12 @@ def test_too_big_for_email_goes_by_signed_expiring_link(report, monkeypatch):
     msg, link = _message(record, built)
     assert link is not None and list(msg.iter_attachments()) == []
     html = msg.get_body(preferencelist=("html",)).get_content()
-    assert link["url"] in html and "too large to attach" in html
-    assert (link["expires_at"] - datetime.now(UTC)) > timedelta(hours=71)  # ccpa_download_ttl_hours, default 72
-    assert link["expires_at"].strftime("%B %-d, %Y") in html
+    assert link.url in html and "too large to attach" in html
+    assert (link.expires_at - datetime.now(UTC)) > timedelta(hours=71)  # ccpa_download_ttl_hours, default 72
+    assert link.expires_at.strftime("%B %-d, %Y") in html
     assert "+1-415-555-1000" not in html  # the data is behind the link, not in the body
 
-    token = link["url"].rsplit("/", 1)[1]
+    token = link.url.rsplit("/", 1)[1]
     assert read_token(token) == record.request_id
     client = create_app(store_factory=lambda: None).test_client()
     response = client.get(f"/download/{token}")
@@ -182,7 +176,7 @@ def test_expired_link_is_gone(report):
     record, _, _ = report
     old = make_link(record.request_id, now=datetime.now(UTC) - timedelta(hours=100))
     client = create_app(store_factory=lambda: None).test_client()
-    assert client.get("/download/" + old["url"].rsplit("/", 1)[1]).status_code == 410
+    assert client.get("/download/" + old.url.rsplit("/", 1)[1]).status_code == 410
 
 
 def test_no_data_report_has_no_attachments(report, tmp_path):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from include.report.html import render_report as _render_report
+from tests.factories import report_context
 
 RECEIVED = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def render_report(**kwargs):
-    return _render_report(rows=lambda datastore, query: datastore["_rows"], **kwargs)
+    return _render_report(report_context(**kwargs))
 
 
 SINCE = datetime(2025, 11, 27, tzinfo=UTC)

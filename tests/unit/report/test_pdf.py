@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pypdf import PdfReader
 
 from include.report.pdf import MAX_ROWS_PER_SECTION, write_pdf
+from tests.factories import report_context
 
 RECEIVED = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -36,12 +37,14 @@ def _pdf_text(rows: list[dict[str, str]]) -> str:
     out = io.BytesIO()
     write_pdf(
         out,
-        name="Jane Doe",
-        request_id="a" * 32,
-        received_at=RECEIVED,
-        since=datetime(2025, 11, 27, tzinfo=UTC),
-        datastores=[store],
-        rows=lambda _store, _query: iter(rows),
+        report_context(
+            name="Jane Doe",
+            request_id="a" * 32,
+            received_at=RECEIVED,
+            since=datetime(2025, 11, 27, tzinfo=UTC),
+            datastores=[store],
+            rows=lambda _store, _query: iter(rows),
+        ),
     )
     return "".join(page.extract_text() for page in PdfReader(io.BytesIO(out.getvalue())).pages)
 

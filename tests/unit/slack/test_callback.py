@@ -74,9 +74,10 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"v0={digest}"
 
 
-def post(client, body, *, secret=SECRET, timestamp=None, headers=None):
+def post(client, body, *, secret=SECRET, timestamp=None, age=0, headers=None):
+    """A signed callback; ``age`` seconds old (negative: from the future), counted when it is sent."""
     raw = body if isinstance(body, bytes) else urlencode({"payload": json.dumps(body)}).encode()
-    ts = str(int(time.time()) if timestamp is None else timestamp)
+    ts = str(int(time.time()) - age if timestamp is None else timestamp)
     signed = {
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": sign(secret, ts, raw),
@@ -103,8 +104,8 @@ def test_valid_signature_records_the_decision(client, compliance_store, request_
     "forgery",
     [
         {"secret": "wrong-secret"},
-        {"timestamp": int(time.time()) - 301},  # replayed: more than five minutes old
-        {"timestamp": int(time.time()) + 600},  # from the future
+        {"age": 301},  # replayed: more than five minutes old
+        {"age": -600},  # from the future
         {"headers": {"X-Slack-Signature": ""}},
         {"headers": {"X-Slack-Request-Timestamp": "not-a-number"}},
         {"headers": {"X-Slack-Signature": "v0=" + "0" * 64}},
@@ -419,3 +420,31 @@ def test_a_categories_request_is_approved_at_the_categories_scope_only(client, c
     assert compliance_store.get_decision(request_id) is None
     post(client, payload(request_id, "ccpa_approve_categories"))
     assert compliance_store.get_decision(request_id).scope == "categories"
+
+
+def test_7063_only_a_power_of_attorney_lets_an_officer_skip_the_consumer_confirmation(client, compliance_store):
+    from include.request import AccessRequest
+    from include.verification import agents
+    from tests.factories import declaration_for, register_verified
+
+    def agent_request(run_id: str, email: str, kind: str) -> str:
+        conf = {"name": "Jane Doe", "email": email, "phone": "4155551000", "declaration": declaration_for("Jane Doe")}
+        agent = {
+            "name": "Alex",
+            "email": "alex@x.example",
+            "permission": {"kind": kind, "document_url": "https://x.example/d"},
+        }
+        return register_verified(compliance_store, run_id, AccessRequest.from_conf({**conf, "agent": agent})).request_id
+
+    signed = agent_request("manual__agent_signed", "a1@example.com", "signed_permission")
+    poa = agent_request("manual__agent_poa", "a2@example.com", "power_of_attorney")
+    for request_id in (signed, poa):
+        post(client, payload(request_id, "ccpa_skip_agent_confirmation"))
+    assert agents.state(compliance_store, compliance_store.get_request(signed)) == "waiting"
+    assert agents.state(compliance_store, compliance_store.get_request(poa)) == "skipped"
+    [skipped] = [e for e in compliance_store.audit_trail(poa) if e["event"] == "agent_confirmation_skipped"]
+    assert skipped["actor"] == APPROVER
+    post(client, payload(signed))
+    post(client, payload(poa))
+    assert compliance_store.get_decision(signed) is None
+    assert compliance_store.get_decision(poa).scope == "full"

@@ -18,6 +18,7 @@ from include.request import AccessRequest
 from include.store import REJECTION, REPORT, ComplianceStore, records
 from include.store import metrics as metrics_mod
 from include.store.schema import requests_table
+from tests.conftest import ROOT
 
 NOW = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
 
@@ -334,3 +335,17 @@ def test_metrics_cli_writes_csv_and_png(year_2026, tmp_path, capsys):
         assert image.size == (800, 450)
         assert image.format == "PNG"
         assert not any(key.lower().startswith("software") for key in image.info)
+
+
+@pytest.mark.parametrize("module", ["include.records", "include.metrics"])
+def test_the_documented_cli_paths_still_run(module):
+    """`python -m include.records …` and `python -m include.metrics …` are documented commands: they survive the
+    move of both modules into include/store/."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"usage: python -m {module}" in done.stdout

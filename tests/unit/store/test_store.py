@@ -149,3 +149,17 @@ def test_waiting_states_is_one_query_of_decision_and_pending_extension_notice(co
     assert (decision.action, decision.decided_by, decision.reason, pending) == ("reject", "U1", "cannot verify", False)
     assert state(other) == (None, False)  # one query answers for every id asked
     assert "0" * 32 not in compliance_store.waiting_states(["0" * 32, request_id])  # unknown ids are left out
+
+
+def test_a_decision_made_before_the_prompt_is_recorded_is_never_undone(compliance_store):
+    """The prompt is live as soon as Slack answers: an officer can click before post_review_prompt records it."""
+    from include.request import AccessRequest
+    from include.store import Status
+
+    request_id = compliance_store.register_request(
+        "manual__fast_click", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), datetime.now(UTC)
+    ).request_id
+    compliance_store.record_decision(request_id, "approve", "U0APPROVER")
+    compliance_store.set_review_prompt(request_id, "C0REVIEW", "1700000000.000100")
+    record = compliance_store.get_request(request_id)
+    assert record.status == Status.APPROVED and record.slack_ts == "1700000000.000100"
