@@ -86,6 +86,12 @@ SLACK_TASK_RETRIES = 24
             " the consumer was logged in to this account when making the request",
             **PARAM_SCHEMAS["account"],
         ),
+        "agent": Param(
+            None,
+            title="Authorised agent",
+            description="{name, email, permission: {kind, document_url}}: acting for the consumer (§7063)",
+            **PARAM_SCHEMAS["agent"],
+        ),
         "declaration": Param(
             None,
             title="Signed declaration",

@@ -89,6 +89,24 @@ PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["account_id", "authenticated_at", "method"],
         "additionalProperties": False,
     },
+    "agent": {
+        "type": ["null", "object"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": _MAX_NAME},
+            "email": {"type": "string", "minLength": 3, "maxLength": _MAX_EMAIL},
+            "permission": {
+                "type": "object",
+                "properties": {
+                    "kind": {"type": "string", "enum": ["signed_permission", "power_of_attorney"]},
+                    "document_url": {"type": "string", "maxLength": _MAX_URL},
+                },
+                "required": ["kind", "document_url"],
+                "additionalProperties": False,
+            },
+        },
+        "required": ["name", "email", "permission"],
+        "additionalProperties": False,
+    },
     "declaration": {
         "type": ["null", "object"],
         "properties": {
@@ -128,6 +146,32 @@ class Declaration:
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> Declaration:
         return cls(datetime.fromisoformat(value["signed_at"]), value["signer_name"], value["statement_version"])
+
+
+AGENT_PERMISSIONS = ("signed_permission", "power_of_attorney")
+
+
+@dataclass(frozen=True)
+class Agent:
+    """§7063: an authorised agent acting for the consumer. The consumer's identifiers are the ones searched; the
+    agent's email only receives a notice that the answer was sent (to the consumer)."""
+
+    name: str
+    email: str
+    permission_kind: str
+    document_url: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "email": self.email,
+            "permission": {"kind": self.permission_kind, "document_url": self.document_url},
+        }
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> Agent:
+        permission = value["permission"]
+        return cls(value["name"], value["email"], permission["kind"], permission["document_url"])
 
 
 @dataclass(frozen=True)
@@ -186,6 +230,7 @@ class Identifiers:
     postal_address: str | None = None
     account_id: str | None = None
     declaration: Declaration | None = None
+    agent: Agent | None = None
 
     def to_json(self) -> str | None:
         value: dict[str, Any] = {
@@ -195,6 +240,8 @@ class Identifiers:
             value["account_id"] = self.account_id
         if self.declaration is not None:
             value["declaration"] = self.declaration.to_dict()
+        if self.agent is not None:
+            value["agent"] = self.agent.to_dict()
         return json.dumps(value, sort_keys=True) if value else None
 
     @classmethod
@@ -206,6 +253,7 @@ class Identifiers:
             postal_address=value.get("postal_address"),
             account_id=value.get("account_id"),
             declaration=Declaration.from_dict(declaration) if declaration else None,
+            agent=Agent.from_dict(value["agent"]) if value.get("agent") else None,
         )
 
     def merged(self, other: Identifiers) -> Identifiers:
@@ -215,6 +263,7 @@ class Identifiers:
             postal_address=other.postal_address or self.postal_address,
             account_id=other.account_id or self.account_id,
             declaration=other.declaration or self.declaration,
+            agent=self.agent,  # the agent is named at intake only
         )
 
 
@@ -297,7 +346,36 @@ def parse_identifiers(conf: dict[str, Any], *, name: str, now: datetime | None =
         postal_address=address or None,
         account_id=account_id or None,
         declaration=_declaration(conf.get("declaration"), name=name, now=now),
+        agent=_agent(conf.get("agent")),
     )
+
+
+def _agent(value: Any) -> Agent | None:
+    """§7063: ``{"name", "email", "permission": {"kind": signed_permission | power_of_attorney, "document_url"}}``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidRequest("agent", "must be an object {name, email, permission}")
+    unknown = set(value) - {"name", "email", "permission"}
+    if unknown:
+        raise InvalidRequest("agent", f"has unknown field(s) {sorted(unknown)}")
+    name = " ".join(_text(value, "name", prefix="agent.").split())
+    if not name or len(name) > _MAX_NAME:
+        raise InvalidRequest("agent.name", f"must be 1 to {_MAX_NAME} characters")
+    email = _text(value, "email", prefix="agent.").strip().lower()
+    if len(email) > _MAX_EMAIL or not _EMAIL.match(email):
+        raise InvalidRequest("agent.email", "is not a valid email address")
+    permission = value.get("permission")
+    if not isinstance(permission, dict) or set(permission) - {"kind", "document_url"}:
+        raise InvalidRequest("agent.permission", "must be an object {kind, document_url}")
+    kind = permission.get("kind")
+    if kind not in AGENT_PERMISSIONS:
+        raise InvalidRequest("agent.permission.kind", f"must be one of {', '.join(AGENT_PERMISSIONS)}")
+    url = _text(permission, "document_url", prefix="agent.permission.").strip()
+    parsed = urlparse(url)
+    if len(url) > _MAX_URL or parsed.scheme not in ("http", "https") or not parsed.netloc or " " in url:
+        raise InvalidRequest("agent.permission.document_url", "must be an http(s) URL")
+    return Agent(name=name, email=email, permission_kind=kind, document_url=url)
 
 
 def _declaration(value: Any, *, name: str, now: datetime | None) -> Declaration | None:

@@ -1,6 +1,7 @@
 """The categories-only answer (Civ. 1798.110(a)(1)-(4), 11 CCR §7062(b), §7024): categories of personal information
 held, their sources, business purposes, the third parties they are disclosed to, and the types held but never
-disclosed. Built from the extraction summaries alone: it contains no value, and no file with values is written.
+disclosed. Built from the extraction summaries alone (the report model's ``ReportContext`` with no rows): it contains
+no value, and no file with values is written.
 
 A specific-pieces request that could not be verified to that degree is answered this way, with the reason (§7024).
 """
@@ -20,13 +21,11 @@ HTML_NAME = "report.html"
 SUBJECT = "Your CCPA access request: the categories of personal information we hold about you"
 
 
-def render(
-    record: RequestRecord,
-    since: datetime,
-    datastores: Iterable[ExtractSummary | Mapping[str, Any]],
-    unverified_reason: str,
-) -> str:
-    context = ReportContext(
+def context_for(
+    record: RequestRecord, since: datetime, datastores: Iterable[ExtractSummary | Mapping[str, Any]]
+) -> ReportContext:
+    """The report's context without rows: nothing here can read a value."""
+    return ReportContext(
         request_id=record.request_id,
         name=record.name,
         email=record.email,
@@ -35,13 +34,16 @@ def render(
         datastores=summaries(datastores),
         rows=no_rows,
     )
+
+
+def render(context: ReportContext, unverified_reason: str = "") -> str:
     return env.get_template("report_categories.html.j2").render(
-        name=record.name,
-        request_id=record.request_id,
-        received_at=record.received_at,
-        since=since,
-        categories=[c.to_dict() for c in context.categories()],
-        withheld=[w.to_dict() for w in context.withheld()],
+        name=context.name,
+        request_id=context.request_id,
+        received_at=context.received_at,
+        since=context.since,
+        categories=context.categories(),
+        withheld=context.withheld(),
         unverified_reason=unverified_reason,
     )
 
@@ -54,15 +56,15 @@ def build(
     unverified_reason: str = "",
 ) -> BuiltReport:
     """The categories-only report in storage: one HTML page, no attachments (they would carry values)."""
-    typed = summaries(datastores)
+    context = context_for(record, since, datastores)
     folder = storage.request_dir(record.request_id)
     with storage.text_writer(folder / HTML_NAME) as out:
-        out.write(render(record, since, typed, unverified_reason))
+        out.write(render(context, unverified_reason))
     return BuiltReport(
         html=storage.url_of(folder / HTML_NAME),
         files=(),
         subject=SUBJECT,
         since=since,
-        datastores=typed,
-        row_count=sum(d.row_count for d in typed),
+        datastores=context.datastores,
+        row_count=sum(s.row_count for s in context.datastores),
     )

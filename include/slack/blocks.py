@@ -20,6 +20,9 @@ ACTION_REJECT = "ccpa_reject"
 ACTION_EXTEND = "ccpa_extend"
 #: Ask the requester for more information (§7060(c)): a modal, then an email with a signed link to the page.
 ACTION_ASK_MORE = "ccpa_ask_more"
+#: §7063: with a power of attorney, the officer may skip the consumer's confirmation of the agent (recorded).
+ACTION_SKIP_AGENT = "ccpa_skip_agent_confirmation"
+SKIP_AGENT = "skip_agent_confirmation"
 EXTEND = "extend"
 APPROVE_CATEGORIES = "approve_categories"
 ASK_MORE = "ask_more"
@@ -29,6 +32,7 @@ ACTIONS = {
     ACTION_REJECT: REJECT,
     ACTION_EXTEND: EXTEND,
     ACTION_ASK_MORE: ASK_MORE,
+    ACTION_SKIP_AGENT: SKIP_AGENT,
 }
 ASK_VIEW_CALLBACK_ID = "ccpa_ask_more"
 ASK_BLOCK_ID = "ask"
@@ -147,6 +151,7 @@ def review_prompt(
     earlier_requests: int = 0,
     level: Level | None = None,
     approvers: Sequence[str] = (),
+    agent: tuple[str, str] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """The message an officer acts on: who asks, what we hold and how well it matches, the due date, and the
     approval the verification level allows, Reject, Extend.
@@ -160,6 +165,13 @@ def review_prompt(
     scope = approvable(level, request.request_type)
     text = f"CCPA access request from {_escape(request.name)}: approve or reject"
     notes = []
+    # §7063: (state, description) of an authorised agent; until the consumer confirms, nothing may be approved.
+    agent_state = agent[0] if agent else ("waiting" if request.identifiers.agent else "none")
+    if request.identifiers.agent is not None:
+        described = agent[1] if agent else _escape(request.identifiers.agent.name)
+        notes.append(f"*Authorised agent* (§7063): {described}")
+        if agent_state not in ("confirmed", "skipped"):
+            scope = Scope.NONE
     if earlier_requests >= 2:
         notes.append(
             f":warning: This person has made {earlier_requests} other requests in the last 12 months: you may "
@@ -203,6 +215,20 @@ def review_prompt(
             "block_id": ACTIONS_BLOCK_ID,
             "elements": [
                 *_approve_button(request, scope),
+                *(
+                    [
+                        {
+                            "type": "button",
+                            "action_id": ACTION_SKIP_AGENT,
+                            "text": {"type": "plain_text", "text": "Skip confirmation (power of attorney)"},
+                            "value": request.request_id,
+                        }
+                    ]
+                    if agent_state == "waiting"
+                    and request.identifiers.agent is not None
+                    and request.identifiers.agent.permission_kind == "power_of_attorney"
+                    else []
+                ),
                 {
                     "type": "button",
                     "action_id": ACTION_ASK_MORE,

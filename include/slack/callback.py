@@ -50,6 +50,7 @@ from include.slack.blocks import (
     REASON_BLOCK_ID,
     REJECT_VIEW_CALLBACK_ID,
     REJECTION_REASONS,
+    SKIP_AGENT,
     approvals_line,
     ask_modal,
     extend_modal,
@@ -268,6 +269,18 @@ class _Handler:
             if state == FAILED:
                 not_recorded()
             return
+        if click.action == SKIP_AGENT:
+
+            def skip_not_recorded() -> None:
+                self._tell(click.response_url, click.channel_id, click.user_id, NOT_RECORDED)
+
+            state, _ = _within_budget(
+                lambda: self._skip_agent(click.request_id, click.user_id, click.response_url),
+                on_late_failure=skip_not_recorded,
+            )
+            if state == FAILED:
+                skip_not_recorded()
+            return
         try:
             self._open_modal(click)
         except Exception as exc:  # the database is down or slow: say so rather than answer 500 to Slack
@@ -399,7 +412,7 @@ class _Handler:
 
         user_id, request_id, values = _submission(payload)
         chosen = ((values.get(ASK_BLOCK_ID) or {}).get(ASK_ACTION_ID) or {}).get("selected_options") or []
-        fields = [o.get("value") for o in chosen if isinstance(o, dict) and o.get("value") in ASKABLE]
+        fields = [str(o["value"]) for o in chosen if isinstance(o, dict) and o.get("value") in ASKABLE]
         if not fields:
             return _errors(ASK_BLOCK_ID, "Pick what the requester should provide.")
         if refused := self._refuse_non_approver(user_id, request_id, ASK_MORE, ASK_BLOCK_ID):
@@ -446,27 +459,48 @@ class _Handler:
             log.exception("Could not ask request %s's requester for more information", record.request_id)
             self._tell(None, record.slack_channel, user_id, "Could not email the requester: see the API server log.")
 
+    def _skip_agent(self, request_id: str, user_id: str, response_url: str | None) -> str:
+        """§7063: a power of attorney lets the officer skip the consumer's confirmation; recorded with who did."""
+        record = self.store.find_request(request_id)
+        agent = record.identifiers.agent if record else None
+        if record is None or agent is None or agent.permission_kind != "power_of_attorney":
+            self._tell(response_url, None, user_id, "Only a power of attorney lets the confirmation be skipped.")
+            return "refused"
+        from include.verification import agents
+
+        self.store.record_once(request_id, agents.CONFIRMED, ref=f"poa:{user_id}")
+        self.store.audit(request_id, "agent_confirmation_skipped", actor=user_id, detail={"basis": "power_of_attorney"})
+        _background.submit(self.refresh_prompt, request_id)
+        return "created"
+
+    def prompt_for(self, record: Any, approvers: Sequence[str] | None = None) -> tuple[str, list[dict[str, Any]]]:
+        """The review prompt as it stands (evidence, agent confirmation, the approvals so far)."""
+        from include.verification import agents
+
+        agent = (agents.state(self.store, record), agents.describe(self.store, record))
+        if approvers is None:
+            approvers = [a.approver for a in self.store.approvals(record.request_id)]
+        return review_prompt(
+            record, earlier_requests=self.store.earlier_requests(record), approvers=approvers, agent=agent
+        )
+
     def refresh_prompt(self, request_id: str) -> None:
         """Re-render the review prompt in place (the evidence changed); the request keeps waiting."""
         record = self.store.get_request(request_id)
         if record.slack_channel and record.slack_ts and self.store.get_decision(request_id) is None:
-            text, blocks = review_prompt(record, earlier_requests=self.store.earlier_requests(record))
+            text, blocks = self.prompt_for(record)
             self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
             self.slack.chat_postMessage(
                 channel=record.slack_channel,
                 thread_ts=record.slack_ts,
-                text=":inbox_tray: The requester provided more information: the verification above is updated.",
+                text=":inbox_tray: Updated: the requester provided more information or answered a confirmation.",
             )
 
     def _show_extension(self, record: Any) -> None:
         """The prompt shows the new due date and why; the run emails the requester the notice."""
         try:
             if record.slack_channel and record.slack_ts:
-                text, blocks = review_prompt(
-                    record,
-                    earlier_requests=self.store.earlier_requests(record),
-                    approvers=[a.approver for a in self.store.approvals(record.request_id)],
-                )
+                text, blocks = self.prompt_for(record)
                 self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
         except Exception:
             log.warning("Could not show the extension on the review prompt", exc_info=True)
@@ -489,6 +523,19 @@ class _Handler:
         except UnknownRequest:
             self._tell(response_url, channel_id, user_id, "This request is unknown or closed.")
             return "This request is unknown or closed."
+        from include.verification import agents
+
+        if not agents.may_disclose(self.store, record):
+            self.store.audit(
+                request_id, "approval_refused_agent", actor=user_id, detail={"agent": agents.state(self.store, record)}
+            )
+            self._tell(
+                response_url,
+                channel_id or record.slack_channel,
+                user_id,
+                "Refused: the consumer has not confirmed that they gave the authorised agent permission (§7063).",
+            )
+            return "refused"
         allowed = approvable_scope(record)
         if Scope(scope) > allowed:
             level = level_of(record)
@@ -557,9 +604,7 @@ class _Handler:
     def _show_pending(self, request_id: str, response_url: str | None, result: ApprovalResult) -> None:
         try:
             record = self.store.get_request(request_id)
-            text, blocks = review_prompt(
-                record, earlier_requests=self.store.earlier_requests(record), approvers=result.approvers
-            )
+            text, blocks = self.prompt_for(record, approvers=result.approvers)
             if response_url:
                 slack_client.webhook(response_url).send_dict({"replace_original": True, "text": text, "blocks": blocks})
             elif record.slack_channel and record.slack_ts:

@@ -1057,6 +1057,15 @@ class ComplianceStore:
             ).all()
         return {r.kind for r in rows}
 
+    def once_ref(self, request_id: str, kind: str) -> str | None:
+        """The reference recorded with a one-off action (``record_once``), or None when it was not done."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(deliveries_table.c.message_id).where(
+                    deliveries_table.c.request_id == request_id, deliveries_table.c.kind == kind
+                )
+            ).scalar_one_or_none()
+
     # -- audit ------------------------------------------------------------------------------------
 
     def audit(self, request_id: str | None, event: str, *, actor: str | None = None, detail: Any = None) -> None:

@@ -95,11 +95,17 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
         raise AirflowSkipException(f"request {request_id} is a duplicate of open request {record.linked_to}")
     if record.slack_ts:
         return {"channel": record.slack_channel or "", "ts": record.slack_ts}
+    from include.verification import agents
     from include.verification import service as verification
 
     record, evidence = verification.compute(s, record)
     record = _check_account(s, record)
-    text, blocks = review_prompt(record, evidence=evidence.summary(), earlier_requests=s.earlier_requests(record))
+    text, blocks = review_prompt(
+        record,
+        evidence=evidence.summary(),
+        earlier_requests=s.earlier_requests(record),
+        agent=(agents.state(s, record), agents.describe(s, record)),
+    )
     channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
     try:
         response = slack_client.web_client().chat_postMessage(
@@ -251,6 +257,24 @@ def _flag_uncategorised(record: RequestRecord, datastores: tuple[ExtractSummary,
 def send_report(request_id: str, report: dict[str, Any]) -> str:
     s = store()
     record = s.get_request(request_id)
+    sent = _send_answer(s, record, report)
+    agent = record.identifiers.agent
+    if agent is not None:  # §7063: the answer went to the consumer; the agent is told it was sent
+        from include.mail.message import Email
+        from include.templating import env
+        from include.verification.agents import AGENT_NOTICE
+
+        html = env.get_template("agent_notice.html.j2").render(
+            name=record.name, agent_name=agent.name, request_id=request_id
+        )
+        notice = Email(subject="The CCPA request you made has been answered", html=html)
+        send_once(s, request_id, AGENT_NOTICE, agent.email, notice)
+    return sent
+
+
+def _send_answer(s: ComplianceStore, record: RequestRecord, report: dict[str, Any]) -> str:
+    """The answer to the consumer: through the account channel, as the categories page, or the full report."""
+    request_id = record.request_id
     decision = s.get_decision(request_id)
     from include.verification.account import delivery_url
 
@@ -300,7 +324,21 @@ def send_acknowledgement(request_id: str) -> str:
         language=record.language,
         status_url=_status_url(record),
     )
-    return send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
+    sent = send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
+    agent = record.identifiers.agent
+    if agent is not None:  # §7063: ask the consumer, at their own address, whether they gave the agent permission
+        from include.mail.message import Email
+        from include.templating import env
+        from include.verification.agents import CONFIRMATION_EMAIL
+        from include.verification.links import make_agent_link
+
+        link = make_agent_link(request_id, record.due_at)
+        html = env.get_template("agent_confirmation.html.j2").render(
+            name=record.name, agent_name=agent.name, link=link, request_id=request_id
+        )
+        confirm = Email(subject="Did you ask someone to make a CCPA request for you?", html=html)
+        send_once(s, request_id, CONFIRMATION_EMAIL, record.email, confirm)
+    return sent
 
 
 def _status_url(record: RequestRecord) -> str | None:

@@ -33,16 +33,16 @@ class Scope(StrEnum):
     def rank(self) -> int:
         return list(Scope).index(self)
 
-    def __ge__(self, other: object) -> bool:  # type: ignore[override]
+    def __ge__(self, other: object) -> bool:
         return isinstance(other, Scope) and self.rank >= other.rank
 
-    def __gt__(self, other: object) -> bool:  # type: ignore[override]
+    def __gt__(self, other: object) -> bool:
         return isinstance(other, Scope) and self.rank > other.rank
 
-    def __le__(self, other: object) -> bool:  # type: ignore[override]
+    def __le__(self, other: object) -> bool:
         return isinstance(other, Scope) and self.rank <= other.rank
 
-    def __lt__(self, other: object) -> bool:  # type: ignore[override]
+    def __lt__(self, other: object) -> bool:
         return isinstance(other, Scope) and self.rank < other.rank
 
 

@@ -55,3 +55,29 @@ def read_token(token: str, now: datetime | None = None) -> tuple[str, list[str]]
     if (now or datetime.now(UTC)).timestamp() > data["e"]:
         raise TimeoutError("this verification link has expired")
     return data["r"], list(data["f"])
+
+
+def _agent_serializer() -> URLSafeSerializer:
+    from include.report.downloads import _serializer as download_serializer
+
+    return URLSafeSerializer(download_serializer().secret_key, salt="ccpa-agent-confirm")
+
+
+def make_agent_link(request_id: str, due_at: datetime, now: datetime | None = None) -> dict[str, Any]:
+    """§7063(a)(2): the link the consumer follows to confirm that they gave the agent permission."""
+    now = now or datetime.now(UTC)
+    expires_at = due_at
+    token = _agent_serializer().dumps({"r": request_id, "e": int(expires_at.timestamp())})
+    return {"url": f"{config.airflow_base_url()}/ccpa/confirm-agent/{token}", "token": token, "expires_at": expires_at}
+
+
+def read_agent_token(token: str, now: datetime | None = None) -> str:
+    try:
+        data = _agent_serializer().loads(token)
+    except BadSignature:
+        raise LookupError("invalid confirmation link") from None
+    if not isinstance(data, dict) or not isinstance(data.get("r"), str) or not isinstance(data.get("e"), int):
+        raise LookupError("invalid confirmation link")
+    if (now or datetime.now(UTC)).timestamp() > data["e"]:
+        raise TimeoutError("this confirmation link has expired")
+    return data["r"]

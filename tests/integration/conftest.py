@@ -64,6 +64,27 @@ class Stack:
         return self.slack.submit_view("ccpa_reject_reason", values, user_id=user_id)
 
 
+def play(stack: Stack, script: Callable[[], None]) -> threading.Thread:
+    """Run an officer's (or requester's) script in the background while dag.test() runs. Should the script fail, every
+    undecided request is rejected, so the run ends and the test reports the failure instead of hanging until the
+    legal deadline; the error is kept in ``thread.error``."""
+
+    def guarded() -> None:
+        try:
+            script()
+        except BaseException as exc:
+            thread.error = exc  # type: ignore[attr-defined]
+            for record in stack.store.open_requests():
+                if stack.store.get_decision(record.request_id) is None:
+                    stack.store.record_decision(record.request_id, "reject", "U0TESTHARNESS", reason="test failed")
+            raise
+
+    thread = threading.Thread(target=guarded, daemon=True)
+    thread.error = None  # type: ignore[attr-defined]
+    thread.start()
+    return thread
+
+
 def _has_button(message: dict) -> bool:
     return any(b.get("type") == "actions" for b in message.get("blocks") or [])
 
@@ -156,7 +177,7 @@ def run_dag(dag) -> Callable[..., object]:
     # leaves an optional field out would inherit the previous test's phone or declaration. Spell the defaults out.
     defaults = {"request_type": "specific_pieces", "lookback": "12_months", "channel": "api", "photo_id_url": ""}
     defaults |= {"language": ""}
-    defaults |= dict.fromkeys(("phone", "postal_address", "account_id", "account", "declaration"))
+    defaults |= dict.fromkeys(("phone", "postal_address", "account_id", "account", "declaration", "agent"))
 
     def run(conf: dict) -> object:
         return dag.test(run_conf={**defaults, **conf})

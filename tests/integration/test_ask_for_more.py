@@ -4,14 +4,13 @@ evidence and the prompt update, the request (still waiting) is approved with the
 from __future__ import annotations
 
 import re
-import threading
 import time
 
 import pytest
 import requests
 
 from devtools.demo_data import DEMO_PERSON
-from tests.integration.conftest import APPROVER
+from tests.integration.conftest import APPROVER, play
 
 pytestmark = pytest.mark.integration
 
@@ -58,10 +57,10 @@ def test_7060_more_information_through_the_page_updates_the_evidence_then_approv
         seen["approve"] = stack.slack.click(msg["ts"], "ccpa_approve", user_id=APPROVER)
         seen["replay"] = requests.get(f"{base}/verify/{token}", timeout=10).status_code
 
-    thread = threading.Thread(target=officer_and_requester, daemon=True)
-    thread.start()
+    thread = play(stack, officer_and_requester)
     dag_run = run_dag({**DEMO_PERSON})  # two points, no declaration: categories only at first
     thread.join(10)
+    assert thread.error is None, thread.error
 
     assert "ccpa_approve_categories" in seen["before"] and "ccpa_approve" not in seen["before"]
     assert seen["submit"][0] == 200 and seen["mail_to"] == DEMO_PERSON["email"]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 
 from devtools.demo_data import DEMO_PERSON
 from tests.factories import declaration_for
-from tests.integration.conftest import APPROVER
+from tests.integration.conftest import APPROVER, play
 
 pytestmark = pytest.mark.integration
 
@@ -47,10 +46,10 @@ def test_7062_7024_two_points_give_a_categories_only_report_without_values(stack
         seen["labels"] = [b["text"]["text"] for b in _buttons(msg)]
         seen["click"] = stack.slack.click(msg["ts"], "ccpa_approve_categories", user_id=APPROVER)
 
-    thread = threading.Thread(target=officer, daemon=True)
-    thread.start()
+    thread = play(stack, officer)
     dag_run = run_dag(TWO_POINTS)
     thread.join(5)
+    assert thread.error is None, thread.error
 
     assert dag_run.state == "success"
     assert "ccpa_approve" not in seen["actions"] and "Approve categories only" in seen["labels"]
@@ -104,10 +103,10 @@ def test_7062_a_crafted_full_approval_of_a_two_point_request_is_refused_and_noth
         seen["reject"] = stack.slack.click(msg["ts"], "ccpa_reject", user_id=APPROVER)
         seen["modal"] = stack.submit_rejection("cannot_verify")
 
-    thread = threading.Thread(target=officer, daemon=True)
-    thread.start()
+    thread = play(stack, officer)
     dag_run = run_dag(TWO_POINTS)
     thread.join(5)
+    assert thread.error is None, thread.error
 
     assert seen["crafted"][0] == 200
     assert seen["after"] is None, "a full approval the level does not allow is refused"

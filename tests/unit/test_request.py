@@ -200,3 +200,38 @@ def test_the_photo_id_is_optional():
     assert (
         AccessRequest.from_conf({"name": "Jane", "email": "jane@example.com", "photo_id_url": " "}).photo_id_url == ""
     )
+
+
+AGENT = {
+    "name": " Alex  Agent ",
+    "email": "Alex@Agents.Example",
+    "permission": {"kind": "power_of_attorney", "document_url": "https://x.example/poa.pdf"},
+}
+
+
+def test_7063_an_authorised_agent_is_validated_and_kept_apart_from_the_consumer():
+    request = AccessRequest.from_conf({**GOOD, "agent": AGENT})
+    agent = request.identifiers.agent
+    assert (agent.name, agent.email, agent.permission_kind) == (
+        "Alex Agent",
+        "alex@agents.example",
+        "power_of_attorney",
+    )
+    assert request.email == "jane.doe@example.com", "the consumer's email is the one searched and answered"
+    assert Identifiers.from_json(request.identifiers.to_json()).agent == agent
+
+
+@pytest.mark.parametrize(
+    ("field", "agent"),
+    [
+        ("agent", "Alex"),
+        ("agent.email", {**AGENT, "email": "not-an-email"}),
+        ("agent.permission.kind", {**AGENT, "permission": {"kind": "verbal", "document_url": "https://x.example/p"}}),
+        ("agent.permission.document_url", {**AGENT, "permission": {"kind": "signed_permission", "document_url": "x"}}),
+        ("agent.permission", {**AGENT, "permission": None}),
+    ],
+)
+def test_7063_a_malformed_agent_is_refused(field, agent):
+    with pytest.raises(InvalidRequest) as excinfo:
+        AccessRequest.from_conf({**GOOD, "agent": agent})
+    assert excinfo.value.field == field

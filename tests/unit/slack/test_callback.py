@@ -653,3 +653,31 @@ def test_twenty_concurrent_clicks_from_two_officers_give_one_approval_decision(
     assert [a.approver for a in compliance_store.approvals(request_id)] in ([APPROVER, SECOND], [SECOND, APPROVER])
     events = [e["event"] for e in compliance_store.audit_trail(request_id)]
     assert events.count("decision_recorded") == 1 and events.count("approval_recorded") == 2
+
+
+def test_7063_only_a_power_of_attorney_lets_an_officer_skip_the_consumer_confirmation(client, compliance_store):
+    from include.request import AccessRequest
+    from include.verification import agents
+    from tests.factories import declaration_for, register_verified
+
+    def agent_request(run_id: str, email: str, kind: str) -> str:
+        conf = {"name": "Jane Doe", "email": email, "phone": "4155551000", "declaration": declaration_for("Jane Doe")}
+        agent = {
+            "name": "Alex",
+            "email": "alex@x.example",
+            "permission": {"kind": kind, "document_url": "https://x.example/d"},
+        }
+        return register_verified(compliance_store, run_id, AccessRequest.from_conf({**conf, "agent": agent})).request_id
+
+    signed = agent_request("manual__agent_signed", "a1@example.com", "signed_permission")
+    poa = agent_request("manual__agent_poa", "a2@example.com", "power_of_attorney")
+    for request_id in (signed, poa):
+        post(client, payload(request_id, "ccpa_skip_agent_confirmation"))
+    assert agents.state(compliance_store, compliance_store.get_request(signed)) == "waiting"
+    assert agents.state(compliance_store, compliance_store.get_request(poa)) == "skipped"
+    [skipped] = [e for e in compliance_store.audit_trail(poa) if e["event"] == "agent_confirmation_skipped"]
+    assert skipped["actor"] == APPROVER
+    post(client, payload(signed))
+    post(client, payload(poa))
+    assert compliance_store.get_decision(signed) is None
+    assert compliance_store.get_decision(poa).scope == "full"
