@@ -1,7 +1,10 @@
 """
 ### CCPA compliance watch
 
-Once a day: nudges officers about undecided requests (a reminder after `ccpa_reminder_hours`, an escalation
+Once a day: checks every open request's acknowledgement against its 10-business-day deadline (§7021(a); retried,
+officers alerted), voids an extension whose notice did not go out within the first 45 days (§7021(b)), answers a
+request still undecided at its due date as unverifiable (notice with the categories disclosure; `expired_unverified`),
+nudges officers about undecided requests (a reminder after `ccpa_reminder_hours`, an escalation
 10 days before the legal deadline, each posted once), reports overdue requests to the review channel, removes
 personal data older than 24 months (11 CCR §7101: the records and counts stay), and deletes report files once
 their download window has passed.
@@ -38,6 +41,18 @@ def ccpa_compliance_watch() -> None:
         return watch.report_overdue(ComplianceStore.from_connection())
 
     @task
+    def check_extension_notices() -> dict[str, int]:
+        return watch.check_extension_notices(ComplianceStore.from_connection())
+
+    @task
+    def expire_undecided() -> int:
+        return watch.expire_undecided(ComplianceStore.from_connection())
+
+    @task
+    def check_acknowledgements() -> dict[str, int]:
+        return watch.check_acknowledgements(ComplianceStore.from_connection())
+
+    @task
     def apply_retention() -> int:
         return watch.apply_retention(ComplianceStore.from_connection())
 
@@ -45,7 +60,9 @@ def ccpa_compliance_watch() -> None:
     def purge_report_files() -> int:
         return watch.purge_report_files(ComplianceStore.from_connection())
 
-    nudge_undecided() >> report_overdue()
+    # A void extension moves the due date back before anything expires or is reported overdue.
+    check_extension_notices() >> expire_undecided() >> nudge_undecided() >> report_overdue()
+    check_acknowledgements()
     apply_retention()
     purge_report_files()
 

@@ -3,8 +3,11 @@
 
 One run answers one "what personal information do you hold about me?" request (Cal. Civ. Code §1798.110).
 
-The intake system triggers a run with conf `{"name", "email"}` and, optionally, `request_type` (specific_pieces or
-categories), `photo_id_url`, `phone`, `postal_address`, `account_id` and a signed `declaration` (docs/verification.md).
+The intake system triggers a run with conf `{"name", "email", "channel"}` and, optionally, `request_type`
+(specific_pieces or categories), `photo_id_url`, `phone`, `postal_address`, `account_id`, a signed `declaration`
+(docs/verification.md), `account` (§7061) and `agent` (§7063), and `received_at` (ISO 8601 with its offset, when the
+request was made earlier than it is entered; every legal date counts from it, in the business's time zone, Variable
+`ccpa_timezone`).
 The run posts a review prompt to Slack, waits (deferred, holding no worker slot) for a compliance officer to click
 **Approve** or **Reject**, then either gathers the person's data from every datastore in
 `include/datastores/datastores.yaml` and emails them the report, or emails a rejection. Finally the Slack prompt is
@@ -105,10 +108,18 @@ SLACK_TASK_RETRIES = 24
             description="The requester's language (en, es); empty: the Variable ccpa_default_language",
         ),
         "channel": Param(
-            "api",
-            type="string",
-            pattern="^[a-z][a-z_]{0,31}$",
-            description="How the request was made, for the §7101 records (api, web_form, email, phone, ...)",
+            title="Channel",
+            description="How the consumer made the request, for the §7101 records (required)",
+            **PARAM_SCHEMAS["channel"],
+        ),
+        "received_at": Param(
+            None,
+            title="Received at",
+            description=(
+                "When the consumer made the request, ISO 8601 with its UTC offset (e.g. 2026-01-05T18:00:00-08:00), "
+                "if it was entered later; default: now. The legal deadlines count from it."
+            ),
+            **PARAM_SCHEMAS["received_at"],
         ),
         "lookback": Param(
             "12_months",

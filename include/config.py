@@ -44,6 +44,10 @@ GMAIL_CONN_ID = "google_cloud_default"
 VAR_REPORT_STORAGE_CONN_ID = "ccpa_report_storage_conn_id"
 #: "true" declares a file:// ccpa_report_storage shared by every worker (the same volume at the same path).
 VAR_REPORT_STORAGE_SHARED = "ccpa_report_storage_shared"
+
+
+#: Days before the due date at which the wait for a decision ends and the officers are alerted (default 3).
+VAR_DECISION_MARGIN_DAYS = "ccpa_decision_margin_days"
 VAR_DEFAULT_LANGUAGE = "ccpa_default_language"
 #: Origins (space- or comma-separated, e.g. ``https://www.example.com``) whose pages may embed the request form in an
 #: ``<iframe>`` and post it; the API server's own origin always may.
@@ -53,7 +57,8 @@ VAR_FORM_EMBED_ORIGINS = "ccpa_form_embed_origins"
 #: Optional: when set, callbacks from another Slack workspace or app are refused even if correctly signed.
 VAR_SLACK_TEAM_ID = "ccpa_slack_team_id"
 VAR_SLACK_APP_ID = "ccpa_slack_app_id"
-#: Comma-separated addresses of the privacy officers, emailed when Slack cannot be used (include/mail/alert.py).
+#: Comma-separated addresses of the privacy officers, emailed when Slack cannot be used (include/mail/alert.py) and
+#: when a request is at risk: its wait ended undecided, its run failed (include/mail/alert.py).
 VAR_ALERT_EMAILS = "ccpa_alert_emails"
 
 # Environment
@@ -124,6 +129,29 @@ def approvers() -> frozenset[str]:
     """Slack user ids allowed to decide. Unset means nobody: deciding is never open by accident."""
     raw = get_variable(VAR_APPROVERS, "")
     return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+DEFAULT_DECISION_MARGIN_DAYS = 3
+
+
+def decision_margin_days() -> int:
+    """Variable ``ccpa_decision_margin_days``: whole days kept between the end of the wait and the due date."""
+    raw = get_variable(VAR_DECISION_MARGIN_DAYS, str(DEFAULT_DECISION_MARGIN_DAYS))
+    try:
+        days = int(str(raw).strip())
+    except ValueError:
+        raise ConfigurationError(
+            f"Airflow Variable '{VAR_DECISION_MARGIN_DAYS}' must be a whole number of days, got {raw!r}"
+        ) from None
+    if not 0 <= days < 45:
+        raise ConfigurationError(f"Airflow Variable '{VAR_DECISION_MARGIN_DAYS}' must be between 0 and 44, got {raw!r}")
+    return days
+
+
+def alert_emails() -> list[str]:
+    """Variable ``ccpa_alert_emails``: who is emailed when a request is at risk (may be empty)."""
+    raw = get_variable(VAR_ALERT_EMAILS, "")
+    return [part.strip() for part in str(raw).replace(";", ",").split(",") if part.strip()]
 
 
 #: The most approvals a business may require: more officers than that is a committee, not a check.

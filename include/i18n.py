@@ -76,14 +76,29 @@ def long_date(value: date | datetime, language: str) -> str:
     """December 5, 2026 / 5 de diciembre de 2026."""
     from babel.dates import format_date  # Babel's locale data loads on first use, not in every task process
 
+    if isinstance(value, datetime):
+        # §7021: a legal date is the business's calendar day, and says which zone (issue 15).
+        from include import clock
+
+        tz = clock.business_timezone()
+        return f"{format_date(clock.local_day(value, tz), format='long', locale=language)} ({_zone(tz, language)})"
     return format_date(value, format="long", locale=language)
+
+
+def _zone(tz: Any, language: str) -> str:
+    from babel.dates import get_timezone_name
+
+    return str(get_timezone_name(tz, width="long", zone_variant="generic", locale=language))
 
 
 def date_time(value: datetime, language: str) -> str:
     """December 5, 2026 at 10:00:00 UTC, in the language's own order."""
     from babel.dates import format_datetime
 
-    return format_datetime(value, format="long", tzinfo=None, locale=language).replace("+0000", "UTC")
+    from include import clock
+
+    tz = clock.business_timezone()
+    return f"{format_datetime(value.astimezone(tz), format='long', tzinfo=tz, locale=language)}"
 
 
 def number(value: int | float, language: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from include import law
+from include import clock
 
 # Deliberately plain: one "@", no spaces, a dotted domain. Full RFC 5322 accepts addresses no mail system delivers.
 _EMAIL = re.compile(
@@ -53,6 +53,12 @@ def declaration_text(version: str) -> str:
     return (DECLARATIONS_DIR / f"{version}.txt").read_text(encoding="utf-8").strip()
 
 
+#: §7101: how the request was made (the consumer's method, not the intake system).
+CHANNELS = ("web_form", "email", "phone", "mail", "in_person", "app", "agent", "api")
+LOOKBACKS = ("12_months", "all")
+#: ISO 8601 with a UTC offset (or Z): a receipt time without a zone would be read in the wrong one.
+_ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:?\d{2})$"
+
 #: JSON schemas for the DAG's params, so the REST API refuses a malformed trigger before a run exists.
 PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
     "name": {"type": "string", "minLength": 1, "maxLength": _MAX_NAME, "pattern": r"\S"},
@@ -62,6 +68,10 @@ PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
         "maxLength": _MAX_EMAIL,
         "pattern": r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$",
     },
+    # Required (no default): the §7101 record says how the request was made.
+    "channel": {"type": "string", "enum": list(CHANNELS)},
+    # Optional: when the consumer made the request, if it was entered later (email, phone, mail).
+    "received_at": {"type": ["null", "string"], "pattern": _ISO_WITH_OFFSET},
     # Optional (the request form makes the upload optional): empty, or an http(s) link.
     "photo_id_url": {
         "type": "string",
@@ -453,8 +463,44 @@ def parse_account(value: Any, *, now: datetime | None = None) -> Account | None:
     )
 
 
-#: Kept for callers of the earlier layout: the due date is the law's (include.law).
-due_date = law.due_date
+#: Kept for callers of the earlier layout: the due date is the clock's (include.clock, in the business's zone).
+due_date = clock.due_date
+
+
+def channel_of(conf: dict[str, Any] | None) -> str:
+    """§7101: how the request was made; one of ``CHANNELS``."""
+    value = (conf or {}).get("channel")
+    if value is None:
+        raise InvalidRequest("channel", "is missing")
+    if value not in CHANNELS:
+        raise InvalidRequest("channel", f"must be one of {', '.join(CHANNELS)}")
+    return str(value)
+
+
+def lookback_of(conf: dict[str, Any] | None) -> str:
+    value = (conf or {}).get("lookback", "12_months")
+    if value not in LOOKBACKS:
+        raise InvalidRequest("lookback", "must be '12_months' or 'all'")
+    return str(value)
+
+
+def received_at_of(conf: dict[str, Any] | None, entered_at: datetime) -> datetime:
+    """§7021: when the consumer made the request: the ``received_at`` param (ISO 8601 with its UTC offset), else
+    ``entered_at`` (the trigger time). A receipt in the future is refused."""
+    value = (conf or {}).get("received_at")
+    if value is None or value == "":
+        return entered_at
+    if not isinstance(value, str) or not re.match(_ISO_WITH_OFFSET, value.strip()):
+        raise InvalidRequest("received_at", "must be an ISO 8601 date and time with its UTC offset")
+    try:
+        received = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidRequest("received_at", "must be an ISO 8601 date and time with its UTC offset") from None
+    if received.tzinfo is None:
+        raise InvalidRequest("received_at", "must carry its UTC offset")
+    if received > entered_at:
+        raise InvalidRequest("received_at", "must not be in the future")
+    return received
 
 
 def _text(conf: dict[str, Any], field: str, prefix: str = "") -> str:

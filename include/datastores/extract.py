@@ -1,6 +1,7 @@
 """Extraction: one person's rows from one datastore, streamed to storage; and the probe identity checks use.
 
-Withheld values never leave this module: they are replaced by null, and only whether one was held is kept.
+Withheld values never leave this module: they are replaced by null, and only whether one was held is kept. A column
+the registry has not mapped to a category is withheld too, until it is mapped (§7024(d) fails closed).
 """
 
 from __future__ import annotations
@@ -60,9 +61,15 @@ def extract(
         for query in store.queries:
             columns, rows = _rows(conn, store, query, params)
             held = {c: False for c in query.withhold}
+            # §7024(d) fails closed: a column the registry does not map to a category is withheld until mapped.
+            held.update({c: False for c in columns if c not in query.categories and c not in held})
             count = 0
             for record in rows:
-                columns.extend(c for c in record if c not in columns)
+                for column in record:
+                    if column not in columns:
+                        columns.append(column)
+                        if column not in query.categories:
+                            held.setdefault(column, False)
                 for column in held:
                     held[column] = held[column] or record.get(column) is not None
                 values = {c: (None if c in held else _plain(v)) for c, v in record.items()}

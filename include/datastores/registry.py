@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from include.config import datastores_file
+from include.i18n import N_  # the report shows these words to the requester, in their language
 
 CATEGORIES = (
     "identifiers",
@@ -45,6 +46,44 @@ class RegistryError(ValueError):
     pass
 
 
+#: §7024(d): what is never disclosed, recognised by category ...
+NEVER_DISCLOSE_CATEGORIES = {
+    "sensitive": N_("sensitive personal information (such as a government ID or account number)"),
+    "biometric": N_("your unique biometric data"),
+}
+#: ... or by column name (matched against the lower-cased name, "_"/"-"/" " treated alike), each with the plain
+#: words the report uses to say, with particularity, that the business holds it.
+NEVER_DISCLOSE_NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), words)
+    for pattern, words in (
+        (r"(^|_)(ssn|social_?security)", N_("your Social Security number")),
+        (r"driver|(^|_)dl_?(num|no|number)($|_)|licen[cs]e", N_("your driver's licence number")),
+        (r"passport", N_("your passport number")),
+        (r"state_?id|government_?id|gov_?id|national_?id|tax_?id|(^|_)itin($|_)", N_("your government ID number")),
+        (r"(account|acct)_?(number|num|no)($|_)", N_("your financial account number")),
+        (r"card_?(number|num|no)($|_)|(^|_)pan($|_)", N_("your payment card number")),
+        (r"(^|_)iban($|_)", N_("your bank account number (IBAN)")),
+        (r"routing", N_("your bank routing and account number")),
+        (
+            r"(insurance|member|medical|health_?plan)_?(id|number|num|no)($|_)",
+            N_("your health insurance or medical ID"),
+        ),
+        (r"password|passwd|pass_?hash|pwd", N_("your account password")),
+        (r"security_?(question|answer)", N_("your security questions and answers")),
+        (r"biometric|fingerprint|faceprint|voiceprint|face_?template|retina|iris_?scan", N_("your biometric data")),
+    )
+)
+
+
+def never_disclose_type(column: str, category: str | None = None) -> str | None:
+    """§7024(d): the plain words for a column that looks like a never-disclosed type, or None."""
+    name = re.sub(r"[\s\-]+", "_", column.strip().lower())
+    for pattern, words in NEVER_DISCLOSE_NAMES:
+        if pattern.search(name):
+            return words
+    return NEVER_DISCLOSE_CATEGORIES.get(category or "")
+
+
 @dataclass(frozen=True)
 class Query:
     name: str
@@ -66,6 +105,9 @@ class Query:
             elif "name" in column.lower() and category == "identifiers":
                 guessed[column] = "name"
         return guessed
+
+    #: Columns that look like a never-disclosed type but are disclosed on purpose: column -> the reason.
+    disclose: dict[str, str] = field(default_factory=dict)
 
 
 RowSource = Callable[..., Iterable[Mapping[str, Any]]]
@@ -173,7 +215,7 @@ def parse_query(where: str, index: int, entry: Any, python: bool = False) -> Que
     where = f"{where} queries[{index}]"
     if not isinstance(entry, dict):
         raise RegistryError(f"{where}: expected a mapping")
-    unknown = set(entry) - {"name", "sql", "categories", "withhold", "identifies"}
+    unknown = set(entry) - {"name", "sql", "categories", "withhold", "identifies", "disclose"}
     if unknown:
         raise RegistryError(f"{where}: unknown field(s) {sorted(unknown)}")
     name = entry.get("name")
@@ -218,13 +260,49 @@ def parse_query(where: str, index: int, entry: Any, python: bool = False) -> Que
             )
         if column in withhold:
             raise RegistryError(f"{where}: column '{column}' is withheld: it cannot also identify the requester")
+    disclose = _disclose(where, entry.get("disclose"))
+    _fail_closed(where, categories, withhold, disclose)
     return Query(
         name=name,
         sql=sql,
         categories={str(k): v for k, v in categories.items()},
         withhold=tuple(withhold),
         identifies={str(k): v for k, v in identifies.items()},
+        disclose=disclose,
     )
+
+
+def _disclose(where: str, value: Any) -> dict[str, str]:
+    """``disclose: {column: {disclose: true, reason: "..."}}``: a column that looks like a never-disclosed type but
+    is not one (a loyalty "member_id"), disclosed on purpose, with the reason on record."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RegistryError(f"{where}: field 'disclose' must map column -> {{disclose: true, reason: ...}}")
+    reasons: dict[str, str] = {}
+    for column, spec in value.items():
+        if not isinstance(spec, dict) or spec.get("disclose") is not True:
+            raise RegistryError(f"{where}: field 'disclose' for column '{column}' must say 'disclose: true'")
+        reason = spec.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise RegistryError(f"{where}: field 'disclose' for column '{column}' must give a 'reason'")
+        reasons[str(column)] = reason.strip()
+    return reasons
+
+
+def _fail_closed(where: str, categories: dict[str, str], withhold: list[str], disclose: dict[str, str]) -> None:
+    """§7024(d) fails closed: a column that looks like a never-disclosed type must be withheld, or disclosed on
+    purpose with a reason. The error names the file, the datastore, the query and the column."""
+    for column in [*categories, *disclose]:
+        if column in withhold or column in disclose:
+            continue
+        words = never_disclose_type(str(column), categories.get(column))
+        if words is not None:
+            raise RegistryError(
+                f"{where}: column '{column}' looks like {words} (11 CCR §7024(d): never disclosed). List it under "
+                f"'withhold' (the report says it is held, without the value), or, if it is not that, declare it "
+                f"under 'disclose' with 'disclose: true' and a 'reason'"
+            )
 
 
 def _strings(where: str, entry: dict, key: str) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ def personal_data_source(
     purposes: Iterable[str] = (),
     third_parties: Iterable[str] = (),
     identifies: Mapping[str, str] | None = None,
+    disclose: Mapping[str, str] | None = None,
 ) -> Callable[[RowSource], RowSource]:
     """Register a function as a datastore: ``fn(*, email, name, since)`` yields the requester's rows as dicts.
 
@@ -34,12 +35,14 @@ def personal_data_source(
 
     def register(function: RowSource) -> RowSource:
         where = f"{function.__module__}.{function.__qualname__}"
-        entry = {
+        entry: dict[str, Any] = {
             "name": name,
             "sql": ":email",
             "categories": dict(categories),
             "withhold": list(withhold),
             "identifies": dict(identifies or {}),
+            # column -> reason, as the YAML's ``disclose: {column: {disclose: true, reason: ...}}``
+            "disclose": {c: {"disclose": True, "reason": r} for c, r in (disclose or {}).items()} or None,
         }
         query_name = function.__name__.lower() if NAME_PATTERN.match(function.__name__.lower()) else name
         query = parse_query(where, 0, {**entry, "name": query_name}, python=True)

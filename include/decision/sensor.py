@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from airflow.providers.standard.operators.branch import BranchMixIn
 from airflow.sdk import BaseSensorOperator
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from include import config, law
 from include.decision import reminders
@@ -23,6 +23,17 @@ MIN_WAIT = timedelta(minutes=10)
 BEST_EFFORT_RETRY = timedelta(minutes=15)
 
 
+class DecisionWindowClosed(AirflowFailException):
+    """No decision came before the margin kept ahead of the due date (``ccpa_decision_margin_days``): the wait ends,
+    the officers were alerted (Slack and email), and the request stays open for a late decision or its expiry."""
+
+
+def window_end(due_at: datetime) -> datetime:
+    """When the wait for a decision ends: ``ccpa_decision_margin_days`` before the due date, leaving the time to
+    build and send a report after a last-minute approval."""
+    return due_at - timedelta(days=config.decision_margin_days())
+
+
 class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
     """Waits, deferred, until the request has a decision; returns the decision (no personal data) as XCom.
 
@@ -31,7 +42,10 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
     approved request one more task process and scheduling round (~1.3 s of its click-to-email time, measured in
     docs/benchmarks.md).
 
-    The wait ends at the request's legal due date, not after a fixed time. On the way, the trigger wakes the
+    The wait ends a margin (``ccpa_decision_margin_days``, default 3) before the request's legal due date, not
+    after a fixed time: the officers are then alerted in Slack and by email and the task fails (no retry); a
+    decision made later is acted on by clearing the task, and an undecided request expires at its due date (the
+    daily watch). On the way, the trigger wakes the
     sensor for a moment to post the reminder and the escalation (``nudge``) in the prompt's thread.
     """
 
@@ -86,6 +100,9 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
 
         store = self.store
         record = store.get_request(self.request_id)
+        ends = window_end(record.due_at)
+        if utcnow() >= ends:
+            self._window_closed()
         nudge = reminders.next_nudge(
             record.received_at, record.due_at, reminders.reminder_hours(), store.done_kinds(self.request_id)
         )
@@ -97,8 +114,10 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
                 nudge_kind=nudge[0] if nudge else None,
                 nudge_at=nudge[1].isoformat() if nudge else None,
                 hold_until=hold_until,
+                window_ends_at=ends.isoformat(),
             ),
             method_name="execute_complete",
+            # A backstop only: the trigger ends the wait at ``ends``.
             timeout=max(record.due_at - utcnow(), MIN_WAIT),
         )
         raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
@@ -108,6 +127,11 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
         status = event.get("status")
         if status == "decided":
             return self._follow(context, event["decision"])
+        if status == "window_closed":
+            decision = self._decision()
+            if decision is not None:
+                return self._follow(context, decision)
+            self._defer()  # an extension may have moved the window: wait on, or close it there
         if status in ("nudge", "extended"):
             hold_until = self._best_effort(event or {})
             decision = self._decision()
@@ -115,6 +139,14 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
                 return self._follow(context, decision)
             self._defer(hold_until)  # the timeout follows the (possibly extended) due date
         raise AirflowException(f"unexpected event while waiting for a decision: {event!r}")
+
+    def _window_closed(self) -> NoReturn:
+        from include.tasks import access_request as workflow
+
+        workflow.escalate_undecided(self.request_id)
+        raise DecisionWindowClosed(
+            f"no decision for request {self.request_id} within the margin before its due date: officers alerted"
+        )
 
     def _best_effort(self, event: dict[str, Any]) -> str | None:
         """Post the nudge or send the extension notice; a failure must not end the 45-day wait (a retried sensor

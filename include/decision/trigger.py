@@ -110,7 +110,8 @@ CLASSPATH = "include.triggers.DecisionTrigger"
 
 class DecisionTrigger(BaseTrigger):
     """Fires once the Slack callback has written a decision for ``request_id`` to the compliance store, when an
-    officer extended the deadline (the requester must be told), or when a nudge (``nudge_kind``, due at
+    officer extended the deadline (the requester must be told), when the wait's window closes (``window_ends_at``,
+    ISO 8601: the decision margin before the due date), or when a nudge (``nudge_kind``, due at
     ``nudge_at``, ISO 8601) must be posted to the officers.
 
     Polls through the triggerer's :class:`SharedPoller`: thousands of waiting requests cost one query per
@@ -125,8 +126,10 @@ class DecisionTrigger(BaseTrigger):
         nudge_kind: str | None = None,
         nudge_at: str | None = None,
         hold_until: str | None = None,
+        window_ends_at: str | None = None,
     ) -> None:
         super().__init__()
+        self.window_ends_at = window_ends_at
         self.request_id = request_id
         self.poll_interval = poll_interval
         self.conn_id = conn_id
@@ -146,17 +149,23 @@ class DecisionTrigger(BaseTrigger):
         }
         if self.hold_until:  # only when set: triggers serialised before it existed stay identical
             kwargs["hold_until"] = self.hold_until
+        if self.window_ends_at:  # likewise
+            kwargs["window_ends_at"] = self.window_ends_at
         return CLASSPATH, kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         nudge_at = datetime.fromisoformat(self.nudge_at) if self.nudge_at else None
         hold_until = datetime.fromisoformat(self.hold_until) if self.hold_until else None
+        window_ends_at = datetime.fromisoformat(self.window_ends_at) if self.window_ends_at else None
         while True:
             state = await SharedPoller.for_(self.conn_id, self.poll_interval).next_state(self.request_id)
             decision, extension_pending = state if state is not None else (None, False)
             if decision is not None:
                 self.log.info("Decision for request %s: %s", self.request_id, decision["action"])
                 yield TriggerEvent({"status": "decided", "decision": decision})
+                return
+            if window_ends_at is not None and datetime.now(UTC) >= window_ends_at:  # not held back: the deadline
+                yield TriggerEvent({"status": "window_closed"})
                 return
             if hold_until is not None and datetime.now(UTC) < hold_until:
                 continue

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from include import config
 from include.log_redaction import scrub_addresses
-from include.mail.message import build_message, mailbox, new_message_id
+from include.mail.message import Email, build_message, mailbox, new_message_id
 
 if TYPE_CHECKING:
     from include.store import ComplianceStore
@@ -94,3 +94,36 @@ def _send(recipients: list[str], subject: str, body: str) -> None:
         if client is None:
             raise ConnectionError("the SMTP hook did not connect")
         client.sendmail(mailbox(from_email), [mailbox(r) for r in recipients], msg.as_bytes())
+
+
+def email_officers_once(store: ComplianceStore, request_id: str, kind: str, subject: str, lines: list[str]) -> int:
+    """Email ``lines`` to every address of ``ccpa_alert_emails``, once each, exactly once (a delivery row per
+    address, as for the requester's emails): for alerts a task must not lose, such as a request at risk of its legal
+    deadline. Returns how many were sent now.
+
+    Every address is tried even if one fails; the first failure is raised at the end (the task retries, and the
+    addresses already sent are not sent again)."""
+    from include.mail.send import send_once
+
+    addresses = config.alert_emails()
+    if not addresses:
+        log.warning(
+            "Variable '%s' is empty: request %s's %s alert goes to Slack only",
+            config.VAR_ALERT_EMAILS,
+            request_id,
+            kind,
+        )
+        return 0
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    email = Email(subject=subject, html=f"<!doctype html><html><body>{body}</body></html>")
+    sent, failure = 0, None
+    for index, address in enumerate(addresses):
+        try:
+            before = store.done_kinds(request_id)
+            send_once(store, request_id, f"{kind}_{index}"[:32], address, email)
+            sent += f"{kind}_{index}"[:32] not in before
+        except Exception as exc:  # try the others; report the first failure
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    return sent

@@ -17,6 +17,7 @@ SUBJECT_ACKNOWLEDGEMENT = N_("We received your CCPA access request")
 SUBJECT_DUPLICATE = N_("Your CCPA access request: we are already working on it")
 SUBJECT_EXTENSION = N_("Your CCPA access request: we need more time")
 SUBJECT_ACCOUNT_DELIVERY = N_("Your CCPA access request: your answer is in your account")
+SUBJECT_EXPIRY = N_("Your CCPA access request: we could not verify your identity in time")
 
 
 def render_rejection(*, name: str, request_id: str, reason: str | None, language: str = DEFAULT_LANGUAGE) -> Email:
@@ -70,3 +71,21 @@ def render_account_delivery(*, name: str, request_id: str, url: str, language: s
     centre); the email carries this notice and the link, never the data. (English text: not yet translated.)"""
     html = env_for(language).get_template("account_delivery.html.j2").render(name=name, request_id=request_id, url=url)
     return Email(subject=gettext(language, SUBJECT_ACCOUNT_DELIVERY), html=html)
+
+
+def render_expiry(
+    *,
+    name: str,
+    request_id: str,
+    received_at: datetime,
+    due_at: datetime,
+    categories: list,
+    language: str = DEFAULT_LANGUAGE,
+) -> Email:
+    """§7021(b), §7062: identity not verified by the due date; the categories disclosure instead of specific pieces."""
+    html = (
+        env_for(language)
+        .get_template("expiry.html.j2")
+        .render(name=name, request_id=request_id, received_at=received_at, due_at=due_at, categories=categories)
+    )
+    return Email(subject=gettext(language, SUBJECT_EXPIRY), html=html)

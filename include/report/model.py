@@ -35,6 +35,8 @@ CATEGORY_LABELS = {
 UNCATEGORISED = "uncategorised"
 
 WITHHELD_NOTICE = N_("held, not disclosed for your security (§7024(d))")
+#: A column the registry has not mapped to a category yet: withheld until it is (fails closed).
+UNMAPPED_NOTICE = N_("held; category not yet mapped")
 SUBJECT_HELD = N_("Your CCPA access request: the personal information we hold about you")
 SUBJECT_NONE_HELD = N_("Your CCPA access request: we hold no personal information about you")
 
@@ -189,6 +191,9 @@ class WithheldItem:
     datastore: str
     column: str
     category: str
+    #: What a person reads for it: "your Social Security number" for a §7024(d) type, else the column in words.
+    label: str = ""
+    notice: str = WITHHELD_NOTICE
 
     def to_dict(self) -> dict[str, str]:
         return {"datastore": self.datastore, "column": self.column, "category": self.category}
@@ -246,11 +251,15 @@ class ReportContext:
 
     def withheld(self) -> list[WithheldItem]:
         """The kinds of data we hold but do not disclose, named with particularity (§7024(d))."""
+        from include.datastores.registry import never_disclose_type
+
         return [
             WithheldItem(
                 datastore=summary.label,
                 column=column.replace("_", " "),
                 category=CATEGORY_LABELS.get(section.categories.get(column, ""), "sensitive"),
+                label=never_disclose_type(column, section.categories.get(column)) or column.replace("_", " "),
+                notice=UNMAPPED_NOTICE if column in section.uncategorised else WITHHELD_NOTICE,
             )
             for summary in self.holding
             for section in summary.sections

@@ -23,7 +23,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from include.i18n import gettext, long_date, ngettext
-from include.report.model import WITHHELD_NOTICE, ReportContext
+from include.report.model import ReportContext
 
 MAX_ROWS_PER_SECTION = 200  # a printed page holds ~60 rows; the JSON and CSV copies are complete
 _MAX_LINES = 12  # a longer value is cut in the PDF (a cell must fit on a page); JSON and CSV hold it whole
@@ -318,7 +318,12 @@ def write_pdf(out: IO[bytes], context: ReportContext) -> None:
         pdf.gap(2)
         _heading(pdf, _("Information we hold but do not disclose"))
         for w in withheld:
-            pdf.paragraph(f"• {w.column} ({w.datastore}): {_(WITHHELD_NOTICE)}", bold=False, size=9, line_height=5)
+            pdf.paragraph(
+                f"• {_(w.label) if w.label else w.column} ({w.datastore}): {_(w.notice)}",
+                bold=False,
+                size=9,
+                line_height=5,
+            )
 
     held_not_disclosed = _("held, not disclosed")
     for store in held:

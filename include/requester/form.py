@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, request
 
-from include import config, law
+from include import clock, config
 from include.i18n import N_
 from include.request import AccessRequest, InvalidRequest
 from include.requester import i18n, signing, uploads
@@ -213,6 +213,13 @@ class RequestForm:
     def _problem(self, language: str, message: str, status: int) -> Response:
         return self._page("requester/problem.html.j2", language, status, message=message)
 
+    def too_large(self) -> Response:
+        """A post over the form's size limit, refused by Flask before the view could read it: the page of the
+        language the form was opened in (``?lang=``, kept by the form's action), not the callback's JSON."""
+        language = i18n.language_or_default(request.args.get("lang"))
+        log.info("Request form refused: the post is larger than %d bytes", MAX_FORM_BYTES)
+        return self._problem(language, N_("The photo ID must be at most 5 MB."), 413)
+
     # -- routes ---------------------------------------------------------------------------------------
 
     def _blueprint(self) -> Blueprint:
@@ -292,7 +299,7 @@ class RequestForm:
             "requester/receipt.html.j2",
             language,
             reference=ref,
-            due_at=law.due_date(now),
+            due_at=clock.due_date(now),
             # On the host the requester used (the email's link uses [api] base_url).
             status_url=f"{request.script_root}/request/status/{signing.status_token(run_id, language)}",
         )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from include import law
+from include import clock, law
 from include.i18n import N_
 from include.request import CATEGORIES
 from include.store import APPROVE, REJECT, RequestRecord
@@ -73,7 +73,8 @@ def _link_url(url: str) -> str:
 
 
 def _date(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d")
+    """A legal date for the officers: the business's calendar day, naming the zone ("2026-01-05 (America/...)")."""
+    return clock.format_short(value)
 
 
 def _summary_fields(request: RequestRecord) -> list[dict[str, str]]:
@@ -174,8 +175,8 @@ def review_prompt(
             scope = Scope.NONE
     if earlier_requests >= 2:
         notes.append(
-            f":warning: This person has made {earlier_requests} other requests in the last 12 months: you may "
-            "decline this one (Civ. 1798.130(b)) with *Reject… → already received two answers*."
+            f":warning: This person has received {earlier_requests} answers in the 12 months before this request: "
+            "you may decline this one (Civ. 1798.130(b)) with *Reject… → already received two answers*."
         )
     if request.required_approvals > 1 or approvers:
         notes.append(":busts_in_silhouette: " + approvals_line(approvers, request.required_approvals))
@@ -409,7 +410,7 @@ def extend_modal(request: RequestRecord) -> dict[str, Any]:
                 "text": {
                     "type": "mrkdwn",
                     "text": f"Moves the deadline from {_date(request.due_at)} to "
-                    f"{_date(law.extended_due_date(request.due_at))}. Allowed once, within the first "
+                    f"{_date(clock.extended_due_date(request.due_at))}. Allowed once, within the first "
                     f"{law.RESPONSE_DAYS} days.",
                 },
             },

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs
 from flask import Flask, Response, jsonify, request
 from slack_sdk.signature import SignatureVerifier
 
-from include import config
+from include import clock, config
 from include.db import INTERACTIVE_TIMEOUTS
 from include.report import downloads
 from include.requester import form as request_form
@@ -168,10 +168,12 @@ def create_app(
     from include.verification.page import blueprint_for
 
     app.register_blueprint(blueprint_for(store_factory, handler.refresh_prompt))
-    request_form.register(app, trigger=request_trigger)  # the requester's form and status pages: /request…
+    form = request_form.register(app, trigger=request_trigger)  # the requester's form and status pages: /request…
 
     @app.errorhandler(413)
-    def too_large(_: Exception) -> tuple[Response, int]:
+    def too_large(_: Exception) -> Response | tuple[Response, int]:
+        if request.path.rstrip("/").endswith("/request"):
+            return form.too_large()  # a person, in their language
         return jsonify(error="request body too large"), 413
 
     @app.get("/health")
@@ -304,7 +306,7 @@ class _Handler:
             self._tell(click.response_url, click.channel_id, click.user_id, "This request is unknown or closed.")
             return
         if click.action == EXTEND and record.extended_at is not None:
-            when = f"{record.extended_at:%Y-%m-%d}"
+            when = clock.format_short(record.extended_at)
             self._tell(
                 click.response_url,
                 click.channel_id,

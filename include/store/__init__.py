@@ -16,11 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, and_, distinct, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from include import law
+from include import clock, law
 from include.config import COMPLIANCE_CONN_ID
 from include.db import TASK_TIMEOUTS, Timeouts, default_sqlite_url, engine_for
 from include.request import AccessRequest, Account, Identifiers
@@ -30,7 +31,9 @@ from include.store.schema import (
     BASES,
     DECISIONS,
     DUPLICATE_NOTICE,
+    EXPIRY_NOTICE,
     EXTENSION_NOTICE,
+    MARGIN_ALERT,
     REJECT,
     REJECTION,
     REPORT,
@@ -51,6 +54,10 @@ from include.store.schema import (
 
 class UnknownRequest(LookupError):
     pass
+
+
+class RequestClosed(UnknownRequest):
+    """The request closed without a decision (expired, invalid, a duplicate): it can no longer be decided."""
 
 
 class ExtensionRefused(ValueError):
@@ -95,12 +102,18 @@ class RequestRecord:
     account: Account | None = None
     #: The account check (JSON, include.verification.account.AccountCheck); None before the check or without login.
     account_check: str | None = None
+    entered_at: datetime | None = None
+    failed_at: datetime | None = None
+    lookback: str = "12_months"
     #: Distinct officers who must approve (fixed when the request was registered).
     required_approvals: int = 1
 
     @property
     def open(self) -> bool:
         return self.closed_at is None and self.linked_to is None and self.redacted_at is None
+
+    def overdue(self, now: datetime | None = None) -> bool:
+        return self.due_at < (now or utcnow())
 
     @property
     def access_request(self) -> AccessRequest:
@@ -186,6 +199,8 @@ class Outcome:
     report_rows: int | None
     #: The verification basis of the approval (account_login, data_points_declaration, ...); None otherwise.
     basis: str | None = None
+    status: str | None = None
+    expiry_sent_at: datetime | None = None
     #: Slack user ids of the officers who approved, in order (two with ``ccpa_required_approvals`` = 2).
     approvers: tuple[str, ...] = ()
 
@@ -290,10 +305,16 @@ class ComplianceStore:
         received_at: datetime,
         *,
         channel: str = "api",
+        entered_at: datetime | None = None,
+        lookback: str = "12_months",
+        tz: ZoneInfo | None = None,
         required_approvals: int = 1,
         language: str = "en",
     ) -> RequestRecord:
-        """Create the request for a DAG run, or return the one a previous try created."""
+        """Create the request for a DAG run, or return the one a previous try created.
+
+        ``received_at`` is when the consumer made the request (§7021: every legal date derives from it);
+        ``entered_at`` when it was entered here (the run's trigger time; default: ``received_at``)."""
         if required_approvals < 1:
             raise ValueError("required_approvals must be at least 1")
         existing = self.find_by_run_id(run_id)
@@ -308,14 +329,46 @@ class ComplianceStore:
             "channel": channel,
             "language": language,
             "received_at": naive(received_at),
-            "due_at": naive(law.due_date(received_at)),
+            "entered_at": naive(entered_at or received_at),
+            "lookback": lookback,
+            "due_at": naive(clock.due_date(received_at, tz)),
             "required_approvals": required_approvals,
         }
+        return self._insert_request(run_id, request_id, row, "request_received", {"run_id": run_id})
+
+    def register_invalid(
+        self, run_id: str, fields: list[str], received_at: datetime, *, channel: str, entered_at: datetime
+    ) -> RequestRecord:
+        """§7101: a request whose conf failed validation is still recorded, as ``invalid``: the fields at fault are
+        named, no value is kept (the row's name, email and photo link are placeholders)."""
+        existing = self.find_by_run_id(run_id)
+        if existing is not None:
+            return existing
+        request_id = uuid.uuid4().hex
+        now = utcnow()
+        row = {
+            "request_id": request_id,
+            "run_id": run_id,
+            "name": REDACTED_NAME,
+            "email": f"invalid+{request_id}@invalid",
+            "photo_id_url": "",
+            "status": Status.INVALID,
+            "channel": channel,
+            "received_at": naive(received_at),
+            "entered_at": naive(entered_at),
+            "due_at": naive(clock.due_date(received_at)),
+            "closed_at": naive(now),
+        }
+        return self._insert_request(run_id, request_id, row, "request_invalid", {"run_id": run_id, "fields": fields})
+
+    def _insert_request(
+        self, run_id: str, request_id: str, row: dict[str, Any], event: str, detail: dict[str, Any]
+    ) -> RequestRecord:
         for attempt in range(DEADLOCK_RETRIES):
             try:
                 with self.engine.begin() as conn:
                     conn.execute(insert(requests_table).values(**row))
-                    self._audit(conn, request_id, "request_received", detail={"run_id": run_id})
+                    self._audit(conn, request_id, event, detail=detail)
                 break
             except IntegrityError:
                 existing = self.find_by_run_id(run_id)
@@ -417,8 +470,12 @@ class ComplianceStore:
             )
             self._audit(conn, request_id, "identifiers_added", actor=actor, detail={"fields": sorted(fields)})
 
-    def open_request_for(self, email: str, *, excluding: str) -> RequestRecord | None:
-        """Another open request from the same email (the oldest), to link a duplicate to."""
+    def open_request_for(self, email: str, *, excluding: str, now: datetime | None = None) -> RequestRecord | None:
+        """Another request from the same email still being answered in time (the oldest), to link a duplicate to.
+
+        Never one that is closed, whose run failed (or whose wait ended undecided), or that is past its due date:
+        linking to it would tell the requester "we are already working on it" with a date already past."""
+        now = now or utcnow()
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(requests_table)
@@ -428,6 +485,8 @@ class ComplianceStore:
                     requests_table.c.closed_at.is_(None),
                     requests_table.c.linked_to.is_(None),
                     requests_table.c.redacted_at.is_(None),
+                    requests_table.c.failed_at.is_(None),
+                    requests_table.c.due_at >= naive(now),
                 )
                 .order_by(requests_table.c.received_at)
                 .limit(1)
@@ -451,6 +510,7 @@ class ComplianceStore:
         nothing older and the younger one, already checked, found nothing either: both would be answered.)
         """
         r = requests_table.c
+        now = utcnow()
         for attempt in range(DEADLOCK_RETRIES):
             try:
                 with self.engine.begin() as conn:
@@ -473,6 +533,9 @@ class ComplianceStore:
                             and row.closed_at is None
                             and row.linked_to is None
                             and row.redacted_at is None
+                            # Never a magnet: not one whose run failed (or whose wait ended), not one overdue.
+                            and row.failed_at is None
+                            and _aware(row.due_at) >= now
                         ),
                         key=lambda row: (row.received_at, row.request_id),
                     )
@@ -508,27 +571,76 @@ class ComplianceStore:
         )
 
     def earlier_requests(self, record: RequestRecord) -> int:
-        """Civ. 1798.130(b): this person's other requests in the 12 months before this one was received (not
-        duplicates); a business may decline a third answer. Shown to the officer on the prompt."""
+        """Civ. 1798.130(b): how many answers this person received in the 12 calendar months before this request was
+        received; a business need not answer a third time. Shown to the officer on the prompt."""
         since = law.months_before(record.received_at, law.LOOKBACK_MONTHS)
-        return self.answered_since(record.email, since, excluding=record.request_id)
+        return self.answered_since(record.email, since, excluding=record.request_id, until=record.received_at)
 
-    def answered_since(self, email: str, since: datetime, *, excluding: str) -> int:
-        """Requests from this email received since ``since`` that were answered or are being answered (not
-        duplicates)."""
+    def answered_since(self, email: str, since: datetime, *, excluding: str, until: datetime | None = None) -> int:
+        """Civ. 1798.130(b): requests from this email actually answered (their report delivered) at or after
+        ``since`` (and before ``until``). Denied, open, expired, failed and duplicate requests are no answer."""
+        r = requests_table.c
+        d = deliveries_table.c
+        conditions = [
+            r.email == email,
+            r.request_id != excluding,
+            d.kind == REPORT,
+            d.status == "sent",
+            d.sent_at >= naive(since),
+        ]
+        if until is not None:
+            conditions.append(d.sent_at < naive(until))
         with self.engine.connect() as conn:
             return conn.execute(
                 select(func.count())
-                .select_from(requests_table)
-                .where(
-                    requests_table.c.email == email,
-                    requests_table.c.request_id != excluding,
-                    requests_table.c.received_at >= naive(since),
-                    requests_table.c.linked_to.is_(None),
-                )
+                .select_from(requests_table.join(deliveries_table, d.request_id == r.request_id))
+                .where(*conditions)
             ).scalar_one()
 
-    def extend(self, request_id: str, by: str, reason: str, *, now: datetime | None = None) -> RequestRecord:
+    def mark_failed(self, request_id: str, *, reason: str, now: datetime | None = None) -> None:
+        """The run stopped (failed after its retries, or its wait ended undecided): the request stays open and
+        escalated; no new request is linked to it. Idempotent (the first failure's time is kept)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(requests_table)
+                .where(requests_table.c.request_id == request_id, requests_table.c.failed_at.is_(None))
+                .values(failed_at=naive(now or utcnow()))
+            )
+            self._audit(conn, request_id, "request_escalated", detail={"reason": reason})
+
+    def widen_scope(self, request_id: str, *, by_request: str) -> bool:
+        """A duplicate asked for everything (back to 1 January 2022): the open request's answer covers it.
+        Returns whether the scope changed."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(requests_table)
+                .where(requests_table.c.request_id == request_id, requests_table.c.lookback != "all")
+                .values(lookback="all")
+            )
+            if result.rowcount:
+                self._audit(conn, request_id, "scope_widened", detail={"lookback": "all", "by": by_request})
+        return bool(result.rowcount)
+
+    def void_extension(self, request_id: str, *, tz: ZoneInfo | None = None) -> RequestRecord:
+        """§7021(b): the extension notice did not go out within the first 45 days, so the extension does not count:
+        the due date returns to the original one, and the record no longer counts as extended (``extended_by`` and the
+        reason stay, with the ``extension_void`` audit event, for the history)."""
+        record = self.get_request(request_id)
+        if record.extended_at is None:
+            return record
+        original = clock.due_date(record.received_at, tz)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(requests_table)
+                .where(requests_table.c.request_id == request_id)
+                .values(due_at=naive(original), extended_at=None)
+            )
+            self._audit(conn, request_id, "extension_void", detail={"due_at": original.isoformat()})
+        return self.get_request(request_id)
+
+    def extend(
+        self, request_id: str, by: str, reason: str, *, now: datetime | None = None, tz: ZoneInfo | None = None
+    ) -> RequestRecord:
         """Grant the one extension of 45 days (§7021(b)); the database refuses a second one, not Python."""
         now = now or utcnow()
         with self.engine.begin() as conn:
@@ -540,9 +652,10 @@ class ComplianceStore:
             record = _request(row)
             if record.extended_at is not None:
                 raise ExtensionRefused(
-                    f"already extended on {record.extended_at:%Y-%m-%d} by <@{record.extended_by}>: the law allows one"
+                    f"already extended on {clock.format_short(record.extended_at)} by <@{record.extended_by}>: "
+                    "the law allows one"
                 )
-            if now > law.extension_deadline(record.received_at):
+            if now > clock.extension_deadline(record.received_at, tz):
                 raise ExtensionRefused("too late: an extension must be noticed within the first 45 days (§7021(b))")
             if not record.open:
                 raise ExtensionRefused("this request is closed")
@@ -553,7 +666,7 @@ class ComplianceStore:
                     extended_at=naive(now),
                     extended_by=by,
                     extension_reason=reason,
-                    due_at=naive(law.extended_due_date(record.due_at)),
+                    due_at=naive(clock.extended_due_date(record.due_at, tz)),
                 )
             )
             if result.rowcount != 1:
@@ -627,12 +740,14 @@ class ComplianceStore:
                 # Lock the request row first: concurrent clicks then queue here instead of deadlocking between
                 # the decision's foreign-key check (shared lock) and the status update (exclusive lock).
                 exists = conn.execute(
-                    select(requests_table.c.request_id)
+                    select(requests_table.c.request_id, requests_table.c.status)
                     .where(requests_table.c.request_id == request_id)
                     .with_for_update()
                 ).first()
                 if exists is None:
                     raise UnknownRequest(request_id)
+                if exists.status in (Status.EXPIRED_UNVERIFIED, Status.INVALID, Status.LINKED_DUPLICATE):
+                    raise RequestClosed(request_id)
                 conn.execute(
                     insert(decisions_table).values(
                         request_id=request_id,
@@ -843,6 +958,7 @@ class ComplianceStore:
         r = requests_table.c
         report = deliveries_table.alias("report_delivery")
         rejection = deliveries_table.alias("rejection_delivery")
+        expiry = deliveries_table.alias("expiry_delivery")
 
         def sent(delivery: Any, kind: str) -> Any:
             return and_(delivery.c.request_id == r.request_id, delivery.c.kind == kind, delivery.c.status == "sent")
@@ -862,11 +978,14 @@ class ComplianceStore:
                 decisions_table.c.basis,
                 report.c.sent_at.label("report_sent_at"),
                 rejection.c.sent_at.label("rejection_sent_at"),
+                expiry.c.sent_at.label("expiry_sent_at"),
+                r.status,
             )
             .select_from(
                 requests_table.outerjoin(decisions_table, decisions_table.c.request_id == r.request_id)
                 .outerjoin(report, sent(report, REPORT))
                 .outerjoin(rejection, sent(rejection, REJECTION))
+                .outerjoin(expiry, sent(expiry, EXPIRY_NOTICE))
             )
             .where(in_range)
             .order_by(r.received_at, r.request_id)
@@ -897,6 +1016,8 @@ class ComplianceStore:
                 rejection_sent_at=aware(row.rejection_sent_at),
                 report_rows=report_rows.get(row.request_id),
                 basis=row.basis,
+                status=row.status,
+                expiry_sent_at=aware(row.expiry_sent_at),
                 approvers=approvers.get(row.request_id, ()) if row.action == APPROVE else (),
             )
             for row in rows
@@ -1143,6 +1264,9 @@ def _request(row: Any) -> RequestRecord:
         verification=row.verification,
         account=Account.from_json(row.account),
         account_check=row.account_check,
+        entered_at=aware(row.entered_at),
+        failed_at=aware(row.failed_at),
+        lookback=row.lookback,
         required_approvals=row.required_approvals,
     )
 
@@ -1152,7 +1276,9 @@ __all__ = [
     "APPROVE",
     "DECISIONS",
     "DUPLICATE_NOTICE",
+    "EXPIRY_NOTICE",
     "EXTENSION_NOTICE",
+    "MARGIN_ALERT",
     "REDACTED_NAME",
     "REJECT",
     "REJECTION",
@@ -1166,6 +1292,7 @@ __all__ = [
     "DeliveryInDoubt",
     "ExtensionRefused",
     "Outcome",
+    "RequestClosed",
     "RequestRecord",
     "Status",
     "TransitionRefused",

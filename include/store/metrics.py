@@ -31,6 +31,8 @@ from include.store.records import (
     COMPLIED,
     COMPLIED_NO_DATA,
     DENIED,
+    EXPIRED_UNVERIFIED,
+    INVALID,
     LINKED_DUPLICATE,
     OVERDUE,
     days_between,
@@ -95,7 +97,8 @@ def yearly_metrics(store: ComplianceStore, year: int, *, now: datetime | None = 
     """The year's §7102 numbers, from the same §7101 records the auditors get (one definition of each outcome)."""
     now = now or utcnow()
     lines = request_records(store, *year_bounds(year), now=now)
-    counted = [line for line in lines if line.response != LINKED_DUPLICATE]
+    # A duplicate is answered by its original; an invalid conf names nobody who could be answered.
+    counted = [line for line in lines if line.response not in (LINKED_DUPLICATE, INVALID)]
     complied = [line for line in counted if line.response in (COMPLIED, COMPLIED_NO_DATA)]
     by_basis = [(basis, sum(line.verification_basis == basis for line in complied)) for basis in BASES]
     unrecorded = sum(line.verification_basis is None for line in complied)
@@ -111,7 +114,7 @@ def yearly_metrics(store: ComplianceStore, year: int, *, now: datetime | None = 
         year=year,
         received=len(counted),
         complied=sum(line.response in (COMPLIED, COMPLIED_NO_DATA) for line in counted),
-        denied=sum(line.response == DENIED for line in counted),
+        denied=sum(line.response in (DENIED, EXPIRED_UNVERIFIED) for line in counted),
         open=sum(not line.answered for line in counted),
         overdue=sum(line.response == OVERDUE for line in counted),
         linked_duplicates=len(lines) - len(counted),

@@ -17,12 +17,12 @@ import csv
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from include import law
+from include import clock, law
 from include.store import REJECT, ComplianceStore, Outcome, utcnow
 
 #: §7101(a): the records are kept for at least 24 months; personal data goes once they are no longer needed.
@@ -36,7 +36,12 @@ DENIED = "denied"  # the rejection was sent
 LINKED_DUPLICATE = "linked_duplicate"  # a second request while one was open: answered by that one
 OPEN = "open"
 OVERDUE = "overdue"  # open past its deadline
-ANSWERED = frozenset({COMPLIED, COMPLIED_NO_DATA, DENIED})
+#: §7021(b), §7062: no decision by the due date; told identity could not be verified, with the categories disclosure.
+EXPIRED_UNVERIFIED = "expired_unverified"
+#: The conf failed validation: recorded with the fields at fault, nothing sent (no valid address to answer).
+INVALID = "invalid"
+EXPIRED_BASIS = "identity could not be verified before the due date (categories disclosed instead)"
+ANSWERED = frozenset({COMPLIED, COMPLIED_NO_DATA, DENIED, EXPIRED_UNVERIFIED})
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,9 @@ def _line(row: Outcome, now: datetime) -> RequestRecordLine:
     received_at = row.received_at
     extended = row.extended_at is not None
     # An extension (store.extend) moves due_at itself; the legal limit with one is 90 days whatever due_at says.
-    deadline = received_at + timedelta(days=law.EXTENDED_RESPONSE_DAYS) if extended else row.due_at
+    deadline = clock.extended_due_date(clock.due_date(received_at)) if extended else row.due_at
     denial_basis = None
+    response_at: datetime | None
     if row.report_sent_at is not None:
         response_at = row.report_sent_at
         response = COMPLIED_NO_DATA if row.report_rows == 0 else COMPLIED
@@ -103,6 +109,10 @@ def _line(row: Outcome, now: datetime) -> RequestRecordLine:
         response_at = row.rejection_sent_at
         response = DENIED
         denial_basis = row.reason if row.action == REJECT else None
+    elif row.status == EXPIRED_UNVERIFIED:
+        response_at, response, denial_basis = row.expiry_sent_at, EXPIRED_UNVERIFIED, EXPIRED_BASIS
+    elif row.status == INVALID:
+        response_at, response = None, INVALID
     elif row.linked_to is not None:
         response_at, response = None, LINKED_DUPLICATE
     else:

@@ -27,6 +27,8 @@ requests_table = Table(
     Column("email", String(254), nullable=False),
     Column("photo_id_url", Text, nullable=False),
     Column("status", String(32), nullable=False),
+    # §7021: when the consumer made the request (the ``received_at`` param, else the trigger time); every legal
+    # date derives from it.
     Column("received_at", _Timestamp, nullable=False),
     Column("due_at", _Timestamp, nullable=False),
     Column("slack_channel", String(64)),
@@ -35,6 +37,8 @@ requests_table = Table(
     # §7101 records: how the request was made, and what it was (this workflow answers "right to know").
     Column("channel", String(32), nullable=False, server_default="api"),
     Column("nature", String(32), nullable=False, server_default="right_to_know"),
+    # Civ. 1798.130(a)(2)(B): "12_months" or "all" (back to 1 January 2022); a duplicate asking for all widens it.
+    Column("lookback", String(16), nullable=False, server_default="12_months"),
     # The requester's language (en, es): every email, the report and the status page are written in it.
     Column("language", String(8), nullable=False, server_default="en"),
     # §7021(b): at most one extension of up to 45 days, noticed with its reason within the first 45 days.
@@ -58,6 +62,11 @@ requests_table = Table(
     # The account check (JSON, include.verification.account.AccountCheck): match | mismatch | not_held | unchecked,
     # whether the login was recent enough, the datastores checked. No values.
     Column("account_check", Text),
+    # §7101: when the request was entered into this system (the run's trigger time), kept beside its receipt.
+    Column("entered_at", _Timestamp),
+    # The run failed after its retries (or its wait ended undecided): the request stays open and escalated, and a
+    # new request from the same person is never linked to it.
+    Column("failed_at", _Timestamp),
     # Personal data removed by the retention job (the row, its dates and outcome stay for the counts).
     Column("redacted_at", _Timestamp),
     # How many distinct officers must approve before the report is built (Variable ccpa_required_approvals when the
@@ -126,6 +135,10 @@ DUPLICATE_NOTICE = "duplicate_notice"
 EXTENSION_NOTICE = "extension"
 REPORT = "report"
 REJECTION = "rejection"
+#: §7021(b), §7062: the notice that identity could not be verified in time, with the categories disclosure.
+EXPIRY_NOTICE = "expiry_notice"
+#: The email to ``ccpa_alert_emails`` when the wait for a decision ends undecided.
+MARGIN_ALERT = "margin_alert"
 
 #: Decision scopes: an approval discloses specific pieces (full) or categories only.
 SCOPE_FULL = "full"
@@ -153,6 +166,11 @@ class Status(StrEnum):
     COMPLETED = "completed"  # the report was sent (final)
     REJECTED_NOTIFIED = "rejected_notified"  # the rejection was sent (final)
     LINKED_DUPLICATE = "linked_duplicate"  # a second request while one was open: answered by that one (final)
+    #: §7021(b), §7062: no decision by the due date; the requester was told their identity could not be verified in
+    #: time and received the categories disclosure (final).
+    EXPIRED_UNVERIFIED = "expired_unverified"
+    #: §7101: the conf passed the REST schema but not validate_request; recorded (fields named, no values) (final).
+    INVALID = "invalid"
 
     @property
     def final(self) -> bool:
@@ -161,13 +179,23 @@ class Status(StrEnum):
 
 #: status -> the statuses it may move to. A final status moves nowhere.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.RECEIVED: frozenset({Status.AWAITING_DECISION, Status.LINKED_DUPLICATE, Status.APPROVED, Status.REJECTED}),
-    Status.AWAITING_DECISION: frozenset({Status.APPROVED, Status.REJECTED}),
+    Status.RECEIVED: frozenset(
+        {
+            Status.AWAITING_DECISION,
+            Status.LINKED_DUPLICATE,
+            Status.APPROVED,
+            Status.REJECTED,
+            Status.EXPIRED_UNVERIFIED,
+        }
+    ),
+    Status.AWAITING_DECISION: frozenset({Status.APPROVED, Status.REJECTED, Status.EXPIRED_UNVERIFIED}),
     Status.APPROVED: frozenset({Status.COMPLETED}),
     Status.REJECTED: frozenset({Status.REJECTED_NOTIFIED}),
     Status.COMPLETED: frozenset(),
     Status.REJECTED_NOTIFIED: frozenset(),
     Status.LINKED_DUPLICATE: frozenset(),
+    Status.EXPIRED_UNVERIFIED: frozenset(),
+    Status.INVALID: frozenset(),
 }
 
 

@@ -7,20 +7,21 @@ and report writers) are imported by the functions that use them, not here: ~1 s 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include import config, deployment, law, storage
+from include import clock, config, deployment, storage
 from include.datastores.extract import extract
 from include.datastores.registry import load_registry
 from include.decision import reminders
-from include.mail.alert import alert_officers
+from include.mail.alert import alert_officers, email_officers_once
 from include.mail.notices import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
 from include.mail.send import send_once
 from include.report.model import BuiltReport, ExtractSummary, summaries
-from include.request import SPECIFIC_PIECES, AccessRequest, InvalidRequest
+from include.request import SPECIFIC_PIECES, AccessRequest, InvalidRequest, channel_of, lookback_of, received_at_of
 from include.slack import client as slack_client
 from include.slack.blocks import outcome_prompt, review_prompt, thread_notice
 from include.store import (
@@ -28,6 +29,7 @@ from include.store import (
     APPROVE,
     DUPLICATE_NOTICE,
     EXTENSION_NOTICE,
+    MARGIN_ALERT,
     REJECTION,
     REPORT,
     SCOPE_CATEGORIES,
@@ -38,53 +40,69 @@ from include.store import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def store() -> ComplianceStore:
     return ComplianceStore.from_connection()
 
 
-def validate_request(conf: dict[str, Any], run_id: str, received_at: datetime) -> dict[str, Any]:
-    """Normalise and validate the conf, and register the request once per DAG run (a retry finds it again)."""
+def validate_request(conf: dict[str, Any], run_id: str, entered_at: datetime) -> dict[str, Any]:
+    """Normalise and validate the conf, and register the request once per DAG run (a retry finds it again).
+
+    ``entered_at`` is the run's trigger time; the legal clock starts at the conf's ``received_at`` when given (a
+    request made by email or phone is entered later). A conf that fails validation is still recorded (§7101) as
+    ``invalid``, naming the fields at fault and keeping none of their values, then the run fails without retries."""
     try:  # a distributed executor with unshared state would split the request between machines: refuse first
         deployment.check_shared_state()
     except config.ConfigurationError as exc:
         raise AirflowFailException(f"Deployment not ready for this executor: {exc}") from None
-    try:
-        request = AccessRequest.from_conf(conf)
-        lookback = _lookback(conf)
-    except InvalidRequest as exc:
-        # A malformed request stays malformed: fail now, without retries, naming the field (never its value).
-        raise AirflowFailException(str(exc)) from None
+    problems: list[InvalidRequest] = []
+
+    def attempt(check: Callable[[], T]) -> T | None:
+        try:
+            return check()
+        except InvalidRequest as exc:
+            problems.append(exc)
+            return None
+
+    request = attempt(lambda: AccessRequest.from_conf(conf))
+    channel = attempt(lambda: channel_of(conf))
+    received_at = attempt(lambda: received_at_of(conf, entered_at)) or entered_at
+    lookback = attempt(lambda: lookback_of(conf)) or "12_months"
     s = store()
+    if problems or request is None:
+        fields = [p.field for p in problems]
+        s.register_invalid(run_id, fields, received_at, channel=channel or "unknown", entered_at=entered_at)
+        # A malformed request stays malformed: fail now, without retries, naming the fields (never their values).
+        raise AirflowFailException("; ".join(str(p) for p in problems))
     from include.i18n import language_or_default
 
     record = s.register_request(
         run_id,
         request,
         received_at,
-        channel=str(conf.get("channel") or "api"),
+        channel=channel or "unknown",
+        entered_at=entered_at,
+        lookback=lookback,
         # Every request is for specific pieces until verification levels exist (the stricter reading).
         required_approvals=config.required_approvals(specific_pieces=True),
         language=language_or_default(str(conf.get("language") or "") or None),
     )
     if record.linked_to is None and record.closed_at is None:
-        # One answer per open request: a later request of the same email only tells the requester.
+        # One answer per open request (never a closed, failed or overdue one): a later request of the same email
+        # only tells the requester.
         record = s.link_if_duplicate(record.request_id)
-    log.info("Request %s registered for run %s, due %s", record.request_id, run_id, record.due_at.date())
+        if record.linked_to is not None and lookback == "all":
+            # Civ. 1798.130(a)(2)(B): the answer in progress covers the wider ask.
+            s.widen_scope(record.linked_to, by_request=record.request_id)
+    log.info("Request %s registered for run %s, due %s", record.request_id, run_id, clock.format_short(record.due_at))
     return {
         "request_id": record.request_id,
         "due_at": record.due_at.isoformat(),
-        "lookback": lookback,
+        "lookback": record.lookback,
         "linked_to": record.linked_to,
     }
-
-
-def _lookback(conf: dict[str, Any]) -> str:
-    value = conf.get("lookback", "12_months")
-    if value not in ("12_months", "all"):
-        raise InvalidRequest("lookback", "must be '12_months' or 'all'")
-    return value
 
 
 def post_review_prompt(request_id: str) -> dict[str, str]:
@@ -176,7 +194,7 @@ def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, An
         datastore,
         email=record.email,
         name=record.name,
-        since=_since(record.received_at, lookback),
+        since=_since(record.received_at, lookback, record.lookback),
         dest=dest,
         keep_values=_scope(s, request_id) == SCOPE_FULL,  # a categories answer never writes a value (§7062(b))
     )
@@ -192,8 +210,10 @@ def _scope(s: ComplianceStore, request_id: str) -> str:
     return decision.scope
 
 
-def _since(received_at: datetime, lookback: str) -> datetime:
-    return law.lookback_start(received_at, everything=lookback == "all")
+def _since(received_at: datetime, lookback: str, record_lookback: str = "12_months") -> datetime:
+    """Civ. 1798.130(a)(2)(B): 12 calendar months before receipt, or everything when this request or a duplicate
+    of it asked for everything."""
+    return clock.lookback_start(received_at, everything="all" in (lookback, record_lookback))
 
 
 def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -202,7 +222,7 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     record = s.get_request(request_id)
     datastores = summaries(extracts)
     scope = _scope(s, request_id)
-    since = _since(record.received_at, lookback)
+    since = _since(record.received_at, lookback, record.lookback)
     report: BuiltReport
     if scope == SCOPE_CATEGORIES:
         from include.report import categories
@@ -249,8 +269,9 @@ def _flag_uncategorised(record: RequestRecord, datastores: tuple[ExtractSummary,
     if record.slack_channel and record.slack_ts:
         _post_in_thread(
             record,
-            ":warning: Uncategorised columns in this report (map them to a CCPA category in the datastore "
-            f"registry): {', '.join(f'`{c}`' for c in columns)}",
+            ':warning: Uncategorised columns in this report, withheld from the requester ("held; category not yet '
+            'mapped") until an engineer maps them to a CCPA category in the datastore registry: '
+            f"{', '.join(f'`{c}`' for c in columns)}",
         )
 
 
@@ -409,15 +430,57 @@ def post_nudge(request_id: str, kind: str) -> None:
         raise
 
 
+def escalate_undecided(request_id: str) -> None:
+    """The wait for a decision ended ``ccpa_decision_margin_days`` before the due date: the request stays open but
+    escalated (no new request is linked to it), and the officers are told in Slack (broadcast) and by email."""
+    s = store()
+    record = s.get_request(request_id)
+    s.mark_failed(request_id, reason="decision_window_closed")
+    due = clock.format_short(record.due_at)
+    text = (
+        f"No decision on request `{request_id}` with {config.decision_margin_days()} day(s) left before its legal "
+        f"deadline ({due}): the wait has ended. Decide now in this thread's prompt, then clear `wait_for_decision` in "
+        "Airflow so the answer is sent; undecided at the deadline, the requester is told their identity could not be "
+        "verified in time and receives the categories disclosure."
+    )
+    failures: list[Exception] = []
+    if s.record_once(request_id, "slack_window_closed", ref=record.slack_ts or "-"):
+        try:
+            if record.slack_channel and record.slack_ts:
+                _post_in_thread(
+                    record, thread_notice("failure", record, approvers=config.approvers(), extra=text), True
+                )
+            else:
+                slack_client.web_client().chat_postMessage(
+                    channel=config.get_variable(config.VAR_REVIEW_CHANNEL), text=f":warning: {text}"
+                )
+        except Exception as exc:  # the email below must still go out
+            s.forget_once(request_id, "slack_window_closed")
+            failures.append(exc)
+    try:
+        email_officers_once(s, request_id, MARGIN_ALERT, f"CCPA request {request_id}: no decision, due {due}", [text])
+    except Exception as exc:
+        failures.append(exc)
+    if failures:
+        raise failures[0]
+
+
 def notify_failure(context: dict[str, Any]) -> None:
-    """on_failure_callback: a run that stops must say so in the prompt's thread, loudly (reply_broadcast)."""
+    """on_failure_callback: a run that stops must say so, loudly: in the prompt's thread (reply_broadcast) and by
+    email to ``ccpa_alert_emails``. The request stays open and escalated, and is never linked to by a new one."""
+    from include.decision.sensor import DecisionWindowClosed
+
     try:
         ti = context["ti"]
         exc = context.get("exception")
+        if isinstance(exc, DecisionWindowClosed):
+            return  # already escalated by the sensor (Slack and email)
         s = store()
         record = s.find_by_run_id(context["run_id"])
-        if record is None:
-            return  # failed before the request was registered (e.g. an invalid request): there is no request
+        if record is None or not record.open:
+            return  # failed before it was registered, or an invalid request (recorded as such): nothing to escalate
+        # Open and escalated: never closed silently, never linked to by a new request.
+        s.mark_failed(record.request_id, reason=f"{ti.task_id}: {type(exc).__name__}")
         if not record.slack_channel or not record.slack_ts:
             # No prompt to reply to: the officers hear of it by email instead of never.
             alert_slack_unusable(
@@ -431,7 +494,7 @@ def notify_failure(context: dict[str, Any]) -> None:
         link = f"<{run_url(ti.dag_id, context['run_id'])}|Airflow run>"
         if ti.task_id == "wait_for_decision" and "Timeout" in type(exc).__name__:
             extra = (
-                f"No decision before the legal deadline ({record.due_at:%Y-%m-%d}): the run has stopped. "
+                f"No decision before the legal deadline of {clock.format_short(record.due_at)}: the run has stopped. "
                 f"Decide now and re-run it from {link}."
             )
         else:
@@ -450,8 +513,18 @@ def notify_failure(context: dict[str, Any]) -> None:
                 once_key=f"alert_failed_{ti.task_id}",
             )
         s.audit(record.request_id, "run_failed", detail={"task_id": ti.task_id, "error": type(exc).__name__})
+        try:
+            email_officers_once(
+                s,
+                record.request_id,
+                "failure_alert",
+                f"CCPA request {record.request_id}: the run failed, due {clock.format_short(record.due_at)}",
+                [extra.replace(link, run_url(ti.dag_id, context["run_id"])) + " The request stays open."],
+            )
+        except Exception:
+            log.exception("Could not email the failure alert")
     except Exception:  # a failing failure callback must not hide the original failure
-        log.exception("Could not announce the failure in Slack")
+        log.exception("Could not announce the failure")
 
 
 def _what_was_sent(s: ComplianceStore, request_id: str) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from include import config, law, storage
+from include import clock, config, law, storage
 from include.decision import reminders
 from include.slack import client as slack_client
-from include.store import ComplianceStore, records, utcnow
+from include.store import ACKNOWLEDGEMENT, EXPIRY_NOTICE, EXTENSION_NOTICE, ComplianceStore, Status, records, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ def report_overdue(store: ComplianceStore, now: datetime | None = None) -> int:
     if not overdue:
         return 0
     lines = [
-        f"• request `{r.request_id}`: due {r.due_at:%Y-%m-%d}, {(now - r.due_at).days} day(s) late, status {r.status}"
+        f"• request `{r.request_id}`: due {clock.format_short(r.due_at)}, {(now - r.due_at).days} day(s) late, "
+        f"status {r.status}"
         for r in overdue
     ]
     text = f":rotating_light: {len(overdue)} CCPA request(s) are past their legal deadline:\n" + "\n".join(lines)
@@ -119,3 +120,143 @@ def _delete_files(request_id: str) -> bool:
     if deleted:
         log.info("Deleted %d stored file(s) of request %s", deleted, request_id)
     return bool(deleted)
+
+
+# -- the legal clock's safety net (§7021) ---------------------------------------------------------------------------
+
+
+def _tell_officers(store: ComplianceStore, request_id: str, kind: str, text: str) -> None:
+    """Once per request and kind: the review channel (Slack) and ``ccpa_alert_emails``; neither hides the other."""
+    from include.mail.alert import email_officers_once
+
+    failures: list[Exception] = []
+    if store.record_once(request_id, f"slack_{kind}"[:32], ref="-"):
+        try:
+            slack_client.web_client().chat_postMessage(
+                channel=config.get_variable(config.VAR_REVIEW_CHANNEL), text=f":rotating_light: {text}"
+            )
+        except Exception as exc:
+            store.forget_once(request_id, f"slack_{kind}"[:32])
+            failures.append(exc)
+    try:
+        email_officers_once(store, request_id, kind, f"CCPA request {request_id}: action needed", [text])
+    except Exception as exc:
+        failures.append(exc)
+    if failures:
+        raise failures[0]
+
+
+def check_acknowledgements(store: ComplianceStore, now: datetime | None = None) -> dict[str, int]:
+    """§7021(a): every open request's receipt is confirmed within 10 business days. The run sends it at once; if
+    that failed after its retries, this retries it, and tells the officers when it still cannot (or when the
+    deadline has passed)."""
+    from include.store import DeliveryInDoubt
+    from include.tasks.access_request import send_acknowledgement
+
+    now = now or utcnow()
+    counts = {"resent": 0, "alerted": 0}
+    for record in store.open_requests():
+        if ACKNOWLEDGEMENT in store.done_kinds(record.request_id):
+            continue
+        deadline = clock.acknowledgement_due(record.received_at)
+        try:
+            send_acknowledgement(record.request_id)
+            counts["resent"] += 1
+            store.audit(record.request_id, "acknowledgement_resent", detail={"late": now > deadline})
+            if now <= deadline:
+                continue
+            problem = "was sent late, after"
+        except DeliveryInDoubt:
+            problem = "may not have been sent (a send is in doubt: check the mail server's log) and is due by"
+        except Exception:
+            log.exception("Acknowledgement of request %s failed again", record.request_id)
+            problem = "could not be sent and is due by"
+        _tell_officers(
+            store,
+            record.request_id,
+            "ack_alert",
+            f"The acknowledgement of CCPA request `{record.request_id}` {problem} the end of "
+            f"{clock.format_short(deadline)} (§7021(a): 10 business days).",
+        )
+        counts["alerted"] += 1
+    return counts
+
+
+def check_extension_notices(store: ComplianceStore, now: datetime | None = None) -> dict[str, int]:
+    """§7021(b): an extension counts only if its notice reached the requester within the first 45 days. Retry an
+    unsent notice while there is time; past that, the extension is void (the original due date applies) and the
+    officers are told."""
+    from include.tasks.access_request import send_extension_notice
+
+    now = now or utcnow()
+    counts = {"resent": 0, "voided": 0}
+    for record in store.open_requests():
+        if record.extended_at is None or EXTENSION_NOTICE in store.done_kinds(record.request_id):
+            continue
+        deadline = clock.extension_deadline(record.received_at)
+        if now <= deadline:  # still in time: send it (again)
+            try:
+                send_extension_notice(record.request_id)
+                counts["resent"] += 1
+            except Exception:
+                log.exception("Extension notice of request %s failed again", record.request_id)
+            continue
+        voided = store.void_extension(record.request_id)
+        counts["voided"] += 1
+        _tell_officers(
+            store,
+            record.request_id,
+            "extension_void",
+            f"The extension of CCPA request `{record.request_id}` does not count: its notice did not reach the "
+            f"requester within the first 45 days (§7021(b)). The request was due by the end of "
+            f"{clock.format_short(voided.due_at)}.",
+        )
+    return counts
+
+
+def expire_undecided(store: ComplianceStore, now: datetime | None = None) -> int:
+    """§7021(b), §7062: a request still undecided at its due date is answered as unverifiable: the requester is told
+    their identity could not be verified in time and receives the categories disclosure; the record closes as
+    ``expired_unverified`` and the prompt loses its buttons. A request already decided (its run failed later) stays
+    open and escalated: it is not the requester's identity that is in doubt."""
+    from include.datastores.registry import load_registry
+    from include.disclosure import categories_disclosure
+    from include.mail.notices import render_expiry
+    from include.mail.send import send_once
+
+    now = now or utcnow()
+    expired = 0
+    failures: list[Exception] = []
+    for record in store.open_requests():
+        if record.due_at >= now or record.status not in (Status.RECEIVED, Status.AWAITING_DECISION):
+            continue
+        if store.get_decision(record.request_id) is not None:
+            continue
+        try:
+            email = render_expiry(
+                name=record.name,
+                request_id=record.request_id,
+                received_at=record.received_at,
+                due_at=record.due_at,
+                categories=categories_disclosure(load_registry().datastores),
+            )
+            send_once(store, record.request_id, EXPIRY_NOTICE, record.email, email)
+            store.set_status(record.request_id, Status.EXPIRED_UNVERIFIED)
+            expired += 1
+            if record.slack_channel and record.slack_ts:
+                text = (
+                    f":hourglass: Expired undecided at the end of {clock.format_short(record.due_at)}: the requester "
+                    "was told their identity could not be verified in time, with the categories disclosure."
+                )
+                slack_client.web_client().chat_update(
+                    channel=record.slack_channel,
+                    ts=record.slack_ts,
+                    text=text,
+                    blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+                )
+        except Exception as exc:  # one request's failure must not hold back the others
+            log.exception("Could not expire request %s", record.request_id)
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+    return expired

@@ -25,6 +25,7 @@ REQUEST = {
     "photo_id_url": "https://intake.example.com/ids/jane.png",
     "phone": "+1 (415) 555-1000",
     "declaration": declaration_for(DEMO_PERSON["name"]),
+    "channel": "web_form",
 }
 REPORT_SUBJECT = "Your CCPA access request: the personal information we hold about you"
 

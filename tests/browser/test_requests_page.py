@@ -42,6 +42,9 @@ def airflow_api(airflow_db, compliance_store, monkeypatch) -> Iterator[str]:
     import uvicorn
 
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "America/Los_Angeles")
+    # The execution API's lifespan requires a JWT secret; `airflow api-server` generates one into the config file,
+    # which an earlier test in the same session may have replaced: set it, as a deployment does.
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "requests-page-test-jwt-secret-" + "0" * 40)
     from airflow.api_fastapi.app import create_app
 
     port = _free_port()

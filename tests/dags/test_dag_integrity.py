@@ -41,7 +41,16 @@ def test_no_import_errors(dagbag):
 
 def test_the_daily_watch(dagbag):
     watch = dagbag.dags["ccpa_compliance_watch"]
-    assert set(watch.task_ids) == {"nudge_undecided", "report_overdue", "apply_retention", "purge_report_files"}
+    assert set(watch.task_ids) == {
+        "nudge_undecided",
+        "report_overdue",
+        "apply_retention",
+        "purge_report_files",
+        # §7021: the legal clock's safety net (issue 15)
+        "check_acknowledgements",
+        "check_extension_notices",
+        "expire_undecided",
+    }
     assert watch.timetable.expression == "0 0 * * *"  # @daily
     assert watch.max_active_runs == 1 and watch.catchup is False
 
@@ -88,12 +97,13 @@ def test_params_refuse_a_malformed_request_before_a_run_exists(dag):
     from airflow.serialization.serialized_objects import DagSerialization
 
     params = DagSerialization.from_dict(DagSerialization.to_dict(dag)).params
-    good = {"name": "Jane Doe", "email": "jane@example.com", "photo_id_url": "https://x.example/id"}
+    good = {"name": "Jane Doe", "email": "jane@example.com", "photo_id_url": "https://x.example/id", "channel": "email"}
     assert params.deep_merge(good).validate()["lookback"] == "12_months"
     assert params.deep_merge(good).validate()["request_type"] == "specific_pieces"
     # The photo ID is optional; the identifiers and the declaration are accepted when well formed.
     # (main's default since issue 20: the empty string)
-    assert params.deep_merge({"name": "Jane Doe", "email": "jane@example.com"}).validate()["photo_id_url"] == ""
+    no_photo = {"name": "Jane Doe", "email": "jane@example.com", "channel": "email"}  # channel: required (§7101)
+    assert params.deep_merge(no_photo).validate()["photo_id_url"] == ""
     full = {
         **good,
         "request_type": "categories",
@@ -112,11 +122,27 @@ def test_params_refuse_a_malformed_request_before_a_run_exists(dag):
         {"phone": "call me maybe"},
         {"declaration": {"signed_at": "2026-01-01T00:00:00Z"}},
         {"declaration": {"signed_at": "2026-01-01T00:00:00Z", "signer_name": "J", "statement_version": "1", "x": 1}},
+        {"channel": "carrier_pigeon"},
+        {"received_at": "yesterday"},
+        {"received_at": "2026-01-05T18:00:00"},  # no UTC offset: which day was it in California?
     ):
         with pytest.raises(ParamValidationError):
             params.deep_merge({**good, **bad}).validate()
     with pytest.raises(ParamValidationError):
         params.deep_merge({"name": "Jane Doe"}).validate()
+    assert params.deep_merge({**good, "received_at": "2026-01-05T18:00:00-08:00"}).validate()["received_at"]
+
+
+def test_7101_channel_is_required_how_the_request_was_made(dag):
+    """§7101: the record says how the consumer made the request; the intake system must say it, no default."""
+    from airflow.exceptions import ParamValidationError
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    params = DagSerialization.from_dict(DagSerialization.to_dict(dag)).params
+    good = {"name": "Jane Doe", "email": "jane@example.com", "photo_id_url": "https://x.example/id"}
+    with pytest.raises(ParamValidationError):
+        params.deep_merge(good).validate()
+    assert params.deep_merge({**good, "channel": "phone"}).validate()["channel"] == "phone"
 
 
 def test_parsing_reads_no_variable_and_no_connection(monkeypatch):
@@ -181,3 +207,22 @@ def test_whole_results_are_pushed_once_not_key_by_key(dag):
     assert len(whole) >= 4
     assert not any(t.multiple_outputs for t in whole)
     assert dag.get_task("validate_request").multiple_outputs  # its keys are used one by one
+
+
+def test_7024d_a_registry_with_an_unwithheld_drivers_license_stops_the_dag_naming_file_datastore_and_column(
+    monkeypatch, tmp_path
+):
+    """Fails closed at parse time: no run can disclose a driver's licence number by accident."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.factories import ENTRY, write_registry
+
+    text = ENTRY.replace("SELECT name FROM", "SELECT name, drivers_license FROM").replace(
+        "categories: {name: identifiers}", "categories: {name: identifiers, drivers_license: identifiers}"
+    )
+    path = write_registry(tmp_path, text)
+    monkeypatch.setenv("CCPA_DATASTORES_FILE", str(path))
+    bag = DagBag(str(ROOT / "dags"))
+    errors = "\n".join(str(e) for e in bag.import_errors.values())
+    assert DAG_ID not in bag.dag_ids
+    assert str(path) in errors and "'crm'" in errors and "'drivers_license'" in errors

@@ -116,6 +116,10 @@ def stack(airflow_db, compliance_store, datastores_db, monkeypatch, tmp_path) ->
     use_datastores(monkeypatch, datastores_db)
     monkeypatch.setenv("CCPA_DATASTORES_FILE", str(ROOT / "include" / "datastores" / "datastores.yaml"))
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REVIEW_CHANNEL", CHANNEL)
+    # Set, like every Variable the callback reads: under dag.test() the callback runs in a thread of the task's
+    # process, where looking up an unset Variable goes through the task's in-process supervisor channel and breaks
+    # the running task (a real API server reads Variables from its own database).
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "America/Los_Angeles")
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_SLACK_SIGNING_SECRET", SIGNING_SECRET)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_APPROVERS", f"{APPROVER},U0SECOND")
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", FROM_EMAIL)
@@ -175,9 +179,12 @@ def dag_factory():
 def run_dag(dag) -> Callable[..., object]:
     # dag.test() on the one parsed DAG keeps the last run's param values as the next run's defaults: a run that
     # leaves an optional field out would inherit the previous test's phone or declaration. Spell the defaults out.
-    defaults = {"request_type": "specific_pieces", "lookback": "12_months", "channel": "api", "photo_id_url": ""}
+    # §7101: the intake system always says how the request was made (main: web_form unless a test says otherwise).
+    defaults = {"request_type": "specific_pieces", "lookback": "12_months", "channel": "web_form", "photo_id_url": ""}
     defaults |= {"language": ""}
-    defaults |= dict.fromkeys(("phone", "postal_address", "account_id", "account", "declaration", "agent"))
+    defaults |= dict.fromkeys(
+        ("phone", "postal_address", "account_id", "account", "declaration", "agent", "received_at")
+    )
 
     def run(conf: dict) -> object:
         return dag.test(run_conf={**defaults, **conf})

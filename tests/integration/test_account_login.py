@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devtools.demo_data import DEMO_PERSON
+from devtools.standins.slack_emulator import APP_ID, TEAM_ID
 from tests.factories import declaration_for, registry_with_accounts, seed_accounts
 from tests.integration.conftest import APPROVER
 
@@ -153,6 +154,8 @@ def test_7061_a_mismatched_account_is_flagged_and_a_full_approval_refused(accoun
         crafted = {  # validly signed, by an approver: only the red flag stands in the way
             "type": "block_actions",
             "user": {"id": APPROVER},
+            "team": {"id": TEAM_ID},  # from our workspace and app, as Slack sends it
+            "api_app_id": APP_ID,
             "actions": [{"action_id": "ccpa_approve", "value": request_id, "type": "button"}],
             "response_url": msg["response_url"],
         }

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from devtools.demo_data import DEMO_PERSON
+from devtools.standins.slack_emulator import APP_ID, TEAM_ID
 from tests.factories import declaration_for
 from tests.integration.conftest import APPROVER, play
 
@@ -54,6 +55,8 @@ def test_7063_an_agent_request_confirmed_by_the_consumer_is_answered_to_the_cons
         crafted = {
             "type": "block_actions",
             "user": {"id": APPROVER},
+            "team": {"id": TEAM_ID},  # from our workspace and app, as Slack sends it
+            "api_app_id": APP_ID,
             "actions": [{"action_id": "ccpa_approve", "value": request_id, "type": "button"}],
             "response_url": msg["response_url"],
         }
@@ -102,6 +105,8 @@ def test_7063_an_agent_request_never_confirmed_cannot_be_approved(stack, run_dag
                 {
                     "type": "block_actions",
                     "user": {"id": APPROVER},
+                    "team": {"id": TEAM_ID},  # from our workspace and app, as Slack sends it
+                    "api_app_id": APP_ID,
                     "actions": [{"action_id": action, "value": request_id, "type": "button"}],
                     "response_url": msg["response_url"],
                 }

@@ -14,7 +14,7 @@ from tests.integration.conftest import ACK_SUBJECT
 
 pytestmark = pytest.mark.integration
 
-REQUEST = {**DEMO_PERSON, "photo_id_url": "https://intake.example.com/ids/jane.png"}
+REQUEST = {**DEMO_PERSON, "photo_id_url": "https://intake.example.com/ids/jane.png", "channel": "web_form"}
 OFFICERS = "privacy-officer@example.com, dpo@example.com"
 
 

@@ -88,7 +88,12 @@ def _session(url: str, user: str) -> requests.Session:
 
 
 def _trigger(session: requests.Session, url: str, run_id: str) -> requests.Response:
-    conf = {"name": "Jane Doe", "email": "jane.doe@example.com", "photo_id_url": "https://intake.example.com/ids/1"}
+    conf = {
+        "name": "Jane Doe",
+        "email": "jane.doe@example.com",
+        "photo_id_url": "https://intake.example.com/ids/1",
+        "channel": "web_form",  # required: how the consumer made the request (§7101)
+    }
     body = {"dag_run_id": run_id, "logical_date": None, "conf": conf}  # as in the README
     return session.post(f"{url}/api/v2/dags/{DAG_ID}/dagRuns", json=body, timeout=30)
 
@@ -101,7 +106,8 @@ def test_a_retried_intake_post_gets_409_not_a_second_run(api_server):
     assert first.json()["dag_run_id"] == run_id
     retried = _trigger(intake, api_server, run_id)  # the intake system's retry after a timeout
     assert retried.status_code == 409, retried.text
-    runs = intake.get(f"{api_server}/api/v2/dags/{DAG_ID}/dagRuns", params={"limit": 100}, timeout=30).json()
+    listing = {"run_id_pattern": run_id, "limit": 100}  # the session's metadata DB holds other tests' runs too
+    runs = intake.get(f"{api_server}/api/v2/dags/{DAG_ID}/dagRuns", params=listing, timeout=30).json()
     assert [r["dag_run_id"] for r in runs["dag_runs"]].count(run_id) == 1
     assert intake.get(f"{api_server}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", timeout=30).status_code == 200
 

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from devtools.demo_data import DEMO_PERSON
+from devtools.standins.slack_emulator import APP_ID, TEAM_ID
 from tests.factories import declaration_for
 from tests.integration.conftest import APPROVER, play
 
@@ -94,6 +95,8 @@ def test_7062_a_crafted_full_approval_of_a_two_point_request_is_refused_and_noth
         crafted = {  # validly signed, by an approver: only the level stands in the way
             "type": "block_actions",
             "user": {"id": APPROVER},
+            "team": {"id": TEAM_ID},  # from our workspace and app, as Slack sends it
+            "api_app_id": APP_ID,
             "actions": [{"action_id": "ccpa_approve", "value": request_id, "type": "button"}],
             "response_url": msg["response_url"],
         }

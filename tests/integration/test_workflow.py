@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devtools.demo_data import DEMO_PERSON
+from include import clock
 from tests.factories import declaration_for
 from tests.integration.conftest import APPROVER, FROM_EMAIL
 
@@ -23,6 +24,7 @@ REQUEST = {
     "photo_id_url": "https://intake.example.com/ids/jane.png",
     "phone": "+1 (415) 555-1000",
     "declaration": declaration_for(DEMO_PERSON["name"]),
+    "channel": "web_form",
 }
 
 
@@ -66,7 +68,7 @@ def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_da
     [ack] = stack.acknowledgements()  # §7021(a): receipt confirmed at once, with the due date
     due = stack.store.find_by_run_id(dag_run.run_id).due_at
     assert ack.message["To"] == DEMO_PERSON["email"]
-    assert due.strftime("%B %-d, %Y") in _html(ack) and "How we verify it is you" in _html(ack)
+    assert clock.format_date(due) in _html(ack) and "How we verify it is you" in _html(ack)
     [mail] = stack.answers()
     assert ack.path.name < mail.path.name, "the acknowledgement comes first"
     assert mail.message["To"] == DEMO_PERSON["email"]
@@ -197,7 +199,11 @@ def test_invalid_request_fails_at_validation_and_posts_nothing(stack, run_dag):
     assert states["post_review_prompt"] in ("upstream_failed", None)
     assert stack.slack.messages() == []
     assert stack.sink.messages() == []
-    assert stack.store.find_by_run_id(dag_run.run_id) is None
+    # §7101: no request vanishes; it is recorded as invalid, the field named, no value kept (issue 15).
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    assert record.status == "invalid" and record.closed_at is not None
+    assert "jane" not in f"{record.name} {record.email} {record.photo_id_url}".lower()
+    assert stack.store.audit_trail(record.request_id)[0]["detail"]["fields"] == ["email"]
     ti = next(t for t in dag_run.get_task_instances() if t.task_id == "validate_request")
     assert ti.try_number == 1, "a malformed request is not retried"
 
@@ -344,12 +350,14 @@ def test_extension_is_noticed_to_the_requester_and_moves_the_deadline(stack, run
     assert seen["extend"][0] == 200 and seen["approve"][0] == 200
     assert dag_run.state == "success"
     record = stack.store.find_by_run_id(dag_run.run_id)
-    assert record.due_at - record.received_at == timedelta(days=90)
+    # §7021(b): 90 calendar days counting the day of receipt, ending at the end of a California day.
+    assert (clock.local_day(record.due_at) - clock.local_day(record.received_at)).days + 1 == 90
+    assert record.due_at == clock.end_of_day(clock.local_day(record.due_at))
     subjects = [m.message["Subject"] for m in stack.sink.messages()]
     assert subjects.count("Your CCPA access request: we need more time") == 1
     notice = next(m for m in stack.sink.messages() if "more time" in m.message["Subject"])
     assert "We are searching two more archives." in _html(notice)
-    assert record.due_at.strftime("%B %-d, %Y") in _html(notice)
+    assert clock.format_date(record.due_at) in _html(notice)
     assert any("personal information we hold" in s for s in subjects)
 
 
@@ -371,7 +379,112 @@ def test_a_second_request_while_one_is_open_is_linked_not_answered_twice(stack, 
     assert stack.slack.messages() == [], "no second prompt"
     [notice] = stack.sink.messages()
     assert notice.message["Subject"] == "Your CCPA access request: we are already working on it"
-    assert original.due_at.strftime("%B %-d, %Y") in _html(notice)
+    assert clock.format_date(original.due_at) in _html(notice)
+
+
+# -- the legal clock (issue 15) ---------------------------------------------------------------------------------
+
+
+def _pacific_evening_before() -> datetime:
+    """23:30 Pacific Time yesterday: already today in UTC (during PST and PDT alike)."""
+    from zoneinfo import ZoneInfo
+
+    la = ZoneInfo("America/Los_Angeles")
+    today = datetime.now(la).date()
+    return datetime.combine(today - timedelta(days=1), datetime.min.time(), tzinfo=la).replace(hour=23, minute=30)
+
+
+def test_7021_a_request_received_late_in_the_evening_pacific_time(stack, dag_factory):
+    """Made by email at 23:30 Pacific yesterday and entered now: acknowledged as received yesterday (California day),
+    due at the end of the 45th day counting it, every date naming the zone; the record keeps both times."""
+    received = _pacific_evening_before()
+    officer = stack.click_when_posted("ccpa_approve")
+    # A freshly parsed DAG: dag.test() leaves the conf in the DAG's params, and later tests must not inherit it.
+    dag_run = dag_factory().test(run_conf={**REQUEST, "channel": "email", "received_at": received.isoformat()})
+    officer.join(5)
+
+    assert dag_run.state == "success"
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    assert record.received_at == received and record.entered_at > received and record.channel == "email"
+    assert clock.local_day(record.due_at) == received.date() + timedelta(days=44)
+    [ack] = stack.acknowledgements()
+    html = _html(ack)
+    assert f"{received:%B %-d, %Y} (Pacific Time)" in html  # the California day of receipt, not the UTC one
+    assert f"{received.astimezone(UTC):%B %-d, %Y} (Pacific Time)" not in html
+    assert clock.format_date(record.due_at) in html and "(Pacific Time)" in html
+    prompt = stack.slack.message(record.slack_ts)
+    assert f"{received:%Y-%m-%d} (America/Los_Angeles)" in json.dumps(prompt["blocks"])
+
+
+def test_7021b_undecided_request_reaches_its_margin_then_its_due_date(stack, run_dag, dag_factory, monkeypatch):
+    """Received 43 days ago (by mail): the decision window (due date less 3 days) has already closed when the run
+    starts, so the officers are alerted (Slack broadcast, email) and the run stops with the request open and
+    escalated. With the clock moved past the due date, the watch answers it as unverifiable, with the categories
+    disclosure, and closes it. A new request from the same person is then answered, not linked."""
+    import time_machine
+
+    from include.tasks import compliance_watch as watch
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_ALERT_EMAILS", "dpo@example.com")
+    received = datetime.now(UTC) - timedelta(days=43)
+    # A freshly parsed DAG, as above: the session's DAG must not keep this received_at.
+    dag_run = dag_factory().test(run_conf={**REQUEST, "channel": "mail", "received_at": received.isoformat()})
+
+    assert dag_run.state == "failed"
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert states["wait_for_decision"] == "failed" and states["send_report"] != "success"
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    assert record.open and record.failed_at is not None and record.status == "awaiting_decision"
+    thread = [m for m in stack.slack.messages() if m.get("thread_ts") == record.slack_ts]
+    assert len(thread) == 1 and "the wait has ended" in thread[0]["text"] and thread[0]["reply_broadcast"]
+    [alert] = [m for m in stack.sink.messages() if m.message["To"] == "dpo@example.com"]
+    assert record.request_id in alert.message["Subject"] and "jane" not in _html(alert).lower()
+    to_jane = [m.path for m in stack.sink.messages() if m.message["To"] == DEMO_PERSON["email"]]
+    assert to_jane == [m.path for m in stack.acknowledgements()], "the requester got the acknowledgement only"
+
+    with time_machine.travel(record.due_at + timedelta(minutes=1), tick=False):
+        assert watch.expire_undecided(stack.store) == 1
+    expired = stack.store.get_request(record.request_id)
+    assert expired.status == "expired_unverified" and expired.closed_at is not None
+    [notice] = [m for m in stack.answers() if m.message["To"] == DEMO_PERSON["email"]]
+    assert "could not verify your identity in time" in notice.message["Subject"]
+    html = _html(notice)
+    assert "Identifiers" in html and "+1-415-555-1000" not in html and "ORD-" not in html
+
+    officer = stack.click_when_posted("ccpa_approve")
+    again = run_dag(REQUEST)
+    officer.join(5)
+    assert again.state == "success"
+    answered = stack.store.find_by_run_id(again.run_id)
+    assert answered.linked_to is None and answered.status == "completed"
+
+
+def test_a_failed_run_leaves_the_request_open_escalated_and_never_a_magnet(stack, dag_factory, monkeypatch):
+    """A datastore down for longer than the retries: the request stays open and escalated (Slack, email), and a new
+    request from the same person is answered on its own, not linked to the failed one."""
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_ALERT_EMAILS", "dpo@example.com")
+    monkeypatch.setenv("AIRFLOW_CONN_CCPA_ORDERS_DB", "mysql://root@127.0.0.1:1/down")
+    monkeypatch.setenv("CCPA_RETRY_DELAY_SECONDS", "0.2")
+    dag = dag_factory()
+    officer = stack.click_when_posted("ccpa_approve")
+    failed = dag.test(run_conf=REQUEST)
+    officer.join(5)
+    assert failed.state == "failed"
+    record = stack.store.find_by_run_id(failed.run_id)
+    assert record.open and record.failed_at is not None and record.closed_at is None
+    assert [m for m in stack.sink.messages() if m.message["To"] == "dpo@example.com"]
+
+    monkeypatch.setenv("AIRFLOW_CONN_CCPA_ORDERS_DB", stack.datastores_url)  # the datastore is back
+    from include.db import dispose_all
+
+    dispose_all()  # include.db keeps a connection's URL for a minute
+    officer = stack.click_when_posted("ccpa_approve")
+    again = dag.test(run_conf=REQUEST)
+    officer.join(5)
+    assert again.state == "success"
+    answered = stack.store.find_by_run_id(again.run_id)
+    assert answered.linked_to is None and answered.status == "completed"
+    assert not [m for m in stack.sink.messages() if "already working on it" in m.message["Subject"]]
 
 
 def test_two_person_approval_sends_the_report_once_after_two_different_officers(stack, run_dag, monkeypatch):

@@ -13,7 +13,7 @@ from devtools import i18n as catalogs
 from include import i18n
 from include.mail import notices
 from include.report.html import render_report
-from include.report.model import DownloadLink
+from include.report.model import CATEGORY_LABELS, DownloadLink
 from include.slack.blocks import REJECTION_REASONS
 from tests.factories import report_context
 
@@ -74,6 +74,16 @@ def everything_in(language: str) -> dict[str, str]:
         "duplicate": notices.render_duplicate_notice(original=original, **common),
         "extension": notices.render_extension(due_at=DUE, reason="archivos en papel", **common),
         "rejection_default": notices.render_rejection(reason=None, **common),
+        "expiry": notices.render_expiry(
+            received_at=RECEIVED,
+            due_at=DUE,
+            categories=[
+                SimpleNamespace(
+                    label=CATEGORY_LABELS["identifiers"], sources=["you"], purposes=["support"], third_parties=[]
+                )
+            ],
+            **common,
+        ),
     }
     for key, reason in REJECTION_REASONS.items():
         if key != "other":

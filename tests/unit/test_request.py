@@ -47,8 +47,53 @@ def test_sql_metacharacters_are_a_valid_email():
     assert AccessRequest.from_conf({**GOOD, "email": "o'brien+x\"--@example.com"}).email == "o'brien+x\"--@example.com"
 
 
-def test_due_date_is_45_calendar_days_after_receipt():
-    assert due_date(datetime(2026, 11, 27, 9, 0, tzinfo=UTC)) == datetime(2027, 1, 11, 9, 0, tzinfo=UTC)
+def test_7021b_due_date_is_the_end_of_the_45th_california_day():
+    """09:00 UTC on 27 November 2026 is 01:00 PST that day: due at the end of 10 January 2027, Pacific Time."""
+    assert due_date(datetime(2026, 11, 27, 9, 0, tzinfo=UTC)) == datetime(2027, 1, 11, 7, 59, 59, 999999, tzinfo=UTC)
+
+
+ENTERED = datetime(2026, 1, 8, 17, 0, tzinfo=UTC)
+
+
+def test_7021_received_at_is_when_the_consumer_made_the_request():
+    """Requests made by email or phone are entered later: the legal clock starts at ``received_at``."""
+    from include.request import received_at_of
+
+    received = received_at_of({"received_at": "2026-01-05T18:00:00-08:00"}, ENTERED)
+    assert received == datetime(2026, 1, 6, 2, 0, tzinfo=UTC)
+    assert received_at_of({}, ENTERED) == ENTERED  # default: the trigger time
+    assert received_at_of({"received_at": None}, ENTERED) == ENTERED
+    assert received_at_of({"received_at": "2026-01-06T02:00:00Z"}, ENTERED) == received
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("2026-01-09T10:00:00+00:00", "must not be in the future"),
+        ("2026-01-05T18:00:00", "UTC offset"),  # which California day would it be?
+        ("2026-01-05", "UTC offset"),
+        ("yesterday", "UTC offset"),
+        (1736128800, "UTC offset"),
+        ("2026-02-30T10:00:00+00:00", "UTC offset"),
+    ],
+)
+def test_7021_received_at_in_the_future_or_without_offset_is_refused(value, problem):
+    from include.request import received_at_of
+
+    with pytest.raises(InvalidRequest) as excinfo:
+        received_at_of({"received_at": value}, ENTERED)
+    assert excinfo.value.field == "received_at" and problem in str(excinfo.value)
+
+
+def test_7101_channel_is_required_and_one_of_the_ways_a_request_is_made():
+    from include.request import CHANNELS, channel_of
+
+    assert {"web_form", "email", "phone", "mail", "in_person", "app", "agent"} <= set(CHANNELS)
+    assert channel_of({"channel": "phone"}) == "phone"
+    for conf in ({}, {"channel": None}, {"channel": "fax machine"}):
+        with pytest.raises(InvalidRequest) as excinfo:
+            channel_of(conf)
+        assert excinfo.value.field == "channel"
 
 
 # -- request types, identifiers and the declaration (§7060-§7063) -------------------------------------------------

@@ -156,3 +156,16 @@ def test_python_source_runs_like_a_sql_datastore(tmp_path, monkeypatch, extract)
     assert [r["event"] for r in section["rows"]] == ["subscribed", "opened"]  # not John's, not before 2022
     assert section["categories"]["ip_address"] == "identifiers" and section["uncategorised"] == []
     assert "john.roe" not in result["file"]
+
+
+def test_7024d_uncategorised_columns_are_withheld_until_mapped(tmp_path, datastores_url, monkeypatch):
+    """Fails closed: a column the registry does not map to a category is held back (its value never written), and
+    the report says it is held, until an engineer maps it."""
+    monkeypatch.setenv("AIRFLOW_CONN_CCPA_CRM_DB", datastores_url)
+    path = write_registry(tmp_path, ENTRY.replace("SELECT name FROM", "SELECT name, phone FROM"))
+    dest = tmp_path / "o.jsonl"
+    summary = extract_to(load_registry(path).get("crm"), email=DEMO_PERSON["email"], name="", since=SINCE, dest=dest)
+    [section] = summary.to_dict()["sections"]
+    assert section["withheld"] == ["phone"] and section["withheld_present"] == {"phone": True}
+    assert [row["phone"] for row in read_rows(dest, "profile")] == [None]
+    assert "+1-415-555-1000" not in dest.read_text()

@@ -16,7 +16,8 @@ from include.decision.trigger import DecisionTrigger
 from include.request import AccessRequest
 from tests.conftest import use_slack
 
-RECEIVED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # due 2026-12-17; escalation from 2026-12-07
+RECEIVED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # 01:00 PST: due at the end of 2026-12-16 (Pacific Time)
+DUE = datetime(2026, 12, 17, 7, 59, 59, 999999, tzinfo=UTC)  # escalation from 2026-12-07
 
 
 def test_schedule_reminder_then_escalation():
@@ -70,7 +71,9 @@ def test_undecided_request_is_reminded_then_escalated_once_each(compliance_store
         deferred = _deferred(lambda: sensor.execute({}))
     _, kwargs = deferred.trigger.serialize()
     assert (kwargs["nudge_kind"], kwargs["nudge_at"]) == ("reminder", (RECEIVED + timedelta(hours=24)).isoformat())
-    assert deferred.timeout == RECEIVED + timedelta(days=45) - (RECEIVED + timedelta(hours=1))  # the legal deadline
+    assert compliance_store.get_request(request_id).due_at == DUE
+    assert deferred.timeout == DUE - (RECEIVED + timedelta(hours=1))  # the legal deadline (a backstop)
+    assert kwargs["window_ends_at"] == (DUE - timedelta(days=3)).isoformat()  # the decision margin
 
     # 25 hours in, the trigger wakes the sensor for the reminder ...
     with time_machine.travel(RECEIVED + timedelta(hours=25), tick=False):
@@ -81,7 +84,7 @@ def test_undecided_request_is_reminded_then_escalated_once_each(compliance_store
     assert "Still waiting for a decision" in reminder["text"] and "<@U0APPROVER>" in reminder["text"]
     _, kwargs = deferred.trigger.serialize()
     assert kwargs["nudge_kind"] == "escalation"
-    assert datetime.fromisoformat(kwargs["nudge_at"]) == RECEIVED + timedelta(days=35)
+    assert datetime.fromisoformat(kwargs["nudge_at"]) == DUE - timedelta(days=10)
 
     # ... a replayed wake-up posts nothing twice ...
     with time_machine.travel(RECEIVED + timedelta(hours=26), tick=False):
@@ -89,12 +92,12 @@ def test_undecided_request_is_reminded_then_escalated_once_each(compliance_store
     assert len(_thread(slack, ts)) == 1
 
     # ... and 10 days before the deadline comes the escalation, broadcast to the channel.
-    with time_machine.travel(RECEIVED + timedelta(days=35, minutes=1), tick=False):
+    with time_machine.travel(DUE - timedelta(days=10) + timedelta(minutes=1), tick=False):
         event = asyncio.run(DecisionTrigger(**kwargs).run().__anext__())
         assert event.payload == {"status": "nudge", "kind": "escalation"}
         deferred = _deferred(lambda: sensor.execute_complete({}, event.payload))
     escalation = _thread(slack, ts)[-1]
-    assert "Escalation" in escalation["text"] and "2026-12-17" in escalation["text"]
+    assert "Escalation" in escalation["text"] and "2026-12-16 (America/Los_Angeles)" in escalation["text"]
     _, kwargs = deferred.trigger.serialize()
     assert kwargs["nudge_kind"] is None and kwargs["nudge_at"] is None
     events = [e["event"] for e in compliance_store.audit_trail(request_id)]
@@ -125,9 +128,51 @@ def test_timeout_tells_the_channel_loudly(compliance_store, slack, prompted):
     ti = SimpleNamespace(task_id="wait_for_decision", dag_id="ccpa_right_of_access")
     notify_failure({"ti": ti, "run_id": record.run_id, "exception": TaskDeferralTimeout()})
     [notice] = _thread(slack, ts)
-    assert "No decision before the legal deadline (2026-12-17)" in notice["text"]
+    assert "No decision before the legal deadline of 2026-12-16 (America/Los_Angeles)" in notice["text"]
     assert "jane" not in notice["text"].lower()
     assert compliance_store.audit_trail(request_id)[-1]["event"] == "run_failed"
+
+
+def test_7021b_wait_ends_a_margin_before_the_due_date_and_escalates(compliance_store, slack, prompted, monkeypatch):
+    """The wait for a decision ends ``ccpa_decision_margin_days`` (default 3) before the due date, leaving time to
+    answer after a last-minute approval: the officers are alerted (broadcast), the request stays open, flagged."""
+    from include.decision.sensor import DecisionWindowClosed
+
+    request_id, ts = prompted
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DECISION_MARGIN_DAYS", "3")
+    sensor = WaitForDecisionSensor(task_id="wait_for_decision", request_id=request_id)
+    with time_machine.travel(DUE - timedelta(days=4), tick=False):
+        deferred = _deferred(lambda: sensor.execute({}))
+    _, kwargs = deferred.trigger.serialize()
+    assert kwargs["window_ends_at"] == (DUE - timedelta(days=3)).isoformat()
+    kwargs["poll_interval"] = 0.01
+    with time_machine.travel(DUE - timedelta(days=3) + timedelta(seconds=1), tick=False):
+        event = asyncio.run(DecisionTrigger(**kwargs).run().__anext__())
+        assert event.payload == {"status": "window_closed"}
+        with pytest.raises(DecisionWindowClosed):
+            sensor.execute_complete({}, event.payload)
+    notice = _thread(slack, ts)[-1]
+    assert "the wait has ended" in notice["text"] and notice.get("reply_broadcast")
+    assert "2026-12-16 (America/Los_Angeles)" in notice["text"] and "jane" not in notice["text"].lower()
+    record = compliance_store.get_request(request_id)
+    assert record.open and record.failed_at is not None  # open, escalated: never closed silently
+    # A retry (or a replay) escalates nothing twice, and a late decision is still followed.
+    with time_machine.travel(DUE - timedelta(days=2), tick=False):
+        with pytest.raises(DecisionWindowClosed):
+            sensor.execute({})
+        assert len([m for m in _thread(slack, ts) if "the wait has ended" in m["text"]]) == 1
+        compliance_store.record_decision(request_id, "approve", "U0APPROVER")
+        assert sensor.execute({})["action"] == "approve"
+
+
+def test_7021b_margin_variable_must_be_a_number_of_days(monkeypatch):
+    from include import config
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DECISION_MARGIN_DAYS", "soon")
+    with pytest.raises(config.ConfigurationError, match="ccpa_decision_margin_days"):
+        config.decision_margin_days()
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DECISION_MARGIN_DAYS", "5")
+    assert config.decision_margin_days() == 5
 
 
 def test_a_failing_reminder_does_not_end_the_wait_and_is_retried_later(compliance_store, slack, prompted, caplog):

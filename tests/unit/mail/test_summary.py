@@ -75,7 +75,8 @@ def test_every_email_has_a_text_alternative():
     assert msg.get_content_type() == "multipart/alternative"
     text = msg.get_body(preferencelist=("plain",)).get_content()
     assert "Dear Jane & Co," in text and "<p>" not in text and "&amp;" not in text
-    assert "January 19, 2027" in text and "https://a.example/ccpa/request/status/t" in text
+    # 00:00 UTC on 19 January is 16:00 PST on the 18th: a California date, naming the zone (issue 15).
+    assert "January 18, 2027 (Pacific Time)" in text and "https://a.example/ccpa/request/status/t" in text
     assert msg.get_body(preferencelist=("html",)).get_content().strip() == email.html.strip()
 
 

@@ -59,7 +59,8 @@ def test_withheld_data_is_declared_not_disclosed():
     )  # fmt: skip
     assert "held, not disclosed for your security" in email.html
     assert "sensitive" in email.html and "identifiers" in email.html
-    assert "November 27, 2025" in email.html  # the period covered
+    # The period covered, in California days naming the zone (00:00 UTC is 16:00 PST the day before).
+    assert "from November 26, 2025 (Pacific Time) to November 26, 2026 (Pacific Time)" in email.html
 
 
 def test_no_data_says_so():
@@ -68,3 +69,16 @@ def test_no_data_says_so():
     )
     assert "we hold no personal information about you" in email.subject
     assert "We hold no personal information about you." in email.html
+
+
+def test_7024d_withheld_types_are_named_in_plain_words_with_the_datastore():
+    summary = extract_result([{"name": "Jane", "ssn": None, "shoe_size": None}])
+    section = summary["sections"][0]
+    section["columns"] = ["name", "ssn", "shoe_size"]
+    section["categories"] = {"name": "identifiers", "ssn": "sensitive", "shoe_size": "uncategorised"}
+    section["uncategorised"] = ["shoe_size"]
+    section["withheld"] = ["ssn", "shoe_size"]
+    section["withheld_present"] = {"ssn": True, "shoe_size": True}
+    html = render_report(name="Jane", request_id="r1", received_at=RECEIVED, since=SINCE, datastores=[summary]).html
+    assert "your Social Security number (Customer profiles): held, not disclosed for your security" in html
+    assert "shoe size (Customer profiles): held; category not yet mapped" in html

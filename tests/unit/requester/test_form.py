@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from include import law
+from include import clock
 from include.requester import form as request_form
 from include.requester import signing, uploads
 
@@ -129,8 +129,8 @@ def test_7021b_the_receipt_gives_a_reference_and_the_due_date_45_days_on(client,
     assert run["run_id"] == request_form.run_id_for(run["logical_date"])
     reference = signing.reference(run["run_id"])
     assert reference in html and reference in run["note"]
-    due = law.due_date(run["logical_date"])
-    assert f"We will answer by {due:%B} {due.day}, {due.year}." in html
+    due = clock.local_day(clock.due_date(run["logical_date"]))  # §7021(b): a California day, naming the zone
+    assert f"We will answer by {due:%B} {due.day}, {due.year} (Pacific Time)." in html
     assert 'href="/request/status/' in html  # on the host the requester used (the plugin mounts it under /ccpa)
 
 
@@ -321,17 +321,19 @@ def test_the_status_page_follows_the_request_and_shows_no_personal_data(client, 
     assert 'data-state="received"' in _status_page(client, run_id)  # the run has not registered it yet
     record = compliance_store.register_request(run_id, AccessRequest(NAME, EMAIL, ""), received, channel="web_form")
     html = _status_page(client, run_id)
-    assert 'data-state="received"' in html and "December 5, 2026" in html and "January 19, 2027" in html
+    # 02:00 PST on 5 December: due at the end of 18 January 2027, Pacific Time (the 45th day counting the 5th).
+    assert 'data-state="received"' in html and "December 5, 2026" in html and "January 18, 2027" in html
 
     compliance_store.set_review_prompt(record.request_id, "C1", "1.1")
     assert 'data-state="verifying"' in _status_page(client, run_id)
     spanish = _status_page(client, run_id, "es")
-    assert "Verificando" in spanish and "19 de enero de 2027" in spanish
+    assert "Verificando" in spanish and "18 de enero de 2027" in spanish
 
     compliance_store.extend(record.request_id, "U0APPROVER", "we are gathering records from an archive")
     html = _status_page(client, run_id)
     assert 'data-state="extended"' in html
-    assert "Extended to March 5, 2027, because: we are gathering records from an archive" in html
+    # §7021(b): 45 calendar days added to the last day (18 January), in California.
+    assert "Extended to March 4, 2027 (Pacific Time), because: we are gathering records from an archive" in html
 
     compliance_store.record_decision(record.request_id, APPROVE, "U0APPROVER")
     compliance_store.set_status(record.request_id, Status.COMPLETED)
@@ -366,3 +368,16 @@ def test_status_states_in_order():
     assert state_of(record(Status.AWAITING_DECISION, extended_at=now, extension_reason="r")).kind == "extended"
     assert state_of(record(Status.REJECTED_NOTIFIED, closed_at=now)).kind == "answered"
     assert state_of(record(Status.LINKED_DUPLICATE, linked_to="o", closed_at=now)).kind == "linked"
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "at most 5 MB"), ("es", "5 MB como máximo")])
+def test_a_post_over_the_size_limit_gets_a_page_in_the_requesters_language(client, runs, lang, words):
+    """Flask refuses a body over the form's limit before the view reads it: the person still reads why, in their
+    language (the form's action keeps ``?lang=``), and nothing is created."""
+    from include.requester.form import MAX_FORM_BYTES
+
+    body = b"x" * (MAX_FORM_BYTES + 1024)
+    page = client.post(f"/request?lang={lang}", data=body, headers={"Content-Type": "multipart/form-data; boundary=zz"})
+    assert page.status_code == 413
+    assert words in page.get_data(as_text=True) and 'lang="' + lang + '"' in page.get_data(as_text=True)
+    assert runs.created == []

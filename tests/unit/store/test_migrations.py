@@ -138,8 +138,13 @@ def test_a_database_of_the_first_release_upgrades_and_works(empty_db, tmp_path, 
     old = store.get_request("a")
     assert (old.channel, old.nature, old.linked_to, old.extended_at) == ("api", "right_to_know", None, None)
     assert store.get_decision("a").action == "approve"
-    new = store.register_request("manual__new", REQUEST, datetime.now(UTC))
-    assert store.link_if_duplicate(new.request_id).linked_to == "a", "the old request is still open: one answer"
+    # Still open, and (with the clock at its receipt) not yet due: a new request is linked to it (issue 15 never
+    # links to an overdue one).
+    import time_machine
+
+    with time_machine.travel(received.replace(tzinfo=UTC, hour=11), tick=False):
+        new = store.register_request("manual__new", REQUEST, datetime.now(UTC))
+        assert store.link_if_duplicate(new.request_id).linked_to == "a", "the old request is still open: one answer"
     store.extend("a", "U1", "complex", now=received.replace(tzinfo=UTC))
     assert store.get_request("a").extension_reason == "complex"
     engine.dispose()

@@ -182,8 +182,10 @@ def test_records_give_each_outcome_and_days_to_respond(year_2026):
     assert by_id[made["no_data"].request_id].channel == "email"
     assert {line.nature for line in lines} == {"right_to_know"}
     extended = by_id[made["extended"].request_id]
-    assert extended.extended and extended.deadline == datetime(2026, 7, 30, tzinfo=UTC)
-    assert by_id[made["late"].request_id].deadline == datetime(2026, 7, 16, tzinfo=UTC)
+    # §7021(b), in California days: received 17:00 PDT 30 April -> due at the end of 13 June, extended to the end of
+    # 28 July (Pacific Time); received 17:00 PDT 31 May -> due at the end of 14 July.
+    assert extended.extended and extended.deadline == datetime(2026, 7, 29, 6, 59, 59, 999999, tzinfo=UTC)
+    assert by_id[made["late"].request_id].deadline == datetime(2026, 7, 15, 6, 59, 59, 999999, tzinfo=UTC)
     assert by_id[made["linked"].request_id].linked_to == made["open"].request_id
 
 
@@ -228,7 +230,7 @@ def test_7102_metrics_count_answers_by_verification_basis(year_2026):
 def test_open_request_becomes_overdue_after_its_deadline(year_2026):
     store, made = year_2026
     open_id = made["open"].request_id
-    deadline = datetime(2027, 2, 3, tzinfo=UTC)  # 20 Dec + 45 days
+    deadline = datetime(2027, 2, 2, 7, 59, 59, 999999, tzinfo=UTC)  # 16:00 PST 19 Dec: the end of 1 Feb, Pacific
     start, end = records.year_bounds(2026)
     assert _by_id(records.request_records(store, start, end, now=deadline))[open_id].response == records.OPEN
     later = deadline + timedelta(seconds=1)

@@ -151,6 +151,70 @@ def test_waiting_states_is_one_query_of_decision_and_pending_extension_notice(co
     assert "0" * 32 not in compliance_store.waiting_states(["0" * 32, request_id])  # unknown ids are left out
 
 
+# -- scope and limits, the §7101 record -------------------------------------------------------------------------
+
+
+def _answered(store, run_id: str, received: datetime, sent: datetime | None, *, action: str = "approve") -> str:
+    """A request from Jane, decided, and (with ``sent``) its report or rejection delivered at ``sent``."""
+    import time_machine
+
+    from include.store import REJECTION, REPORT
+
+    request_id = store.register_request(run_id, REQUEST, received).request_id
+    store.record_decision(request_id, action, "U0OFFICER", decided_at=received)
+    if sent is not None:
+        kind = REPORT if action == "approve" else REJECTION
+        with time_machine.travel(sent, tick=False):
+            assert store.claim_delivery(request_id, kind, f"<{run_id}@mail>") is None
+            store.confirm_delivery(request_id, kind, f"<{run_id}@mail>")
+    return request_id
+
+
+def test_civ_1798_130b_only_answered_requests_count_over_12_calendar_months(compliance_store):
+    """Twice in 12 months: only requests actually answered (report delivered) in the 12 calendar months before this
+    one's receipt count; denied, open and never-answered ones do not."""
+    received = datetime(2027, 3, 1, 18, tzinfo=UTC)  # 12 calendar months back: 1 March 2026 18:00 UTC
+    store = compliance_store
+    _answered(store, "old", datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, 17, 59, tzinfo=UTC))  # too old
+    _answered(store, "in-1", datetime(2026, 2, 20, tzinfo=UTC), datetime(2026, 3, 1, 18, tzinfo=UTC))  # the boundary
+    _answered(store, "in-2", datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 9, 20, tzinfo=UTC))
+    _answered(store, "denied", datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC), action="reject")
+    _answered(store, "open", datetime(2026, 11, 1, tzinfo=UTC), None)  # decided, never answered
+    store.register_request("undecided", REQUEST, datetime(2026, 12, 1, tzinfo=UTC))
+    this = store.register_request("this", REQUEST, received)
+    assert store.earlier_requests(this) == 2
+    since = datetime(2026, 3, 1, 18, tzinfo=UTC)
+    assert store.answered_since(REQUEST.email, since, excluding=this.request_id) == 2
+    assert store.answered_since("someone@example.com", since, excluding=this.request_id) == 0
+
+
+def test_a_new_request_is_never_linked_to_one_closed_failed_or_overdue(compliance_store):
+    store = compliance_store
+    closed = store.register_request("closed", REQUEST, RECEIVED)
+    store.set_status(closed.request_id, "linked_duplicate")
+    failed = store.register_request("failed", REQUEST, RECEIVED)
+    store.mark_failed(failed.request_id, reason="extract_crm: OperationalError")
+    overdue = store.register_request("overdue", REQUEST, datetime(2026, 1, 5, tzinfo=UTC))
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    assert overdue.due_at < now
+    new = store.register_request("new", REQUEST, now)
+    assert store.open_request_for(REQUEST.email, excluding=new.request_id, now=now) is None
+    assert store.get_request(failed.request_id).open  # the failed one stays open (escalated), not closed
+    in_time = store.register_request("in-time", REQUEST, now)
+    found = store.open_request_for(REQUEST.email, excluding=new.request_id, now=now)
+    assert found is not None and found.request_id == in_time.request_id
+
+
+def test_7101_record_keeps_receipt_and_entry(compliance_store):
+    """A request made by phone on 5 January at 18:00 PST and entered three days later: the legal dates count from
+    the receipt, and the record keeps both."""
+    received = datetime(2026, 1, 6, 2, 0, tzinfo=UTC)
+    entered = datetime(2026, 1, 8, 17, 0, tzinfo=UTC)
+    record = compliance_store.register_request("phone", REQUEST, received, channel="phone", entered_at=entered)
+    assert (record.received_at, record.entered_at, record.channel) == (received, entered, "phone")
+    assert record.due_at == datetime(2026, 2, 19, 7, 59, 59, 999999, tzinfo=UTC)  # end of 18 February, Pacific
+
+
 def test_a_missing_compliance_connection_fails_naming_it_instead_of_using_sqlite(monkeypatch, tmp_path):
     from include import db
     from include.config import ConfigurationError

@@ -141,6 +141,123 @@ def test_7101_retention_on_object_storage_deletes_every_file_and_goes_on(complia
     assert all(compliance_store.get_request(r).name == "[redacted]" for r in old_ids)
 
 
+# -- the legal clock's safety net (§7021) ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mail(monkeypatch, tmp_path):
+    from devtools.standins.mail_sink import MailSink
+    from tests.conftest import use_smtp
+
+    with MailSink(tmp_path / "mail") as sink:
+        use_smtp(monkeypatch, sink.port)
+        monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", "privacy@example.com")
+        monkeypatch.setenv("AIRFLOW_VAR_CCPA_ALERT_EMAILS", "dpo@example.com, officer@example.com")
+        yield sink
+
+
+def _html(received) -> str:
+    return received.message.get_body(preferencelist=("html",)).get_content()
+
+
+def _to(sink, address: str) -> list:
+    return [m for m in sink.messages() if m.message["To"] == address]
+
+
+def test_7021b_undecided_at_its_due_date_expires_with_the_categories_disclosure(compliance_store, slack, mail):
+    """§7021(b), §7062: no decision by the due date: the requester is told their identity could not be verified in
+    time, with the categories we collect (no value, nothing about them), and the record closes."""
+    from include.store import Status
+
+    request_id, ts = _prompted(compliance_store, slack, "run-undecided")
+    decided_id, _ = _prompted(compliance_store, slack, "run-decided")
+    compliance_store.record_decision(decided_id, "approve", "U0APPROVER")  # its run failed later: not expired
+    due = compliance_store.get_request(request_id).due_at
+
+    with time_machine.travel(due - timedelta(seconds=1), tick=False):
+        assert watch.expire_undecided(compliance_store) == 0  # the last second of the 45th day still counts
+    with time_machine.travel(due + timedelta(seconds=1), tick=False):
+        assert watch.expire_undecided(compliance_store) == 1
+        assert watch.expire_undecided(compliance_store) == 0  # once
+    [notice] = _to(mail, "jane@example.com")
+    html = _html(notice)
+    assert "could not verify your identity" in html
+    assert "Identifiers" in html and "Commercial information" in html  # the categories we collect ...
+    assert "the consumer, when ordering" in html and "payment processors" in html  # ... sources, recipients
+    assert "April 15, 2026 (Pacific Time)" in html  # 01:00 PST 2 March + 44 days: the due date, in California
+    assert "+1-415" not in html and "ORD-" not in html  # ... and no value
+    record = compliance_store.get_request(request_id)
+    assert record.status == Status.EXPIRED_UNVERIFIED and record.closed_at is not None
+    assert compliance_store.get_request(decided_id).open
+    prompt = slack.message(ts)
+    assert "Expired undecided" in prompt["text"] and not any(b["type"] == "actions" for b in prompt["blocks"])
+    # A click arriving afterwards decides nothing.
+    from include.store import RequestClosed
+
+    with pytest.raises(RequestClosed):
+        compliance_store.record_decision(request_id, "approve", "U0APPROVER")
+
+
+def test_7021a_acknowledgement_is_checked_against_10_business_days(compliance_store, slack, mail, monkeypatch):
+    """§7021(a): an acknowledgement that failed after its retries is sent by the watch; one that still cannot be sent
+    alerts the officers (Slack and email), naming the deadline in California business days."""
+    # Monday 2 March 2026, 01:00 PST: ten business days end on Friday 13 March (no state holiday in between).
+    first = compliance_store.register_request("run-ack", JANE, RECEIVED).request_id
+    with time_machine.travel(RECEIVED + timedelta(days=1), tick=False):
+        assert watch.check_acknowledgements(compliance_store) == {"resent": 1, "alerted": 0}
+        assert watch.check_acknowledgements(compliance_store) == {"resent": 0, "alerted": 0}
+    [ack] = _to(mail, "jane@example.com")
+    assert ack.message["Subject"] == "We received your CCPA access request"
+
+    # The mail server goes away: the acknowledgement and the alert email fail, the Slack alert still goes out.
+    second = compliance_store.register_request("run-ack-2", JANE, RECEIVED + timedelta(days=2)).request_id
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        '{"conn_type": "smtp", "host": "127.0.0.1", "port": 9, '
+        '"extra": {"disable_tls": true, "disable_ssl": true, "retry_limit": 0, "timeout": 2}}',
+    )
+    with time_machine.travel(RECEIVED + timedelta(days=3), tick=False), pytest.raises(Exception):
+        watch.check_acknowledgements(compliance_store)
+    [alert] = [m["text"] for m in slack.messages() if second in m.get("text", "")]
+    assert "could not be sent" in alert and "2026-03-17 (America/Los_Angeles)" in alert and "jane" not in alert
+    assert first not in json_dumps(slack.messages())
+
+
+def json_dumps(value) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def test_7021b_extension_without_its_notice_in_the_first_45_days_does_not_count(compliance_store, slack, mail):
+    request_id, _ = _prompted(compliance_store, slack, "run-ext")
+    original = compliance_store.get_request(request_id).due_at
+    with time_machine.travel(RECEIVED + timedelta(days=10), tick=False):
+        extended = compliance_store.extend(request_id, "U0APPROVER", "many datastores")
+    assert extended.due_at > original
+    # The notice never went out (its run stopped); after the first 45 days the extension is void.
+    with time_machine.travel(original + timedelta(seconds=1), tick=False):
+        assert watch.check_extension_notices(compliance_store) == {"resent": 0, "voided": 1}
+        assert watch.check_extension_notices(compliance_store) == {"resent": 0, "voided": 0}
+    record = compliance_store.get_request(request_id)
+    assert record.due_at == original and record.extended_at is None
+    [alert] = [m["text"] for m in slack.messages() if "does not count" in m.get("text", "")]
+    assert request_id in alert and "2026-04-15 (America/Los_Angeles)" in alert
+    assert len(_to(mail, "dpo@example.com")) == 1 and len(_to(mail, "officer@example.com")) == 1
+    assert _to(mail, "jane@example.com") == []
+
+
+def test_7021b_extension_notice_still_in_time_is_sent_by_the_watch(compliance_store, slack, mail):
+    request_id, _ = _prompted(compliance_store, slack, "run-ext-2")
+    with time_machine.travel(RECEIVED + timedelta(days=10), tick=False):
+        compliance_store.extend(request_id, "U0APPROVER", "many datastores")
+    with time_machine.travel(RECEIVED + timedelta(days=11), tick=False):
+        assert watch.check_extension_notices(compliance_store) == {"resent": 1, "voided": 0}
+    [notice] = _to(mail, "jane@example.com")
+    assert "we need more time" in notice.message["Subject"]
+    assert compliance_store.get_request(request_id).extended_at is not None
+
+
 def test_an_uploaded_photo_id_left_behind_is_deleted_with_the_report_files(compliance_store, slack, monkeypatch):
     from include.requester import uploads
 

@@ -1,8 +1,8 @@
 """Verification before disclosing (issue 16): request type, the identifiers given for verification, the matching
 data points found, and the scope of an approval.
 
-Revision ID: 0005_verification
-Revises: 0004_requester_language
+Revision ID: 0006_verification
+Revises: 0005_legal_clock
 Create Date: 2026-12-05
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from include.store.migrations.helpers import add_column_if_missing, drop_column_if_present
 
-revision = "0005_verification"
-down_revision = "0004_requester_language"
+revision = "0006_verification"
+down_revision = "0005_legal_clock"
 branch_labels = None
 depends_on = None
 

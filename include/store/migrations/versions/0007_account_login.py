@@ -1,8 +1,8 @@
 """Account holders verify by logging in (issue 17, 11 CCR §7061): the login the intake asserted, the result of
 checking it against the datastores, and the §7101 verification basis of a decision.
 
-Revision ID: 0006_account_login
-Revises: 0005_verification
+Revision ID: 0007_account_login
+Revises: 0006_verification
 Create Date: 2026-12-05
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from include.store.migrations.helpers import add_column_if_missing, drop_column_if_present
 
-revision = "0006_account_login"
-down_revision = "0005_verification"
+revision = "0007_account_login"
+down_revision = "0006_verification"
 branch_labels = None
 depends_on = None
 
