@@ -3,13 +3,16 @@
 
 One run answers one "what personal information do you hold about me?" request (Cal. Civ. Code §1798.110).
 
-The intake system triggers a run with conf `{"name", "email", "photo_id_url", "channel"}` (and `received_at`, ISO 8601
-with its offset, when the request was made earlier than it is entered; every legal date counts from it, in the
-business's time zone, Variable `ccpa_timezone`). The run posts a review prompt to
-Slack, waits (deferred, holding no worker slot) for a compliance officer to click **Approve** or **Reject**, then
-either gathers the person's data from every datastore in `include/datastores/datastores.yaml` and emails them the
-report, or emails a rejection. Finally the Slack prompt is replaced by the outcome so nobody acts twice. Every step is
-recorded in the compliance store (connection `ccpa_compliance_db`).
+The intake system triggers a run with conf `{"name", "email", "channel"}` and, optionally, `request_type`
+(specific_pieces or categories), `photo_id_url`, `phone`, `postal_address`, `account_id`, a signed `declaration`
+(docs/verification.md), `account` (§7061) and `agent` (§7063), and `received_at` (ISO 8601 with its offset, when the
+request was made earlier than it is entered; every legal date counts from it, in the business's time zone, Variable
+`ccpa_timezone`).
+The run posts a review prompt to Slack, waits (deferred, holding no worker slot) for a compliance officer to click
+**Approve** or **Reject**, then either gathers the person's data from every datastore in
+`include/datastores/datastores.yaml` and emails them the report, or emails a rejection. Finally the Slack prompt is
+replaced by the outcome so nobody acts twice. Every step is recorded in the compliance store (connection
+`ccpa_compliance_db`).
 """
 
 from __future__ import annotations
@@ -55,11 +58,48 @@ SLACK_TASK_RETRIES = 24
     params={
         "name": Param(title="Name", description="The requester's full name", **PARAM_SCHEMAS["name"]),
         "email": Param(title="Email", description="Where the answer goes", **PARAM_SCHEMAS["email"]),
+        "request_type": Param(
+            "specific_pieces",
+            title="Request type",
+            description="specific_pieces (a copy of the data: 3 matching points and a declaration) or categories",
+            **PARAM_SCHEMAS["request_type"],
+        ),
         "photo_id_url": Param(
             "",
             title="Photo ID URL",
             description="Link to the photo ID (optional)",
             **PARAM_SCHEMAS["photo_id_url"],
+        ),
+        "phone": Param(
+            None, title="Phone", description="Optional, matched against data held", **PARAM_SCHEMAS["phone"]
+        ),
+        "postal_address": Param(
+            None,
+            title="Postal address",
+            description="Optional, matched against data held",
+            **PARAM_SCHEMAS["postal_address"],
+        ),
+        "account_id": Param(
+            None, title="Account id", description="Optional, matched against data held", **PARAM_SCHEMAS["account_id"]
+        ),
+        "account": Param(
+            None,
+            title="Account login (§7061)",
+            description="{account_id, authenticated_at, method, delivery_url?, email_changed_at?, password_reset_at?}:"
+            " the consumer was logged in to this account when making the request",
+            **PARAM_SCHEMAS["account"],
+        ),
+        "agent": Param(
+            None,
+            title="Authorised agent",
+            description="{name, email, permission: {kind, document_url}}: acting for the consumer (§7063)",
+            **PARAM_SCHEMAS["agent"],
+        ),
+        "declaration": Param(
+            None,
+            title="Signed declaration",
+            description="{signed_at, signer_name, statement_version}: signed under penalty of perjury (§7063)",
+            **PARAM_SCHEMAS["declaration"],
         ),
         "language": Param(
             "",

@@ -26,6 +26,17 @@ VAR_REPORT_STORAGE = "ccpa_report_storage"
 VAR_EMAIL_BACKEND = "ccpa_email_backend"
 VAR_DOWNLOAD_TTL_HOURS = "ccpa_download_ttl_hours"
 VAR_DOWNLOAD_SECRET = "ccpa_download_secret"  # noqa: S105 (a Variable name)
+#: Raise (never lower) the matching data points each level needs (include.law: 2 for categories, 3 for specific pieces).
+VAR_MIN_POINTS_CATEGORIES = "ccpa_verification_min_points_categories"
+VAR_MIN_POINTS_SPECIFIC = "ccpa_verification_min_points_specific"
+#: §7061: how recent (minutes before the request's receipt) an account login must be to verify the consumer; older
+#: logins are treated as a non-account-holder request. A policy default, not a legal number.
+VAR_REAUTH_MAX_AGE_MINUTES = "ccpa_reauth_max_age_minutes"
+DEFAULT_REAUTH_MAX_AGE_MINUTES = 30
+#: Fraud signals shown to the officer (never blocking): the account's email changed within this many days, or the
+#: request came within this many minutes of a password reset. Policy defaults.
+EMAIL_CHANGE_WARNING_DAYS = 30
+PASSWORD_RESET_WARNING_MINUTES = 15
 VAR_REQUIRED_APPROVALS = "ccpa_required_approvals"
 VAR_REQUIRED_APPROVALS_FOR = "ccpa_required_approvals_for"
 VAR_TIMEZONE = "ccpa_timezone"

@@ -24,6 +24,16 @@ EXTENDED_RESPONSE_DAYS = RESPONSE_DAYS + EXTENSION_DAYS
 #: answer.
 ACKNOWLEDGEMENT_BUSINESS_DAYS = 10
 
+# -- verification (§7060-§7063) ---------------------------------------------------------------------------------
+
+#: §7062(b): categories of personal information need a reasonable degree of certainty: at least two data points
+#: given by the requester that match data the business holds.
+CATEGORIES_MIN_POINTS = 2
+#: §7062(c): specific pieces need a reasonably high degree of certainty: at least three matching data points ...
+SPECIFIC_PIECES_MIN_POINTS = 3
+#: ... together with a declaration signed by the requester under penalty of perjury.
+SPECIFIC_PIECES_NEED_DECLARATION = True
+
 # -- scope and limits (Civ. 1798.130) ----------------------------------------------------------------------------
 
 #: Civ. 1798.130(a)(2)(B): disclosure covers at least the 12 months before receipt (calendar months) ...

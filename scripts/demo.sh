@@ -275,7 +275,9 @@ if [ "${BAD_STATUS:0:1}" = 2 ]; then
 fi
 
 log "the intake system's call: POST $AF_URL/api/v2/dags/$DAG_ID/dagRuns"
-REQ='{"logical_date": null, "conf": {"name": "Jane Doe", "email": "jane.doe@example.com", "photo_id_url": "https://intake.example.com/ids/jane-doe.png", "channel": "web_form"}}'
+# Three matching data points (email, name, phone) and a signed declaration: verified for specific pieces (§7062(c)).
+SIGNED_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+REQ='{"logical_date": null, "conf": {"name": "Jane Doe", "email": "jane.doe@example.com", "phone": "+1 (415) 555-1000", "photo_id_url": "https://intake.example.com/ids/jane-doe.png", "declaration": {"signed_at": "'"$SIGNED_AT"'", "signer_name": "Jane Doe", "statement_version": "2026-01"}, "channel": "web_form"}}'
 echo "    $REQ" >&2
 STATUS="$(api POST "/api/v2/dags/$DAG_ID/dagRuns" "$REQ")"
 [ "$STATUS" = 200 ] || die "trigger refused: HTTP $STATUS $(cat "$DEMO/api.json")"

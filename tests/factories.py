@@ -68,3 +68,98 @@ def approved_record(*, request_id: str, name: str, email: str, received_at, run_
         slack_ts=None,
         closed_at=None,
     )
+
+
+# -- §7061: a datastore that identifies accounts (issue 17) -------------------------------------------------------
+
+#: A registry entry for the accounts table (on the crm connection): its ``account_id`` column identifies accounts.
+ACCOUNTS_ENTRY = """
+  - name: accounts
+    conn_id: ccpa_crm_db
+    description: Customer accounts
+    sources: [the consumer, when signing up]
+    purposes: [account management]
+    third_parties: []
+    queries:
+      - name: accounts
+        sql: SELECT account_id, email FROM ccpa_accounts WHERE email = :email
+        categories: {account_id: identifiers, email: identifiers}
+        identifies: {account_id: account_id, email: email}
+"""
+
+#: (account id, email) rows seeded by :func:`seed_accounts`.
+ACCOUNTS = (("ACC-1001", "jane.doe@example.com"), ("ACC-2002", "john.roe@example.com"))
+
+
+def registry_with_accounts(tmp_path: Path) -> Path:
+    """The demo registry plus the accounts datastore."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "include" / "datastores" / "datastores.yaml").read_text().rstrip("\n") + "\n" + ACCOUNTS_ENTRY
+    return write_registry(tmp_path, text)
+
+
+def seed_accounts(engine) -> None:  # type: ignore[no-untyped-def]
+    """The ``ccpa_accounts`` table (account_id, email), created afresh with :data:`ACCOUNTS`."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS ccpa_accounts"))
+        conn.execute(text("CREATE TABLE ccpa_accounts (account_id VARCHAR(64) NOT NULL, email VARCHAR(254) NOT NULL)"))
+        for account_id, email in ACCOUNTS:
+            conn.execute(
+                text("INSERT INTO ccpa_accounts (account_id, email) VALUES (:a, :e)"), {"a": account_id, "e": email}
+            )
+
+
+# -- verification (§7062): requests verified to a given level ------------------------------------------------------
+
+DECLARATION_VERSION = "2026-01"
+
+
+def declaration_for(name: str) -> dict:
+    """A signed declaration as the intake sends it (conf ``declaration``)."""
+    from datetime import UTC, datetime, timedelta
+
+    signed_at = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    return {"signed_at": signed_at, "signer_name": name, "statement_version": DECLARATION_VERSION}
+
+
+def points_json(matched: tuple[str, ...], given: tuple[str, ...] | None = None) -> str:
+    """Stored evidence (``ccpa_requests.verification``) with these kinds matched in one datastore."""
+    import json
+
+    from include.datastores.identity import PointsRecord, StoreMatch  # noqa: F401 (the format it reads)
+
+    return json.dumps(
+        {
+            "version": 1,
+            "given": list(given or matched),
+            "stores": [{"datastore": "crm", "reachable": True, "found": True, "matched": list(matched), "differs": []}],
+        }
+    )
+
+
+def verified_request(
+    name: str = "Jane Doe", email: str = "jane@example.com", photo_id_url: str = "https://x.example/id"
+):
+    """An AccessRequest that carries a phone and a signed declaration (with 3 matching points: specific pieces)."""
+    from include.request import AccessRequest
+
+    return AccessRequest.from_conf(
+        {
+            "name": name,
+            "email": email,
+            "photo_id_url": photo_id_url,
+            "phone": "+1-415-555-1000",
+            "declaration": declaration_for(name),
+        }
+    )
+
+
+def register_verified(store, run_id: str, request=None, *, matched=("email", "name", "phone")):
+    """Register a request whose evidence reaches ``matched`` (default: 3 points and a declaration: full)."""
+    from datetime import UTC, datetime
+
+    record = store.register_request(run_id, request or verified_request(), datetime.now(UTC))
+    store.set_identity_evidence(record.request_id, "email found in 1 of 1 datastores (crm)", points_json(matched))
+    return store.get_request(record.request_id)

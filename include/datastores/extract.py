@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from itertools import islice
@@ -44,15 +44,20 @@ def _rows(conn: Any, store: Datastore, query: Query, params: dict[str, Any]) -> 
     return columns, (dict(zip(columns, row, strict=True)) for row in result)
 
 
-def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: Any) -> ExtractSummary:
+def extract(
+    store: Datastore, *, email: str, name: str, since: datetime, dest: Any, keep_values: bool = True
+) -> ExtractSummary:
     """Stream one datastore's rows for one person to ``dest`` (a path) as JSON lines, in bounded memory.
 
     Withheld values never leave this function: they are replaced by null, and only whether one was held is kept.
+    With ``keep_values=False`` (a categories-only answer, §7062(b)) no value is written anywhere: only the columns
+    held and the counts are returned, and ``path`` is None.
     Returns the summary that travels by XCom: the datastore, where its data is, how many rows. No personal data.
     """
     params = _params(email, name, since)
     sections: list[Section] = []
-    with _connection(store) as conn, text_writer(dest) as out:
+    writer = text_writer(dest) if keep_values else _discard()
+    with _connection(store) as conn, writer as out:
         for query in store.queries:
             columns, rows = _rows(conn, store, query, params)
             held = {c: False for c in query.withhold}
@@ -90,8 +95,19 @@ def extract(store: Datastore, *, email: str, name: str, since: datetime, dest: A
         third_parties=store.third_parties,
         sections=tuple(sections),
         row_count=sum(s.row_count for s in sections),
-        path=url_of(dest),
+        path=url_of(dest) if keep_values else "",
     )
+
+
+@contextmanager
+def _discard() -> Iterator[Any]:
+    """A writer that keeps nothing (a categories-only extraction)."""
+
+    class _Null:
+        def write(self, _: str) -> int:
+            return 0
+
+    yield _Null()
 
 
 @contextmanager
@@ -114,19 +130,21 @@ def read_rows(path: Any, query: str) -> Iterator[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Probe:
-    """What one datastore knows of a requester, for identity verification: whether the email is there and the
-    names on file (categorised identifiers whose column says 'name'). No other value is read."""
+    """What one datastore knows of a requester, for identity verification: whether the email is there and, per
+    kind the registry says a column identifies (``identifies:``), the values on file. They stay in the process that
+    compares them; only which kinds match leaves it."""
 
     datastore: str
     found: bool
     names: frozenset[str]
+    values: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def probe(store: Datastore, *, email: str, name: str, since: datetime, sample: int = 20) -> Probe:
-    """Read at most ``sample`` rows per query: verification needs presence and a name, not the whole history."""
+    """Read at most ``sample`` rows per query: verification needs presence and identifiers, not the history."""
     params = _params(email, name, since)
     found = False
-    names: set[str] = set()
+    values: dict[str, set[str]] = {}
     with _connection(store) as conn:
         for query in store.queries:
             _, produced = _rows(conn, store, query, params)
@@ -135,13 +153,18 @@ def probe(store: Datastore, *, email: str, name: str, since: datetime, sample: i
             if close is not None:  # stop the query (a generator's close), not only our reading of it
                 close()
             found = found or bool(rows)
+            identifying = query.identifying_columns()
             for row in rows:
-                names.update(
-                    str(value)
-                    for column, value in row.items()
-                    if value and "name" in column.lower() and query.categories.get(column) == "identifiers"
-                )
-    return Probe(datastore=store.name, found=found, names=frozenset(names))
+                for column, kind in identifying.items():
+                    value = row.get(column)
+                    if value is not None and str(value).strip():
+                        values.setdefault(kind, set()).add(str(value))
+    return Probe(
+        datastore=store.name,
+        found=found,
+        names=frozenset(values.get("name", ())),
+        values={kind: frozenset(v) for kind, v in values.items()},
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -34,6 +34,8 @@ CATEGORIES = (
     "sensitive",
 )
 BIND_PARAMETERS = ("email", "name", "since")
+#: What a column can identify a person by (``identifies:`` in a query): matched against what the requester gives.
+IDENTIFIES = ("email", "name", "phone", "postal_address", "account_id")
 UNCATEGORISED = "uncategorised"
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -88,6 +90,22 @@ class Query:
     sql: str
     categories: dict[str, str]
     withhold: tuple[str, ...] = ()
+    #: column -> what it identifies (one of IDENTIFIES); used to verify the requester (§7060-§7062).
+    identifies: dict[str, str] = field(default_factory=dict)
+
+    def identifying_columns(self) -> dict[str, str]:
+        """The columns that identify a person. Without ``identifies`` (registries written before it), as before:
+        a column named ``email``, and identifiers-category columns whose name says "name"."""
+        if self.identifies:
+            return dict(self.identifies)
+        guessed: dict[str, str] = {}
+        for column, category in self.categories.items():
+            if column.lower() == "email":
+                guessed[column] = "email"
+            elif "name" in column.lower() and category == "identifiers":
+                guessed[column] = "name"
+        return guessed
+
     #: Columns that look like a never-disclosed type but are disclosed on purpose: column -> the reason.
     disclose: dict[str, str] = field(default_factory=dict)
 
@@ -197,7 +215,7 @@ def parse_query(where: str, index: int, entry: Any, python: bool = False) -> Que
     where = f"{where} queries[{index}]"
     if not isinstance(entry, dict):
         raise RegistryError(f"{where}: expected a mapping")
-    unknown = set(entry) - {"name", "sql", "categories", "withhold", "disclose"}
+    unknown = set(entry) - {"name", "sql", "categories", "withhold", "identifies", "disclose"}
     if unknown:
         raise RegistryError(f"{where}: unknown field(s) {sorted(unknown)}")
     name = entry.get("name")
@@ -232,6 +250,16 @@ def parse_query(where: str, index: int, entry: Any, python: bool = False) -> Que
     withhold = entry.get("withhold") or []
     if not isinstance(withhold, list) or not all(isinstance(c, str) for c in withhold):
         raise RegistryError(f"{where}: field 'withhold' must be a list of column names")
+    identifies = entry.get("identifies") or {}
+    if not isinstance(identifies, dict):
+        raise RegistryError(f"{where}: field 'identifies' must map column -> one of {', '.join(IDENTIFIES)}")
+    for column, kind in identifies.items():
+        if kind not in IDENTIFIES:
+            raise RegistryError(
+                f"{where}: field 'identifies' maps '{column}' to {kind!r}; one of: {', '.join(IDENTIFIES)}"
+            )
+        if column in withhold:
+            raise RegistryError(f"{where}: column '{column}' is withheld: it cannot also identify the requester")
     disclose = _disclose(where, entry.get("disclose"))
     _fail_closed(where, categories, withhold, disclose)
     return Query(
@@ -239,6 +267,7 @@ def parse_query(where: str, index: int, entry: Any, python: bool = False) -> Que
         sql=sql,
         categories={str(k): v for k, v in categories.items()},
         withhold=tuple(withhold),
+        identifies={str(k): v for k, v in identifies.items()},
         disclose=disclose,
     )
 

@@ -25,6 +25,7 @@ def personal_data_source(
     sources: Iterable[str] = (),
     purposes: Iterable[str] = (),
     third_parties: Iterable[str] = (),
+    identifies: Mapping[str, str] | None = None,
     disclose: Mapping[str, str] | None = None,
 ) -> Callable[[RowSource], RowSource]:
     """Register a function as a datastore: ``fn(*, email, name, since)`` yields the requester's rows as dicts.
@@ -39,6 +40,7 @@ def personal_data_source(
             "sql": ":email",
             "categories": dict(categories),
             "withhold": list(withhold),
+            "identifies": dict(identifies or {}),
             # column -> reason, as the YAML's ``disclose: {column: {disclose: true, reason: ...}}``
             "disclose": {c: {"disclose": True, "reason": r} for c, r in (disclose or {}).items()} or None,
         }

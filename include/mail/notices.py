@@ -16,6 +16,7 @@ SUBJECT_REJECTION = N_("Your CCPA access request could not be completed")
 SUBJECT_ACKNOWLEDGEMENT = N_("We received your CCPA access request")
 SUBJECT_DUPLICATE = N_("Your CCPA access request: we are already working on it")
 SUBJECT_EXTENSION = N_("Your CCPA access request: we need more time")
+SUBJECT_ACCOUNT_DELIVERY = N_("Your CCPA access request: your answer is in your account")
 SUBJECT_EXPIRY = N_("Your CCPA access request: we could not verify your identity in time")
 
 
@@ -63,6 +64,13 @@ def render_extension(
         .render(name=name, request_id=request_id, due_at=due_at, reason=reason)
     )
     return Email(subject=gettext(language, SUBJECT_EXTENSION), html=html)
+
+
+def render_account_delivery(*, name: str, request_id: str, url: str, language: str = DEFAULT_LANGUAGE) -> Email:
+    """§7061: an account holder's answer is delivered through the account channel (the business's secure message
+    centre); the email carries this notice and the link, never the data. (English text: not yet translated.)"""
+    html = env_for(language).get_template("account_delivery.html.j2").render(name=name, request_id=request_id, url=url)
+    return Email(subject=gettext(language, SUBJECT_ACCOUNT_DELIVERY), html=html)
 
 
 def render_expiry(

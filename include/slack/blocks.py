@@ -8,13 +8,35 @@ from typing import Any
 
 from include import clock, law
 from include.i18n import N_
+from include.request import CATEGORIES
 from include.store import APPROVE, REJECT, RequestRecord
+from include.verification.levels import Level, Scope, approvable
 
 ACTION_APPROVE = "ccpa_approve"
+#: Approve at the categories scope (§7062(b)): the evidence is not enough for specific pieces, or only
+#: categories were asked for.
+ACTION_APPROVE_CATEGORIES = "ccpa_approve_categories"
 ACTION_REJECT = "ccpa_reject"
 ACTION_EXTEND = "ccpa_extend"
+#: Ask the requester for more information (§7060(c)): a modal, then an email with a signed link to the page.
+ACTION_ASK_MORE = "ccpa_ask_more"
+#: §7063: with a power of attorney, the officer may skip the consumer's confirmation of the agent (recorded).
+ACTION_SKIP_AGENT = "ccpa_skip_agent_confirmation"
+SKIP_AGENT = "skip_agent_confirmation"
 EXTEND = "extend"
-ACTIONS = {ACTION_APPROVE: APPROVE, ACTION_REJECT: REJECT, ACTION_EXTEND: EXTEND}
+APPROVE_CATEGORIES = "approve_categories"
+ASK_MORE = "ask_more"
+ACTIONS = {
+    ACTION_APPROVE: APPROVE,
+    ACTION_APPROVE_CATEGORIES: APPROVE_CATEGORIES,
+    ACTION_REJECT: REJECT,
+    ACTION_EXTEND: EXTEND,
+    ACTION_ASK_MORE: ASK_MORE,
+    ACTION_SKIP_AGENT: SKIP_AGENT,
+}
+ASK_VIEW_CALLBACK_ID = "ccpa_ask_more"
+ASK_BLOCK_ID = "ask"
+ASK_ACTION_ID = "ask_fields"
 ACTIONS_BLOCK_ID = "ccpa_decision"
 
 REJECT_VIEW_CALLBACK_ID = "ccpa_reject_reason"
@@ -69,6 +91,43 @@ def _summary_fields(request: RequestRecord) -> list[dict[str, str]]:
     ]
 
 
+def _approve_button(request: RequestRecord, scope: Scope) -> list[dict[str, Any]]:
+    """The approval the evidence allows: Approve (specific pieces), Approve categories only, or none."""
+    if scope == Scope.NONE:
+        return []
+    if scope == Scope.FULL:
+        action, label = ACTION_APPROVE, "Approve"
+        confirm = "The requester will be emailed all personal information we hold about them."
+    else:
+        action = ACTION_APPROVE_CATEGORIES
+        label = "Approve (categories)" if request.request_type == CATEGORIES else "Approve categories only"
+        confirm = (
+            "The requester will be told the categories of personal information we hold, where it comes from, why "
+            "we use it and who we disclose it to: no values."
+        )
+    return [
+        {
+            "type": "button",
+            "action_id": action,
+            "text": {"type": "plain_text", "text": label},
+            "style": "primary",
+            "value": request.request_id,
+            "confirm": {
+                "title": {"type": "plain_text", "text": "Approve this request?"},
+                "text": {"type": "mrkdwn", "text": confirm},
+                "confirm": {"type": "plain_text", "text": label},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+            },
+        }
+    ]
+
+
+def verification_text(request: RequestRecord, level: Level) -> str:
+    """The level in plain words, and what was asked for."""
+    asked = "categories" if request.request_type == CATEGORIES else "specific pieces"
+    return f"*Verification* (asked for {asked}): {_escape(level.words(request.request_type))}"
+
+
 def approvals_line(approvers: Sequence[str], required: int) -> str:
     """ "1 of 2 approvals — @first": how far a request needing several officers has come."""
     line = f"*{len(approvers)} of {required} approvals*"
@@ -91,14 +150,29 @@ def review_prompt(
     evidence: str | None = None,
     *,
     earlier_requests: int = 0,
+    level: Level | None = None,
     approvers: Sequence[str] = (),
+    agent: tuple[str, str] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The message an officer acts on: who asks, their photo ID, what we hold, the due date, Approve / Reject.
+    """The message an officer acts on: who asks, what we hold and how well it matches, the due date, and the
+    approval the verification level allows, Reject, Extend.
 
     With ``required_approvals`` > 1 it also shows who has approved so far ("1 of 2 approvals — @first")."""
     evidence = evidence if evidence is not None else request.identity_evidence
+    if level is None:
+        from include.verification.service import level_of
+
+        level = level_of(request)
+    scope = approvable(level, request.request_type)
     text = f"CCPA access request from {_escape(request.name)}: approve or reject"
     notes = []
+    # §7063: (state, description) of an authorised agent; until the consumer confirms, nothing may be approved.
+    agent_state = agent[0] if agent else ("waiting" if request.identifiers.agent else "none")
+    if request.identifiers.agent is not None:
+        described = agent[1] if agent else _escape(request.identifiers.agent.name)
+        notes.append(f"*Authorised agent* (§7063): {described}")
+        if agent_state not in ("confirmed", "skipped"):
+            scope = Scope.NONE
     if earlier_requests >= 2:
         notes.append(
             f":warning: This person has received {earlier_requests} answers in the 12 months before this request: "
@@ -111,9 +185,14 @@ def review_prompt(
             f":hourglass: Deadline extended by <@{request.extended_by}> on {_date(request.extended_at)}: "
             f"{_escape(request.extension_reason or '')}"
         )
+    # §7061: the account login (verified, stale, or a red flag) and the fraud signals; they never block.
+    from include.verification.account import prompt_lines as account_lines
+
+    notes += [_escape(line) for line in account_lines(request)]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "CCPA right-of-access request"}},
         {"type": "section", "fields": _summary_fields(request)},
+        {"type": "section", "text": {"type": "mrkdwn", "text": verification_text(request, level)}},
         {
             "type": "section",
             "text": {
@@ -136,21 +215,26 @@ def review_prompt(
             "type": "actions",
             "block_id": ACTIONS_BLOCK_ID,
             "elements": [
+                *_approve_button(request, scope),
+                *(
+                    [
+                        {
+                            "type": "button",
+                            "action_id": ACTION_SKIP_AGENT,
+                            "text": {"type": "plain_text", "text": "Skip confirmation (power of attorney)"},
+                            "value": request.request_id,
+                        }
+                    ]
+                    if agent_state == "waiting"
+                    and request.identifiers.agent is not None
+                    and request.identifiers.agent.permission_kind == "power_of_attorney"
+                    else []
+                ),
                 {
                     "type": "button",
-                    "action_id": ACTION_APPROVE,
-                    "text": {"type": "plain_text", "text": "Approve"},
-                    "style": "primary",
+                    "action_id": ACTION_ASK_MORE,
+                    "text": {"type": "plain_text", "text": "Ask for more…"},
                     "value": request.request_id,
-                    "confirm": {
-                        "title": {"type": "plain_text", "text": "Approve this request?"},
-                        "text": {
-                            "type": "mrkdwn",
-                            "text": "The requester will be emailed all personal information we hold about them.",
-                        },
-                        "confirm": {"type": "plain_text", "text": "Approve"},
-                        "deny": {"type": "plain_text", "text": "Cancel"},
-                    },
                 },
                 {
                     "type": "button",
@@ -185,14 +269,19 @@ def outcome_prompt(
     decided_by: str,
     outcome: str,
     run_url: str | None = None,
+    scope: str | None = None,
     approvers: Sequence[str] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The prompt once decided: the same facts, no buttons, who decided (every approver) and what happened."""
+    """The prompt once decided: the same facts, no buttons, who decided (every approver, at which scope) and what
+    happened."""
     verb = "Approved" if action == APPROVE else "Rejected"
+    if action == APPROVE and scope == Scope.CATEGORIES:
+        verb = "Approved (categories only)"
     who = _approvers_text(approvers) if action == APPROVE and approvers else f"<@{decided_by}>"
     line = f"{verb} by {who} — {outcome}"
     if run_url:
         line += f" (<{run_url}|Airflow run>)"
+    # `verb` may now read "Approved (categories only)": the text stays searchable by its first word.
     text = f"CCPA access request from {_escape(request.name)}: {verb.lower()} by {decided_by}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "CCPA right-of-access request"}},
@@ -247,6 +336,56 @@ def reject_modal(request: RequestRecord) -> dict[str, Any]:
                 "block_id": DETAILS_BLOCK_ID,
                 "optional": True,
                 "label": {"type": "plain_text", "text": "Details (required for 'another reason')"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": DETAILS_ACTION_ID,
+                    "multiline": True,
+                    "max_length": 1000,
+                },
+            },
+        ],
+    )
+
+
+def ask_modal(request: RequestRecord) -> dict[str, Any]:
+    """What to ask the requester for (§7060(c): only what verification needs), and an optional note they read."""
+    from include.verification.links import ASKABLE
+
+    labels = {
+        "phone": "Phone number",
+        "postal_address": "Postal address",
+        "account_id": "Account id",
+        "declaration": "Signed declaration (under penalty of perjury)",
+    }
+    return _modal(
+        ASK_VIEW_CALLBACK_ID,
+        request,
+        title="Ask for more",
+        submit="Send",
+        blocks=[
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"The requester is emailed a link to a page where they provide it. The request keeps "
+                    f"waiting; it is still due by {_date(request.due_at)}.",
+                },
+            },
+            {
+                "type": "input",
+                "block_id": ASK_BLOCK_ID,
+                "label": {"type": "plain_text", "text": "Ask for"},
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": ASK_ACTION_ID,
+                    "options": [{"text": {"type": "plain_text", "text": labels[key]}, "value": key} for key in ASKABLE],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": DETAILS_BLOCK_ID,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Note (the requester reads it)"},
                 "element": {
                     "type": "plain_text_input",
                     "action_id": DETAILS_ACTION_ID,

@@ -36,6 +36,11 @@ from include.requester import form as request_form
 from include.slack import client as slack_client
 from include.slack.blocks import (
     ACTIONS,
+    APPROVE_CATEGORIES,
+    ASK_ACTION_ID,
+    ASK_BLOCK_ID,
+    ASK_MORE,
+    ASK_VIEW_CALLBACK_ID,
     DETAILS_ACTION_ID,
     DETAILS_BLOCK_ID,
     EXTEND,
@@ -45,13 +50,25 @@ from include.slack.blocks import (
     REASON_BLOCK_ID,
     REJECT_VIEW_CALLBACK_ID,
     REJECTION_REASONS,
+    SKIP_AGENT,
     approvals_line,
+    ask_modal,
     extend_modal,
     outcome_prompt,
     reject_modal,
     review_prompt,
 )
-from include.store import APPROVE, REJECT, ApprovalResult, ComplianceStore, Decision, ExtensionRefused, UnknownRequest
+from include.store import (
+    APPROVE,
+    REJECT,
+    SCOPE_CATEGORIES,
+    SCOPE_FULL,
+    ApprovalResult,
+    ComplianceStore,
+    Decision,
+    ExtensionRefused,
+    UnknownRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +165,9 @@ def create_app(
     handler = interaction_handler(store_factory, settings, slack_client_factory)
 
     app.register_blueprint(downloads.blueprint)
+    from include.verification.page import blueprint_for
+
+    app.register_blueprint(blueprint_for(store_factory, handler.refresh_prompt))
     form = request_form.register(app, trigger=request_trigger)  # the requester's form and status pages: /request…
 
     @app.errorhandler(413)
@@ -229,6 +249,8 @@ class _Handler:
             return self.on_reject_submission(payload)
         if callback_id == EXTEND_VIEW_CALLBACK_ID:
             return self.on_extend_submission(payload)
+        if callback_id == ASK_VIEW_CALLBACK_ID:
+            return self.on_ask_submission(payload)
         raise BadPayload(f"unsupported payload type {kind!r}")
 
     # -- block_actions ----------------------------------------------------------------------------
@@ -236,17 +258,30 @@ class _Handler:
     def on_click(self, click: _Click) -> None:
         if not self._may_decide(click.user_id, click.request_id, click.action, click.response_url, click.channel_id):
             return
-        if click.action == APPROVE:
+        if click.action in (APPROVE, APPROVE_CATEGORIES):
+            scope = SCOPE_FULL if click.action == APPROVE else SCOPE_CATEGORIES
 
             def not_recorded() -> None:
                 self._tell(click.response_url, click.channel_id, click.user_id, NOT_RECORDED)
 
             state, _ = _within_budget(
-                lambda: self._approve(click.request_id, click.user_id, click.response_url),
+                lambda: self._approve(click.request_id, scope, click.user_id, click.response_url, click.channel_id),
                 on_late_failure=not_recorded,
             )
             if state == FAILED:
                 not_recorded()
+            return
+        if click.action == SKIP_AGENT:
+
+            def skip_not_recorded() -> None:
+                self._tell(click.response_url, click.channel_id, click.user_id, NOT_RECORDED)
+
+            state, _ = _within_budget(
+                lambda: self._skip_agent(click.request_id, click.user_id, click.response_url),
+                on_late_failure=skip_not_recorded,
+            )
+            if state == FAILED:
+                skip_not_recorded()
             return
         try:
             self._open_modal(click)
@@ -279,7 +314,7 @@ class _Handler:
                 f"Already extended on {when} by <@{record.extended_by}>: the law allows one extension.",
             )
             return
-        modal = reject_modal(record) if click.action == REJECT else extend_modal(record)
+        modal = {REJECT: reject_modal, EXTEND: extend_modal, ASK_MORE: ask_modal}[click.action](record)
         if click.trigger_id:  # a trigger_id lives 3 s: open the modal now, not after the ack
             try:
                 self.slack.views_open(trigger_id=click.trigger_id, view=modal)
@@ -372,31 +407,186 @@ class _Handler:
         _background.submit(self._show_extension, record)
         return None
 
+    # -- view_submission (ask for more information, §7060(c)) --------------------------------------
+
+    def on_ask_submission(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        from include.verification.links import ASKABLE
+
+        user_id, request_id, values = _submission(payload)
+        chosen = ((values.get(ASK_BLOCK_ID) or {}).get(ASK_ACTION_ID) or {}).get("selected_options") or []
+        fields = [str(o["value"]) for o in chosen if isinstance(o, dict) and o.get("value") in ASKABLE]
+        if not fields:
+            return _errors(ASK_BLOCK_ID, "Pick what the requester should provide.")
+        if refused := self._refuse_non_approver(user_id, request_id, ASK_MORE, ASK_BLOCK_ID):
+            return refused
+        if self.store.get_decision(request_id) is not None:
+            return _errors(ASK_BLOCK_ID, "This request is already decided.")
+        record = self.store.find_request(request_id)
+        if record is None or not record.open:
+            return _errors(ASK_BLOCK_ID, "This request is unknown or closed.")
+        self.store.audit(request_id, "more_information_requested", actor=user_id, detail={"fields": sorted(fields)})
+        _background.submit(self._ask_requester, record, fields, _text_input(values), user_id)
+        return None
+
+    def _ask_requester(self, record: Any, fields: list[str], note: str, user_id: str) -> None:
+        """Email the requester the signed link, and say so in the prompt's thread."""
+        from include.mail.message import Email
+        from include.mail.send import send_once
+        from include.templating import env as _env
+        from include.verification.links import ASKABLE, make_link
+
+        try:
+            link = make_link(record.request_id, fields, record.due_at)
+            html = _env.get_template("verification_request.html.j2").render(
+                name=record.name,
+                request_id=record.request_id,
+                asked=[ASKABLE[f] for f in fields],
+                note=note,
+                link=link,
+                due_at=record.due_at,
+            )
+            asked_before = sum(
+                1 for e in self.store.audit_trail(record.request_id) if e["event"] == "more_information_requested"
+            )
+            email = Email(subject="Your CCPA access request: we need a little more information", html=html)
+            send_once(self.store, record.request_id, f"verification_request_{asked_before}", record.email, email)
+            if record.slack_channel and record.slack_ts:
+                self.slack.chat_postMessage(
+                    channel=record.slack_channel,
+                    thread_ts=record.slack_ts,
+                    text=f":envelope: <@{user_id}> asked the requester for: {', '.join(fields)}. "
+                    "The prompt updates when they answer.",
+                )
+        except Exception:
+            log.exception("Could not ask request %s's requester for more information", record.request_id)
+            self._tell(None, record.slack_channel, user_id, "Could not email the requester: see the API server log.")
+
+    def _skip_agent(self, request_id: str, user_id: str, response_url: str | None) -> str:
+        """§7063: a power of attorney lets the officer skip the consumer's confirmation; recorded with who did."""
+        record = self.store.find_request(request_id)
+        agent = record.identifiers.agent if record else None
+        if record is None or agent is None or agent.permission_kind != "power_of_attorney":
+            self._tell(response_url, None, user_id, "Only a power of attorney lets the confirmation be skipped.")
+            return "refused"
+        from include.verification import agents
+
+        self.store.record_once(request_id, agents.CONFIRMED, ref=f"poa:{user_id}")
+        self.store.audit(request_id, "agent_confirmation_skipped", actor=user_id, detail={"basis": "power_of_attorney"})
+        _background.submit(self.refresh_prompt, request_id)
+        return "created"
+
+    def prompt_for(self, record: Any, approvers: Sequence[str] | None = None) -> tuple[str, list[dict[str, Any]]]:
+        """The review prompt as it stands (evidence, agent confirmation, the approvals so far)."""
+        from include.verification import agents
+
+        agent = (agents.state(self.store, record), agents.describe(self.store, record))
+        if approvers is None:
+            approvers = [a.approver for a in self.store.approvals(record.request_id)]
+        return review_prompt(
+            record, earlier_requests=self.store.earlier_requests(record), approvers=approvers, agent=agent
+        )
+
+    def refresh_prompt(self, request_id: str) -> None:
+        """Re-render the review prompt in place (the evidence changed); the request keeps waiting."""
+        record = self.store.get_request(request_id)
+        if record.slack_channel and record.slack_ts and self.store.get_decision(request_id) is None:
+            text, blocks = self.prompt_for(record)
+            self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
+            self.slack.chat_postMessage(
+                channel=record.slack_channel,
+                thread_ts=record.slack_ts,
+                text=":inbox_tray: Updated: the requester provided more information or answered a confirmation.",
+            )
+
     def _show_extension(self, record: Any) -> None:
         """The prompt shows the new due date and why; the run emails the requester the notice."""
         try:
             if record.slack_channel and record.slack_ts:
-                text, blocks = review_prompt(
-                    record,
-                    earlier_requests=self.store.earlier_requests(record),
-                    approvers=[a.approver for a in self.store.approvals(record.request_id)],
-                )
+                text, blocks = self.prompt_for(record)
                 self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
         except Exception:
             log.warning("Could not show the extension on the review prompt", exc_info=True)
 
+    # -- approval at a verified scope (§7062) -------------------------------------------------------
+
+    def _approve(
+        self, request_id: str, scope: str, user_id: str, response_url: str | None, channel_id: str | None
+    ) -> str:
+        """Approve at ``scope`` only if the verification level allows it: a full approval of a request verified
+        for categories only is refused here, whatever the button said (a hidden button is not a control)."""
+        from include.verification.levels import Scope
+        from include.verification.service import approvable_scope, level_of
+
+        decided = self.store.get_decision(request_id)
+        if decided is not None:  # the one-decision rule answers (and Slack retries stay silent)
+            return self._record_approval(request_id, user_id, response_url, decided.scope or SCOPE_FULL)
+        try:
+            record = self.store.get_request(request_id)
+        except UnknownRequest:
+            self._tell(response_url, channel_id, user_id, "This request is unknown or closed.")
+            return "This request is unknown or closed."
+        from include.verification import agents
+
+        if not agents.may_disclose(self.store, record):
+            self.store.audit(
+                request_id, "approval_refused_agent", actor=user_id, detail={"agent": agents.state(self.store, record)}
+            )
+            self._tell(
+                response_url,
+                channel_id or record.slack_channel,
+                user_id,
+                "Refused: the consumer has not confirmed that they gave the authorised agent permission (§7063).",
+            )
+            return "refused"
+        allowed = approvable_scope(record)
+        if Scope(scope) > allowed:
+            level = level_of(record)
+            self.store.audit(
+                request_id,
+                "approval_refused_verification",
+                actor=user_id,
+                detail={"asked": scope, "allowed": allowed.value, "points": level.points},
+            )
+            what = {
+                Scope.CATEGORIES: "Use *Approve categories only*.",
+                Scope.NONE: "Ask for more information, or reject.",
+            }.get(allowed, "")
+            self._tell(
+                response_url,
+                channel_id or record.slack_channel,
+                user_id,
+                f"Refused: the identity evidence is not enough for that ({level.words(record.request_type)}). {what}",
+            )
+            return "refused"
+        return self._record_approval(request_id, user_id, response_url, scope)
+
     # -- shared -------------------------------------------------------------------------------------
 
-    def _approve(self, request_id: str, user_id: str, response_url: str | None) -> str:
-        """One officer's Approve: decides when it completes the approvals the request needs, else is pending."""
+    def _record_approval(self, request_id: str, user_id: str, response_url: str | None, scope: str = SCOPE_FULL) -> str:
+        """One officer's Approve (at a scope the level allows): decides when it completes the approvals the request
+        needs, else is pending. The decision records the scope and its §7101 verification basis."""
         try:
-            result = self.store.record_approval(request_id, user_id, response_url=response_url)
+            result = self.store.record_approval(
+                request_id,
+                user_id,
+                response_url=response_url,
+                scope=scope,
+                basis=_approval_basis(self.store, request_id, scope),
+            )
         except UnknownRequest:
             self._tell(response_url, None, user_id, "This request is unknown or closed.")
             return "This request is unknown or closed."
         decision = result.decision
         if result.decided:
-            _background.submit(self._show_progress, request_id, APPROVE, user_id, response_url, result.approvers)
+            _background.submit(
+                self._show_progress,
+                request_id,
+                APPROVE,
+                user_id,
+                response_url,
+                scope=scope,
+                approvers=result.approvers,
+            )
             return "created"
         if decision is not None:
             if (decision.decided_by, decision.action) != (user_id, APPROVE):  # not just Slack retrying our click
@@ -416,9 +606,7 @@ class _Handler:
     def _show_pending(self, request_id: str, response_url: str | None, result: ApprovalResult) -> None:
         try:
             record = self.store.get_request(request_id)
-            text, blocks = review_prompt(
-                record, earlier_requests=self.store.earlier_requests(record), approvers=result.approvers
-            )
+            text, blocks = self.prompt_for(record, approvers=result.approvers)
             if response_url:
                 slack_client.webhook(response_url).send_dict({"replace_original": True, "text": text, "blocks": blocks})
             elif record.slack_channel and record.slack_ts:
@@ -446,13 +634,19 @@ class _Handler:
         return CREATED
 
     def _show_progress(
-        self, request_id: str, action: str, user_id: str, response_url: str | None, approvers: Sequence[str] = ()
+        self,
+        request_id: str,
+        action: str,
+        user_id: str,
+        response_url: str | None,
+        scope: str | None = None,
+        approvers: Sequence[str] = (),
     ) -> None:
         try:
             record = self.store.get_request(request_id)
             progress = "building the report…" if action == APPROVE else "sending the rejection…"
             text, blocks = outcome_prompt(
-                record, action=action, decided_by=user_id, outcome=progress, approvers=approvers
+                record, action=action, decided_by=user_id, outcome=progress, scope=scope, approvers=approvers
             )
             if response_url:
                 slack_client.webhook(response_url).send_dict({"replace_original": True, "text": text, "blocks": blocks})
@@ -523,6 +717,14 @@ def _within_budget(work: Callable[[], Any], on_late_failure: Callable[[], None])
 
     future.add_done_callback(finished)
     return PENDING, None
+
+
+def _approval_basis(store: ComplianceStore, request_id: str, scope: str) -> str | None:
+    """§7101: the verification basis an approval at ``scope`` rests on (None for an unknown request)."""
+    from include.verification.account import current_level, record_basis
+
+    record = store.find_request(request_id)
+    return None if record is None else record_basis(current_level(record), scope)
 
 
 def _already(decision: Decision, plain: bool = False) -> str:

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,10 +24,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from include import clock, law
 from include.config import COMPLIANCE_CONN_ID
 from include.db import TASK_TIMEOUTS, Timeouts, default_sqlite_url, engine_for
-from include.request import AccessRequest
+from include.request import AccessRequest, Account, Identifiers
 from include.store.schema import (
     ACKNOWLEDGEMENT,
     APPROVE,
+    BASES,
     DECISIONS,
     DUPLICATE_NOTICE,
     EXPIRY_NOTICE,
@@ -36,6 +37,8 @@ from include.store.schema import (
     REJECT,
     REJECTION,
     REPORT,
+    SCOPE_CATEGORIES,
+    SCOPE_FULL,
     Status,
     approvals_table,
     audit_table,
@@ -91,6 +94,14 @@ class RequestRecord:
     linked_to: str | None = None
     redacted_at: datetime | None = None
     identity_evidence: str | None = None
+    request_type: str = "specific_pieces"
+    identifiers: Identifiers = field(default_factory=Identifiers)
+    #: The matching data points (JSON, include.verification.evidence.Evidence.to_json); None before the check.
+    verification: str | None = None
+    #: §7061: the account login the intake asserted (None: not logged in, or cleared at close).
+    account: Account | None = None
+    #: The account check (JSON, include.verification.account.AccountCheck); None before the check or without login.
+    account_check: str | None = None
     entered_at: datetime | None = None
     failed_at: datetime | None = None
     lookback: str = "12_months"
@@ -106,7 +117,14 @@ class RequestRecord:
 
     @property
     def access_request(self) -> AccessRequest:
-        return AccessRequest(name=self.name, email=self.email, photo_id_url=self.photo_id_url)
+        return AccessRequest(
+            name=self.name,
+            email=self.email,
+            photo_id_url=self.photo_id_url,
+            request_type=self.request_type,
+            identifiers=self.identifiers,
+            account=self.account,
+        )
 
 
 @dataclass(frozen=True)
@@ -117,6 +135,10 @@ class Decision:
     decided_at: datetime
     reason: str | None = None
     response_url: str | None = None
+    #: For an approval: ``full`` (specific pieces) or ``categories``. None for a rejection.
+    scope: str | None = None
+    #: §7101: the verification basis of an approval (include.store.schema.BASES); None for a rejection.
+    basis: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, XCom- and trigger-safe form (no personal data: a Slack user id, a time, a reason)."""
@@ -126,6 +148,8 @@ class Decision:
             "decided_by": self.decided_by,
             "decided_at": self.decided_at.isoformat(),
             "reason": self.reason,
+            "scope": self.scope,
+            "basis": self.basis,
         }
 
 
@@ -173,6 +197,8 @@ class Outcome:
     rejection_sent_at: datetime | None
     #: Rows in the last report built (``report_built``): 0 is "we hold nothing about you", a complete answer.
     report_rows: int | None
+    #: The verification basis of the approval (account_login, data_points_declaration, ...); None otherwise.
+    basis: str | None = None
     status: str | None = None
     expiry_sent_at: datetime | None = None
     #: Slack user ids of the officers who approved, in order (two with ``ccpa_required_approvals`` = 2).
@@ -196,6 +222,9 @@ def _decision(row: Any, request_id: str) -> Decision:
         decided_at=_aware(row.decided_at),
         reason=row.reason,
         response_url=row.response_url,
+        # A decision recorded before scopes existed approved everything: full.
+        scope=row.scope if row.scope or row.action != APPROVE else SCOPE_FULL,
+        basis=row.basis,
     )
 
 
@@ -410,13 +439,36 @@ class ComplianceStore:
             ).all()
         return [r.request_id for r in rows]
 
-    def set_identity_evidence(self, request_id: str, evidence: str) -> None:
+    def set_identity_evidence(self, request_id: str, evidence: str, verification: str | None = None) -> None:
+        """What the officer is shown (a summary) and, with ``verification``, the matching data points (JSON)."""
+        values: dict[str, Any] = {"identity_evidence": evidence}
+        if verification is not None:
+            values["verification"] = verification
         with self.engine.begin() as conn:
+            conn.execute(update(requests_table).where(requests_table.c.request_id == request_id).values(**values))
+
+    def set_account_check(self, request_id: str, check: str) -> None:
+        """The account check's result (JSON; kinds, datastore names and times only)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(requests_table).where(requests_table.c.request_id == request_id).values(account_check=check)
+            )
+
+    def add_identifiers(self, request_id: str, identifiers: Identifiers, *, actor: str, fields: list[str]) -> None:
+        """The requester gave more identifiers (asked for by an officer): merge them into the open request."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(requests_table).where(requests_table.c.request_id == request_id).with_for_update()
+            ).first()
+            if row is None or row.closed_at is not None or row.redacted_at is not None:
+                raise UnknownRequest(request_id)
+            merged = Identifiers.from_json(row.identifiers).merged(identifiers)
             conn.execute(
                 update(requests_table)
                 .where(requests_table.c.request_id == request_id)
-                .values(identity_evidence=evidence)
+                .values(identifiers=merged.to_json())
             )
+            self._audit(conn, request_id, "identifiers_added", actor=actor, detail={"fields": sorted(fields)})
 
     def open_request_for(self, email: str, *, excluding: str, now: datetime | None = None) -> RequestRecord | None:
         """Another request from the same email still being answered in time (the oldest), to link a duplicate to.
@@ -625,7 +677,10 @@ class ComplianceStore:
     def set_status(self, request_id: str, status: Status, **detail: Any) -> None:
         """Move the request to ``status`` (closing it when the status is final), if its current status allows."""
         status = Status(status)
-        values: dict[str, Any] = {"closed_at": naive(utcnow())} if status.final else {}
+        # Identifiers given for verification serve verification only (§7060(d)): gone when the request closes.
+        values: dict[str, Any] = (
+            {"closed_at": naive(utcnow()), "identifiers": None, "account": None} if status.final else {}
+        )
         self._update_request(request_id, values, status.value, detail=detail or None, status=status)
 
     def _update_request(
@@ -663,10 +718,22 @@ class ComplianceStore:
         reason: str | None = None,
         response_url: str | None = None,
         decided_at: datetime | None = None,
+        scope: str | None = None,
+        basis: str | None = None,
     ) -> tuple[Decision, bool]:
-        """Record the decision; return (the decision in force, whether this call made it)."""
+        """Record the decision; return (the decision in force, whether this call made it). An approval records its
+        ``scope`` (full or categories; the caller has checked it against the verification level)."""
         if action not in DECISIONS:
             raise ValueError(f"unknown decision {action!r}")
+        if action == APPROVE:
+            scope = scope or SCOPE_FULL
+            if scope not in (SCOPE_FULL, SCOPE_CATEGORIES):
+                raise ValueError(f"unknown scope {scope!r}")
+            if basis is not None and basis not in BASES:
+                raise ValueError(f"unknown verification basis {basis!r}")
+        else:
+            scope = None
+            basis = None
         decided_at = decided_at or utcnow()
         try:
             with self.engine.begin() as conn:
@@ -689,6 +756,8 @@ class ComplianceStore:
                         decided_at=naive(decided_at),
                         reason=reason,
                         response_url=response_url,
+                        scope=scope,
+                        basis=basis,
                     )
                 )
                 status = Status.APPROVED if action == APPROVE else Status.REJECTED
@@ -697,7 +766,12 @@ class ComplianceStore:
                     .where(requests_table.c.request_id == request_id, requests_table.c.status.in_(predecessors(status)))
                     .values(status=status.value)
                 )
-                self._audit(conn, request_id, "decision_recorded", actor=decided_by, detail={"action": action})
+                detail: dict[str, Any] = {"action": action}
+                if scope:
+                    detail["scope"] = scope
+                if basis:
+                    detail["basis"] = basis
+                self._audit(conn, request_id, "decision_recorded", actor=decided_by, detail=detail)
         except IntegrityError:
             decision = self.get_decision(request_id)
             if decision is None:
@@ -715,6 +789,8 @@ class ComplianceStore:
         *,
         response_url: str | None = None,
         approved_at: datetime | None = None,
+        scope: str = SCOPE_FULL,
+        basis: str | None = None,
     ) -> ApprovalResult:
         """One officer's Approve. The approve decision is written only when the database holds the request's
         ``required_approvals`` distinct approvals.
@@ -722,8 +798,14 @@ class ComplianceStore:
         All in one transaction holding the request row's lock (concurrent clicks queue on it): the approval row
         (its primary key refuses the same officer twice), then ``INSERT INTO ccpa_decisions ... SELECT ... HAVING
         COUNT(DISTINCT approver) >= required_approvals``: the database, not Python, decides whether there are enough.
-        A decision already in force (a reject ends it) is returned unchanged.
+        A decision already in force (a reject ends it) is returned unchanged. The decision records ``scope`` (full
+        or categories, checked by the caller against the verification level) and its §7101 verification ``basis``,
+        as the approval that completes it gave them.
         """
+        if scope not in (SCOPE_FULL, SCOPE_CATEGORIES):
+            raise ValueError(f"unknown scope {scope!r}")
+        if basis is not None and basis not in BASES:
+            raise ValueError(f"unknown verification basis {basis!r}")
         approved_at = approved_at or utcnow()
         r = requests_table.c
         a = approvals_table.c
@@ -754,6 +836,8 @@ class ComplianceStore:
                             literal(approver, decisions_table.c.decided_by.type),
                             literal(naive(approved_at), decisions_table.c.decided_at.type),
                             literal(response_url, decisions_table.c.response_url.type),
+                            literal(scope, decisions_table.c.scope.type),
+                            literal(basis, decisions_table.c.basis.type),
                         )
                         .select_from(requests_table.join(approvals_table, a.request_id == r.request_id))
                         .where(r.request_id == request_id)
@@ -762,7 +846,8 @@ class ComplianceStore:
                     )
                     inserted = conn.execute(
                         insert(decisions_table).from_select(
-                            ["request_id", "action", "decided_by", "decided_at", "response_url"], enough
+                            ["request_id", "action", "decided_by", "decided_at", "response_url", "scope", "basis"],
+                            enough,
                         )
                     )
                     decided = inserted.rowcount == 1
@@ -782,7 +867,11 @@ class ComplianceStore:
                             request_id,
                             "decision_recorded",
                             actor=approver,
-                            detail={"action": APPROVE, "approvers": approvers},
+                            detail={
+                                "action": APPROVE,
+                                "approvers": approvers,
+                                **({"scope": scope, "basis": basis} if basis else {}),
+                            },
                         )
         except IntegrityError:
             # The primary key refused a second approval by the same officer (or a decision raced us): nothing written.
@@ -886,6 +975,7 @@ class ComplianceStore:
                 r.linked_to,
                 decisions_table.c.action,
                 decisions_table.c.reason,
+                decisions_table.c.basis,
                 report.c.sent_at.label("report_sent_at"),
                 rejection.c.sent_at.label("rejection_sent_at"),
                 expiry.c.sent_at.label("expiry_sent_at"),
@@ -925,6 +1015,7 @@ class ComplianceStore:
                 report_sent_at=aware(row.report_sent_at),
                 rejection_sent_at=aware(row.rejection_sent_at),
                 report_rows=report_rows.get(row.request_id),
+                basis=row.basis,
                 status=row.status,
                 expiry_sent_at=aware(row.expiry_sent_at),
                 approvers=approvers.get(row.request_id, ()) if row.action == APPROVE else (),
@@ -953,6 +1044,9 @@ class ComplianceStore:
             "photo_id_url": "",
             # What the officer was shown to verify identity: the name on file.
             "identity_evidence": None,
+            "identifiers": None,
+            "verification": None,
+            "account": None,
             "redacted_at": naive(now),
         }
         redacted: list[str] = []
@@ -1084,6 +1178,15 @@ class ComplianceStore:
             ).all()
         return {r.kind for r in rows}
 
+    def once_ref(self, request_id: str, kind: str) -> str | None:
+        """The reference recorded with a one-off action (``record_once``), or None when it was not done."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(deliveries_table.c.message_id).where(
+                    deliveries_table.c.request_id == request_id, deliveries_table.c.kind == kind
+                )
+            ).scalar_one_or_none()
+
     # -- audit ------------------------------------------------------------------------------------
 
     def audit(self, request_id: str | None, event: str, *, actor: str | None = None, detail: Any = None) -> None:
@@ -1156,6 +1259,11 @@ def _request(row: Any) -> RequestRecord:
         linked_to=row.linked_to,
         redacted_at=aware(row.redacted_at),
         identity_evidence=row.identity_evidence,
+        request_type=row.request_type or "specific_pieces",
+        identifiers=Identifiers.from_json(row.identifiers),
+        verification=row.verification,
+        account=Account.from_json(row.account),
+        account_check=row.account_check,
         entered_at=aware(row.entered_at),
         failed_at=aware(row.failed_at),
         lookback=row.lookback,
@@ -1175,6 +1283,8 @@ __all__ = [
     "REJECT",
     "REJECTION",
     "REPORT",
+    "SCOPE_CATEGORIES",
+    "SCOPE_FULL",
     "Approval",
     "ApprovalResult",
     "ComplianceStore",

@@ -40,6 +40,16 @@ from include.store.records import (
     round1,
     year_bounds,
 )
+from include.store.schema import (
+    BASES,
+    BASIS_ACCOUNT_LOGIN,
+    BASIS_CATEGORIES_ONLY,
+    BASIS_DATA_POINTS_DECLARATION,
+    BASIS_POWER_OF_ATTORNEY,
+)
+
+#: Complied-with requests approved before the verification basis was recorded.
+UNRECORDED = "unrecorded"
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,19 @@ class Metrics:
     median_days: float | None
     mean_days: float | None
     as_of: datetime
+    #: Complied-with requests by verification basis (every basis listed, zeros included; ``unrecorded``: approvals
+    #: recorded before bases were, listed only when there are some).
+    by_basis: tuple[tuple[str, int], ...] = ()
+
+
+#: The verification bases as the published lines name them.
+BASIS_LABELS = {
+    BASIS_ACCOUNT_LOGIN: "verified by account login (§7061)",
+    BASIS_DATA_POINTS_DECLARATION: "verified by matching data points and a signed declaration (§7062)",
+    BASIS_POWER_OF_ATTORNEY: "made by an agent with a power of attorney (§7063)",
+    BASIS_CATEGORIES_ONLY: "answered with categories only (§7062(b), §7024)",
+    UNRECORDED: "approved before the verification basis was recorded",
+}
 
 
 #: (field, label) in the order published; the labels are what the privacy-policy page shows.
@@ -76,6 +99,11 @@ def yearly_metrics(store: ComplianceStore, year: int, *, now: datetime | None = 
     lines = request_records(store, *year_bounds(year), now=now)
     # A duplicate is answered by its original; an invalid conf names nobody who could be answered.
     counted = [line for line in lines if line.response not in (LINKED_DUPLICATE, INVALID)]
+    complied = [line for line in counted if line.response in (COMPLIED, COMPLIED_NO_DATA)]
+    by_basis = [(basis, sum(line.verification_basis == basis for line in complied)) for basis in BASES]
+    unrecorded = sum(line.verification_basis is None for line in complied)
+    if unrecorded:
+        by_basis.append((UNRECORDED, unrecorded))
     # Unrounded durations: the median and mean are rounded once, not averaged from rounded values.
     days = [
         days_between(line.received_at, line.response_at)
@@ -93,6 +121,7 @@ def yearly_metrics(store: ComplianceStore, year: int, *, now: datetime | None = 
         median_days=round1(statistics.median(days)) if days else None,
         mean_days=round1(statistics.fmean(days)) if days else None,
         as_of=now,
+        by_basis=tuple(by_basis),
     )
 
 
@@ -104,6 +133,8 @@ def write_metrics_csv(metrics: Metrics, path: Path) -> Path:
         for name, label in PUBLISHED:
             value = getattr(metrics, name)
             writer.writerow([name, label, "" if value is None else value])
+        for basis, count in metrics.by_basis:
+            writer.writerow([f"complied_{basis}", f"Complied with, {BASIS_LABELS[basis]}", count])
         writer.writerow(["as_of", "Figures as of (UTC)", metrics.as_of.astimezone(UTC).date().isoformat()])
     return path
 

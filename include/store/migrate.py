@@ -40,6 +40,8 @@ LOCK_NAME = "ccpa_compliance_migrate"
 LOCK_TIMEOUT_SECONDS = 120
 #: Columns of each revision, newest first: how an unversioned (create_all) database is recognised.
 _MARKERS = (
+    ("0007_account_login", "account_check"),
+    ("0006_verification", "verification"),
     ("0005_legal_clock", "failed_at"),
     ("0004_requester_language", "language"),
     ("0003_required_approvals", "required_approvals"),

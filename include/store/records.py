@@ -64,6 +64,10 @@ class RequestRecordLine:
     linked_to: str | None
     #: Slack user ids of the officers who approved (both, when two approvals are required); empty unless approved.
     approvers: tuple[str, ...] = ()
+    #: How the requester was verified for the answer sent (account_login, data_points_declaration,
+    #: power_of_attorney, categories_only): the approval's basis. Empty for a denial, an open request, and an
+    #: approval recorded before bases were (include.store.schema.BASES).
+    verification_basis: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -128,6 +132,7 @@ def _line(row: Outcome, now: datetime) -> RequestRecordLine:
         late=response == OVERDUE or (response_at is not None and response_at > deadline),
         linked_to=row.linked_to,
         approvers=row.approvers,
+        verification_basis=row.basis if response in (COMPLIED, COMPLIED_NO_DATA) else None,
     )
 
 

@@ -49,6 +49,19 @@ requests_table = Table(
     Column("linked_to", String(32)),
     # What the officer was shown to verify identity (§7060): datastore names and the name on file; redacted later.
     Column("identity_evidence", Text),
+    # §7062/§7063: what the requester asked for (specific_pieces | categories) and the identifiers they gave to be
+    # matched (JSON: phone, postal_address, account_id, declaration). The identifiers serve verification only
+    # (§7060(d)): cleared when the request closes.
+    Column("request_type", String(32), nullable=False, server_default="specific_pieces"),
+    Column("identifiers", Text),
+    # The matching data points found, per datastore (JSON, include.verification.evidence): kinds, never values.
+    Column("verification", Text),
+    # §7061: the account login the intake asserted (JSON, include.request.Account: account id, when, how, delivery
+    # URL, fraud facts). Verification and delivery only: cleared when the request closes.
+    Column("account", Text),
+    # The account check (JSON, include.verification.account.AccountCheck): match | mismatch | not_held | unchecked,
+    # whether the login was recent enough, the datastores checked. No values.
+    Column("account_check", Text),
     # §7101: when the request was entered into this system (the run's trigger time), kept beside its receipt.
     Column("entered_at", _Timestamp),
     # The run failed after its retries (or its wait ended undecided): the request stays open and escalated, and a
@@ -73,6 +86,12 @@ decisions_table = Table(
     Column("decided_at", _Timestamp, nullable=False),
     Column("reason", Text),
     Column("response_url", Text),
+    # What was approved (§7062/§7063): full (specific pieces) or categories. The callback refuses a full approval
+    # the verification level does not allow; the report task answers at this scope, never above it.
+    Column("scope", String(16)),
+    # §7101: the verification basis of the answer (account_login | data_points_declaration | power_of_attorney |
+    # categories_only), recorded with the approval (include.verification.account.record_basis).
+    Column("basis", String(32)),
 )
 
 approvals_table = Table(
@@ -120,6 +139,17 @@ REJECTION = "rejection"
 EXPIRY_NOTICE = "expiry_notice"
 #: The email to ``ccpa_alert_emails`` when the wait for a decision ends undecided.
 MARGIN_ALERT = "margin_alert"
+
+#: Decision scopes: an approval discloses specific pieces (full) or categories only.
+SCOPE_FULL = "full"
+SCOPE_CATEGORIES = "categories"
+
+#: Verification bases recorded with an approval (§7101 records).
+BASIS_ACCOUNT_LOGIN = "account_login"
+BASIS_DATA_POINTS_DECLARATION = "data_points_declaration"
+BASIS_POWER_OF_ATTORNEY = "power_of_attorney"
+BASIS_CATEGORIES_ONLY = "categories_only"
+BASES = (BASIS_ACCOUNT_LOGIN, BASIS_DATA_POINTS_DECLARATION, BASIS_POWER_OF_ATTORNEY, BASIS_CATEGORIES_ONLY)
 
 APPROVE = "approve"
 REJECT = "reject"

@@ -13,16 +13,15 @@ from typing import Any, TypeVar
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from include import clock, config, deployment, law, storage
+from include import clock, config, deployment, storage
 from include.datastores.extract import extract
-from include.datastores.identity import gather as gather_evidence
 from include.datastores.registry import load_registry
 from include.decision import reminders
 from include.mail.alert import alert_officers, email_officers_once
 from include.mail.notices import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
 from include.mail.send import send_once
-from include.report.model import ExtractSummary, summaries
-from include.request import AccessRequest, InvalidRequest, channel_of, lookback_of, received_at_of
+from include.report.model import BuiltReport, ExtractSummary, summaries
+from include.request import SPECIFIC_PIECES, AccessRequest, InvalidRequest, channel_of, lookback_of, received_at_of
 from include.slack import client as slack_client
 from include.slack.blocks import outcome_prompt, review_prompt, thread_notice
 from include.store import (
@@ -33,6 +32,8 @@ from include.store import (
     MARGIN_ALERT,
     REJECTION,
     REPORT,
+    SCOPE_CATEGORIES,
+    SCOPE_FULL,
     ComplianceStore,
     RequestRecord,
     Status,
@@ -112,11 +113,17 @@ def post_review_prompt(request_id: str) -> dict[str, str]:
         raise AirflowSkipException(f"request {request_id} is a duplicate of open request {record.linked_to}")
     if record.slack_ts:
         return {"channel": record.slack_channel or "", "ts": record.slack_ts}
-    evidence = gather_evidence(
-        load_registry().datastores, email=record.email, name=record.name, since=law.EARLIEST_LOOKBACK
+    from include.verification import agents
+    from include.verification import service as verification
+
+    record, evidence = verification.compute(s, record)
+    record = _check_account(s, record)
+    text, blocks = review_prompt(
+        record,
+        evidence=evidence.summary(),
+        earlier_requests=s.earlier_requests(record),
+        agent=(agents.state(s, record), agents.describe(s, record)),
     )
-    s.set_identity_evidence(request_id, evidence.summary())
-    text, blocks = review_prompt(record, evidence=evidence.summary(), earlier_requests=s.earlier_requests(record))
     channel = config.get_variable(config.VAR_REVIEW_CHANNEL)
     try:
         response = slack_client.web_client().chat_postMessage(
@@ -167,9 +174,20 @@ def alert_slack_unusable(
     )
 
 
+def _check_account(s: ComplianceStore, record: RequestRecord) -> RequestRecord:
+    """§7061: check the account login the intake asserted (if any) and keep the result for the prompt and the
+    callback; the record read back carries it."""
+    from include.verification import account
+
+    if account.compute(s, record) is None:
+        return record
+    return s.get_request(record.request_id)
+
+
 def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, Any]:
     """One datastore's rows for the requester, streamed to storage; only the path and counts go to XCom."""
-    record = store().get_request(request_id)
+    s = store()
+    record = s.get_request(request_id)
     datastore = load_registry().get(name)
     dest = storage.request_dir(request_id) / f"{name}.jsonl"
     summary = extract(
@@ -178,9 +196,18 @@ def extract_datastore(name: str, request_id: str, lookback: str) -> dict[str, An
         name=record.name,
         since=_since(record.received_at, lookback, record.lookback),
         dest=dest,
+        keep_values=_scope(s, request_id) == SCOPE_FULL,  # a categories answer never writes a value (§7062(b))
     )
     log.info("Datastore %s: %d row(s) for request %s", name, summary.row_count, request_id)
     return summary.to_dict()
+
+
+def _scope(s: ComplianceStore, request_id: str) -> str:
+    """The scope the officer approved (full or categories), as the database recorded it."""
+    decision = s.get_decision(request_id)
+    if decision is None or decision.action != APPROVE or decision.scope is None:
+        raise AirflowFailException(f"request {request_id} has no approval: nothing may be disclosed")
+    return decision.scope
 
 
 def _since(received_at: datetime, lookback: str, record_lookback: str = "12_months") -> datetime:
@@ -194,12 +221,43 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     s = store()
     record = s.get_request(request_id)
     datastores = summaries(extracts)
-    from include.report import files as report_files
+    scope = _scope(s, request_id)
+    since = _since(record.received_at, lookback, record.lookback)
+    report: BuiltReport
+    if scope == SCOPE_CATEGORIES:
+        from include.report import categories
 
-    report = report_files.build(record, _since(record.received_at, lookback, record.lookback), datastores)
-    s.audit(request_id, "report_built", detail={"datastores": len(datastores), "rows": report.row_count})
+        report = categories.build(record, since, datastores, unverified_reason=_unverified_reason(record))
+    else:
+        from include.report import files as report_files
+
+        report = report_files.build(record, since, datastores)
+    s.audit(
+        request_id,
+        "report_built",
+        detail={"datastores": len(datastores), "rows": report.row_count, "scope": scope},
+    )
     _flag_uncategorised(record, datastores)
     return report.to_dict()
+
+
+def _unverified_reason(record: RequestRecord) -> str:
+    """§7024: why a specific-pieces request is answered with categories (empty when categories were asked for)."""
+    if record.request_type != SPECIFIC_PIECES:
+        return ""
+    from include.verification.service import level_of
+
+    level = level_of(record)
+    if level.capped:  # §7061: the account login did not match the account held for this email
+        return "the account you were signed in to when making the request is not the one we hold for your email"
+    t = level.thresholds
+    needed = f"{t.specific_points} matching pieces of information"
+    if t.specific_needs_declaration:
+        needed += " and a signed declaration"
+    have = f"{level.points} of the pieces of information you gave matched our records"
+    if not level.declaration:
+        have += ", and no signed declaration was given"
+    return f"the law requires {needed}; {have}"
 
 
 def _flag_uncategorised(record: RequestRecord, datastores: tuple[ExtractSummary, ...]) -> None:
@@ -220,6 +278,44 @@ def _flag_uncategorised(record: RequestRecord, datastores: tuple[ExtractSummary,
 def send_report(request_id: str, report: dict[str, Any]) -> str:
     s = store()
     record = s.get_request(request_id)
+    sent = _send_answer(s, record, report)
+    agent = record.identifiers.agent
+    if agent is not None:  # §7063: the answer went to the consumer; the agent is told it was sent
+        from include.mail.message import Email
+        from include.templating import env
+        from include.verification.agents import AGENT_NOTICE
+
+        html = env.get_template("agent_notice.html.j2").render(
+            name=record.name, agent_name=agent.name, request_id=request_id
+        )
+        notice = Email(subject="The CCPA request you made has been answered", html=html)
+        send_once(s, request_id, AGENT_NOTICE, agent.email, notice)
+    return sent
+
+
+def _send_answer(s: ComplianceStore, record: RequestRecord, report: dict[str, Any]) -> str:
+    """The answer to the consumer: through the account channel, as the categories page, or the full report."""
+    request_id = record.request_id
+    decision = s.get_decision(request_id)
+    from include.verification.account import delivery_url
+
+    url = delivery_url(record, decision.basis if decision else None)
+    if url:
+        # §7061: verified by the account login and the intake gave the account's secure channel: the email carries
+        # a notice and that link; the data (the attachments) is withheld from email.
+        from include.mail.notices import render_account_delivery
+
+        s.audit(request_id, "report_via_account_channel", detail={"attachments_withheld": True})
+        notice = render_account_delivery(name=record.name, request_id=request_id, url=url, language=record.language)
+        return send_once(s, request_id, REPORT, record.email, notice)
+    if decision is not None and decision.scope == SCOPE_CATEGORIES:
+        # §7062(b), §7024: the categories answer is its own page (with the reason when specific pieces could not be
+        # verified); no attachments, no values.
+        from include.mail.message import Email
+
+        built = BuiltReport.from_dict(report)
+        page = storage.resolve(built.html).read_text(encoding="utf-8")
+        return send_once(s, request_id, REPORT, record.email, Email(subject=built.subject, html=page))
     from include.report import files as report_files
 
     email, attachments, link = report_files.email_for(record, report)
@@ -249,7 +345,21 @@ def send_acknowledgement(request_id: str) -> str:
         language=record.language,
         status_url=_status_url(record),
     )
-    return send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
+    sent = send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
+    agent = record.identifiers.agent
+    if agent is not None:  # §7063: ask the consumer, at their own address, whether they gave the agent permission
+        from include.mail.message import Email
+        from include.templating import env
+        from include.verification.agents import CONFIRMATION_EMAIL
+        from include.verification.links import make_agent_link
+
+        link = make_agent_link(request_id, record.due_at)
+        html = env.get_template("agent_confirmation.html.j2").render(
+            name=record.name, agent_name=agent.name, link=link, request_id=request_id
+        )
+        confirm = Email(subject="Did you ask someone to make a CCPA request for you?", html=html)
+        send_once(s, request_id, CONFIRMATION_EMAIL, record.email, confirm)
+    return sent
 
 
 def _status_url(record: RequestRecord) -> str | None:
@@ -439,12 +549,15 @@ def close_review_prompt(request_id: str, run_url: str | None = None) -> str:
     if decision is None:
         raise RuntimeError(f"request {request_id} has no decision: nothing to close")
     outcome = ":white_check_mark: report sent" if decision.action == APPROVE else ":x: rejection sent"
+    if decision.action == APPROVE and decision.scope == SCOPE_CATEGORIES:
+        outcome = ":white_check_mark: categories report sent (no values)"
     text, blocks = outcome_prompt(
         record,
         action=decision.action,
         decided_by=decision.decided_by,
         outcome=outcome,
         run_url=run_url,
+        scope=decision.scope,
         approvers=[a.approver for a in s.approvals(request_id)],
     )
     # The record closes first, whatever Slack does: the answer was sent (this task runs after it).

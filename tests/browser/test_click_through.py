@@ -11,7 +11,6 @@ import re
 import smtplib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ from slack_sdk import WebClient
 from devtools.standins.mail_sink import MailSink
 from devtools.standins.slack_emulator import SlackEmulator
 from devtools.standins.wsgi_thread import ServedApp
-from include.request import AccessRequest
 from include.slack.blocks import review_prompt, thread_notice
+from tests.factories import register_verified, verified_request
 
 pytestmark = pytest.mark.browser
 
@@ -42,9 +41,8 @@ class World:
 
     def prompt(self, name: str = "Jane Doe", email: str = "jane@example.com") -> tuple[str, str]:
         """Register a request and post its review prompt as the DAG does; returns (request_id, ts)."""
-        record = self.store.register_request(
-            "manual__browser", AccessRequest(name, email, "https://x.example/id"), datetime.now(UTC)
-        )
+        # Verified for specific pieces (3 matching points and a declaration): the prompt offers Approve.
+        record = register_verified(self.store, "manual__browser", verified_request(name, email))
         text, blocks = review_prompt(self.store.get_request(record.request_id))
         posted = self.web.chat_postMessage(channel="#privacy", text=text, blocks=blocks)
         self.store.set_review_prompt(record.request_id, posted["channel"], posted["ts"])

@@ -99,11 +99,29 @@ def test_params_refuse_a_malformed_request_before_a_run_exists(dag):
     params = DagSerialization.from_dict(DagSerialization.to_dict(dag)).params
     good = {"name": "Jane Doe", "email": "jane@example.com", "photo_id_url": "https://x.example/id", "channel": "email"}
     assert params.deep_merge(good).validate()["lookback"] == "12_months"
+    assert params.deep_merge(good).validate()["request_type"] == "specific_pieces"
+    # The photo ID is optional; the identifiers and the declaration are accepted when well formed.
+    # (main's default since issue 20: the empty string)
+    no_photo = {"name": "Jane Doe", "email": "jane@example.com", "channel": "email"}  # channel: required (§7101)
+    assert params.deep_merge(no_photo).validate()["photo_id_url"] == ""
+    full = {
+        **good,
+        "request_type": "categories",
+        "phone": "+1 (415) 555-1000",
+        "postal_address": "100 Market St",
+        "account_id": "A-1",
+        "declaration": {"signed_at": "2026-01-01T00:00:00Z", "signer_name": "Jane Doe", "statement_version": "2026-01"},
+    }
+    assert params.deep_merge(full).validate()["phone"] == "+1 (415) 555-1000"
     for bad in (
         {"email": "not-an-email"},
         {"name": "   "},
         {"photo_id_url": "javascript:alert(1)"},
         {"lookback": "forever"},
+        {"request_type": "everything"},
+        {"phone": "call me maybe"},
+        {"declaration": {"signed_at": "2026-01-01T00:00:00Z"}},
+        {"declaration": {"signed_at": "2026-01-01T00:00:00Z", "signer_name": "J", "statement_version": "1", "x": 1}},
         {"channel": "carrier_pigeon"},
         {"received_at": "yesterday"},
         {"received_at": "2026-01-05T18:00:00"},  # no UTC offset: which day was it in California?

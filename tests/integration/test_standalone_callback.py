@@ -8,14 +8,13 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 
 import pytest
 import requests
 
 from devtools.standins.slack_emulator import SlackEmulator
-from include.request import AccessRequest
 from tests.conftest import ROOT
+from tests.factories import register_verified
 
 pytestmark = pytest.mark.integration
 
@@ -42,9 +41,7 @@ SERVERS = {
 
 @pytest.mark.parametrize("server_kind", sorted(SERVERS))
 def test_the_callback_runs_on_its_own(compliance_store, tmp_path, server_kind):
-    request_id = compliance_store.register_request(
-        "manual__standalone", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), datetime.now(UTC)
-    ).request_id
+    request_id = register_verified(compliance_store, "manual__standalone").request_id
     port = _free_port()
     env = {
         **os.environ,

@@ -13,11 +13,19 @@ import pytest
 
 from devtools.demo_data import DEMO_PERSON
 from include import clock
+from tests.factories import declaration_for
 from tests.integration.conftest import APPROVER, FROM_EMAIL
 
 pytestmark = pytest.mark.integration
 
-REQUEST = {**DEMO_PERSON, "photo_id_url": "https://intake.example.com/ids/jane.png", "channel": "web_form"}
+# Three matching points (email, name, phone) and a signed declaration: verified for specific pieces (§7062(c)).
+REQUEST = {
+    **DEMO_PERSON,
+    "photo_id_url": "https://intake.example.com/ids/jane.png",
+    "phone": "+1 (415) 555-1000",
+    "declaration": declaration_for(DEMO_PERSON["name"]),
+    "channel": "web_form",
+}
 
 
 def _xcoms(dag_run) -> list:
@@ -128,7 +136,8 @@ def test_rejected_request_gets_a_polite_rejection_and_no_data(stack, run_dag):
 
 
 def test_person_with_no_data_is_told_we_hold_none(stack, run_dag):
-    officer = stack.click_when_posted("ccpa_approve")
+    # Nothing is held: no data point can match, and the answer that discloses nothing is the categories one.
+    officer = stack.click_when_posted("ccpa_approve_categories")
     dag_run = run_dag({"name": "Nobody Known", "email": "nobody@example.com", "photo_id_url": "https://x.example/id"})
     officer.join(5)
 
@@ -275,6 +284,7 @@ def test_uncategorised_columns_are_flagged_and_lookback_all_reaches_2022(stack, 
         "  - name: crm\n    conn_id: ccpa_crm_db\n    queries:\n"
         "      - name: profile\n        sql: SELECT name, phone FROM crm_users WHERE email = :email\n"
         "        categories: {name: identifiers}\n"
+        "        identifies: {name: name, phone: phone}\n"  # three points for REQUEST: the full report
         "  - name: orders\n    conn_id: ccpa_orders_db\n    queries:\n"
         "      - name: orders\n"
         "        sql: SELECT order_ref FROM orders WHERE email = :email AND ordered_at >= :since\n"
@@ -301,7 +311,8 @@ def test_uncategorised_columns_are_flagged_and_lookback_all_reaches_2022(stack, 
 def test_an_email_full_of_sql_metacharacters_is_just_an_email(stack, run_dag):
     tricky = "o'brien+x\"--@example.com"
     officer = stack.click_when_posted("ccpa_approve")
-    dag_run = run_dag({"name": "Pat O'Brien", "email": tricky, "photo_id_url": "https://x.example/id"})
+    conf = {"name": "Pat O'Brien", "email": tricky, "photo_id_url": "https://x.example/id", "phone": "415 555 0199"}
+    dag_run = run_dag({**conf, "declaration": declaration_for("Pat O'Brien")})
     officer.join(5)
 
     assert dag_run.state == "success"

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from include.request import AccessRequest
+from tests.factories import register_verified
 
 SECRET = "plugin-test-secret"
 
@@ -35,9 +34,7 @@ def test_plugin_is_registered_through_fastapi_apps():
 
 
 def test_api_server_routes_signed_slack_callbacks_to_the_flask_app(api_client, compliance_store):
-    request_id = compliance_store.register_request(
-        "manual__plugin", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), datetime.now(UTC)
-    ).request_id
+    request_id = register_verified(compliance_store, "manual__plugin").request_id
     body = urlencode(
         {
             "payload": json.dumps(

@@ -56,6 +56,33 @@ def test_python_sources_are_validated_like_yaml(tmp_path):
         load_registry(write_registry(tmp_path, ENTRY + "python_sources: [include.request]\n"))
 
 
+def test_identifies_marks_columns_and_is_validated(tmp_path):
+    from include.datastores.registry import RegistryError, load_registry
+    from tests.factories import write_registry
+
+    base = ENTRY.replace(
+        "categories: {name: identifiers}", "categories: {name: identifiers}\n        identifies: {name: name}"
+    )
+    query = load_registry(write_registry(tmp_path, base)).datastores[0].queries[0]
+    assert query.identifies == {"name": "name"} and query.identifying_columns() == {"name": "name"}
+    bad = ENTRY.replace(
+        "categories: {name: identifiers}", "categories: {name: identifiers}\n        identifies: {name: ssn}"
+    )
+    with pytest.raises(RegistryError, match="field 'identifies' maps 'name' to 'ssn'"):
+        load_registry(write_registry(tmp_path, bad))
+
+
+def test_a_registry_without_identifies_still_identifies_by_email_and_name(tmp_path):
+    from include.datastores.registry import load_registry
+    from tests.factories import write_registry
+
+    old = ENTRY.replace("SELECT name FROM", "SELECT name, email FROM").replace(
+        "categories: {name: identifiers}", "categories: {name: identifiers, email: identifiers}"
+    )
+    query = load_registry(write_registry(tmp_path, old)).datastores[0].queries[0]
+    assert query.identifying_columns() == {"name": "name", "email": "email"}
+
+
 LICENCE = ENTRY.replace("SELECT name FROM", "SELECT name, drivers_license FROM").replace(
     "categories: {name: identifiers}", "categories: {name: identifiers, drivers_license: identifiers}"
 )

@@ -16,6 +16,7 @@ from slack_sdk.signature import SignatureVerifier
 from devtools.standins.slack_emulator import SlackEmulator
 from include.request import AccessRequest
 from include.slack.callback import create_app
+from tests.factories import register_verified
 
 SECRET = "unit-test-signing-secret"
 APPROVER = "U0APPROVER"
@@ -29,10 +30,8 @@ class StaticSettings:
 
 @pytest.fixture
 def request_id(compliance_store):
-    record = compliance_store.register_request(
-        "manual__unit", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), datetime.now(UTC)
-    )
-    return record.request_id
+    # Verified for specific pieces (3 matching points and a declaration), so that Approve may approve everything.
+    return register_verified(compliance_store, "manual__unit").request_id
 
 
 @pytest.fixture
@@ -490,6 +489,67 @@ def test_signed_payloads_from_another_workspace_or_app_are_refused_when_configur
     assert compliance_store.get_decision(request_id).action == "approve"
 
 
+# -- verification levels (§7062): the callback, not the button, decides what may be approved -----------------------
+
+
+def test_7062_a_full_approval_of_a_two_point_request_is_refused_and_nothing_is_recorded(client, compliance_store):
+    from tests.factories import register_verified, verified_request
+
+    two_points = register_verified(
+        compliance_store, "manual__two_points", verified_request(email="two@example.com"), matched=("email", "name")
+    ).request_id
+    response = post(client, payload(two_points, "ccpa_approve"))
+    assert response.status_code == 200
+    assert compliance_store.get_decision(two_points) is None
+    assert compliance_store.get_request(two_points).status == "received"
+    [refused] = [e for e in compliance_store.audit_trail(two_points) if e["event"] == "approval_refused_verification"]
+    assert refused["detail"] == {"asked": "full", "allowed": "categories", "points": 2}
+
+    # The approval the level allows is recorded with its scope.
+    assert post(client, payload(two_points, "ccpa_approve_categories")).status_code == 200
+    decision = compliance_store.get_decision(two_points)
+    assert (decision.action, decision.scope) == ("approve", "categories")
+
+
+def test_7062c_without_a_declaration_three_points_approve_categories_only(client, compliance_store):
+    from include.request import AccessRequest
+    from tests.factories import register_verified
+
+    undeclared = AccessRequest.from_conf({"name": "Jane Doe", "email": "nodecl@example.com", "phone": "4155551000"})
+    request_id = register_verified(compliance_store, "manual__nodecl", undeclared).request_id
+    post(client, payload(request_id, "ccpa_approve"))
+    assert compliance_store.get_decision(request_id) is None
+
+
+def test_7062b_one_point_allows_no_approval_at_all(client, compliance_store):
+    from tests.factories import register_verified, verified_request
+
+    request_id = register_verified(
+        compliance_store, "manual__one", verified_request(email="one@example.com"), matched=("email",)
+    ).request_id
+    for action in ("ccpa_approve", "ccpa_approve_categories"):
+        post(client, payload(request_id, action))
+    assert compliance_store.get_decision(request_id) is None
+
+
+def test_a_full_approval_records_the_full_scope(client, compliance_store, request_id):
+    post(client, payload(request_id))
+    assert compliance_store.get_decision(request_id).scope == "full"
+
+
+def test_a_categories_request_is_approved_at_the_categories_scope_only(client, compliance_store):
+    from include.request import AccessRequest
+    from tests.factories import declaration_for, register_verified
+
+    conf = {"name": "Jane Doe", "email": "cat@example.com", "request_type": "categories"}
+    request = AccessRequest.from_conf({**conf, "declaration": declaration_for("Jane Doe")})
+    request_id = register_verified(compliance_store, "manual__cat", request).request_id
+    post(client, payload(request_id, "ccpa_approve"))  # more than was asked for
+    assert compliance_store.get_decision(request_id) is None
+    post(client, payload(request_id, "ccpa_approve_categories"))
+    assert compliance_store.get_decision(request_id).scope == "categories"
+
+
 # -- two-person approval ------------------------------------------------------------------------------------------
 
 SECOND = "U0SECOND"
@@ -499,13 +559,16 @@ SECOND = "U0SECOND"
 def two_person(compliance_store, slack):
     """A request registered while ccpa_required_approvals was 2, its prompt posted, two approvers configured."""
     from include.slack.blocks import review_prompt
+    from tests.factories import points_json, verified_request
 
     record = compliance_store.register_request(
-        "manual__two",
-        AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"),
-        datetime.now(UTC),
-        required_approvals=2,
+        "manual__two", verified_request(), datetime.now(UTC), required_approvals=2
     )
+    # Verified for specific pieces (issue 16: an approval the level does not allow is refused).
+    compliance_store.set_identity_evidence(
+        record.request_id, "email found in 1 of 1 datastores (crm)", points_json(("email", "name", "phone"))
+    )
+    record = compliance_store.get_request(record.request_id)
     text, blocks = review_prompt(record)
     posted = WebClient(token="xoxb-test", base_url=slack.api_url).chat_postMessage(
         channel="#privacy", text=text, blocks=blocks
@@ -590,3 +653,31 @@ def test_twenty_concurrent_clicks_from_two_officers_give_one_approval_decision(
     assert [a.approver for a in compliance_store.approvals(request_id)] in ([APPROVER, SECOND], [SECOND, APPROVER])
     events = [e["event"] for e in compliance_store.audit_trail(request_id)]
     assert events.count("decision_recorded") == 1 and events.count("approval_recorded") == 2
+
+
+def test_7063_only_a_power_of_attorney_lets_an_officer_skip_the_consumer_confirmation(client, compliance_store):
+    from include.request import AccessRequest
+    from include.verification import agents
+    from tests.factories import declaration_for, register_verified
+
+    def agent_request(run_id: str, email: str, kind: str) -> str:
+        conf = {"name": "Jane Doe", "email": email, "phone": "4155551000", "declaration": declaration_for("Jane Doe")}
+        agent = {
+            "name": "Alex",
+            "email": "alex@x.example",
+            "permission": {"kind": kind, "document_url": "https://x.example/d"},
+        }
+        return register_verified(compliance_store, run_id, AccessRequest.from_conf({**conf, "agent": agent})).request_id
+
+    signed = agent_request("manual__agent_signed", "a1@example.com", "signed_permission")
+    poa = agent_request("manual__agent_poa", "a2@example.com", "power_of_attorney")
+    for request_id in (signed, poa):
+        post(client, payload(request_id, "ccpa_skip_agent_confirmation"))
+    assert agents.state(compliance_store, compliance_store.get_request(signed)) == "waiting"
+    assert agents.state(compliance_store, compliance_store.get_request(poa)) == "skipped"
+    [skipped] = [e for e in compliance_store.audit_trail(poa) if e["event"] == "agent_confirmation_skipped"]
+    assert skipped["actor"] == APPROVER
+    post(client, payload(signed))
+    post(client, payload(poa))
+    assert compliance_store.get_decision(signed) is None
+    assert compliance_store.get_decision(poa).scope == "full"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import pytest
 from slack_sdk import WebClient
@@ -14,7 +13,6 @@ from slack_sdk.errors import SlackApiError
 
 from devtools.standins.slack_emulator import SlackEmulator
 from include.config import ConfigurationError
-from include.request import AccessRequest
 from include.slack.blocks import review_prompt
 from include.slack.socket_mode import SocketModeService, app_token_and_base_url
 
@@ -52,9 +50,10 @@ def service(slack, compliance_store):
 
 @pytest.fixture
 def prompt(slack, compliance_store):
-    record = compliance_store.register_request(
-        "manual__socket", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), datetime.now(UTC)
-    )
+    from tests.factories import register_verified
+
+    # A request verified for specific pieces (3 points + declaration, §7062(c)): Approve is offered and allowed.
+    record = register_verified(compliance_store, "manual__socket")
     text, blocks = review_prompt(record)
     posted = WebClient(token="xoxb-test", base_url=slack.api_url).chat_postMessage(
         channel="#privacy", text=text, blocks=blocks

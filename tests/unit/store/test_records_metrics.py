@@ -52,6 +52,7 @@ def make(
     rows: int = 12,
     extended: bool = False,
     linked_to: str | None = None,
+    basis: str | None = None,
 ) -> Made:
     """One request through the workflow's steps, each at its own (frozen) time."""
     request = _person(key)
@@ -82,7 +83,9 @@ def make(
             due_at=(record.due_at + timedelta(days=45)).replace(tzinfo=None),
         )
     if decide:
-        store.record_decision(request_id, decide, "U0OFFICER", reason=reason, decided_at=received + timedelta(days=1))
+        store.record_decision(
+            request_id, decide, "U0OFFICER", reason=reason, decided_at=received + timedelta(days=1), basis=basis
+        )
     if sent_after is not None:
         kind = REPORT if decide == "approve" else REJECTION
         with time_machine.travel(received + sent_after, tick=False):
@@ -99,7 +102,14 @@ def year_2026(compliance_store):
     s = compliance_store
     day = timedelta(days=1)
     made = {
-        "complied": make(s, "alice", datetime(2026, 2, 1, 10, tzinfo=UTC), decide="approve", sent_after=12.5 * day),
+        "complied": make(
+            s,
+            "alice",
+            datetime(2026, 2, 1, 10, tzinfo=UTC),
+            decide="approve",
+            sent_after=12.5 * day,
+            basis="account_login",
+        ),
         "no_data": make(
             s,
             "bob",
@@ -108,6 +118,7 @@ def year_2026(compliance_store):
             decide="approve",
             sent_after=3 * day,
             rows=0,
+            basis="categories_only",
         ),
         "denied": make(
             s,
@@ -118,11 +129,17 @@ def year_2026(compliance_store):
             sent_after=20.25 * day,
         ),
         "extended": make(
-            s, "dan", datetime(2026, 5, 1, tzinfo=UTC), decide="approve", sent_after=60 * day, extended=True
+            s,
+            "dan",
+            datetime(2026, 5, 1, tzinfo=UTC),
+            decide="approve",
+            sent_after=60 * day,
+            extended=True,
+            basis="data_points_declaration",
         ),
         "late": make(s, "erin", datetime(2026, 6, 1, tzinfo=UTC), decide="approve", sent_after=50 * day),
         "overdue": make(s, "frank", datetime(2026, 10, 1, tzinfo=UTC)),
-        "open": make(s, "grace", datetime(2026, 12, 20, tzinfo=UTC), decide="approve"),
+        "open": make(s, "grace", datetime(2026, 12, 20, tzinfo=UTC), decide="approve", basis="account_login"),
         # Other years: the last microsecond of 2025 and the first of 2027.
         "before": make(
             s, "heidi", datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), decide="approve", sent_after=2 * day
@@ -170,6 +187,44 @@ def test_records_give_each_outcome_and_days_to_respond(year_2026):
     assert extended.extended and extended.deadline == datetime(2026, 7, 29, 6, 59, 59, 999999, tzinfo=UTC)
     assert by_id[made["late"].request_id].deadline == datetime(2026, 7, 15, 6, 59, 59, 999999, tzinfo=UTC)
     assert by_id[made["linked"].request_id].linked_to == made["open"].request_id
+
+
+def test_7101_the_record_keeps_the_verification_basis_of_every_answer(year_2026):
+    store, made = year_2026
+    out = io.StringIO()
+    records.export_records_csv(store, *records.year_bounds(2026), out, now=NOW)
+    rows = {r["request_id"]: r for r in csv.DictReader(io.StringIO(out.getvalue()))}
+    assert records.CSV_FIELDS[-1] == "verification_basis"  # a new column at the end: readers of the old CSV go on
+
+    def basis(name):
+        return rows[made[name].request_id]["verification_basis"]
+
+    assert basis("complied") == "account_login"
+    assert basis("no_data") == "categories_only"
+    assert basis("extended") == "data_points_declaration"
+    assert basis("late") == ""  # approved before bases were recorded
+    assert basis("denied") == "" and basis("overdue") == ""
+    assert basis("open") == ""  # approved by account login, but nothing sent yet: not an answer
+
+
+def test_7101_an_unknown_verification_basis_is_refused(compliance_store):
+    request_id = compliance_store.register_request("manual__x", _person("x"), NOW).request_id
+    with pytest.raises(ValueError, match="verification basis"):
+        compliance_store.record_decision(request_id, "approve", "U0OFFICER", basis="a hunch")
+    assert compliance_store.get_decision(request_id) is None
+
+
+def test_7102_metrics_count_answers_by_verification_basis(year_2026):
+    store, _ = year_2026
+    m = metrics_mod.yearly_metrics(store, 2026, now=NOW)
+    assert dict(m.by_basis) == {
+        "account_login": 1,
+        "data_points_declaration": 1,
+        "power_of_attorney": 0,
+        "categories_only": 1,
+        "unrecorded": 1,
+    }
+    assert sum(count for _, count in m.by_basis) == m.complied
 
 
 def test_open_request_becomes_overdue_after_its_deadline(year_2026):
@@ -330,6 +385,11 @@ def test_metrics_cli_writes_csv_and_png(year_2026, tmp_path, capsys):
         "median_days": "20.3",
         "mean_days": "29.2",
         "linked_duplicates": "1",
+        "complied_account_login": "1",
+        "complied_data_points_declaration": "1",
+        "complied_power_of_attorney": "0",
+        "complied_categories_only": "1",
+        "complied_unrecorded": "1",
         "as_of": "2027-01-20",
     }
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,14 +1,20 @@
 """validate_request on the real MariaDB store: receipt, channel, invalid confs, duplicates, the requester's
-language and a request without a photo ID."""
+language and a request without a photo ID; send_report's delivery through the account channel (§7061)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from devtools.standins.mail_sink import MailSink
+from include.request import AccessRequest, Account, Declaration, Identifiers
+from include.store.schema import BASIS_ACCOUNT_LOGIN, BASIS_DATA_POINTS_DECLARATION
 from include.tasks import access_request as workflow
+from include.verification.account import delivery_url
+from tests.conftest import use_smtp
 
 ENTERED = datetime(2026, 1, 8, 17, 0, tzinfo=UTC)
 CONF = {"name": "Jane Doe", "email": "jane@example.com", "photo_id_url": "https://x.example/id", "channel": "email"}
@@ -92,3 +98,76 @@ def test_a_request_without_a_photo_id_is_registered(compliance_store):
 
     _text, blocks = review_prompt(record)
     assert "none provided" in str(blocks) and "open the photo ID" not in str(blocks)
+
+
+# -- §7061: delivery through the account channel (issue 17) --
+
+RECEIVED = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+CENTRE = "https://shop.example.com/account/messages/privacy-123"
+
+
+@pytest.fixture
+def sink(tmp_path, monkeypatch):
+    with MailSink(tmp_path / "mail") as sink:
+        use_smtp(monkeypatch, sink.port)
+        monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", "privacy@example.com")
+        yield sink
+
+
+def _logged_in(store, delivery: str | None = CENTRE):
+    account = Account("ACC-1001", RECEIVED - timedelta(minutes=3), "mfa", delivery)
+    request = AccessRequest("Jane Doe", "jane.doe@example.com", account=account)
+    return store.register_request("manual__account", request, RECEIVED)
+
+
+def test_7061_a_report_verified_by_login_goes_through_the_account_channel_not_email(sink, compliance_store):
+    from include.tasks import access_request as workflow
+
+    record = _logged_in(compliance_store)
+    compliance_store.record_decision(record.request_id, "approve", "U0OFFICER", scope="full", basis="account_login")
+    # The report itself is never read: nothing of it may go into the email.
+    workflow.send_report(record.request_id, {"html": "file:///nonexistent/report.html", "files": []})
+    [mail] = sink.wait_for(1)
+    assert mail.message["Subject"] == "Your CCPA access request: your answer is in your account"
+    assert not [part for part in mail.message.walk() if part.get_filename()], "attachments are withheld"
+    body = mail.message.get_body(("html",)).get_content()
+    assert CENTRE in body and "none of your personal information" in body
+    events = [e["event"] for e in compliance_store.audit_trail(record.request_id)]
+    assert "report_via_account_channel" in events and "email_sent" in events
+
+
+def test_7061_the_account_channel_only_when_the_approval_rests_on_the_login(compliance_store):
+    record = _logged_in(compliance_store)
+    assert delivery_url(record, BASIS_ACCOUNT_LOGIN) == CENTRE
+    assert delivery_url(record, BASIS_DATA_POINTS_DECLARATION) is None  # a stale login verified by data points
+    assert delivery_url(_logged_in_without_channel(compliance_store), BASIS_ACCOUNT_LOGIN) is None
+
+
+def _logged_in_without_channel(store):
+    account = Account("ACC-1001", RECEIVED - timedelta(minutes=3), "mfa")
+    return store.register_request(
+        "manual__nochannel", AccessRequest("Jane Doe", "j@example.com", account=account), RECEIVED
+    )
+
+
+def test_7061_7024_a_categories_answer_held_down_by_a_mismatched_login_says_so(compliance_store):
+    from dataclasses import replace
+
+    from include.datastores.identity import StoreMatch
+    from include.tasks.access_request import _unverified_reason
+    from include.verification.account import AccountCheck, AccountStatus
+
+    three = StoreMatch("crm", True, True, ("email", "name", "phone"))
+    record = replace(
+        _logged_in(compliance_store),
+        identifiers=Identifiers(declaration=Declaration(RECEIVED, "Jane Doe", "2026-01")),
+        verification=json.dumps({"given": ["email", "name", "phone"], "stores": [three.to_dict()]}),
+    )
+    assert _unverified_reason(record) == (
+        "the law requires 3 matching pieces of information and a signed declaration; "
+        "3 of the pieces of information you gave matched our records"
+    )
+    mismatch = AccountCheck(AccountStatus.MISMATCH, "mfa", 180, 30, ("accounts",))
+    assert _unverified_reason(replace(record, account_check=mismatch.to_json())) == (
+        "the account you were signed in to when making the request is not the one we hold for your email"
+    )

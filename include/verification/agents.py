@@ -1,0 +1,47 @@
+"""Authorised agents (11 CCR §7063): the consumer confirms directly that they gave the agent permission.
+
+Until the consumer confirms (a signed link emailed to the consumer's own address), no approval is accepted. With a
+power of attorney the officer may skip the confirmation from the prompt; that is recorded with who skipped it. The
+answer always goes to the consumer; the agent receives a notice that it was sent.
+"""
+
+from __future__ import annotations
+
+from include.store import ComplianceStore, RequestRecord
+
+CONFIRMED = "agent_confirmed"
+DENIED = "agent_denied"
+CONFIRMATION_EMAIL = "agent_confirmation"
+AGENT_NOTICE = "agent_notice"
+
+
+def state(store: ComplianceStore, record: RequestRecord) -> str:
+    """``none`` (no agent), ``waiting``, ``confirmed`` (by the consumer), ``skipped`` (power of attorney) or
+    ``denied``."""
+    if record.identifiers.agent is None:
+        return "none"
+    done = store.done_kinds(record.request_id)
+    if DENIED in done:
+        return "denied"
+    if CONFIRMED in done:
+        refs = store.once_ref(record.request_id, CONFIRMED)
+        return "skipped" if refs and refs.startswith("poa:") else "confirmed"
+    return "waiting"
+
+
+def may_disclose(store: ComplianceStore, record: RequestRecord) -> bool:
+    return state(store, record) in ("none", "confirmed", "skipped")
+
+
+def describe(store: ComplianceStore, record: RequestRecord) -> str:
+    agent = record.identifiers.agent
+    if agent is None:
+        return ""
+    words = {
+        "waiting": "waiting for the consumer to confirm (emailed to the consumer's address)",
+        "confirmed": "confirmed by the consumer",
+        "skipped": "confirmation skipped: power of attorney (recorded)",
+        "denied": "the consumer said they did not give this permission",
+    }[state(store, record)]
+    kind = agent.permission_kind.replace("_", " ")
+    return f"{agent.name} ({agent.email}) · {kind}: <{agent.document_url}|document> · {words}"
