@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from include import storage
-from include.report.model import BuiltReport, ExtractSummary, ReportContext, no_rows, summaries
+from include.report import files
+from include.report.model import BuiltReport, ExtractSummary, ReportContext, no_rows
 from include.store import RequestRecord
 from include.templating import env
 
@@ -25,15 +26,7 @@ def context_for(
     record: RequestRecord, since: datetime, datastores: Iterable[ExtractSummary | Mapping[str, Any]]
 ) -> ReportContext:
     """The report's context without rows: nothing here can read a value."""
-    return ReportContext(
-        request_id=record.request_id,
-        name=record.name,
-        email=record.email,
-        received_at=record.received_at,
-        since=since,
-        datastores=summaries(datastores),
-        rows=no_rows,
-    )
+    return files.context_for(record, since, datastores, rows=no_rows)
 
 
 def render(context: ReportContext, unverified_reason: str = "") -> str:

@@ -15,7 +15,15 @@ from include.law import MAX_EMAIL_BYTES
 from include.mail.message import Attachment, Email
 from include.report.downloads import make_link, write_zip
 from include.report.html import render_report_chunks, render_summary
-from include.report.model import BuiltReport, DownloadLink, ExtractSummary, ReportContext, ReportFile, summaries
+from include.report.model import (
+    BuiltReport,
+    DownloadLink,
+    ExtractSummary,
+    ReportContext,
+    ReportFile,
+    RowsFor,
+    summaries,
+)
 from include.report.portable import write_csv, write_json
 from include.store import RequestRecord
 
@@ -31,9 +39,13 @@ def _rows(summary: ExtractSummary, query: str) -> Iterable[dict[str, Any]]:
 
 
 def context_for(
-    record: RequestRecord, since: datetime, datastores: Iterable[ExtractSummary | Mapping[str, Any]]
+    record: RequestRecord,
+    since: datetime,
+    datastores: Iterable[ExtractSummary | Mapping[str, Any]],
+    rows: RowsFor = _rows,
 ) -> ReportContext:
-    """The report's context for a request: its rows are read from the extract files in storage."""
+    """The report's context for a request: its rows are read from the extract files in storage (``rows=no_rows``:
+    a context that can read no value)."""
     return ReportContext(
         request_id=record.request_id,
         name=record.name,
@@ -41,7 +53,7 @@ def context_for(
         received_at=record.received_at,
         since=since,
         datastores=summaries(datastores),
-        rows=_rows,
+        rows=rows,
         language=record.language,
     )
 
