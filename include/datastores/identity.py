@@ -47,16 +47,11 @@ class StoreMatch:
         }
 
 
-@dataclass(frozen=True)
-class Evidence:
-    checked: tuple[str, ...]
-    found_in: tuple[str, ...]
-    unreachable: tuple[str, ...]
-    names_on_file: frozenset[str]
-    requested_name: str
-    #: The kinds of data point the requester gave (email and name always), in IDENTIFIES order.
-    given: tuple[str, ...] = ("email", "name")
-    stores: tuple[StoreMatch, ...] = field(default=())
+class _PointsOfStores:
+    """Matching data points summed over the datastores' matches (``stores``): the gathered evidence and the stored
+    record read back count them the same way."""
+
+    stores: tuple[StoreMatch, ...]
 
     @property
     def matched(self) -> tuple[str, ...]:
@@ -67,8 +62,7 @@ class Evidence:
     @property
     def differs(self) -> tuple[str, ...]:
         """Given data points held only with another value: a red flag for the officer, never a match."""
-        matched = set(self.matched)
-        kinds = {k for s in self.stores for k in s.differs} - matched
+        kinds = {k for s in self.stores for k in s.differs} - set(self.matched)
         return tuple(k for k in IDENTIFIES if k in kinds)
 
     @property
@@ -78,6 +72,18 @@ class Evidence:
     @property
     def nothing_held(self) -> bool:
         return _nothing_held(self.stores)
+
+
+@dataclass(frozen=True)
+class Evidence(_PointsOfStores):
+    checked: tuple[str, ...]
+    found_in: tuple[str, ...]
+    unreachable: tuple[str, ...]
+    names_on_file: frozenset[str]
+    requested_name: str
+    #: The kinds of data point the requester gave (email and name always), in IDENTIFIES order.
+    given: tuple[str, ...] = ("email", "name")
+    stores: tuple[StoreMatch, ...] = field(default=())
 
     @property
     def name_status(self) -> str:
@@ -110,29 +116,11 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class PointsRecord:
+class PointsRecord(_PointsOfStores):
     """The stored evidence read back (for the callback and the page): enough to recompute the level."""
 
     given: tuple[str, ...]
     stores: tuple[StoreMatch, ...]
-
-    @property
-    def matched(self) -> tuple[str, ...]:
-        kinds = {k for s in self.stores for k in s.matched}
-        return tuple(k for k in IDENTIFIES if k in kinds)
-
-    @property
-    def differs(self) -> tuple[str, ...]:
-        kinds = {k for s in self.stores for k in s.differs} - set(self.matched)
-        return tuple(k for k in IDENTIFIES if k in kinds)
-
-    @property
-    def points(self) -> int:
-        return len(self.matched)
-
-    @property
-    def nothing_held(self) -> bool:
-        return _nothing_held(self.stores)
 
     @classmethod
     def from_json(cls, text: str | None) -> PointsRecord:
