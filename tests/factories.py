@@ -12,7 +12,10 @@ def write_registry(tmp_path: Path, text: str) -> Path:
     return path
 
 
-ENTRY = """datastores:
+#: One datastore, one query. The business states at the top that it sells or shares nothing (Civ. 1798.115(c)(1)): a
+#: registry must say so, or declare sold_or_shared per category (the registry fails closed without it).
+ENTRY = """sold_or_shared: none
+datastores:
   - name: crm
     conn_id: ccpa_crm_db
     queries:
@@ -79,7 +82,8 @@ ACCOUNTS_ENTRY = """
     description: Customer accounts
     sources: [the consumer, when signing up]
     purposes: [account management]
-    third_parties: []
+    disclosures:
+      identifiers: {sold_or_shared: []}
     queries:
       - name: accounts
         sql: SELECT account_id, email FROM ccpa_accounts WHERE email = :email

@@ -168,6 +168,7 @@ def test_one_extraction_task_per_registered_datastore(tmp_path, monkeypatch):
 
     registry = tmp_path / "datastores.yaml"
     registry.write_text(
+        "sold_or_shared: none\n"  # Civ. 1798.115(c)(1): the registry states it (fails closed without)
         "datastores:\n"
         "  - name: billing\n    conn_id: billing_db\n    queries:\n"
         "      - name: invoices\n        sql: SELECT amount FROM invoices WHERE email = :email\n"

@@ -280,6 +280,7 @@ def test_a_datastore_that_stays_down_fails_loudly_and_sends_nothing(stack, dag_f
 def test_uncategorised_columns_are_flagged_and_lookback_all_reaches_2022(stack, dag_factory, monkeypatch, tmp_path):
     registry = tmp_path / "datastores.yaml"
     registry.write_text(
+        "sold_or_shared: none\n"  # Civ. 1798.115(c)(1): the registry states it (fails closed without)
         "datastores:\n"
         "  - name: crm\n    conn_id: ccpa_crm_db\n    queries:\n"
         "      - name: profile\n        sql: SELECT name, phone FROM crm_users WHERE email = :email\n"

@@ -11,6 +11,7 @@ import pytest
 
 from devtools import i18n as catalogs
 from include import i18n
+from include.disclosure import CategoryDisclosure
 from include.mail import notices
 from include.report.html import render_report
 from include.report.model import CATEGORY_LABELS, DownloadLink
@@ -30,7 +31,12 @@ def _datastores():
             "description": "",
             "sources": ["you"],
             "purposes": [],
-            "third_parties": [],
+            "disclosures": {
+                "identifiers": {"third_parties": [], "service_providers": ["email"], "sold_or_shared": []},
+                "sensitive": {"third_parties": [], "service_providers": [], "sold_or_shared": ["data brokers"]},
+            },
+            "kind": "service_provider",
+            "held_by": "support desk",
             "row_count": len(rows),
             "sections": [
                 {
@@ -78,9 +84,10 @@ def everything_in(language: str) -> dict[str, str]:
             received_at=RECEIVED,
             due_at=DUE,
             categories=[
-                SimpleNamespace(
-                    label=CATEGORY_LABELS["identifiers"], sources=["you"], purposes=["support"], third_parties=[]
-                )
+                CategoryDisclosure(
+                    "identifiers", CATEGORY_LABELS["identifiers"], ["you"], ["support"], [], ["email"], []
+                ),
+                CategoryDisclosure("commercial", CATEGORY_LABELS["commercial"], sold_or_shared=["data brokers"]),
             ],
             **common,
         ),

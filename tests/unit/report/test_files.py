@@ -98,7 +98,7 @@ def test_json_follows_its_schema_and_holds_the_data(report):
     document = json.loads((folder / "report.json").read_text())
     schema = json.loads((ROOT / "include" / "report" / "schema.json").read_text())
     Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(document)
-    assert document["schema_version"] == "1.0"
+    assert document["schema_version"] == "2.0"
     crm = next(d for d in document["datastores"] if d["datastore"] == "crm")
     [profile] = crm["sections"]
     columns = [c["name"] for c in profile["columns"]]
