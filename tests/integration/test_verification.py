@@ -77,6 +77,8 @@ def test_7062_7024_two_points_give_a_categories_only_report_without_values(stack
         "order fulfilment",
         "payment processors",
         "ssn (Customer profiles)",
+        "We have not sold or shared this category of personal information.",  # Civ. 1798.115(c)(1), per category
+        "Sold or shared to: advertising networks",
     ):
         assert expected in html
     # ... and no value at all, not even in the run's storage.
