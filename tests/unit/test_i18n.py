@@ -164,3 +164,11 @@ def test_the_default_language_comes_from_the_variable(monkeypatch, value, expect
     assert i18n.language_or_default(value or None) == expected
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_DEFAULT_LANGUAGE", "klingon")
     assert i18n.language_or_default(None) == "en"
+
+
+def test_1798_115_not_sold_or_shared_is_stated_in_the_requesters_language():
+    spanish = everything_in("es")
+    for key in ("report", "expiry"):
+        assert "No hemos vendido ni compartido esta categoría de información personal." in spanish[key], key
+        assert "Vendida o compartida a: data brokers" in spanish[key], key
+    assert "la guarda para nosotros un proveedor de servicios: support desk" in spanish["report"]
