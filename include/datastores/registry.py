@@ -293,11 +293,12 @@ def _log_deprecation(path: Path, store: Datastore) -> None:
         return
     _deprecation_logged.add((str(path), store.name))
     log.warning(
-        "%s: datastore '%s': the per-datastore field 'third_parties' is deprecated; it is applied to every category "
-        "of the datastore (%s). Declare third parties per category under 'disclosures' instead "
-        "(docs/adding-a-datastore.md).",
+        "%s: datastore '%s' declares no per-category 'disclosures' (the per-datastore field 'third_parties' is "
+        "deprecated): its third parties [%s] are applied to every category it holds (%s). Declare who receives each "
+        "category under 'disclosures' instead (docs/adding-a-datastore.md).",
         path,
         store.name,
+        ", ".join(store.legacy_third_parties),
         ", ".join(store.categories()) or "none",
     )
 
@@ -340,7 +341,9 @@ def _datastore(path: Path, index: int, entry: Any) -> Datastore:
     if len({q.name for q in parsed}) != len(parsed):
         raise RegistryError(f"{where}: query names must be unique")
     kind, held_by = parse_kind(where, entry.get("kind"), entry.get("held_by"))
-    legacy = _strings(where, entry, "third_parties") if "third_parties" in entry else None
+    legacy = legacy_form(
+        _strings(where, entry, "third_parties") if "third_parties" in entry else None, entry.get("disclosures")
+    )
     return Datastore(
         name=name,
         conn_id=conn_id,
@@ -353,6 +356,14 @@ def _datastore(path: Path, index: int, entry: Any) -> Datastore:
         held_by=held_by,
         legacy_third_parties=legacy,
     )
+
+
+def legacy_form(third_parties: tuple[str, ...] | None, disclosures: Any) -> tuple[str, ...] | None:
+    """The per-datastore third parties of an entry written before ``disclosures`` (``()`` when it lists none), or None
+    for an entry declaring its recipients per category."""
+    if third_parties is not None:
+        return third_parties
+    return () if disclosures is None else None
 
 
 def parse_kind(where: str, kind: Any, held_by: Any) -> tuple[str, str]:

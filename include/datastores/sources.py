@@ -17,6 +17,7 @@ from include.datastores.registry import (
     RegistryError,
     RowSource,
     checked_name,
+    legacy_form,
     parse_disclosures,
     parse_kind,
     parse_query,
@@ -60,7 +61,7 @@ def personal_data_source(
         }
         query_name = function.__name__.lower() if NAME_PATTERN.match(function.__name__.lower()) else name
         query = parse_query(where, 0, {**entry, "name": query_name}, python=True)
-        legacy = None if third_parties is None else tuple(third_parties)
+        legacy = legacy_form(None if third_parties is None else tuple(third_parties), disclosures)
         store_kind, store_held_by = parse_kind(where, kind, held_by)
         store = Datastore(
             name=checked_name(where, name),

@@ -276,6 +276,15 @@ def test_1798_110_the_old_per_datastore_third_parties_still_works_with_one_depre
     [record] = [r for r in caplog.records if "deprecated" in r.getMessage()]
     assert str(path) in record.getMessage() and "'orders'" in record.getMessage()
     assert "'disclosures'" in record.getMessage()
+    # An entry written before either field (no third parties listed) is the old form too: told once as well.
+    (tmp_path / "bare").mkdir()
+    bare = write_registry(tmp_path / "bare", ENTRY)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="include.datastores.registry"):
+        assert load_registry(bare).get("crm").recipients("identifiers").third_parties == ()
+        load_registry(bare)
+    [record] = [r for r in caplog.records if "deprecated" in r.getMessage()]
+    assert str(bare) in record.getMessage() and "'crm'" in record.getMessage()
 
 
 def test_1798_140_service_provider_datastore_kind(tmp_path):
