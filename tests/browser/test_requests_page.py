@@ -16,17 +16,18 @@ import pytest
 import requests
 
 from include.request import AccessRequest
+from tests.factories import points_json, register_verified, verified_request
 
 pytestmark = pytest.mark.browser
 
 PEOPLE = [
-    # (key, name, email, days since received, what happened)
-    ("maria", "María José Álvarez", "maria.alvarez@example.com", 41, "awaiting"),
-    ("tom", "Tom O'Connor", "tom.oconnor@example.net", 47, "awaiting"),
-    ("aiko", "Aiko Tanaka", "aiko.tanaka@example.org", 30, "extended"),
-    ("sam", "Sam Patel", "sam.patel@example.com", 6, "pending"),
-    ("lee", "Lee Chen", "lee.chen@example.com", 12, "failed"),
-    ("ana", "Ana Souza", "ana.souza@example.com", 2, "awaiting"),
+    # (key, name, email, days since received, what happened, data points matched)
+    ("maria", "María José Álvarez", "maria.alvarez@example.com", 41, "awaiting", ("email", "name")),
+    ("tom", "Tom O'Connor", "tom.oconnor@example.net", 47, "awaiting", ("email",)),
+    ("aiko", "Aiko Tanaka", "aiko.tanaka@example.org", 30, "extended", ("email", "name")),
+    ("sam", "Sam Patel", "sam.patel@example.com", 6, "pending", ("email", "name")),
+    ("lee", "Lee Chen", "lee.chen@example.com", 12, "failed", ("email", "name")),
+    ("ana", "Ana Souza", "ana.souza@example.com", 2, "awaiting", ()),  # not checked yet
 ]
 
 
@@ -68,7 +69,7 @@ def queue(compliance_store) -> dict[str, str]:
     s = compliance_store
     now = datetime.now(UTC)
     ids: dict[str, str] = {}
-    for key, name, email, days, state in PEOPLE:
+    for key, name, email, days, state, matched in PEOPLE:
         received = now - timedelta(days=days, hours=3)
         record = s.register_request(
             f"manual__{key}",
@@ -76,6 +77,8 @@ def queue(compliance_store) -> dict[str, str]:
             received,
             required_approvals=2 if state == "pending" else 1,
         )
+        if matched:
+            s.set_identity_evidence(record.request_id, "email found in 1 of 1 datastores", points_json(matched))
         s.set_review_prompt(record.request_id, "C0REVIEW", f"{received.timestamp():.6f}")
         ids[key] = record.request_id
         if state == "extended":
@@ -131,6 +134,10 @@ def test_queue_filters_search_and_timeline(page, airflow_api, queue, shots: Path
     assert maria.locator(".badge.due-soon").is_visible()  # amber: under 10 days
     assert "1 of 2 approvals" in page.locator(f"tr[data-request='{queue['sam']}']").inner_text()
     assert page.locator(f"tr[data-request='{queue['lee']}'] .badge.failed").is_visible()
+    verification = {key: page.locator(f"tr[data-request='{queue[key]}'] td.verification").inner_text() for key in queue}
+    assert verification["maria"].startswith("enough for categories only (specific pieces need 3 points")
+    assert verification["tom"].startswith("not enough to verify (categories need 2 points)")
+    assert verification["ana"].startswith("not checked yet")
     assert page.watch.errors == []
     assert _axe_serious(page) == []
 
@@ -190,8 +197,6 @@ def test_airflows_own_ui_lists_the_page_in_browse_and_embeds_it(page, airflow_ap
 @pytest.fixture
 def long_queue(compliance_store) -> dict[str, list[str]]:
     """120 open requests (every other one overdue) and one verified for specific pieces: more than two pages."""
-    from tests.factories import register_verified, verified_request
-
     s = compliance_store
     now = datetime.now(UTC)
     ids: dict[str, list[str]] = {"all": [], "overdue": []}
