@@ -128,6 +128,26 @@ def declaration_for(name: str) -> dict:
     return {"signed_at": signed_at, "signer_name": name, "statement_version": DECLARATION_VERSION}
 
 
+#: The demo subject's phone as an intake form sends it; the demo crm holds +1-415-555-1000 (a matching point).
+DEMO_PHONE = "+1 (415) 555-1000"
+
+
+def verified_conf(**overrides: object) -> dict:
+    """The run conf of a request verified for specific pieces (§7062(c)): the demo subject (Jane Doe) with three
+    matching points (email, name, phone) and a signed declaration, made through the web form. ``overrides`` replace
+    fields (None: as if left out)."""
+    from devtools.demo_data import DEMO_PERSON
+
+    conf: dict = {
+        **DEMO_PERSON,
+        "photo_id_url": "https://intake.example.com/ids/jane.png",
+        "phone": DEMO_PHONE,
+        "declaration": declaration_for(DEMO_PERSON["name"]),
+        "channel": "web_form",
+    }
+    return {**conf, **overrides}
+
+
 def points_json(matched: tuple[str, ...], given: tuple[str, ...] | None = None) -> str:
     """Stored evidence (``ccpa_requests.verification``) with these kinds matched in one datastore."""
     import json
