@@ -15,6 +15,9 @@ SLACK_CONN_ID = "slack_api_default"
 SMTP_CONN_ID = "smtp_default"
 #: Slack Socket Mode (include/slack/socket_mode.py): the app-level token (xapp-…) as the password.
 SLACK_SOCKET_MODE_CONN_ID = "slack_socket_mode"
+#: Airflow's own REST API (type HTTP: the API server's URL, an account that may delete runs): retention deletes the
+#: runs whose conf holds a requester's name and email (include/airflow_runs.py).
+AIRFLOW_API_CONN_ID = "ccpa_airflow_api"
 
 # Variables
 VAR_REVIEW_CHANNEL = "ccpa_review_channel"
