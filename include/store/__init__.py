@@ -430,6 +430,36 @@ class ComplianceStore:
             ).all()
         return [_request(r) for r in rows]
 
+    def files_to_purge(self, cutoff: datetime, *, marker: str) -> list[str]:
+        """Requests whose stored files may go: closed before ``cutoff``, or abandoned (never closed, their legal due
+        date before ``cutoff``), and not yet purged (no ``marker`` one-off). No lower bound: a watch paused for a
+        while catches up instead of missing the requests that closed meanwhile."""
+        r = requests_table.c
+        purged = select(deliveries_table.c.request_id).where(deliveries_table.c.kind == marker)
+        gone = func.coalesce(r.closed_at, r.due_at) < naive(cutoff)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(r.request_id).where(gone, r.request_id.not_in(purged)).order_by(r.received_at, r.request_id)
+            ).all()
+        return [row.request_id for row in rows]
+
+    def last_link_expiry(self, request_id: str) -> datetime | None:
+        """When the last download link issued for the request expires (``download_link_issued`` audit events), or
+        None when none was issued."""
+        with self.engine.connect() as conn:
+            details = conn.execute(
+                select(audit_table.c.detail).where(
+                    audit_table.c.request_id == request_id, audit_table.c.event == "download_link_issued"
+                )
+            ).scalars()
+            expiries = []
+            for detail in details:
+                try:
+                    expiries.append(datetime.fromisoformat(json.loads(detail or "{}")["expires_at"]))
+                except (ValueError, KeyError, TypeError):
+                    continue
+        return max((_aware(e) for e in expiries), default=None)
+
     def closed_between(self, start: datetime, end: datetime) -> list[str]:
         with self.engine.connect() as conn:
             rows = conn.execute(

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Report files stay this long after the request closes at the least (the download link's lifetime).
-PURGE_LOOKBACK = timedelta(days=30)
+#: One-off marker: the request's stored files were deleted (the purge looks at each request once).
+FILES_PURGED = "report_files_purged"
 #: An open request still without a review prompt this long after it arrived: the officers are emailed.
 PROMPT_GRACE = timedelta(hours=1)
 
@@ -169,15 +169,22 @@ def _delete_runs(store: ComplianceStore, runs: AirflowRuns | None) -> list[Excep
 
 
 def purge_report_files(store: ComplianceStore, now: datetime | None = None) -> int:
-    """Delete the files of requests closed longer ago than the download link lives: they hold personal data."""
+    """Delete the files of requests closed longer ago than the download link lives (and of abandoned ones: never
+    closed, due longer ago than that): they hold personal data. By the closing date, with no lower bound, so a watch
+    paused for weeks catches up; a link re-issued since (include.report.reissue) keeps the files until it expires.
+    Each request once (marker ``report_files_purged``); returns how many had files to delete."""
     from include.report.downloads import ttl
 
     now = now or utcnow()
-    cutoff = now - ttl()
-    closed = store.closed_between(cutoff - PURGE_LOOKBACK, cutoff)
-    for request_id in closed:
+    deleted = 0
+    for request_id in store.files_to_purge(now - ttl(), marker=FILES_PURGED):
+        expiry = store.last_link_expiry(request_id)
+        if expiry is not None and expiry > now:
+            continue  # a re-issued link still works
         _delete_uploaded_photo(store, request_id)
-    return sum(_delete_files(rid) for rid in closed)
+        deleted += _delete_files(request_id)
+        store.record_once(request_id, FILES_PURGED, ref="-", event="report_files_purged")
+    return deleted
 
 
 def _delete_uploaded_photo(store: ComplianceStore, request_id: str) -> None:

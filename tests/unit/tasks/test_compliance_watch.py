@@ -158,6 +158,48 @@ def test_7101_retention_on_object_storage_deletes_every_file_and_goes_on(complia
     assert all(compliance_store.get_request(r).name == "[redacted]" for r in old_ids)
 
 
+def test_report_files_are_purged_by_closing_date_even_after_the_watch_was_paused_for_months(
+    compliance_store, slack, tmp_path
+):
+    """No 30-day window: a request closed 4 months ago whose files a paused watch never deleted is purged at the next
+    run; an abandoned request (never closed, due long ago) too; each request is looked at once."""
+    from include import storage
+
+    closed_id, _ = _prompted(compliance_store, slack, "run-closed")
+    abandoned_id, _ = _prompted(compliance_store, slack, "run-abandoned")
+    open_id, _ = _prompted(compliance_store, slack, "run-open", received=RECEIVED + timedelta(days=110))
+    for request_id in (closed_id, abandoned_id, open_id):
+        (storage.request_dir(request_id) / "report.html").write_text("<p>Jane</p>")
+    _closed(compliance_store, closed_id, RECEIVED + timedelta(days=1))
+    with time_machine.travel(RECEIVED + timedelta(days=120), tick=False):
+        assert watch.purge_report_files(compliance_store) == 2
+    assert not (tmp_path / "reports" / closed_id).exists()
+    assert not (tmp_path / "reports" / abandoned_id).exists()
+    assert (tmp_path / "reports" / open_id / "report.html").exists(), "an open request within its due date keeps them"
+    events = [e["event"] for e in compliance_store.audit_trail(closed_id)]
+    assert events.count("report_files_purged") == 1
+    with time_machine.travel(RECEIVED + timedelta(days=121), tick=False):
+        assert watch.purge_report_files(compliance_store) == 0
+    assert [e["event"] for e in compliance_store.audit_trail(closed_id)].count("report_files_purged") == 1
+
+
+def test_report_files_stay_while_a_reissued_download_link_works(compliance_store, slack, tmp_path):
+    """A link re-issued after the first expired (include.report.reissue) keeps the files until it expires too."""
+    from include import storage
+
+    request_id, _ = _prompted(compliance_store, slack, "run-reissued")
+    (storage.request_dir(request_id) / "ccpa-report.zip").write_bytes(b"PK")
+    _closed(compliance_store, request_id, RECEIVED + timedelta(days=1))
+    reissued_until = RECEIVED + timedelta(days=10)
+    compliance_store.audit(request_id, "download_link_issued", detail={"expires_at": reissued_until.isoformat()})
+    with time_machine.travel(RECEIVED + timedelta(days=9), tick=False):
+        assert watch.purge_report_files(compliance_store) == 0
+    assert (tmp_path / "reports" / request_id / "ccpa-report.zip").exists()
+    with time_machine.travel(RECEIVED + timedelta(days=10, hours=1), tick=False):
+        assert watch.purge_report_files(compliance_store) == 1
+    assert not (tmp_path / "reports" / request_id).exists()
+
+
 def test_7101_retention_counts_from_the_closing_date_not_the_receipt(compliance_store, slack, runs):
     """A request received 2024-01-05 and answered 2024-04-01 (extended): its §7101 record is complete only then, so
     its personal data stays until 24 months after the answer, not after the receipt."""
