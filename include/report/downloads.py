@@ -46,6 +46,7 @@ def _serializer() -> URLSafeSerializer:
     # A Variable that cannot be read fails here: falling back to another key would sign a link the API server
     # (which can read the Variable) refuses, and the requester's one report email would carry a dead link.
     secret = config.get_optional_variable(config.VAR_DOWNLOAD_SECRET)
+    config.refuse_demo_secret(f"Airflow Variable '{config.VAR_DOWNLOAD_SECRET}'", secret)
     if not secret:
         from airflow.configuration import conf
 
