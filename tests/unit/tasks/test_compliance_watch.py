@@ -12,6 +12,7 @@ from devtools.standins.slack_emulator import SlackEmulator
 from include.request import AccessRequest
 from include.tasks import compliance_watch as watch
 from tests.conftest import use_slack
+from tests.factories import RecordedRuns
 
 RECEIVED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 JANE = AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id")
@@ -32,18 +33,6 @@ def _prompted(store, slack, run_id, received=RECEIVED):
     posted = WebClient(token="x", base_url=slack.api_url).chat_postMessage(channel="#privacy", text="prompt")
     store.set_review_prompt(record.request_id, posted["channel"], posted["ts"])
     return record.request_id, posted["ts"]
-
-
-class RecordedRuns:
-    """Airflow's REST API as retention uses it (include.airflow_runs.AirflowRuns.delete_run); the real API server
-    and metadata DB: tests/integration/test_retention_runs.py."""
-
-    def __init__(self) -> None:
-        self.deleted: list[str] = []
-
-    def delete_run(self, run_id: str, dag_id: str = "ccpa_right_of_access") -> bool:
-        self.deleted.append(run_id)
-        return True
 
 
 @pytest.fixture
