@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, distinct, func, insert, literal, select, update
+from sqlalchemy import Engine, and_, distinct, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from include import clock, law
@@ -1095,6 +1095,7 @@ class ComplianceStore:
             "redacted_at": naive(now),
         }
         standard = tuple(standard_reasons)
+        self._backfill_free_text(standard, chunk_size)
         redacted: list[str] = []
         while True:
             with self.engine.begin() as conn:
@@ -1108,26 +1109,7 @@ class ComplianceStore:
                 conn.execute(
                     update(requests_table).where(r.request_id.in_(chunk), r.redacted_at.is_(None)).values(values)
                 )
-                # Slack's response_url of every click: a capability to write into the channel, no record needs it.
-                for table in (decisions_table, approvals_table):
-                    conn.execute(
-                        update(table)
-                        .where(table.c.request_id.in_(chunk), table.c.response_url.is_not(None))
-                        .values(response_url=None)
-                    )
-                reasons = conn.execute(
-                    select(decisions_table.c.request_id, decisions_table.c.reason).where(
-                        decisions_table.c.request_id.in_(chunk), decisions_table.c.reason.is_not(None)
-                    )
-                ).all()
-                for row in reasons:
-                    kept = standard_reason(row.reason, standard)
-                    if kept != row.reason:
-                        conn.execute(
-                            update(decisions_table)
-                            .where(decisions_table.c.request_id == row.request_id)
-                            .values(reason=kept)
-                        )
+                self._scrub_free_text(conn, chunk, standard)
                 stamp = naive(utcnow())
                 encoded = json.dumps(detail, sort_keys=True)
                 conn.execute(
@@ -1144,6 +1126,76 @@ class ComplianceStore:
                     ],
                 )
             redacted.extend(chunk)
+
+    @staticmethod
+    def _scrub_free_text(conn: Any, chunk: list[str], standard: tuple[str, ...]) -> None:
+        """The free text and Slack links of the requests in ``chunk``: response_urls go (a capability to write into
+        the channel, no record needs it), a denial basis keeps only its fixed reason (:func:`standard_reason`)."""
+        for table in (decisions_table, approvals_table):
+            conn.execute(
+                update(table)
+                .where(table.c.request_id.in_(chunk), table.c.response_url.is_not(None))
+                .values(response_url=None)
+            )
+        conn.execute(
+            update(requests_table)
+            .where(requests_table.c.request_id.in_(chunk), requests_table.c.extension_reason.is_not(None))
+            .values(extension_reason=None)
+        )
+        reasons = conn.execute(
+            select(decisions_table.c.request_id, decisions_table.c.reason).where(
+                decisions_table.c.request_id.in_(chunk), decisions_table.c.reason.is_not(None)
+            )
+        ).all()
+        for row in reasons:
+            kept = standard_reason(row.reason, standard)
+            if kept != row.reason:
+                conn.execute(
+                    update(decisions_table).where(decisions_table.c.request_id == row.request_id).values(reason=kept)
+                )
+
+    def _backfill_free_text(self, standard: tuple[str, ...], chunk_size: int) -> None:
+        """Requests redacted by an earlier release, which kept the free text and the response_urls: scrub them too
+        (audit ``free_text_redacted``). Idempotent: a scrubbed request matches none of the conditions below."""
+        r = requests_table.c
+        d = decisions_table.c
+        leftover = and_(
+            r.redacted_at.is_not(None),
+            or_(
+                r.extension_reason.is_not(None),
+                r.request_id.in_(
+                    select(d.request_id).where(
+                        or_(
+                            d.response_url.is_not(None),
+                            and_(d.reason.is_not(None), d.reason.not_in([*standard, REDACTED_REASON])),
+                        )
+                    )
+                ),
+                r.request_id.in_(
+                    select(approvals_table.c.request_id).where(approvals_table.c.response_url.is_not(None))
+                ),
+            ),
+        )
+        done: set[str] = set()
+        while True:
+            with self.engine.begin() as conn:
+                chunk = list(
+                    conn.execute(select(r.request_id).where(leftover).order_by(r.request_id).limit(chunk_size))
+                    .scalars()
+                    .all()
+                )
+                if not chunk or done.issuperset(chunk):  # the second: never spin on a row the scrub cannot change
+                    return
+                done.update(chunk)
+                self._scrub_free_text(conn, chunk, standard)
+                stamp = naive(utcnow())
+                conn.execute(
+                    insert(audit_table),
+                    [
+                        {"request_id": rid, "event": "free_text_redacted", "actor": "retention", "created_at": stamp}
+                        for rid in chunk
+                    ],
+                )
 
     def redacted_without(self, kind: str) -> list[RequestRecord]:
         """Redacted requests on which the one-off ``kind`` (``record_once``) is not done yet, oldest first: what the

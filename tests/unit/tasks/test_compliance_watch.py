@@ -255,6 +255,35 @@ def test_7101_retention_removes_free_text_and_response_urls_and_keeps_the_denial
     assert sorted(runs.deleted) == ["run-approved", "run-denied", "run-other"]
 
 
+def test_7101_requests_redacted_by_an_earlier_release_lose_their_free_text_and_response_urls_too(
+    compliance_store, slack, runs
+):
+    """An upgrade: rows redacted before free text was (redacted_at set, reason and response_url kept) are scrubbed
+    by the next retention run, once (audit free_text_redacted), without being redacted again."""
+    from include.slack.blocks import REJECTION_REASONS
+    from include.store.schema import requests_table
+
+    standard = REJECTION_REASONS["cannot_verify"]
+    old_id, _ = _prompted(compliance_store, slack, "run-old", received=datetime(2023, 1, 5, tzinfo=UTC))
+    compliance_store.record_decision(
+        old_id, "reject", "U0OFFICER", reason=f"{standard}. Jane's ID is expired", response_url="https://hooks/x"
+    )
+    with compliance_store.engine.begin() as conn:  # what the earlier release's retention left
+        conn.execute(
+            requests_table.update()
+            .where(requests_table.c.request_id == old_id)
+            .values(name="[redacted]", redacted_at=datetime(2025, 2, 1), extension_reason="Jane's archive")
+        )
+    for day in (1, 2):
+        with time_machine.travel(datetime(2026, 3, day, tzinfo=UTC), tick=False):
+            assert watch.apply_retention(compliance_store, runs=runs) == 0
+    decision = compliance_store.get_decision(old_id)
+    assert (decision.reason, decision.response_url) == (standard, None)
+    assert compliance_store.get_request(old_id).extension_reason is None
+    events = [e["event"] for e in compliance_store.audit_trail(old_id)]
+    assert events.count("free_text_redacted") == 1 and "personal_data_redacted" not in events
+
+
 def test_7101_retention_replaces_the_slack_prompt_through_chat_update_once(compliance_store, slack, runs):
     """The prompt shows the name, email and photo link: past retention it is replaced (chat.update, through the one
     client factory); a Slack failure leaves it for the next day's watch, and a redacted prompt is not updated again."""
