@@ -241,7 +241,10 @@ def main(argv: Sequence[str] | None = None, store: ComplianceStore | None = None
         verb = "would redact" if args.dry_run else "redacted"
         print(f"{verb} {len(ids)} request(s) closed more than {args.months} months ago", file=sys.stderr)
         if ids and not args.dry_run:
-            print("delete their stored report files and Slack prompts too (ids on stdout)", file=sys.stderr)
+            print(
+                "the daily watch (apply_retention) removes their report files, Slack prompts and Airflow runs",
+                file=sys.stderr,
+            )
         return 0
 
     start, end = year_bounds(args.year)
