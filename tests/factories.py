@@ -187,3 +187,15 @@ def register_verified(store, run_id: str, request=None, *, matched=("email", "na
     record = store.register_request(run_id, request or verified_request(), datetime.now(UTC))
     store.set_identity_evidence(record.request_id, "email found in 1 of 1 datastores (crm)", points_json(matched))
     return store.get_request(record.request_id)
+
+
+class RecordedRuns:
+    """Airflow's REST API as retention uses it (include.airflow_runs.AirflowRuns.delete_run); the real API server
+    and metadata DB: tests/integration/test_retention_runs.py."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    def delete_run(self, run_id: str, dag_id: str = "ccpa_right_of_access") -> bool:
+        self.deleted.append(run_id)
+        return True

@@ -14,6 +14,7 @@ import requests
 import time_machine
 
 from include.store import utcnow
+from tests.factories import RecordedRuns
 from tests.integration.conftest import REQUEST, everything_html
 
 pytestmark = pytest.mark.integration
@@ -52,9 +53,11 @@ def test_a_whole_run_on_s3_keeps_every_file_in_the_bucket_and_the_purge_empties_
     with time_machine.travel(closed + timedelta(hours=73), tick=False):
         assert watch.purge_report_files(stack.store) == 1
     assert s3.keys() == []
+    runs = RecordedRuns()  # Airflow's REST API: the real one in test_retention_runs.py
     with time_machine.travel(utcnow() + timedelta(days=31 * 25), tick=False):
-        assert watch.apply_retention(stack.store) == 1
+        assert watch.apply_retention(stack.store, runs=runs) == 1
     assert stack.store.get_request(record.request_id).name == "[redacted]"
+    assert runs.deleted == [dag_run.run_id], "the run holding the requester's conf is deleted too"
 
 
 def test_a_report_too_big_to_email_is_fetched_from_s3_by_a_presigned_url(s3_stack, run_dag, monkeypatch):

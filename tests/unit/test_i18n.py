@@ -80,6 +80,7 @@ def everything_in(language: str) -> dict[str, str]:
         "duplicate": notices.render_duplicate_notice(original=original, **common),
         "extension": notices.render_extension(due_at=DUE, reason="archivos en papel", **common),
         "rejection_default": notices.render_rejection(reason=None, **common),
+        "new_download_link": notices.render_new_download_link(link=link, **common),
         "expiry": notices.render_expiry(
             received_at=RECEIVED,
             due_at=DUE,
