@@ -720,11 +720,15 @@ def _within_budget(work: Callable[[], Any], on_late_failure: Callable[[], None])
 
 
 def _approval_basis(store: ComplianceStore, request_id: str, scope: str) -> str | None:
-    """§7101: the verification basis an approval at ``scope`` rests on (None for an unknown request)."""
+    """§7101: the verification basis an approval at ``scope`` rests on (None for an unknown request): the account
+    login, the data points and declaration, or the power of attorney the consumer's confirmation was skipped on."""
+    from include.verification import agents
     from include.verification.account import current_level, record_basis
 
     record = store.find_request(request_id)
-    return None if record is None else record_basis(current_level(record), scope)
+    if record is None:
+        return None
+    return record_basis(current_level(record), scope, power_of_attorney=agents.on_power_of_attorney(store, record))
 
 
 def _already(decision: Decision, plain: bool = False) -> str:
