@@ -73,6 +73,7 @@ def everything_in(language: str) -> dict[str, str]:
         ),
         "duplicate": notices.render_duplicate_notice(original=original, **common),
         "extension": notices.render_extension(due_at=DUE, reason="archivos en papel", **common),
+        "account_delivery": notices.render_account_delivery(url="https://shop.example/account/messages", **common),
         "rejection_default": notices.render_rejection(reason=None, **common),
         "expiry": notices.render_expiry(
             received_at=RECEIVED,
@@ -157,3 +158,13 @@ def test_the_default_language_comes_from_the_variable(monkeypatch, value, expect
     assert i18n.language_or_default(value or None) == expected
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_DEFAULT_LANGUAGE", "klingon")
     assert i18n.language_or_default(None) == "en"
+
+
+def test_7003_the_account_channel_notice_is_translated_and_keeps_its_link():
+    """§7061 delivery through the account channel, in the requester's language: the notice and the link, no data."""
+    url = "https://shop.example/account/messages"
+    spanish = notices.render_account_delivery(name="Ana", request_id="r1", url=url, language="es")
+    assert spanish.subject == "Su solicitud de acceso según la CCPA: su respuesta está en su cuenta"
+    assert f'href="{url}"' in spanish.html and "Lea la respuesta en su cuenta" in spanish.html
+    english = notices.render_account_delivery(name="Ana", request_id="r1", url=url)
+    assert f'href="{url}"' in english.html and "Read the answer in your account" in english.html
