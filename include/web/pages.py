@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from include import config
 from include.store import ComplianceStore, UnknownRequest, utcnow
-from include.web.queue import AMBER_DAYS, QueueFilter, open_queue, timeline
+from include.web.queue import AMBER_DAYS, QueueFilter, basis_label, open_queue, timeline
 
 DAG_ID = "ccpa_right_of_access"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -42,6 +42,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = lambda value, fmt="%Y-%m-%d %H:%M %Z": "" if value is None else value.strftime(fmt)
+    env.filters["basis"] = basis_label
     return env
 
 
