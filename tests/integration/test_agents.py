@@ -167,3 +167,4 @@ def test_7063b_a_power_of_attorney_request_is_answered_and_recorded_on_that_basi
     [row] = [r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["request_id"] == record.request_id]
     assert (row["response"], row["verification_basis"]) == ("complied", "power_of_attorney")
     assert dict(yearly_metrics(stack.store, year).by_basis)["power_of_attorney"] == 1
+    assert "basis: made by an agent with a power of attorney (§7063)" in stack.basis_everywhere(record.request_id)[2]
