@@ -470,7 +470,13 @@ class _Handler:
             return "refused"
         from include.verification import agents
 
-        self.store.record_once(request_id, agents.CONFIRMED, ref=f"poa:{user_id}")
+        # Only a confirmation still awaited can be skipped: after the consumer's own answer (a stale prompt, or a click
+        # racing the answer) the §7101 trail must not say the approval rested on the power of attorney.
+        if agents.state(self.store, record) != "waiting" or not self.store.record_once(
+            request_id, agents.CONFIRMED, ref=f"poa:{user_id}"
+        ):
+            self._tell(response_url, None, user_id, "Nothing to skip: the consumer has already answered.")
+            return "refused"
         self.store.audit(request_id, "agent_confirmation_skipped", actor=user_id, detail={"basis": "power_of_attorney"})
         _background.submit(self.refresh_prompt, request_id)
         return "created"

@@ -719,6 +719,12 @@ def test_7063b_an_approval_on_a_power_of_attorney_is_recorded_and_counted_as_tha
     for request_id in (skipped, categories):
         assert post(client, payload(request_id, "ccpa_skip_agent_confirmation")).status_code == 200
     compliance_store.record_once(confirmed, agents.CONFIRMED, ref="consumer")  # the consumer's own "yes"
+    # Failure paths: a skip by someone who is not an approver, or after the consumer answered (a stale prompt),
+    # changes nothing and is not recorded as a skip.
+    post(client, payload(confirmed, "ccpa_skip_agent_confirmation", user="U0INTRUDER"))
+    post(client, payload(confirmed, "ccpa_skip_agent_confirmation"))
+    assert agents.state(compliance_store, compliance_store.get_request(confirmed)) == "confirmed"
+    assert "agent_confirmation_skipped" not in [e["event"] for e in compliance_store.audit_trail(confirmed)]
     for request_id, action in (
         (skipped, "ccpa_approve"),
         (confirmed, "ccpa_approve"),
