@@ -12,7 +12,10 @@ def write_registry(tmp_path: Path, text: str) -> Path:
     return path
 
 
-ENTRY = """datastores:
+#: One datastore, one query. The business states at the top that it sells or shares nothing (Civ. 1798.115(c)(1)): a
+#: registry must say so, or declare sold_or_shared per category (the registry fails closed without it).
+ENTRY = """sold_or_shared: none
+datastores:
   - name: crm
     conn_id: ccpa_crm_db
     queries:
@@ -79,7 +82,8 @@ ACCOUNTS_ENTRY = """
     description: Customer accounts
     sources: [the consumer, when signing up]
     purposes: [account management]
-    third_parties: []
+    disclosures:
+      identifiers: {sold_or_shared: []}
     queries:
       - name: accounts
         sql: SELECT account_id, email FROM ccpa_accounts WHERE email = :email
@@ -122,6 +126,26 @@ def declaration_for(name: str) -> dict:
 
     signed_at = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     return {"signed_at": signed_at, "signer_name": name, "statement_version": DECLARATION_VERSION}
+
+
+#: The demo subject's phone as an intake form sends it; the demo crm holds +1-415-555-1000 (a matching point).
+DEMO_PHONE = "+1 (415) 555-1000"
+
+
+def verified_conf(**overrides: object) -> dict:
+    """The run conf of a request verified for specific pieces (§7062(c)): the demo subject (Jane Doe) with three
+    matching points (email, name, phone) and a signed declaration, made through the web form. ``overrides`` replace
+    fields (None: as if left out)."""
+    from devtools.demo_data import DEMO_PERSON
+
+    conf: dict = {
+        **DEMO_PERSON,
+        "photo_id_url": "https://intake.example.com/ids/jane.png",
+        "phone": DEMO_PHONE,
+        "declaration": declaration_for(DEMO_PERSON["name"]),
+        "channel": "web_form",
+    }
+    return {**conf, **overrides}
 
 
 def points_json(matched: tuple[str, ...], given: tuple[str, ...] | None = None) -> str:

@@ -1237,6 +1237,11 @@ def _aware(value: datetime) -> datetime:
     return result
 
 
+def record_from_row(row: Any) -> RequestRecord:
+    """A request read by a query of ``requests_table`` made elsewhere (the requests page joins it to decisions)."""
+    return _request(row)
+
+
 def _request(row: Any) -> RequestRecord:
     return RequestRecord(
         request_id=row.request_id,
@@ -1298,5 +1303,6 @@ __all__ = [
     "TransitionRefused",
     "UnknownRequest",
     "metadata",
+    "record_from_row",
     "utcnow",
 ]
