@@ -75,7 +75,7 @@ def render_new_download_link(*, name: str, request_id: str, link: Any, language:
 
 def render_account_delivery(*, name: str, request_id: str, url: str, language: str = DEFAULT_LANGUAGE) -> Email:
     """§7061: an account holder's answer is delivered through the account channel (the business's secure message
-    centre); the email carries this notice and the link, never the data. (English text: not yet translated.)"""
+    centre); the email carries this notice and the link, never the data (in the request's language, §7003)."""
     html = env_for(language).get_template("account_delivery.html.j2").render(name=name, request_id=request_id, url=url)
     return Email(subject=gettext(language, SUBJECT_ACCOUNT_DELIVERY), html=html)
 

@@ -476,7 +476,13 @@ class _Handler:
             return "refused"
         from include.verification import agents
 
-        self.store.record_once(request_id, agents.CONFIRMED, ref=f"poa:{user_id}")
+        # Only a confirmation still awaited can be skipped: after the consumer's own answer (a stale prompt, or a click
+        # racing the answer) the §7101 trail must not say the approval rested on the power of attorney.
+        if agents.state(self.store, record) != "waiting" or not self.store.record_once(
+            request_id, agents.CONFIRMED, ref=f"poa:{user_id}"
+        ):
+            self._tell(response_url, None, user_id, "Nothing to skip: the consumer has already answered.")
+            return "refused"
         self.store.audit(request_id, "agent_confirmation_skipped", actor=user_id, detail={"basis": "power_of_attorney"})
         _background.submit(self.refresh_prompt, request_id)
         return "created"
@@ -726,11 +732,15 @@ def _within_budget(work: Callable[[], Any], on_late_failure: Callable[[], None])
 
 
 def _approval_basis(store: ComplianceStore, request_id: str, scope: str) -> str | None:
-    """§7101: the verification basis an approval at ``scope`` rests on (None for an unknown request)."""
+    """§7101: the verification basis an approval at ``scope`` rests on (None for an unknown request): the account
+    login, the data points and declaration, or the power of attorney the consumer's confirmation was skipped on."""
+    from include.verification import agents
     from include.verification.account import current_level, record_basis
 
     record = store.find_request(request_id)
-    return None if record is None else record_basis(current_level(record), scope)
+    if record is None:
+        return None
+    return record_basis(current_level(record), scope, power_of_attorney=agents.on_power_of_attorney(store, record))
 
 
 def _already(decision: Decision, plain: bool = False) -> str:

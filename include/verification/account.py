@@ -306,14 +306,20 @@ def prompt_lines(record: RequestRecord) -> list[str]:
     return lines
 
 
-def record_basis(level: Level, approved_scope: str) -> str:
-    """§7101: the verification basis an approval rests on, for the record."""
+def record_basis(level: Level, approved_scope: str, *, power_of_attorney: bool = False) -> str:
+    """§7101: the verification basis an approval rests on, for the record.
+
+    ``power_of_attorney``: an authorised agent's request whose consumer confirmation was skipped on the strength of
+    a power of attorney (§7063(b): the consumer's confirmation may then not be required). A full approval of it rests
+    on the power of attorney, whatever else matched. A categories approval stays ``categories_only`` whatever the
+    basis: that is the nature of the answer the §7101 record must show (the skip itself is in the audit trail).
+    """
     if approved_scope == SCOPE_CATEGORIES:
         return BASIS_CATEGORIES_ONLY
+    if power_of_attorney:
+        return BASIS_POWER_OF_ATTORNEY
     if level.basis == Basis.ACCOUNT_LOGIN:
         return BASIS_ACCOUNT_LOGIN
-    if level.basis.value == BASIS_POWER_OF_ATTORNEY:
-        return BASIS_POWER_OF_ATTORNEY
     return BASIS_DATA_POINTS_DECLARATION
 
 

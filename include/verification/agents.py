@@ -29,6 +29,12 @@ def state(store: ComplianceStore, record: RequestRecord) -> str:
     return "waiting"
 
 
+def on_power_of_attorney(store: ComplianceStore, record: RequestRecord) -> bool:
+    """§7063(b): the consumer's confirmation was skipped on the strength of the agent's power of attorney, so an
+    approval rests on it (the §7101 basis ``power_of_attorney``)."""
+    return state(store, record) == "skipped"
+
+
 def may_disclose(store: ComplianceStore, record: RequestRecord) -> bool:
     return state(store, record) in ("none", "confirmed", "skipped")
 

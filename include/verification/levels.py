@@ -2,8 +2,10 @@
 
 A level has a *scope* (what may be disclosed: nothing, categories, specific pieces) and a *basis* (why). Today the
 basis is matching data points with or without a signed declaration (§7062, non-account holders). Other bases plug in
-beside it without changing the scopes or the callback: an account login (§7061, issue 17) or a power of attorney
-(§7063) produce a Level of their own, and :func:`best` keeps the strongest.
+beside it without changing the scopes or the callback: an account login (§7061) produces a Level of its own, and
+:func:`best` keeps the strongest. A power of attorney (§7063(b)) changes no level: it lets the officer skip the
+consumer's confirmation of the agent, and the approval's §7101 basis then records it
+(include.verification.account.record_basis).
 
 The thresholds are the law's (include.law) and can be raised by Variable, never lowered.
 """

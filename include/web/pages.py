@@ -25,6 +25,7 @@ from include.web.queue import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
     QueueFilter,
+    basis_label,
     queue_page,
     timeline,
     verification_words,
@@ -50,6 +51,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = lambda value, fmt="%Y-%m-%d %H:%M %Z": "" if value is None else value.strftime(fmt)
+    env.filters["basis"] = basis_label
     return env
 
 

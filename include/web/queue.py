@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Select, exists, func, select
 
 from include.request import CATEGORIES
 from include.store import APPROVE, ComplianceStore, RequestRecord, Status, record_from_row, utcnow
+from include.store.metrics import BASIS_LABELS, UNRECORDED
 from include.store.schema import audit_table, aware, decisions_table, naive, requests_table
 from include.verification.levels import Level, Scope, Thresholds, thresholds
 from include.verification.service import level_of
@@ -74,6 +75,8 @@ class QueueRow:
     verification: str = NOT_CHECKED
     #: What the level lets an approval disclose now; None before the check.
     scope: Scope | None = None
+    #: §7101: the approval's verification basis (include.store.schema.BASES); None otherwise.
+    basis: str | None = None
 
     @property
     def asked(self) -> str:
@@ -84,11 +87,22 @@ class QueueRow:
         return self.action is None
 
     @property
+    def basis_label(self) -> str:
+        """The approval's verification basis in plain words; empty unless approved."""
+        return basis_label(self.basis) if self.action == APPROVE else ""
+
+    @property
     def slack_url(self) -> str | None:
         """The review prompt in Slack (Slack resolves ``/archives/<channel>/p<ts>`` to the workspace)."""
         if not self.slack_channel or not self.slack_ts:
             return None
         return f"https://slack.com/archives/{self.slack_channel}/p{self.slack_ts.replace('.', '')}"
+
+
+def basis_label(basis: str | None) -> str:
+    """§7101: an approval's verification basis in plain words, worded as the published metrics word it (one wording
+    for the officers and the privacy policy); an approval recorded before bases were says so."""
+    return BASIS_LABELS.get(basis or UNRECORDED, basis or "")
 
 
 def days_left(due_at: datetime, now: datetime) -> int:
@@ -145,7 +159,7 @@ def _open_query(show: QueueFilter, search: str, now: datetime) -> Select[Any]:
     d = decisions_table.c
     failed = exists().where(audit_table.c.request_id == r.request_id, audit_table.c.event == FAILURE_EVENT)
     query = (
-        select(requests_table, d.action, d.decided_by, failed.label("failed"))
+        select(requests_table, d.action, d.decided_by, d.basis, failed.label("failed"))
         .select_from(requests_table.outerjoin(decisions_table, d.request_id == r.request_id))
         .where(r.closed_at.is_(None), r.linked_to.is_(None), r.redacted_at.is_(None))
     )
@@ -256,6 +270,7 @@ def _row(row: Any, approvers: tuple[str, ...], now: datetime, limits: Thresholds
         failed=bool(row.failed),
         slack_channel=row.slack_channel,
         slack_ts=row.slack_ts,
+        basis=row.basis,
         request_type=record.request_type,
         verification=level.verdict(record.request_type) if level else NOT_CHECKED,
         scope=level.scope if level else None,
@@ -295,6 +310,7 @@ _LABELS = {
     "duplicate_approval_ignored": "Second approval by the same officer refused",
     "duplicate_decision_ignored": "Late click ignored (already decided)",
     "extension_refused": "Extension refused",
+    "agent_confirmation_skipped": "Agent's confirmation skipped: power of attorney (§7063(b))",
     "uncategorised_columns": "Columns without a CCPA category flagged",
 }
 
@@ -324,6 +340,8 @@ def _entry(event: dict[str, Any], zone: tzinfo) -> TimelineEntry:
         action = detail.get("action")
         what = "Decision: approved" if action == APPROVE else "Decision: rejected"
         shown = {k: v for k, v in detail.items() if k != "action"}
+    if "basis" in shown or (name == "decision_recorded" and detail.get("action") == APPROVE):
+        shown["basis"] = basis_label(detail.get("basis"))
     text = "; ".join(f"{key.replace('_', ' ')}: {_value(value)}" for key, value in sorted(shown.items()))
     return TimelineEntry(at=event["created_at"].astimezone(zone), what=what, actor=event["actor"], detail=text)
 

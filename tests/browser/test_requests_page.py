@@ -85,8 +85,8 @@ def queue(compliance_store) -> dict[str, str]:
             s.extend(record.request_id, "U0PRIVACYLEAD", "records in three systems")
         elif state == "pending":
             s.record_approval(record.request_id, "U0APPROVER")
-        elif state == "failed":
-            s.record_approval(record.request_id, "U0APPROVER")
+        elif state == "failed":  # approved on a §7061 account login, then its run failed
+            s.record_approval(record.request_id, "U0APPROVER", basis="account_login")
             s.audit(record.request_id, "run_failed", detail={"task_id": "send_report", "error": "SMTPException"})
     return ids
 
@@ -134,6 +134,8 @@ def test_queue_filters_search_and_timeline(page, airflow_api, queue, shots: Path
     assert maria.locator(".badge.due-soon").is_visible()  # amber: under 10 days
     assert "1 of 2 approvals" in page.locator(f"tr[data-request='{queue['sam']}']").inner_text()
     assert page.locator(f"tr[data-request='{queue['lee']}'] .badge.failed").is_visible()
+    lee_basis = page.locator(f"tr[data-request='{queue['lee']}'] .basis")  # §7101: the approval's basis, in words
+    assert lee_basis.is_visible() and lee_basis.inner_text() == "verified by account login (§7061)"
     verification = {key: page.locator(f"tr[data-request='{queue[key]}'] td.verification").inner_text() for key in queue}
     assert verification["maria"].startswith("enough for categories only (specific pieces need 3 points")
     assert verification["tom"].startswith("not enough to verify (categories need 2 points)")

@@ -77,6 +77,25 @@ class Stack:
         """Every email but the acknowledgement: the report, the rejection."""
         return [m for m in self.sink.messages() if m.message["Subject"] != ACK_SUBJECT]
 
+    def basis_everywhere(self, request_id: str) -> tuple[str | None, str, str]:
+        """§7101: an approval's verification basis as the decision records it, as the records CSV exports it, and the
+        timeline's decision entry as the requests page shows it."""
+        import csv
+        import io
+        from datetime import UTC, datetime
+        from zoneinfo import ZoneInfo
+
+        from include.store import records
+        from include.web.queue import timeline
+
+        decision = self.store.get_decision(request_id)
+        out = io.StringIO()
+        records.export_records_csv(self.store, *records.year_bounds(datetime.now(UTC).year), out)
+        [row] = [r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["request_id"] == request_id]
+        entries = timeline(self.store, request_id, ZoneInfo("America/Los_Angeles"))
+        [decided] = [e.detail for e in entries if e.what == "Decision: approved"]
+        return (decision.basis if decision else None), row["verification_basis"], decided
+
     def submit_rejection(self, reason: str = "photo_id_mismatch", details: str = "", user_id: str = APPROVER):
         """Fill in and submit the rejection modal the Reject click opened."""
         deadline = time.time() + 10

@@ -93,8 +93,9 @@ def test_7061_a_logged_in_request_is_approved_with_a_full_report_and_its_basis_r
     html = everything_html(mail, collapse=True)
     assert all(v in html for v in VALUES) and "123-45-6789" not in html
     assert record.account is None and record.closed_at is not None, "the login facts are gone at close"
-    # §7101: the export says how the requester was verified.
+    # §7101: the export says how the requester was verified, and so does the requests page's timeline.
     assert _export(accounts)[record.request_id]["verification_basis"] == "account_login"
+    assert "basis: verified by account login (§7061)" in accounts.basis_everywhere(record.request_id)[2]
 
 
 def test_7061_a_login_with_an_account_channel_gets_a_notice_and_the_link_not_the_data(accounts, run_dag):
@@ -127,6 +128,7 @@ def test_7061_a_stale_login_falls_back_to_the_data_points(accounts, run_dag):
     [mail] = accounts.answers()
     assert not [v for v in VALUES if v in body_html(mail, collapse=True)]
     assert _export(accounts)[record.request_id]["verification_basis"] == "categories_only"
+    assert "basis: answered with categories only" in accounts.basis_everywhere(record.request_id)[2]
 
 
 def test_7061_a_mismatched_account_is_flagged_and_a_full_approval_refused(accounts, run_dag):

@@ -122,3 +122,46 @@ def test_7063_an_agent_request_never_confirmed_cannot_be_approved(stack, run_dag
     assert seen["after"] is None, "no approval, and no skipping without a power of attorney"
     assert dag_run.state == "success"
     assert not [m for m in stack.sink.messages() if "personal information we hold" in m.message["Subject"]]
+
+
+def test_7063b_a_power_of_attorney_request_is_answered_and_recorded_on_that_basis(stack, run_dag):
+    """§7063(b), §7101, §7102: the officer skips the consumer's confirmation on the power of attorney and approves;
+    the report goes to the consumer, and the decision, the §7101 export and the metrics say power of attorney."""
+    import csv
+    import io
+    from datetime import UTC, datetime
+
+    from include.store import records
+    from include.store.metrics import yearly_metrics
+
+    poa = {**AGENT, "permission": {"kind": "power_of_attorney", "document_url": "https://intake.example.com/poa/1.pdf"}}
+    seen: dict[str, object] = {}
+
+    def officer() -> None:
+        msg = stack.slack.wait_for_message(lambda m: "ccpa_skip_agent_confirmation" in _buttons(m), 60)
+        seen["before"] = _buttons(msg)
+        seen["skip"] = stack.slack.click(msg["ts"], "ccpa_skip_agent_confirmation", user_id=APPROVER)
+        _wait(lambda: "ccpa_approve" in _buttons(stack.slack.message(msg["ts"])))
+        seen["text_after"] = str(stack.slack.message(msg["ts"])["blocks"])
+        seen["approve"] = stack.slack.click(msg["ts"], "ccpa_approve", user_id=APPROVER)
+
+    thread = play(stack, officer)
+    dag_run = run_dag({**VERIFIED, "agent": poa})
+    thread.join(10)
+    assert thread.error is None, thread.error
+
+    assert "ccpa_approve" not in seen["before"], "no approval before the skip"
+    assert "confirmation skipped: power of attorney" in seen["text_after"]
+    assert dag_run.state == "success"
+    report = next(m for m in stack.sink.messages() if "personal information we hold" in m.message["Subject"])
+    assert report.message["To"] == DEMO_PERSON["email"], "the answer goes to the consumer, never to the agent"
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    decision = stack.store.get_decision(record.request_id)
+    assert (decision.scope, decision.basis) == ("full", "power_of_attorney")
+    out = io.StringIO()
+    year = datetime.now(UTC).year
+    records.export_records_csv(stack.store, *records.year_bounds(year), out)
+    [row] = [r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["request_id"] == record.request_id]
+    assert (row["response"], row["verification_basis"]) == ("complied", "power_of_attorney")
+    assert dict(yearly_metrics(stack.store, year).by_basis)["power_of_attorney"] == 1
+    assert "basis: made by an agent with a power of attorney (§7063)" in stack.basis_everywhere(record.request_id)[2]

@@ -45,6 +45,10 @@ def test_7062_7024_two_points_give_a_categories_only_report_without_values(stack
     assert "2 of 2 points match: email, name" in first and "enough for categories only" in first
     decision = stack.store.get_decision(record.request_id)
     assert (decision.action, decision.scope) == ("approve", "categories")
+    # §7101: recorded, exported and on the timeline as a categories-only answer.
+    basis, exported, timeline = stack.basis_everywhere(record.request_id)
+    assert (basis, exported) == ("categories_only", "categories_only")
+    assert "basis: answered with categories only (§7062(b), §7024)" in timeline
 
     [mail] = stack.answers()
     html = body_html(mail, collapse=True)
@@ -120,6 +124,10 @@ def test_7062c_three_points_and_a_declaration_give_the_full_report(stack, run_da
     assert dag_run.state == "success"
     record = stack.store.find_by_run_id(dag_run.run_id)
     assert stack.store.get_decision(record.request_id).scope == "full"
+    # §7101: recorded, exported and on the timeline as verified by data points and the declaration.
+    basis, exported, timeline = stack.basis_everywhere(record.request_id)
+    assert (basis, exported) == ("data_points_declaration", "data_points_declaration")
+    assert "basis: verified by matching data points and a signed declaration (§7062)" in timeline
     first = str(stack.slack.message(record.slack_ts)["history"][0])
     assert "3 of 3 points match: email, name, postal address" in first and "enough for specific pieces" in first
     [mail] = stack.answers()

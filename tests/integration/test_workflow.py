@@ -130,6 +130,11 @@ def test_person_with_no_data_is_told_we_hold_none(stack, run_dag):
     assert mail.message["To"] == "nobody@example.com"
     assert "we hold no personal information about you" in everything_html(mail).lower()
     assert "jane" not in everything_html(mail).lower()
+    # §7101: nothing held is answered (and recorded) as categories only.
+    record = stack.store.find_by_run_id(dag_run.run_id)
+    basis, exported, timeline = stack.basis_everywhere(record.request_id)
+    assert (basis, exported) == ("categories_only", "categories_only")
+    assert "basis: answered with categories only" in timeline
 
 
 def test_forged_and_unauthorised_clicks_change_nothing(stack, run_dag):

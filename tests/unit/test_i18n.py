@@ -79,6 +79,7 @@ def everything_in(language: str) -> dict[str, str]:
         ),
         "duplicate": notices.render_duplicate_notice(original=original, **common),
         "extension": notices.render_extension(due_at=DUE, reason="archivos en papel", **common),
+        "account_delivery": notices.render_account_delivery(url="https://shop.example/account/messages", **common),
         "rejection_default": notices.render_rejection(reason=None, **common),
         "new_download_link": notices.render_new_download_link(link=link, **common),
         "expiry": notices.render_expiry(
@@ -173,3 +174,13 @@ def test_1798_115_not_sold_or_shared_is_stated_in_the_requesters_language():
         assert "No hemos vendido ni compartido esta categoría de información personal." in spanish[key], key
         assert "Vendida o compartida a: data brokers" in spanish[key], key
     assert "la guarda para nosotros un proveedor de servicios: support desk" in spanish["report"]
+
+
+def test_7003_the_account_channel_notice_is_translated_and_keeps_its_link():
+    """§7061 delivery through the account channel, in the requester's language: the notice and the link, no data."""
+    url = "https://shop.example/account/messages"
+    spanish = notices.render_account_delivery(name="Ana", request_id="r1", url=url, language="es")
+    assert spanish.subject == "Su solicitud de acceso según la CCPA: su respuesta está en su cuenta"
+    assert f'href="{url}"' in spanish.html and "Lea la respuesta en su cuenta" in spanish.html
+    english = notices.render_account_delivery(name="Ana", request_id="r1", url=url)
+    assert f'href="{url}"' in english.html and "Read the answer in your account" in english.html

@@ -705,3 +705,83 @@ def test_7063_only_a_power_of_attorney_lets_an_officer_skip_the_consumer_confirm
     post(client, payload(poa))
     assert compliance_store.get_decision(signed) is None
     assert compliance_store.get_decision(poa).scope == "full"
+
+
+def _answered(store, request_id: str) -> None:
+    """The report went out (what send_report records): the request counts as complied with (§7101, §7102)."""
+    from include.store.schema import REPORT
+
+    store.audit(request_id, "report_built", detail={"datastores": 3, "rows": 5})
+    assert store.claim_delivery(request_id, REPORT, f"<{request_id}@mail>") is None
+    store.confirm_delivery(request_id, REPORT, f"<{request_id}@mail>")
+
+
+def test_7063b_an_approval_on_a_power_of_attorney_is_recorded_and_counted_as_that_basis(client, compliance_store):
+    """§7063(b) with §7101/§7102: an agent's request approved after the officer skipped the consumer's confirmation
+    on the power of attorney records the basis power_of_attorney, exported and counted; a POA whose consumer
+    confirmed anyway, and a categories answer, are not recorded as resting on it."""
+    import csv
+    import io
+
+    from include.store import records
+    from include.store.metrics import yearly_metrics
+    from include.verification import agents
+    from tests.factories import declaration_for
+
+    def agent_request(run_id: str, email: str) -> str:
+        conf = {"name": "Jane Doe", "email": email, "phone": "4155551000", "declaration": declaration_for("Jane Doe")}
+        agent = {
+            "name": "Alex",
+            "email": "alex@x.example",
+            "permission": {"kind": "power_of_attorney", "document_url": "https://x.example/poa.pdf"},
+        }
+        return register_verified(compliance_store, run_id, AccessRequest.from_conf({**conf, "agent": agent})).request_id
+
+    skipped = agent_request("manual__poa_skipped", "p1@example.com")
+    confirmed = agent_request("manual__poa_confirmed", "p2@example.com")
+    categories = agent_request("manual__poa_categories", "p3@example.com")
+    for request_id in (skipped, categories):
+        assert post(client, payload(request_id, "ccpa_skip_agent_confirmation")).status_code == 200
+    compliance_store.record_once(confirmed, agents.CONFIRMED, ref="consumer")  # the consumer's own "yes"
+    # Failure paths: a skip by someone who is not an approver, or after the consumer answered (a stale prompt),
+    # changes nothing and is not recorded as a skip.
+    post(client, payload(confirmed, "ccpa_skip_agent_confirmation", user="U0INTRUDER"))
+    post(client, payload(confirmed, "ccpa_skip_agent_confirmation"))
+    assert agents.state(compliance_store, compliance_store.get_request(confirmed)) == "confirmed"
+    assert "agent_confirmation_skipped" not in [e["event"] for e in compliance_store.audit_trail(confirmed)]
+    for request_id, action in (
+        (skipped, "ccpa_approve"),
+        (confirmed, "ccpa_approve"),
+        (categories, "ccpa_approve_categories"),
+    ):
+        assert post(client, payload(request_id, action)).status_code == 200
+        assert _wait(lambda rid=request_id: compliance_store.get_decision(rid) is not None)
+
+    def recorded(request_id: str) -> tuple[str | None, str | None]:
+        decision = compliance_store.get_decision(request_id)
+        return decision.scope, decision.basis
+
+    assert recorded(skipped) == ("full", "power_of_attorney")
+    assert recorded(confirmed) == ("full", "data_points_declaration")
+    assert recorded(categories) == ("categories", "categories_only")
+    [decided] = [e for e in compliance_store.audit_trail(skipped) if e["event"] == "decision_recorded"]
+    assert decided["detail"]["basis"] == "power_of_attorney"
+
+    for request_id in (skipped, confirmed, categories):
+        _answered(compliance_store, request_id)
+    year = datetime.now(UTC).year
+    out = io.StringIO()
+    records.export_records_csv(compliance_store, *records.year_bounds(year), out)
+    exported = {row["request_id"]: row["verification_basis"] for row in csv.DictReader(io.StringIO(out.getvalue()))}
+    assert exported == {
+        skipped: "power_of_attorney",
+        confirmed: "data_points_declaration",
+        categories: "categories_only",
+    }
+    counts = dict(yearly_metrics(compliance_store, year).by_basis)
+    assert counts == {
+        "account_login": 0,
+        "data_points_declaration": 1,
+        "power_of_attorney": 1,
+        "categories_only": 1,
+    }

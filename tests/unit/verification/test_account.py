@@ -16,6 +16,7 @@ from include.store.schema import (
     BASIS_ACCOUNT_LOGIN,
     BASIS_CATEGORIES_ONLY,
     BASIS_DATA_POINTS_DECLARATION,
+    BASIS_POWER_OF_ATTORNEY,
     SCOPE_CATEGORIES,
     SCOPE_FULL,
 )
@@ -151,6 +152,16 @@ def test_the_check_round_trips_through_the_store_json(stores):
 
 def test_data_points_and_declaration_are_recorded_as_their_basis():
     assert record_basis(with_account(_full_points(), None), SCOPE_FULL) == BASIS_DATA_POINTS_DECLARATION
+
+
+def test_7063b_a_full_approval_on_a_power_of_attorney_is_recorded_as_that_basis(stores):
+    # Whatever else verified the consumer (data points, an account login), the skipped confirmation rests on the POA.
+    for level in (with_account(_full_points(), None), with_account(_two_points(), _check(stores, _login()))):
+        assert record_basis(level, SCOPE_FULL, power_of_attorney=True) == BASIS_POWER_OF_ATTORNEY
+    # A categories answer is recorded as one (the nature of the response, §7101), power of attorney or not.
+    assert record_basis(_two_points(), SCOPE_CATEGORIES, power_of_attorney=True) == BASIS_CATEGORIES_ONLY
+    # No power of attorney relied on: never recorded as one.
+    assert record_basis(with_account(_full_points(), None), SCOPE_FULL) != BASIS_POWER_OF_ATTORNEY
 
 
 def test_fraud_signals_email_changed_within_30_days_and_reset_minutes_before():

@@ -81,6 +81,19 @@ def test_a_request_page_shows_its_timeline_in_the_business_time_zone(api, jane, 
     assert api.get(f"{QUEUE}r/{'0' * 32}").status_code == 404
 
 
+def test_7101_the_requests_page_shows_each_decided_requests_verification_basis(api, jane, compliance_store):
+    """The queue row, the request's facts and its timeline name the approval's basis in plain words (§7063(b) here)."""
+    compliance_store.record_decision(jane, "approve", "U0OFFICER", scope="full", basis="power_of_attorney")
+    api.cookies.set("_token", token("viewer"))
+    label = "made by an agent with a power of attorney (§7063)"
+    queue = api.get(QUEUE).text
+    assert f'<span class="muted basis">{label}</span>' in queue
+    page = api.get(f"{QUEUE}r/{jane}").text
+    assert f'<span class="basis">{label}</span>' in page  # the Decision fact
+    assert f"basis: {label}" in page  # the timeline's decision entry
+    assert "power_of_attorney" not in page and "power_of_attorney" not in queue
+
+
 def test_metrics_page_and_downloads(api, jane):
     api.cookies.set("_token", token("viewer"))
     year = datetime.now(UTC).year

@@ -17,6 +17,7 @@ from include.web.queue import (
     QueueFilter,
     QueuePage,
     Urgency,
+    basis_label,
     days_left,
     open_queue,
     queue_page,
@@ -124,8 +125,8 @@ def test_timeline_is_in_the_business_time_zone_and_names_both_approvers(complian
     s = compliance_store
     received = datetime(2026, 7, 1, 16, 0, tzinfo=UTC)
     request_id = _register(s, "tl", received, required_approvals=2)
-    s.record_approval(request_id, "U0FIRST")
-    s.record_approval(request_id, "U0SECOND")
+    s.record_approval(request_id, "U0FIRST", basis="data_points_declaration")
+    s.record_approval(request_id, "U0SECOND", basis="data_points_declaration")
     s.claim_delivery(request_id, "report", "<m1@example.com>")
     s.confirm_delivery(request_id, "report", "<m1@example.com>")
     entries = timeline(s, request_id, ZoneInfo("America/Los_Angeles"))
@@ -134,7 +135,10 @@ def test_timeline_is_in_the_business_time_zone_and_names_both_approvers(complian
     assert whats[:2] == ["Received", "Review prompt posted in Slack"]
     assert whats.count("Approved") == 2 and "Decision: approved" in whats and "Report emailed" in whats
     decision = next(e for e in entries if e.what == "Decision: approved")
-    assert decision.detail == "approvers: U0FIRST, U0SECOND"
+    assert decision.detail == (
+        "approvers: U0FIRST, U0SECOND; basis: verified by matching data points and a signed declaration (§7062); "
+        "scope: full"
+    )
     assert "message id: <m1@example.com>" in next(e for e in entries if e.what == "Report emailed").detail
 
 
@@ -285,3 +289,37 @@ def test_the_queue_reads_the_thresholds_once_a_page_and_applies_a_raised_one(com
     assert len(rows) == 3 and len(reads) == 1
     assert {row.scope for row in rows} == {Scope.CATEGORIES}
     assert {row.verification for row in rows} == {"enough for categories only (specific pieces need 4 points)"}
+
+
+def test_7101_the_queue_and_the_timeline_show_each_approvals_verification_basis_in_plain_words(compliance_store):
+    """Every basis (§7061 account login, §7062 data points and declaration, §7063(b) power of attorney, categories
+    only) as a label on the queue row and the timeline's decision; a rejection shows none; an approval recorded
+    before bases were says so rather than guessing."""
+    s = compliance_store
+    received = NOW - timedelta(days=3)
+    labels = {
+        "account_login": "verified by account login (§7061)",
+        "data_points_declaration": "verified by matching data points and a signed declaration (§7062)",
+        "power_of_attorney": "made by an agent with a power of attorney (§7063)",
+        "categories_only": "answered with categories only (§7062(b), §7024)",
+    }
+    ids = {basis: _register(s, basis.replace("_", "-"), received) for basis in labels}
+    for basis, request_id in ids.items():
+        scope = "categories" if basis == "categories_only" else "full"
+        s.record_decision(request_id, "approve", "U0OFFICER", scope=scope, basis=basis)
+    old = _register(s, "old", received)
+    s.record_decision(old, "approve", "U0OFFICER")  # before bases were recorded
+    rejected = _register(s, "rejected", received)
+    s.record_decision(rejected, "reject", "U0OFFICER", reason="cannot verify")
+
+    rows = {row.request_id: row for row in open_queue(s, now=NOW)}
+    assert {basis: rows[request_id].basis_label for basis, request_id in ids.items()} == labels
+    assert rows[old].basis_label == "approved before the verification basis was recorded"
+    assert rows[rejected].basis_label == ""
+    zone = ZoneInfo("America/Los_Angeles")
+    for basis, request_id in ids.items():
+        [decided] = [e for e in timeline(s, request_id, zone) if e.what == "Decision: approved"]
+        assert f"basis: {labels[basis]}" in decided.detail and basis not in decided.detail
+    [refused] = [e for e in timeline(s, rejected, zone) if e.what == "Decision: rejected"]
+    assert "basis" not in refused.detail
+    assert basis_label(None) == "approved before the verification basis was recorded"
