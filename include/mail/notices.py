@@ -1,4 +1,5 @@
-"""The notices the requester receives besides the report: acknowledgement, duplicate, extension, rejection.
+"""The notices the requester receives besides the report: acknowledgement, duplicate, extension, rejection, and
+those of an authorised agent's request (§7063): the consumer's confirmation, the agent's notice, the denial.
 
 Each is rendered in the request's language (``include/i18n.py``); subjects are translated with the bodies.
 """
@@ -18,6 +19,10 @@ SUBJECT_DUPLICATE = N_("Your CCPA access request: we are already working on it")
 SUBJECT_EXTENSION = N_("Your CCPA access request: we need more time")
 SUBJECT_ACCOUNT_DELIVERY = N_("Your CCPA access request: your answer is in your account")
 SUBJECT_EXPIRY = N_("Your CCPA access request: we could not verify your identity in time")
+SUBJECT_AGENT_CONFIRMATION = N_("Did you ask someone to make a CCPA request for you?")
+SUBJECT_AGENT_NOTICE = N_("The CCPA request you made has been answered")
+SUBJECT_AGENT_DENIAL_TO_AGENT = N_("The CCPA request you made for someone else was denied")
+SUBJECT_AGENT_DENIAL_TO_CONSUMER = N_("A CCPA request made on your behalf was denied")
 
 
 def render_rejection(*, name: str, request_id: str, reason: str | None, language: str = DEFAULT_LANGUAGE) -> Email:
@@ -89,3 +94,53 @@ def render_expiry(
         .render(name=name, request_id=request_id, received_at=received_at, due_at=due_at, categories=categories)
     )
     return Email(subject=gettext(language, SUBJECT_EXPIRY), html=html)
+
+
+def render_agent_confirmation(
+    *, name: str, agent_name: str, link: Any, request_id: str, language: str = DEFAULT_LANGUAGE
+) -> Email:
+    """§7063(a)(2): ask the consumer, at their own address, whether they gave the agent permission."""
+    html = (
+        env_for(language)
+        .get_template("agent_confirmation.html.j2")
+        .render(name=name, agent_name=agent_name, link=link, request_id=request_id)
+    )
+    return Email(subject=gettext(language, SUBJECT_AGENT_CONFIRMATION), html=html)
+
+
+def render_agent_notice(*, name: str, agent_name: str, request_id: str, language: str = DEFAULT_LANGUAGE) -> Email:
+    """§7063: the answer went to the consumer; the agent is told that it was sent (nothing of its content)."""
+    html = (
+        env_for(language)
+        .get_template("agent_notice.html.j2")
+        .render(name=name, agent_name=agent_name, request_id=request_id)
+    )
+    return Email(subject=gettext(language, SUBJECT_AGENT_NOTICE), html=html)
+
+
+def render_agent_denial(
+    *,
+    name: str,
+    agent_name: str,
+    request_id: str,
+    due_at: datetime,
+    consumer_said_no: bool,
+    to_agent: bool,
+    language: str = DEFAULT_LANGUAGE,
+) -> Email:
+    """§7063(a), §7024(e): an agent's request the consumer did not confirm (or denied) by the due date is denied, and
+    the basis explained: to the agent, who made the request, and to the consumer, whom we asked directly."""
+    html = (
+        env_for(language)
+        .get_template("agent_denial.html.j2")
+        .render(
+            name=name,
+            agent_name=agent_name,
+            request_id=request_id,
+            due_at=due_at,
+            consumer_said_no=consumer_said_no,
+            to_agent=to_agent,
+        )
+    )
+    subject = SUBJECT_AGENT_DENIAL_TO_AGENT if to_agent else SUBJECT_AGENT_DENIAL_TO_CONSUMER
+    return Email(subject=gettext(language, subject), html=html)

@@ -281,14 +281,12 @@ def send_report(request_id: str, report: dict[str, Any]) -> str:
     sent = _send_answer(s, record, report)
     agent = record.identifiers.agent
     if agent is not None:  # §7063: the answer went to the consumer; the agent is told it was sent
-        from include.mail.message import Email
-        from include.templating import env
+        from include.mail.notices import render_agent_notice
         from include.verification.agents import AGENT_NOTICE
 
-        html = env.get_template("agent_notice.html.j2").render(
-            name=record.name, agent_name=agent.name, request_id=request_id
+        notice = render_agent_notice(
+            name=record.name, agent_name=agent.name, request_id=request_id, language=record.language
         )
-        notice = Email(subject="The CCPA request you made has been answered", html=html)
         send_once(s, request_id, AGENT_NOTICE, agent.email, notice)
     return sent
 
@@ -348,16 +346,14 @@ def send_acknowledgement(request_id: str) -> str:
     sent = send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
     agent = record.identifiers.agent
     if agent is not None:  # §7063: ask the consumer, at their own address, whether they gave the agent permission
-        from include.mail.message import Email
-        from include.templating import env
+        from include.mail.notices import render_agent_confirmation
         from include.verification.agents import CONFIRMATION_EMAIL
         from include.verification.links import make_agent_link
 
         link = make_agent_link(request_id, record.due_at)
-        html = env.get_template("agent_confirmation.html.j2").render(
-            name=record.name, agent_name=agent.name, link=link, request_id=request_id
+        confirm = render_agent_confirmation(
+            name=record.name, agent_name=agent.name, link=link, request_id=request_id, language=record.language
         )
-        confirm = Email(subject="Did you ask someone to make a CCPA request for you?", html=html)
         send_once(s, request_id, CONFIRMATION_EMAIL, record.email, confirm)
     return sent
 

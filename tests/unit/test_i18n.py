@@ -85,6 +85,15 @@ def everything_in(language: str) -> dict[str, str]:
             **common,
         ),
     }
+    # §7063: an authorised agent's request: the consumer's confirmation, the agent's notice, both denials.
+    agent = {"agent_name": "Alex Agent", **common}
+    emails["agent_confirmation"] = notices.render_agent_confirmation(link=link, **agent)
+    emails["agent_notice"] = notices.render_agent_notice(**agent)
+    for to_agent in (True, False):
+        for said_no in (True, False):
+            emails[f"agent_denial_{to_agent}_{said_no}"] = notices.render_agent_denial(
+                due_at=DUE, consumer_said_no=said_no, to_agent=to_agent, **agent
+            )
     for key, reason in REJECTION_REASONS.items():
         if key != "other":
             emails[f"rejection_{key}"] = notices.render_rejection(reason=reason, **common)
