@@ -174,6 +174,10 @@ def create_app(
     def too_large(_: Exception) -> Response | tuple[Response, int]:
         if request.path.rstrip("/").endswith("/request"):
             return form.too_large()  # a person, in their language
+        if request.endpoint == "ccpa_verification.submit":
+            from include.verification.page import too_large as page_too_large
+
+            return page_too_large()  # a person: the photo ID asked for is too big
         return jsonify(error="request body too large"), 413
 
     @app.get("/health")

@@ -16,6 +16,7 @@ ASKABLE = {
     "phone": "your phone number",
     "postal_address": "your postal address",
     "account_id": "your account id (customer number)",
+    "photo_id": "a photo of an identity document, such as your driver's licence or passport (JPEG, PNG or PDF)",
     "declaration": "a declaration, signed under penalty of perjury, that you are the person the request is about",
 }
 #: The link lives at most this long, and never past the request's due date.
