@@ -40,12 +40,21 @@ def render_acknowledgement(
     due_at: datetime,
     language: str = DEFAULT_LANGUAGE,
     status_url: str | None = None,
+    request_type: str = "specific_pieces",
 ) -> Email:
-    """§7021(a): confirm receipt, say how the request will be verified and when to expect the answer."""
+    """§7021(a): confirm receipt, say what was asked for (the categories, or a copy of the specific pieces), how the
+    request will be verified and when to expect the answer."""
     html = (
         env_for(language)
         .get_template("acknowledgement.html.j2")
-        .render(name=name, request_id=request_id, received_at=received_at, due_at=due_at, status_url=status_url)
+        .render(
+            name=name,
+            request_id=request_id,
+            received_at=received_at,
+            due_at=due_at,
+            status_url=status_url,
+            request_type=request_type,
+        )
     )
     return Email(subject=gettext(language, SUBJECT_ACKNOWLEDGEMENT), html=html)
 

@@ -342,6 +342,7 @@ def send_acknowledgement(request_id: str) -> str:
         due_at=record.due_at,
         language=record.language,
         status_url=_status_url(record),
+        request_type=record.request_type,
     )
     sent = send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
     agent = record.identifiers.agent

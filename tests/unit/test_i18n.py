@@ -71,6 +71,9 @@ def everything_in(language: str) -> dict[str, str]:
         "acknowledgement": notices.render_acknowledgement(
             received_at=RECEIVED, due_at=DUE, status_url="https://airflow.example/ccpa/request/status/t", **common
         ),
+        "acknowledgement_categories": notices.render_acknowledgement(
+            received_at=RECEIVED, due_at=DUE, request_type="categories", **common
+        ),
         "duplicate": notices.render_duplicate_notice(original=original, **common),
         "extension": notices.render_extension(due_at=DUE, reason="archivos en papel", **common),
         "rejection_default": notices.render_rejection(reason=None, **common),
@@ -166,3 +169,16 @@ def test_the_default_language_comes_from_the_variable(monkeypatch, value, expect
     assert i18n.language_or_default(value or None) == expected
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_DEFAULT_LANGUAGE", "klingon")
     assert i18n.language_or_default(None) == "en"
+
+
+def test_7021a_the_acknowledgement_of_a_categories_request_says_it_asks_for_the_categories():
+    """§7021(a): the acknowledgement says what the request is; a categories request is told, in plain words and in
+    the requester's language, that the answer lists categories and is not a copy of the information."""
+    english = everything_in("en")
+    categories, copy = english["acknowledgement_categories"], english["acknowledgement"]
+    assert "What you asked for: the categories (not a copy)." in categories
+    assert "it does not contain a copy of the information itself" in categories
+    assert "the categories (not a copy)" not in copy and "What you asked for: a copy." in copy
+    spanish = everything_in("es")["acknowledgement_categories"]
+    assert "Lo que nos pidió: las categorías (no una copia)." in spanish
+    assert "What you asked for" not in spanish

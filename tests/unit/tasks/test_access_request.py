@@ -171,3 +171,22 @@ def test_7061_7024_a_categories_answer_held_down_by_a_mismatched_login_says_so(c
     assert _unverified_reason(replace(record, account_check=mismatch.to_json())) == (
         "the account you were signed in to when making the request is not the one we hold for your email"
     )
+
+
+def test_7021a_the_acknowledgement_task_says_a_categories_request_asks_for_the_categories(sink, compliance_store):
+    """The run's acknowledgement follows the request's type, in the request's language."""
+    categories = compliance_store.register_request(
+        "manual__ack_categories",
+        AccessRequest("Ana Núñez", "ana@example.com", request_type="categories"),
+        RECEIVED,
+        language="es",
+    )
+    copy = compliance_store.register_request(
+        "manual__ack_copy", AccessRequest("Jane Doe", "jane.doe@example.com"), RECEIVED
+    )
+    workflow.send_acknowledgement(categories.request_id)
+    workflow.send_acknowledgement(copy.request_id)
+    sent = {m.message["To"]: m.message.get_body(("html",)).get_content() for m in sink.wait_for(2)}
+    assert "las categorías (no una copia)" in sent["ana@example.com"]
+    assert "What you asked for: a copy." in sent["jane.doe@example.com"]
+    assert "categories (not a copy)" not in sent["jane.doe@example.com"]
