@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
@@ -38,6 +38,9 @@ from include.store import (
     RequestRecord,
     Status,
 )
+
+if TYPE_CHECKING:
+    from include.report.categories import Unverified
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -227,7 +230,7 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     if scope == SCOPE_CATEGORIES:
         from include.report import categories
 
-        report = categories.build(record, since, datastores, unverified_reason=_unverified_reason(record))
+        report = categories.build(record, since, datastores, unverified=_unverified_reason(record))
     else:
         from include.report import files as report_files
 
@@ -241,23 +244,23 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     return report.to_dict()
 
 
-def _unverified_reason(record: RequestRecord) -> str:
-    """§7024: why a specific-pieces request is answered with categories (empty when categories were asked for)."""
+def _unverified_reason(record: RequestRecord) -> Unverified | None:
+    """§7024: why a specific-pieces request is answered with categories (None when categories were asked for)."""
     if record.request_type != SPECIFIC_PIECES:
-        return ""
+        return None
+    from include.report.categories import Unverified
     from include.verification.service import level_of
 
     level = level_of(record)
     if level.capped:  # §7061: the account login did not match the account held for this email
-        return "the account you were signed in to when making the request is not the one we hold for your email"
+        return Unverified(account_mismatch=True)
     t = level.thresholds
-    needed = f"{t.specific_points} matching pieces of information"
-    if t.specific_needs_declaration:
-        needed += " and a signed declaration"
-    have = f"{level.points} of the pieces of information you gave matched our records"
-    if not level.declaration:
-        have += ", and no signed declaration was given"
-    return f"the law requires {needed}; {have}"
+    return Unverified(
+        points_needed=t.specific_points,
+        declaration_needed=t.specific_needs_declaration,
+        points_matched=level.points,
+        declared=bool(level.declaration),
+    )
 
 
 def _flag_uncategorised(record: RequestRecord, datastores: tuple[ExtractSummary, ...]) -> None:

@@ -62,6 +62,11 @@ def _harden(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    # No script anywhere: a requester-supplied name can never run; the forms post only to this page.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    )
     return response
 
 
@@ -218,10 +223,10 @@ def blueprint_for(
             raise _Closed(410, AGENT_NOT_WAITING, record.language if record is not None else None)
         language = record.language
         agent_name = record.identifiers.agent.name
-        if request.method == "GET":
-            return _agent_page(200, language, agent_name=agent_name)
         if agents.state(store, record) != "waiting" or store.get_decision(request_id) is not None:
             return _agent_page(200, language, agent_name=agent_name, done=AGENT_ALREADY)
+        if request.method == "GET":
+            return _agent_page(200, language, agent_name=agent_name)
         answer = request.form.get("answer")
         if answer not in ("yes", "no"):
             return _agent_page(400, language, agent_name=agent_name)

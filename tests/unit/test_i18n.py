@@ -88,6 +88,28 @@ def everything_in(language: str) -> dict[str, str]:
             **common,
         ),
     }
+    # §7062(b), §7024: the categories-only answer, with the reason a specific-pieces request got it, and its subject.
+    from include.report import categories
+
+    unverified = categories.Unverified(points_needed=3, declaration_needed=True, points_matched=2, declared=False)
+    emails["categories_report"] = categories.render(context, unverified)
+    emails["categories_report_mismatch"] = categories.render(context, categories.Unverified(account_mismatch=True))
+    emails["categories_report_none_held"] = categories.render(empty)
+    emails["categories_subject"] = i18n.gettext(language, categories.SUBJECT)
+    # The requester's pages: the verification page (every field, an error, then done), the agent confirmation page.
+    from include.templating import env_for
+
+    pages = env_for(language)
+    page = pages.get_template("verification_page.html.j2")
+    asked = ["phone", "postal_address", "account_id", "photo_id", "declaration"]
+    emails["verification_page"] = page.render(
+        done=False, error="x", fields=asked, statement="s", due_at=DUE, max_photo_mb=5
+    )
+    emails["verification_page_done"] = page.render(done=True, error=None, fields=[], statement="", due_at=DUE)
+    emails["verification_message_page"] = pages.get_template("verification_message.html.j2").render(message="x")
+    agent_page = pages.get_template("agent_page.html.j2")
+    emails["agent_page"] = agent_page.render(agent_name="Alex Agent", done="")
+    emails["agent_page_done"] = agent_page.render(agent_name="Alex Agent", done="x")
     # §7063: an authorised agent's request: the consumer's confirmation, the agent's notice, both denials.
     agent = {"agent_name": "Alex Agent", **common}
     emails["agent_confirmation"] = notices.render_agent_confirmation(link=link, **agent)

@@ -163,12 +163,13 @@ def test_7061_7024_a_categories_answer_held_down_by_a_mismatched_login_says_so(c
         identifiers=Identifiers(declaration=Declaration(RECEIVED, "Jane Doe", "2026-01")),
         verification=json.dumps({"given": ["email", "name", "phone"], "stores": [three.to_dict()]}),
     )
-    assert _unverified_reason(record) == (
+    assert _unverified_reason(record).text("en") == (
         "the law requires 3 matching pieces of information and a signed declaration; "
         "3 of the pieces of information you gave matched our records"
     )
+    assert _unverified_reason(record).text("es").startswith("la ley exige 3 datos coincidentes")
     mismatch = AccountCheck(AccountStatus.MISMATCH, "mfa", 180, 30, ("accounts",))
-    assert _unverified_reason(replace(record, account_check=mismatch.to_json())) == (
+    assert _unverified_reason(replace(record, account_check=mismatch.to_json())).text("en") == (
         "the account you were signed in to when making the request is not the one we hold for your email"
     )
 
