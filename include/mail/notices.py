@@ -19,6 +19,7 @@ SUBJECT_DUPLICATE = N_("Your CCPA access request: we are already working on it")
 SUBJECT_EXTENSION = N_("Your CCPA access request: we need more time")
 SUBJECT_ACCOUNT_DELIVERY = N_("Your CCPA access request: your answer is in your account")
 SUBJECT_EXPIRY = N_("Your CCPA access request: we could not verify your identity in time")
+SUBJECT_VERIFICATION_REQUEST = N_("Your CCPA access request: we need a little more information")
 SUBJECT_AGENT_CONFIRMATION = N_("Did you ask someone to make a CCPA request for you?")
 SUBJECT_AGENT_NOTICE = N_("The CCPA request you made has been answered")
 SUBJECT_AGENT_DENIAL_TO_AGENT = N_("The CCPA request you made for someone else was denied")
@@ -153,3 +154,32 @@ def render_agent_denial(
     )
     subject = SUBJECT_AGENT_DENIAL_TO_AGENT if to_agent else SUBJECT_AGENT_DENIAL_TO_CONSUMER
     return Email(subject=gettext(language, subject), html=html)
+
+
+def render_verification_request(
+    *,
+    name: str,
+    request_id: str,
+    asked: list[str],
+    note: str,
+    link: Any,
+    due_at: datetime,
+    language: str = DEFAULT_LANGUAGE,
+) -> Email:
+    """§7060(c): "Ask for more": what the officer asks for (``asked``: keys of ``links.ASKABLE``), the officer's note
+    as written, and the signed link to the verification page."""
+    from include.verification.links import ASKABLE
+
+    html = (
+        env_for(language)
+        .get_template("verification_request.html.j2")
+        .render(
+            name=name,
+            request_id=request_id,
+            asked=[gettext(language, ASKABLE[key]) for key in asked],
+            note=note,
+            link=link,
+            due_at=due_at,
+        )
+    )
+    return Email(subject=gettext(language, SUBJECT_VERIFICATION_REQUEST), html=html)

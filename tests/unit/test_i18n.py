@@ -110,6 +110,12 @@ def everything_in(language: str) -> dict[str, str]:
     agent_page = pages.get_template("agent_page.html.j2")
     emails["agent_page"] = agent_page.render(agent_name="Alex Agent", done="")
     emails["agent_page_done"] = agent_page.render(agent_name="Alex Agent", done="x")
+    # §7060(c): "Ask for more", everything an officer can ask for, with the officer's note as written.
+    from include.verification.links import ASKABLE
+
+    emails["verification_request"] = notices.render_verification_request(
+        asked=list(ASKABLE), note="gracias", link=link, due_at=DUE, **common
+    )
     # §7063: an authorised agent's request: the consumer's confirmation, the agent's notice, both denials.
     agent = {"agent_name": "Alex Agent", **common}
     emails["agent_confirmation"] = notices.render_agent_confirmation(link=link, **agent)
