@@ -413,3 +413,25 @@ def test_7063_a_denial_the_mail_server_refused_is_sent_by_the_next_watch(complia
         assert watch.expire_undecided(compliance_store) == 1
     assert compliance_store.get_request(record.request_id).status == Status.REJECTED_NOTIFIED
     assert len(_to(mail, AGENT.email)) == 1 and len(_to(mail, "jane@example.com")) == 1
+
+
+@pytest.mark.parametrize("by_agent", [False, True], ids=["expired", "agent_denied"])
+def test_7060d_an_uploaded_photo_id_is_deleted_when_the_watch_closes_the_request(
+    compliance_store, slack, mail, monkeypatch, by_agent
+):
+    """The photo ID serves verification only: when the watch closes a request (expired undecided, or an agent's
+    request denied), the uploaded file goes at once, not days later with the report files."""
+    from include import storage
+    from include.requester import uploads
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "watch-test-secret-0123456789")
+    photo = uploads.save(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    identifiers = Identifiers(agent=AGENT) if by_agent else Identifiers()
+    request = AccessRequest("Jane Doe", "jane@example.com", photo.link, identifiers=identifiers)
+    record = compliance_store.register_request("run-photo-watch", request, RECEIVED)
+    stored = storage.resolve(uploads.stored_url_of(photo.link))
+    assert stored.exists()
+    with time_machine.travel(record.due_at + timedelta(hours=1), tick=False):
+        assert watch.expire_undecided(compliance_store) == 1
+    assert not stored.exists()
+    assert "photo_id_deleted" in [e["event"] for e in compliance_store.audit_trail(record.request_id)]
