@@ -137,7 +137,7 @@ def blueprint_for(
     @blueprint.get("/verify/<token>")
     def show(token: str) -> tuple[Response, int]:
         record, fields = _open(token)
-        return _page(200, record.language, fields=fields, statement=_statement(record), due_at=record.due_at)
+        return _page(200, record.language, fields=fields, statement=_statement(), due_at=record.due_at)
 
     @blueprint.post("/verify/<token>")
     def submit(token: str) -> tuple[Response, int]:
@@ -157,7 +157,7 @@ def blueprint_for(
 
         def refused(message: str) -> tuple[Response, int]:
             text = gettext(language, message)
-            return _page(400, language, fields=fields, statement=_statement(record), due_at=record.due_at, error=text)
+            return _page(400, language, fields=fields, statement=_statement(), due_at=record.due_at, error=text)
 
         try:
             given = parse_identifiers(conf, name=record.name)
@@ -264,7 +264,8 @@ def _agent_page(status: int, language: str, *, agent_name: str, done: str = "") 
     return _harden(Response(html, mimetype="text/html")), status
 
 
-def _statement(record: RequestRecord) -> str:
+def _statement() -> str:
+    """The declaration the requester signs (English: the statement's versioned text is the legal one)."""
     return declaration_text(_version())
 
 
