@@ -1,4 +1,5 @@
-"""The notices the requester receives besides the report: acknowledgement, duplicate, extension, rejection.
+"""The notices the requester receives besides the report: acknowledgement, duplicate, extension, rejection, and
+those of an authorised agent's request (§7063): the consumer's confirmation, the agent's notice, the denial.
 
 Each is rendered in the request's language (``include/i18n.py``); subjects are translated with the bodies.
 """
@@ -19,6 +20,11 @@ SUBJECT_EXTENSION = N_("Your CCPA access request: we need more time")
 SUBJECT_ACCOUNT_DELIVERY = N_("Your CCPA access request: your answer is in your account")
 SUBJECT_NEW_DOWNLOAD_LINK = N_("Your CCPA access request: a new download link")
 SUBJECT_EXPIRY = N_("Your CCPA access request: we could not verify your identity in time")
+SUBJECT_VERIFICATION_REQUEST = N_("Your CCPA access request: we need a little more information")
+SUBJECT_AGENT_CONFIRMATION = N_("Did you ask someone to make a CCPA request for you?")
+SUBJECT_AGENT_NOTICE = N_("The CCPA request you made has been answered")
+SUBJECT_AGENT_DENIAL_TO_AGENT = N_("The CCPA request you made for someone else was denied")
+SUBJECT_AGENT_DENIAL_TO_CONSUMER = N_("A CCPA request made on your behalf was denied")
 
 
 def render_rejection(*, name: str, request_id: str, reason: str | None, language: str = DEFAULT_LANGUAGE) -> Email:
@@ -36,12 +42,21 @@ def render_acknowledgement(
     due_at: datetime,
     language: str = DEFAULT_LANGUAGE,
     status_url: str | None = None,
+    request_type: str = "specific_pieces",
 ) -> Email:
-    """§7021(a): confirm receipt, say how the request will be verified and when to expect the answer."""
+    """§7021(a): confirm receipt, say what was asked for (the categories, or a copy of the specific pieces), how the
+    request will be verified and when to expect the answer."""
     html = (
         env_for(language)
         .get_template("acknowledgement.html.j2")
-        .render(name=name, request_id=request_id, received_at=received_at, due_at=due_at, status_url=status_url)
+        .render(
+            name=name,
+            request_id=request_id,
+            received_at=received_at,
+            due_at=due_at,
+            status_url=status_url,
+            request_type=request_type,
+        )
     )
     return Email(subject=gettext(language, SUBJECT_ACKNOWLEDGEMENT), html=html)
 
@@ -96,3 +111,82 @@ def render_expiry(
         .render(name=name, request_id=request_id, received_at=received_at, due_at=due_at, categories=categories)
     )
     return Email(subject=gettext(language, SUBJECT_EXPIRY), html=html)
+
+
+def render_agent_confirmation(
+    *, name: str, agent_name: str, link: Any, request_id: str, language: str = DEFAULT_LANGUAGE
+) -> Email:
+    """§7063(a)(2): ask the consumer, at their own address, whether they gave the agent permission."""
+    html = (
+        env_for(language)
+        .get_template("agent_confirmation.html.j2")
+        .render(name=name, agent_name=agent_name, link=link, request_id=request_id)
+    )
+    return Email(subject=gettext(language, SUBJECT_AGENT_CONFIRMATION), html=html)
+
+
+def render_agent_notice(*, name: str, agent_name: str, request_id: str, language: str = DEFAULT_LANGUAGE) -> Email:
+    """§7063: the answer went to the consumer; the agent is told that it was sent (nothing of its content)."""
+    html = (
+        env_for(language)
+        .get_template("agent_notice.html.j2")
+        .render(name=name, agent_name=agent_name, request_id=request_id)
+    )
+    return Email(subject=gettext(language, SUBJECT_AGENT_NOTICE), html=html)
+
+
+def render_agent_denial(
+    *,
+    name: str,
+    agent_name: str,
+    request_id: str,
+    due_at: datetime,
+    consumer_said_no: bool,
+    to_agent: bool,
+    language: str = DEFAULT_LANGUAGE,
+) -> Email:
+    """§7063(a), §7024(e): an agent's request the consumer did not confirm (or denied) by the due date is denied, and
+    the basis explained: to the agent, who made the request, and to the consumer, whom we asked directly."""
+    html = (
+        env_for(language)
+        .get_template("agent_denial.html.j2")
+        .render(
+            name=name,
+            agent_name=agent_name,
+            request_id=request_id,
+            due_at=due_at,
+            consumer_said_no=consumer_said_no,
+            to_agent=to_agent,
+        )
+    )
+    subject = SUBJECT_AGENT_DENIAL_TO_AGENT if to_agent else SUBJECT_AGENT_DENIAL_TO_CONSUMER
+    return Email(subject=gettext(language, subject), html=html)
+
+
+def render_verification_request(
+    *,
+    name: str,
+    request_id: str,
+    asked: list[str],
+    note: str,
+    link: Any,
+    due_at: datetime,
+    language: str = DEFAULT_LANGUAGE,
+) -> Email:
+    """§7060(c): "Ask for more": what the officer asks for (``asked``: keys of ``links.ASKABLE``), the officer's note
+    as written, and the signed link to the verification page."""
+    from include.verification.links import ASKABLE
+
+    html = (
+        env_for(language)
+        .get_template("verification_request.html.j2")
+        .render(
+            name=name,
+            request_id=request_id,
+            asked=[gettext(language, ASKABLE[key]) for key in asked],
+            note=note,
+            link=link,
+            due_at=due_at,
+        )
+    )
+    return Email(subject=gettext(language, SUBJECT_VERIFICATION_REQUEST), html=html)

@@ -27,6 +27,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: A request body must have arrived in full within this long (Slack sends a few KiB at once; the 3 s it gives us
 #: to answer count from its send, so a slower body is not Slack's).
 BODY_TIMEOUT_SECONDS = 2.0
+#: The requester's forms that carry a photo ID (``/request``, ``/verify/<token>``): up to the upload's limit, and a
+#: deadline a phone on a slow network can meet for 5 MB. Still read on the event loop, never holding a thread.
+UPLOAD_TIMEOUT_SECONDS = 120.0
 #: Threads that run decisions, and threads that stream downloads.
 CALLBACK_WORKERS = 16
 DOWNLOAD_WORKERS = 4
@@ -54,12 +57,13 @@ class BufferedBodies:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        max_bytes, timeout = self._limits(scope)
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
+        if declared is not None and declared > max_bytes:
             await _answer(send, 413, "request body too large")
             return
         try:
-            body = await asyncio.wait_for(self._read(receive), self.timeout)
+            body = await asyncio.wait_for(self._read(receive, max_bytes), timeout)
         except _TooLarge:
             await _answer(send, 413, "request body too large")
             return
@@ -79,7 +83,16 @@ class BufferedBodies:
 
         await self.app(scope, replay, send)
 
-    async def _read(self, receive: Receive) -> bytes:
+    def _limits(self, scope: Scope) -> tuple[int, float]:
+        """(body cap, deadline) of a request: the forms that upload a photo ID get the upload's; the rest Slack's."""
+        local = _local_path(scope)
+        if local.rstrip("/") == "/request" or local.startswith("/verify/"):
+            from include.requester.form import MAX_FORM_BYTES
+
+            return max(self.max_bytes, MAX_FORM_BYTES), max(self.timeout, UPLOAD_TIMEOUT_SECONDS)
+        return self.max_bytes, self.timeout
+
+    async def _read(self, receive: Receive, max_bytes: int) -> bytes:
         parts: list[bytes] = []
         size = 0
         while True:
@@ -88,7 +101,7 @@ class BufferedBodies:
                 raise _Disconnected
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > max_bytes:
                 raise _TooLarge
             parts.append(chunk)
             if not message.get("more_body", False):
@@ -103,11 +116,15 @@ class _ByPath:
         self.downloads = downloads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = str(scope.get("path", ""))
-        root = str(scope.get("root_path", ""))
-        local = path[len(root) :] if root and path.startswith(root) else path
-        app = self.downloads if local.startswith("/download/") else self.callback
+        app = self.downloads if _local_path(scope).startswith("/download/") else self.callback
         await app(scope, receive, send)
+
+
+def _local_path(scope: Scope) -> str:
+    """The path below the mount point (``/request``, not ``/ccpa/request``)."""
+    path = str(scope.get("path", ""))
+    root = str(scope.get("root_path", ""))
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -355,6 +355,7 @@ def ask_modal(request: RequestRecord) -> dict[str, Any]:
         "phone": "Phone number",
         "postal_address": "Postal address",
         "account_id": "Account id",
+        "photo_id": "Photo ID (upload)",
         "declaration": "Signed declaration (under penalty of perjury)",
     }
     return _modal(

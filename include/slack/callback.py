@@ -174,6 +174,10 @@ def create_app(
     def too_large(_: Exception) -> Response | tuple[Response, int]:
         if request.path.rstrip("/").endswith("/request"):
             return form.too_large()  # a person, in their language
+        if request.endpoint == "ccpa_verification.submit":
+            from include.verification.page import too_large as page_too_large
+
+            return page_too_large()  # a person: the photo ID asked for is too big
         return jsonify(error="request body too large"), 413
 
     @app.get("/health")
@@ -436,25 +440,24 @@ class _Handler:
 
     def _ask_requester(self, record: Any, fields: list[str], note: str, user_id: str) -> None:
         """Email the requester the signed link, and say so in the prompt's thread."""
-        from include.mail.message import Email
+        from include.mail.notices import render_verification_request
         from include.mail.send import send_once
-        from include.templating import env as _env
-        from include.verification.links import ASKABLE, make_link
+        from include.verification.links import make_link
 
         try:
             link = make_link(record.request_id, fields, record.due_at)
-            html = _env.get_template("verification_request.html.j2").render(
+            email = render_verification_request(
                 name=record.name,
                 request_id=record.request_id,
-                asked=[ASKABLE[f] for f in fields],
+                asked=fields,
                 note=note,
                 link=link,
                 due_at=record.due_at,
+                language=record.language,
             )
             asked_before = sum(
                 1 for e in self.store.audit_trail(record.request_id) if e["event"] == "more_information_requested"
             )
-            email = Email(subject="Your CCPA access request: we need a little more information", html=html)
             send_once(self.store, record.request_id, f"verification_request_{asked_before}", record.email, email)
             if record.slack_channel and record.slack_ts:
                 self.slack.chat_postMessage(

@@ -500,6 +500,24 @@ class ComplianceStore:
             )
             self._audit(conn, request_id, "identifiers_added", actor=actor, detail={"fields": sorted(fields)})
 
+    def set_photo_id(self, request_id: str, link: str, *, actor: str) -> str:
+        """The requester uploaded a photo ID (asked for by an officer): it becomes the request's photo ID, shown on the
+        prompt. Only while the request is open and undecided; returns the photo ID link it replaces ("" if none)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(requests_table).where(requests_table.c.request_id == request_id).with_for_update()
+            ).first()
+            decided = conn.execute(
+                select(decisions_table.c.request_id).where(decisions_table.c.request_id == request_id)
+            ).first()
+            if row is None or not _request(row).open or decided is not None:
+                raise UnknownRequest(request_id)
+            conn.execute(
+                update(requests_table).where(requests_table.c.request_id == request_id).values(photo_id_url=link)
+            )
+            self._audit(conn, request_id, "photo_id_added", actor=actor, detail={"replaces": bool(row.photo_id_url)})
+        return str(row.photo_id_url or "")
+
     def open_request_for(self, email: str, *, excluding: str, now: datetime | None = None) -> RequestRecord | None:
         """Another request from the same email still being answered in time (the oldest), to link a duplicate to.
 

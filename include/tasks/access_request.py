@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
@@ -38,6 +38,9 @@ from include.store import (
     RequestRecord,
     Status,
 )
+
+if TYPE_CHECKING:
+    from include.report.categories import Unverified
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -227,7 +230,7 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     if scope == SCOPE_CATEGORIES:
         from include.report import categories
 
-        report = categories.build(record, since, datastores, unverified_reason=_unverified_reason(record))
+        report = categories.build(record, since, datastores, unverified=_unverified_reason(record))
     else:
         from include.report import files as report_files
 
@@ -241,23 +244,23 @@ def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]])
     return report.to_dict()
 
 
-def _unverified_reason(record: RequestRecord) -> str:
-    """§7024: why a specific-pieces request is answered with categories (empty when categories were asked for)."""
+def _unverified_reason(record: RequestRecord) -> Unverified | None:
+    """§7024: why a specific-pieces request is answered with categories (None when categories were asked for)."""
     if record.request_type != SPECIFIC_PIECES:
-        return ""
+        return None
+    from include.report.categories import Unverified
     from include.verification.service import level_of
 
     level = level_of(record)
     if level.capped:  # §7061: the account login did not match the account held for this email
-        return "the account you were signed in to when making the request is not the one we hold for your email"
+        return Unverified(account_mismatch=True)
     t = level.thresholds
-    needed = f"{t.specific_points} matching pieces of information"
-    if t.specific_needs_declaration:
-        needed += " and a signed declaration"
-    have = f"{level.points} of the pieces of information you gave matched our records"
-    if not level.declaration:
-        have += ", and no signed declaration was given"
-    return f"the law requires {needed}; {have}"
+    return Unverified(
+        points_needed=t.specific_points,
+        declaration_needed=t.specific_needs_declaration,
+        points_matched=level.points,
+        declared=bool(level.declaration),
+    )
 
 
 def _flag_uncategorised(record: RequestRecord, datastores: tuple[ExtractSummary, ...]) -> None:
@@ -281,14 +284,12 @@ def send_report(request_id: str, report: dict[str, Any]) -> str:
     sent = _send_answer(s, record, report)
     agent = record.identifiers.agent
     if agent is not None:  # §7063: the answer went to the consumer; the agent is told it was sent
-        from include.mail.message import Email
-        from include.templating import env
+        from include.mail.notices import render_agent_notice
         from include.verification.agents import AGENT_NOTICE
 
-        html = env.get_template("agent_notice.html.j2").render(
-            name=record.name, agent_name=agent.name, request_id=request_id
+        notice = render_agent_notice(
+            name=record.name, agent_name=agent.name, request_id=request_id, language=record.language
         )
-        notice = Email(subject="The CCPA request you made has been answered", html=html)
         send_once(s, request_id, AGENT_NOTICE, agent.email, notice)
     return sent
 
@@ -344,20 +345,19 @@ def send_acknowledgement(request_id: str) -> str:
         due_at=record.due_at,
         language=record.language,
         status_url=_status_url(record),
+        request_type=record.request_type,
     )
     sent = send_once(s, request_id, ACKNOWLEDGEMENT, record.email, email)
     agent = record.identifiers.agent
     if agent is not None:  # §7063: ask the consumer, at their own address, whether they gave the agent permission
-        from include.mail.message import Email
-        from include.templating import env
+        from include.mail.notices import render_agent_confirmation
         from include.verification.agents import CONFIRMATION_EMAIL
         from include.verification.links import make_agent_link
 
         link = make_agent_link(request_id, record.due_at)
-        html = env.get_template("agent_confirmation.html.j2").render(
-            name=record.name, agent_name=agent.name, link=link, request_id=request_id
+        confirm = render_agent_confirmation(
+            name=record.name, agent_name=agent.name, link=link, request_id=request_id, language=record.language
         )
-        confirm = Email(subject="Did you ask someone to make a CCPA request for you?", html=html)
         send_once(s, request_id, CONFIRMATION_EMAIL, record.email, confirm)
     return sent
 

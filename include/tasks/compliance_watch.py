@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from include import clock, config, law, storage
@@ -301,20 +302,28 @@ def expire_undecided(store: ComplianceStore, now: datetime | None = None) -> int
     """§7021(b), §7062: a request still undecided at its due date is answered as unverifiable: the requester is told
     their identity could not be verified in time and receives the categories disclosure; the record closes as
     ``expired_unverified`` and the prompt loses its buttons. A request already decided (its run failed later) stays
-    open and escalated: it is not the requester's identity that is in doubt."""
+    open and escalated: it is not the requester's identity that is in doubt. An authorised agent's request the consumer
+    has not confirmed is denied instead (:func:`deny_unconfirmed_agents`, run first). Returns the requests closed."""
     from include.datastores.registry import load_registry
     from include.disclosure import categories_disclosure
     from include.mail.notices import render_expiry
     from include.mail.send import send_once
+    from include.verification import agents
 
     now = now or utcnow()
-    expired = 0
     failures: list[Exception] = []
+    try:
+        expired = deny_unconfirmed_agents(store, now)
+    except Exception as exc:  # the other requests still expire
+        failures.append(exc)
+        expired = 0
     for record in store.open_requests():
         if record.due_at >= now or record.status not in (Status.RECEIVED, Status.AWAITING_DECISION):
             continue
         if store.get_decision(record.request_id) is not None:
             continue
+        if agents.denial_basis(agents.state(store, record)) is not None:
+            continue  # §7063: denied by deny_unconfirmed_agents (never answered to an unconfirmed agent's request)
         try:
             email = render_expiry(
                 name=record.name,
@@ -322,10 +331,12 @@ def expire_undecided(store: ComplianceStore, now: datetime | None = None) -> int
                 received_at=record.received_at,
                 due_at=record.due_at,
                 categories=categories_disclosure(load_registry().datastores),
+                language=record.language,
             )
             send_once(store, record.request_id, EXPIRY_NOTICE, record.email, email)
             store.set_status(record.request_id, Status.EXPIRED_UNVERIFIED)
             expired += 1
+            _delete_uploaded_photo(store, record.request_id)  # verification only (§7060): gone at close
             if record.slack_channel and record.slack_ts:
                 text = (
                     f":hourglass: Expired undecided at the end of {clock.format_short(record.due_at)}: the requester "
@@ -343,3 +354,78 @@ def expire_undecided(store: ComplianceStore, now: datetime | None = None) -> int
     if failures:
         raise failures[0]
     return expired
+
+
+def deny_unconfirmed_agents(store: ComplianceStore, now: datetime | None = None) -> int:
+    """§7063(a): an authorised agent's request whose consumer has not confirmed the agent's permission by the due date
+    (or said they did not give it) is denied, with the basis explained (§7024(e)): to the agent, who made the request,
+    and to the consumer, whom we asked directly. Nothing is disclosed, not even the general categories: the request
+    was never the consumer's.
+
+    Exactly once, in the database: the denial is a ``reject`` decision (its primary key is the request: an officer's
+    decision made first stands, and the watch's is made once), each email a delivery row (``rejection`` to the agent,
+    ``agent_denial_consumer`` to the consumer). A run of the watch that stopped half-way is finished by the next one.
+    Returns the requests closed."""
+    from include.mail.notices import render_agent_denial
+    from include.mail.send import send_once
+    from include.store import REJECT, REJECTION
+    from include.verification import agents
+
+    now = now or utcnow()
+    denied = 0
+    failures: list[Exception] = []
+    for record in store.open_requests():
+        agent = record.identifiers.agent
+        if agent is None:
+            continue
+        decision = store.get_decision(record.request_id)
+        if decision is None:
+            basis = agents.denial_basis(agents.state(store, record))
+            if (
+                basis is None
+                or record.due_at >= now
+                or record.status not in (Status.RECEIVED, Status.AWAITING_DECISION)
+            ):
+                continue
+            try:
+                decision, _made = store.record_decision(record.request_id, REJECT, agents.WATCH_ACTOR, reason=basis)
+            except Exception as exc:
+                log.exception("Could not record the denial of the agent request %s", record.request_id)
+                failures.append(exc)
+                continue
+        if decision.decided_by != agents.WATCH_ACTOR or decision.action != REJECT:
+            continue  # an officer decided first: the run answers that decision
+        state = agents.denied_state(decision.reason)
+        try:
+            denial = partial(
+                render_agent_denial,
+                name=record.name,
+                agent_name=agent.name,
+                request_id=record.request_id,
+                due_at=record.due_at,
+                consumer_said_no=state == "denied",
+                language=record.language,
+            )
+            send_once(store, record.request_id, REJECTION, agent.email, denial(to_agent=True))
+            send_once(store, record.request_id, agents.DENIAL_TO_CONSUMER, record.email, denial(to_agent=False))
+            store.set_status(record.request_id, Status.REJECTED_NOTIFIED, basis="agent_not_confirmed", state=state)
+            denied += 1
+            _delete_uploaded_photo(store, record.request_id)  # verification only (§7060): gone at close
+            if record.slack_channel and record.slack_ts:
+                text = (
+                    f":no_entry: Denied at the end of {clock.format_short(record.due_at)} (§7063): the consumer "
+                    + ("said they did not give the agent permission" if state == "denied" else "never confirmed")
+                    + ". The agent and the consumer were told why; nothing was disclosed."
+                )
+                slack_client.web_client().chat_update(
+                    channel=record.slack_channel,
+                    ts=record.slack_ts,
+                    text=text,
+                    blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+                )
+        except Exception as exc:  # one request's failure must not hold back the others
+            log.exception("Could not deny the agent request %s", record.request_id)
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+    return denied

@@ -13,6 +13,15 @@ CONFIRMED = "agent_confirmed"
 DENIED = "agent_denied"
 CONFIRMATION_EMAIL = "agent_confirmation"
 AGENT_NOTICE = "agent_notice"
+#: The denial's copy to the consumer (the agent's copy is the request's ``rejection`` delivery, §7024(e)).
+DENIAL_TO_CONSUMER = "agent_denial_consumer"
+#: Who records a denial for want of the consumer's confirmation: the daily watch, not an officer.
+WATCH_ACTOR = "ccpa_compliance_watch"
+#: §7101: the basis of the denial, as the record keeps it (the emails say it in the requester's language).
+DENIAL_BASES = {
+    "waiting": "authorised agent: the consumer did not confirm the agent's permission by the due date (§7063)",
+    "denied": "authorised agent: the consumer said they did not give the agent permission (§7063)",
+}
 
 
 def state(store: ComplianceStore, record: RequestRecord) -> str:
@@ -51,3 +60,14 @@ def describe(store: ComplianceStore, record: RequestRecord) -> str:
     }[state(store, record)]
     kind = agent.permission_kind.replace("_", " ")
     return f"{agent.name} ({agent.email}) · {kind}: <{agent.document_url}|document> · {words}"
+
+
+def denial_basis(record_state: str) -> str | None:
+    """§7063(a): the basis on which an agent's request still undecided at its due date is denied (None: it may be
+    answered, or there is no agent)."""
+    return DENIAL_BASES.get(record_state)
+
+
+def denied_state(basis: str | None) -> str | None:
+    """The agent state a recorded denial basis stands for (``waiting`` or ``denied``)."""
+    return next((key for key, text in DENIAL_BASES.items() if text == basis), None)

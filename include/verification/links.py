@@ -10,13 +10,16 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from include import config
+from include.i18n import N_
 
-#: What an officer can ask the requester for (§7060(c): only what verification needs).
+#: What an officer can ask the requester for (§7060(c): only what verification needs), as the requester reads it
+#: (translated in the email).
 ASKABLE = {
-    "phone": "your phone number",
-    "postal_address": "your postal address",
-    "account_id": "your account id (customer number)",
-    "declaration": "a declaration, signed under penalty of perjury, that you are the person the request is about",
+    "phone": N_("your phone number"),
+    "postal_address": N_("your postal address"),
+    "account_id": N_("your account id (customer number)"),
+    "photo_id": N_("a photo of an identity document, such as your driver's licence or passport (JPEG, PNG or PDF)"),
+    "declaration": N_("a declaration, signed under penalty of perjury, that you are the person the request is about"),
 }
 #: The link lives at most this long, and never past the request's due date.
 MAX_TTL = timedelta(days=14)

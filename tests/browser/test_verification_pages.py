@@ -59,3 +59,36 @@ def test_7060_the_requester_fills_in_the_verification_page(world, page, monkeypa
     expect(page.locator("body")).to_contain_text("Thank you")
     ids = world.store.get_request(request_id).identifiers
     assert ids.phone == "(415) 555-1000" and ids.declaration is not None
+
+
+def test_7060_the_requester_uploads_the_photo_id_asked_for(world, page, monkeypatch, tmp_path):  # noqa: F811
+    """In Chromium, the file chooser: a GIF is refused with a clear message and nothing stored; a PNG is kept and
+    becomes the prompt's photo ID. The page is axe-core clean."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    from include import storage
+    from include.requester import uploads
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "browser-link-secret")
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path / 'reports'}")
+    request_id, _ = _two_point_prompt(world)
+    record = world.store.get_request(request_id)
+    token = links.make_link(request_id, ["photo_id"], record.due_at)["token"]
+    base = world.slack.callback_url.rsplit("/slack/actions", 1)[0]
+    gif, png = tmp_path / "id.gif", tmp_path / "id.png"
+    gif.write_bytes(b"GIF89a" + b"\x00" * 64)
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 2048)
+
+    page.goto(f"{base}/verify/{token}")
+    expect(page.locator("label[for=photo_id]")).to_have_text("A photo of an identity document")
+    serious = [v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == []
+    page.set_input_files("#photo_id", str(gif))
+    page.click("button[type=submit]")
+    expect(page.locator(".error")).to_have_text("The photo ID must be a JPEG, PNG or PDF file.")
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").rglob("*.*"))
+    page.set_input_files("#photo_id", str(png))
+    page.click("button[type=submit]")
+    expect(page.locator("body")).to_contain_text("Thank you")
+    stored = uploads.stored_url_of(world.store.get_request(request_id).photo_id_url)
+    assert stored is not None and storage.resolve(stored).read_bytes() == png.read_bytes()

@@ -125,3 +125,31 @@ def test_a_body_that_never_completes_is_refused_with_408_and_an_oversized_one_wi
     big = requests.post(f"{served}/slack/actions", data=b"x" * (70 * 1024), timeout=10)
     assert big.status_code == 413
     assert requests.get(f"{served}/health", timeout=10).json() == {"status": "ok"}
+
+
+def test_7060_a_photo_id_passes_the_front_up_to_the_uploads_limit_and_slack_posts_keep_theirs(
+    served, compliance_store, monkeypatch, tmp_path
+):
+    """The 64 KiB cap is Slack's: the requester's forms that carry a photo ID (the verification page asked for one,
+    the request form) get the upload's limit through the ASGI front, still read on the event loop."""
+    from datetime import UTC, datetime
+
+    from include.request import AccessRequest
+    from include.requester import uploads
+    from include.verification import links
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "slow-clients-download-secret-0123")
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path / 'reports'}")
+    record = compliance_store.register_request(
+        "manual__front_photo", AccessRequest("Jane Doe", "jane@example.com"), datetime.now(UTC)
+    )
+    token = links.make_link(record.request_id, ["photo_id"], record.due_at)["token"]
+    photo = b"\x89PNG\r\n\x1a\n" + b"\x00" * (2 * 1024 * 1024)  # 2 MiB: a phone's photo
+    answer = requests.post(f"{served}/verify/{token}", files={"photo_id": ("id.png", photo)}, timeout=30)
+    assert answer.status_code == 200, answer.text[:200]
+    assert uploads.stored_url_of(compliance_store.get_request(record.request_id).photo_id_url) is not None
+    over = b"\x89PNG\r\n\x1a\n" + b"\x00" * (uploads.MAX_PHOTO_BYTES + 128 * 1024)
+    assert (
+        requests.post(f"{served}/verify/{token}", files={"photo_id": ("id.png", over)}, timeout=30).status_code == 413
+    )
+    assert requests.post(f"{served}/slack/actions", data=b"x" * (70 * 1024), timeout=10).status_code == 413

@@ -65,9 +65,10 @@ def test_7062_7024_two_points_give_a_categories_only_report_without_values(stack
         "the consumer, when ordering",
         "order fulfilment",
         "payment processors",
-        "ssn (Customer profiles)",
         "We have not sold or shared this category of personal information.",  # Civ. 1798.115(c)(1), per category
         "Sold or shared to: advertising networks",
+        # §7024(d): the withheld type named with particularity, in plain words, as the full report names it
+        "your Social Security number (Customer profiles): held, not disclosed for your security (§7024(d))",
     ):
         assert expected in html
     # ... and no value at all, not even in the run's storage.

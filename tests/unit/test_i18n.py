@@ -77,6 +77,9 @@ def everything_in(language: str) -> dict[str, str]:
         "acknowledgement": notices.render_acknowledgement(
             received_at=RECEIVED, due_at=DUE, status_url="https://airflow.example/ccpa/request/status/t", **common
         ),
+        "acknowledgement_categories": notices.render_acknowledgement(
+            received_at=RECEIVED, due_at=DUE, request_type="categories", **common
+        ),
         "duplicate": notices.render_duplicate_notice(original=original, **common),
         "extension": notices.render_extension(due_at=DUE, reason="archivos en papel", **common),
         "account_delivery": notices.render_account_delivery(url="https://shop.example/account/messages", **common),
@@ -94,6 +97,43 @@ def everything_in(language: str) -> dict[str, str]:
             **common,
         ),
     }
+    # §7062(b), §7024: the categories-only answer, with the reason a specific-pieces request got it, and its subject.
+    from include.report import categories
+
+    unverified = categories.Unverified(points_needed=3, declaration_needed=True, points_matched=2, declared=False)
+    emails["categories_report"] = categories.render(context, unverified)
+    emails["categories_report_mismatch"] = categories.render(context, categories.Unverified(account_mismatch=True))
+    emails["categories_report_none_held"] = categories.render(empty)
+    emails["categories_subject"] = i18n.gettext(language, categories.SUBJECT)
+    # The requester's pages: the verification page (every field, an error, then done), the agent confirmation page.
+    from include.templating import env_for
+
+    pages = env_for(language)
+    page = pages.get_template("verification_page.html.j2")
+    asked = ["phone", "postal_address", "account_id", "photo_id", "declaration"]
+    emails["verification_page"] = page.render(
+        done=False, error="x", fields=asked, statement="s", due_at=DUE, max_photo_mb=5
+    )
+    emails["verification_page_done"] = page.render(done=True, error=None, fields=[], statement="", due_at=DUE)
+    emails["verification_message_page"] = pages.get_template("verification_message.html.j2").render(message="x")
+    agent_page = pages.get_template("agent_page.html.j2")
+    emails["agent_page"] = agent_page.render(agent_name="Alex Agent", done="")
+    emails["agent_page_done"] = agent_page.render(agent_name="Alex Agent", done="x")
+    # §7060(c): "Ask for more", everything an officer can ask for, with the officer's note as written.
+    from include.verification.links import ASKABLE
+
+    emails["verification_request"] = notices.render_verification_request(
+        asked=list(ASKABLE), note="gracias", link=link, due_at=DUE, **common
+    )
+    # §7063: an authorised agent's request: the consumer's confirmation, the agent's notice, both denials.
+    agent = {"agent_name": "Alex Agent", **common}
+    emails["agent_confirmation"] = notices.render_agent_confirmation(link=link, **agent)
+    emails["agent_notice"] = notices.render_agent_notice(**agent)
+    for to_agent in (True, False):
+        for said_no in (True, False):
+            emails[f"agent_denial_{to_agent}_{said_no}"] = notices.render_agent_denial(
+                due_at=DUE, consumer_said_no=said_no, to_agent=to_agent, **agent
+            )
     for key, reason in REJECTION_REASONS.items():
         if key != "other":
             emails[f"rejection_{key}"] = notices.render_rejection(reason=reason, **common)
@@ -184,3 +224,16 @@ def test_7003_the_account_channel_notice_is_translated_and_keeps_its_link():
     assert f'href="{url}"' in spanish.html and "Lea la respuesta en su cuenta" in spanish.html
     english = notices.render_account_delivery(name="Ana", request_id="r1", url=url)
     assert f'href="{url}"' in english.html and "Read the answer in your account" in english.html
+
+
+def test_7021a_the_acknowledgement_of_a_categories_request_says_it_asks_for_the_categories():
+    """§7021(a): the acknowledgement says what the request is; a categories request is told, in plain words and in
+    the requester's language, that the answer lists categories and is not a copy of the information."""
+    english = everything_in("en")
+    categories, copy = english["acknowledgement_categories"], english["acknowledgement"]
+    assert "What you asked for: the categories (not a copy)." in categories
+    assert "it does not contain a copy of the information itself" in categories
+    assert "the categories (not a copy)" not in copy and "What you asked for: a copy." in copy
+    spanish = everything_in("es")["acknowledgement_categories"]
+    assert "Lo que nos pidió: las categorías (no una copia)." in spanish
+    assert "What you asked for" not in spanish

@@ -163,11 +163,31 @@ def test_7061_7024_a_categories_answer_held_down_by_a_mismatched_login_says_so(c
         identifiers=Identifiers(declaration=Declaration(RECEIVED, "Jane Doe", "2026-01")),
         verification=json.dumps({"given": ["email", "name", "phone"], "stores": [three.to_dict()]}),
     )
-    assert _unverified_reason(record) == (
+    assert _unverified_reason(record).text("en") == (
         "the law requires 3 matching pieces of information and a signed declaration; "
         "3 of the pieces of information you gave matched our records"
     )
+    assert _unverified_reason(record).text("es").startswith("la ley exige 3 datos coincidentes")
     mismatch = AccountCheck(AccountStatus.MISMATCH, "mfa", 180, 30, ("accounts",))
-    assert _unverified_reason(replace(record, account_check=mismatch.to_json())) == (
+    assert _unverified_reason(replace(record, account_check=mismatch.to_json())).text("en") == (
         "the account you were signed in to when making the request is not the one we hold for your email"
     )
+
+
+def test_7021a_the_acknowledgement_task_says_a_categories_request_asks_for_the_categories(sink, compliance_store):
+    """The run's acknowledgement follows the request's type, in the request's language."""
+    categories = compliance_store.register_request(
+        "manual__ack_categories",
+        AccessRequest("Ana Núñez", "ana@example.com", request_type="categories"),
+        RECEIVED,
+        language="es",
+    )
+    copy = compliance_store.register_request(
+        "manual__ack_copy", AccessRequest("Jane Doe", "jane.doe@example.com"), RECEIVED
+    )
+    workflow.send_acknowledgement(categories.request_id)
+    workflow.send_acknowledgement(copy.request_id)
+    sent = {m.message["To"]: m.message.get_body(("html",)).get_content() for m in sink.wait_for(2)}
+    assert "las categorías (no una copia)" in sent["ana@example.com"]
+    assert "What you asked for: a copy." in sent["jane.doe@example.com"]
+    assert "categories (not a copy)" not in sent["jane.doe@example.com"]

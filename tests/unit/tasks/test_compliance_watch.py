@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,7 @@ import time_machine
 from slack_sdk import WebClient
 
 from devtools.standins.slack_emulator import SlackEmulator
-from include.request import AccessRequest
+from include.request import AccessRequest, Agent, Identifiers
 from include.tasks import compliance_watch as watch
 from tests.conftest import use_slack
 from tests.factories import RecordedRuns
@@ -496,3 +497,138 @@ def test_open_requests_without_a_prompt_after_an_hour_are_emailed_to_the_officer
         [alert] = sink.messages()
     assert alert.envelope_to == ["dpo@example.com"]
     assert stuck in str(alert.message["Subject"]) and "jane" not in alert.raw.decode().lower()
+
+
+AGENT = Agent("Alex Agent", "alex@agents.example", "signed_permission", "https://intake.example.com/permissions/1.pdf")
+JANE_BY_AGENT = AccessRequest("Jane Doe", "jane@example.com", identifiers=Identifiers(agent=AGENT))
+
+
+def test_7063_an_agent_request_the_consumer_never_confirmed_is_denied_at_the_due_date_once(
+    compliance_store, slack, mail
+):
+    """§7063(a), §7024(e): the consumer never confirmed the agent's permission: at the due date the request is denied,
+    the basis recorded, the agent (who asked) and the consumer (whom we asked) told why, once each; nothing disclosed,
+    no expiry notice with the categories, and the prompt loses its buttons."""
+    from include.store import REJECTION, Status
+    from include.store.records import request_records
+    from include.verification import agents
+
+    record = compliance_store.register_request("run-agent", JANE_BY_AGENT, RECEIVED)
+    posted = WebClient(token="x", base_url=slack.api_url).chat_postMessage(channel="#privacy", text="prompt")
+    compliance_store.set_review_prompt(record.request_id, posted["channel"], posted["ts"])
+    due = record.due_at
+
+    with time_machine.travel(due - timedelta(seconds=1), tick=False):
+        assert watch.expire_undecided(compliance_store) == 0  # still the consumer's time to confirm
+    assert mail.messages() == []
+    with time_machine.travel(due + timedelta(seconds=1), tick=False):
+        assert watch.expire_undecided(compliance_store) == 1
+        assert watch.expire_undecided(compliance_store) == 0  # once
+        assert watch.deny_unconfirmed_agents(compliance_store) == 0
+
+    [to_agent] = _to(mail, AGENT.email)
+    [to_consumer] = _to(mail, "jane@example.com")
+    assert len(mail.messages()) == 2, "no expiry notice, no categories disclosure"
+    assert to_agent.message["Subject"] == "The CCPA request you made for someone else was denied"
+    assert to_consumer.message["Subject"] == "A CCPA request made on your behalf was denied"
+    agent_html, consumer_html = _html(to_agent), _html(to_consumer)
+    assert "Dear Alex Agent" in agent_html and "had not confirmed by the end of" in agent_html
+    assert "April 15, 2026 (Pacific Time)" in agent_html  # the due date, on California's calendar
+    assert "Nothing about Jane Doe has been disclosed" in agent_html
+    assert "Dear Jane Doe" in consumer_html and "Alex Agent made a request" in consumer_html
+    assert "no confirmation from you" in consumer_html
+    assert "Identifiers" not in consumer_html + agent_html  # not the categories disclosure either
+
+    closed = compliance_store.get_request(record.request_id)
+    assert closed.status == Status.REJECTED_NOTIFIED and closed.closed_at is not None
+    assert closed.identifiers.agent is None, "identifiers (the agent with them) are cleared at close"
+    decision = compliance_store.get_decision(record.request_id)
+    assert (decision.action, decision.decided_by) == ("reject", agents.WATCH_ACTOR)
+    assert decision.reason == agents.DENIAL_BASES["waiting"]
+    assert {REJECTION, agents.DENIAL_TO_CONSUMER} <= compliance_store.done_kinds(record.request_id)
+    [line] = request_records(compliance_store, RECEIVED - timedelta(days=1), RECEIVED + timedelta(days=1), now=due)
+    assert line.response == "denied" and line.denial_basis == agents.DENIAL_BASES["waiting"]
+    prompt = slack.message(posted["ts"])
+    assert "Denied" in prompt["text"] and "§7063" in prompt["text"]
+    assert not any(b["type"] == "actions" for b in prompt["blocks"])
+
+
+def test_7063_the_denial_is_one_decision_in_the_database_and_an_officers_first_decision_stands(
+    compliance_store, slack, mail
+):
+    """The denial is a decision row (the primary key is the request): an officer who rejected first keeps the
+    request (the run answers it), and a denial recorded by a watch that stopped before its emails is finished by
+    the next run, without a second decision or a second email."""
+    from include.store import Status
+    from include.verification import agents
+
+    officer = compliance_store.register_request("run-agent-officer", JANE_BY_AGENT, RECEIVED)
+    compliance_store.record_decision(officer.request_id, "reject", "U0APPROVER", reason="cannot_verify")
+    halfway = compliance_store.register_request("run-agent-halfway", JANE_BY_AGENT, RECEIVED)
+    compliance_store.record_decision(
+        halfway.request_id, "reject", agents.WATCH_ACTOR, reason=agents.DENIAL_BASES["denied"]
+    )
+    said_no = compliance_store.register_request("run-agent-no", JANE_BY_AGENT, RECEIVED)
+    compliance_store.record_once(said_no.request_id, agents.DENIED, ref="consumer")
+
+    with time_machine.travel(officer.due_at + timedelta(hours=1), tick=False):
+        assert watch.deny_unconfirmed_agents(compliance_store) == 2
+        assert watch.deny_unconfirmed_agents(compliance_store) == 0
+        _, made = compliance_store.record_decision(said_no.request_id, "reject", agents.WATCH_ACTOR)
+    assert not made, "the database holds one decision per request"
+
+    assert compliance_store.get_request(officer.request_id).status == Status.REJECTED  # the run sends that one
+    assert compliance_store.get_decision(officer.request_id).decided_by == "U0APPROVER"
+    for request in (halfway, said_no):
+        assert compliance_store.get_request(request.request_id).status == Status.REJECTED_NOTIFIED
+    to_agent = _to(mail, AGENT.email)
+    assert len(to_agent) == 2 and all("they told us that they did not give you" in _html(m) for m in to_agent)
+    assert len(_to(mail, "jane@example.com")) == 2
+
+
+def test_7063_a_denial_the_mail_server_refused_is_sent_by_the_next_watch(compliance_store, slack, mail, monkeypatch):
+    """The mail server is down: the decision is recorded, nothing is marked sent, the request stays open; the next
+    watch sends both emails and closes it."""
+    from include.store import Status
+
+    record = compliance_store.register_request("run-agent-down", JANE_BY_AGENT, RECEIVED)
+    good = os.environ["AIRFLOW_CONN_SMTP_DEFAULT"]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        '{"conn_type": "smtp", "host": "127.0.0.1", "port": 9, '
+        '"extra": {"disable_tls": true, "disable_ssl": true, "retry_limit": 0, "timeout": 2}}',
+    )
+    with time_machine.travel(record.due_at + timedelta(hours=1), tick=False), pytest.raises(Exception):
+        watch.expire_undecided(compliance_store)
+    assert compliance_store.get_request(record.request_id).status == Status.REJECTED
+    assert mail.messages() == []
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", good)
+    from include.db import dispose_all
+
+    dispose_all()
+    with time_machine.travel(record.due_at + timedelta(days=1), tick=False):
+        assert watch.expire_undecided(compliance_store) == 1
+    assert compliance_store.get_request(record.request_id).status == Status.REJECTED_NOTIFIED
+    assert len(_to(mail, AGENT.email)) == 1 and len(_to(mail, "jane@example.com")) == 1
+
+
+@pytest.mark.parametrize("by_agent", [False, True], ids=["expired", "agent_denied"])
+def test_7060d_an_uploaded_photo_id_is_deleted_when_the_watch_closes_the_request(
+    compliance_store, slack, mail, monkeypatch, by_agent
+):
+    """The photo ID serves verification only: when the watch closes a request (expired undecided, or an agent's
+    request denied), the uploaded file goes at once, not days later with the report files."""
+    from include import storage
+    from include.requester import uploads
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "watch-test-secret-0123456789")
+    photo = uploads.save(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    identifiers = Identifiers(agent=AGENT) if by_agent else Identifiers()
+    request = AccessRequest("Jane Doe", "jane@example.com", photo.link, identifiers=identifiers)
+    record = compliance_store.register_request("run-photo-watch", request, RECEIVED)
+    stored = storage.resolve(uploads.stored_url_of(photo.link))
+    assert stored.exists()
+    with time_machine.travel(record.due_at + timedelta(hours=1), tick=False):
+        assert watch.expire_undecided(compliance_store) == 1
+    assert not stored.exists()
+    assert "photo_id_deleted" in [e["event"] for e in compliance_store.audit_trail(record.request_id)]
