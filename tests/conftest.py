@@ -125,11 +125,15 @@ def gcs_storage(gcs_server, monkeypatch) -> BucketStorage:
     google_cloud_platform connection holding a service account key (as a deployment's does)."""
     import json
 
-    bucket = f"ccpa-test-{uuid.uuid4().hex[:8]}"
+    suffix = uuid.uuid4().hex[:8]
+    bucket = f"ccpa-test-{suffix}"
     gcs_server.create_bucket(bucket)
-    monkeypatch.setenv(f"AIRFLOW_CONN_{GCS_CONN_ID.upper()}", json.dumps(gcs_server.connection()))
+    # A connection id of its own: Airflow's ObjectStoragePath keeps one filesystem per connection id for the life
+    # of the process, so a gs:// path another test made under the same id (with other credentials) would be reused.
+    conn_id = f"{GCS_CONN_ID}_{suffix}"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(gcs_server.connection()))
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"gs://{bucket}/ccpa/reports")
-    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE_CONN_ID", GCS_CONN_ID)
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE_CONN_ID", conn_id)
     return BucketStorage(gcs_server, bucket, "ccpa/reports")
 
 
