@@ -27,7 +27,12 @@ from include.datastores import personal_data_source
     },
     sources=["the consumer, when subscribing"],
     purposes=["marketing"],
-    third_parties=["email delivery provider"],
+    # Per category (Civ. 1798.110(a)(4), 1798.115(a)): the email delivery provider sends the newsletter for us, a
+    # service provider, not a third party; nothing here is sold or shared (stated so in the report).
+    disclosures={
+        category: {"service_providers": ["email delivery provider"], "sold_or_shared": []}
+        for category in ("identifiers", "commercial", "internet_activity")
+    },
 )
 def newsletter_events(*, email: str, name: str, since: datetime) -> Iterator[dict[str, Any]]:
     """Scan the log line by line (bounded memory) and yield this person's events since ``since``."""

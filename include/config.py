@@ -15,6 +15,9 @@ SLACK_CONN_ID = "slack_api_default"
 SMTP_CONN_ID = "smtp_default"
 #: Slack Socket Mode (include/slack/socket_mode.py): the app-level token (xapp-…) as the password.
 SLACK_SOCKET_MODE_CONN_ID = "slack_socket_mode"
+#: Airflow's own REST API (type HTTP: the API server's URL, an account that may delete runs): retention deletes the
+#: runs whose conf holds a requester's name and email (include/airflow_runs.py).
+AIRFLOW_API_CONN_ID = "ccpa_airflow_api"
 
 # Variables
 VAR_REVIEW_CHANNEL = "ccpa_review_channel"
@@ -71,6 +74,46 @@ ENV_COMPLIANCE_SQLITE = "CCPA_COMPLIANCE_SQLITE"
 
 def compliance_sqlite_allowed() -> bool:
     return os.environ.get(ENV_COMPLIANCE_SQLITE, "").strip().lower() in ("1", "true", "yes")
+
+
+#: "1": this is the demo (scripts/demo.sh sets it; .env.example sets it for ``docker compose --profile demo``). Only
+#: then are the demo's published secrets accepted.
+ENV_DEMO = "CCPA_DEMO"
+#: The secrets published in this repository for the demo (.env.example, scripts/demo.sh). Anyone can read them: with
+#: the signing secret they could sign an Approve click, with the download secret forge a download link. Outside the
+#: demo they are refused (tests/unit/test_config.py checks this covers every demo secret of .env.example).
+DEMO_SECRETS = frozenset(
+    {
+        "demo-signing-secret-change-me-0123456789",
+        "demo-download-secret-change-me-0123456789",
+        "demo-jwt-secret-change-me-0123456789abcdef0123456789abcdef",
+        "xoxb-demo-token",
+        "xapp-demo-token",
+    }
+)
+#: A value still holding the example's placeholder ("…-change-me-…") is refused the same way.
+DEMO_MARKER = "change-me"
+
+
+def demo_mode() -> bool:
+    return os.environ.get(ENV_DEMO, "").strip().lower() in ("1", "true", "yes")
+
+
+class DemoSecretRefused(RuntimeError):
+    """A secret published for the demo, in use outside it. Names the setting, never the value."""
+
+
+def refuse_demo_secret(setting: str, value: str | None) -> None:
+    """Raise :class:`DemoSecretRefused` when ``value`` is one of the demo's published secrets (or still holds the
+    example's placeholder) and this is not the demo (env ``CCPA_DEMO``)."""
+    if not value or demo_mode():
+        return
+    if value in DEMO_SECRETS or DEMO_MARKER in value:
+        raise DemoSecretRefused(
+            f"{setting} is the demo's published value (from .env.example / scripts/demo.sh): anyone can read it. "
+            f"Replace it with a secret of your own (python3 -c 'import secrets; print(secrets.token_hex(32))'; "
+            f"docs/deployment.md), or set {ENV_DEMO}=1 if this really is the demo"
+        )
 
 
 INCLUDE_DIR = Path(__file__).resolve().parent

@@ -16,12 +16,22 @@ class CategoryDisclosure:
     label: str
     sources: list[str] = field(default_factory=list)
     purposes: list[str] = field(default_factory=list)
+    #: Disclosed for a business purpose to (Civ. 1798.115(a)(3)), per category as the registry declares it.
     third_parties: list[str] = field(default_factory=list)
+    #: Service providers and contractors (not third parties, Civ. 1798.140(ai)).
+    service_providers: list[str] = field(default_factory=list)
+    #: Sold or shared to (1798.115(a)(2)); empty: not sold or shared, which the notice states (1798.115(c)(1)).
+    sold_or_shared: list[str] = field(default_factory=list)
+
+    @property
+    def not_sold_or_shared(self) -> bool:
+        return not self.sold_or_shared
 
 
 def categories_disclosure(datastores: tuple[Datastore, ...] | list[Datastore]) -> list[CategoryDisclosure]:
-    """Every category the registry maps a column to, in the statutory order, with the union of the sources, purposes
-    and third parties of the datastores holding it."""
+    """Every category the registry maps a column to, in the statutory order, with the union of the sources and
+    purposes of the datastores holding it and of the recipients each declares for that category (the registry
+    refuses a category whose sold-or-shared status is not declared, so every one here is stated)."""
     from include.report.model import CATEGORY_LABELS
 
     found: dict[str, CategoryDisclosure] = {}
@@ -33,10 +43,13 @@ def categories_disclosure(datastores: tuple[Datastore, ...] | list[Datastore]) -
                 entry = found.setdefault(
                     category, CategoryDisclosure(category, CATEGORY_LABELS.get(category, category))
                 )
+                recipients = store.recipients(category)
                 for target, values in (
                     (entry.sources, store.sources),
                     (entry.purposes, store.purposes),
-                    (entry.third_parties, store.third_parties),
+                    (entry.third_parties, recipients.third_parties),
+                    (entry.service_providers, recipients.service_providers),
+                    (entry.sold_or_shared, recipients.sold_or_shared or ()),
                 ):
                     target.extend(v for v in values if v not in target)
     order = list(CATEGORY_LABELS)

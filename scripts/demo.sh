@@ -143,6 +143,7 @@ SECRET="$("$PY" -c 'import secrets; print(secrets.token_hex(16))')"
 
 # ---------------------------------------------------------------------------------------------- environment
 export CCPA_DEMO_DIR="$DEMO" # marks our processes (see own_group)
+export CCPA_DEMO=1 # the demo: its published secrets (xoxb-demo-token, ...) are accepted (include/config.py)
 export PYTHONPATH="$ROOT" # the DAG, the plugin and the triggerer import include.*
 export AIRFLOW_HOME="$DEMO/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"

@@ -12,7 +12,10 @@ def write_registry(tmp_path: Path, text: str) -> Path:
     return path
 
 
-ENTRY = """datastores:
+#: One datastore, one query. The business states at the top that it sells or shares nothing (Civ. 1798.115(c)(1)): a
+#: registry must say so, or declare sold_or_shared per category (the registry fails closed without it).
+ENTRY = """sold_or_shared: none
+datastores:
   - name: crm
     conn_id: ccpa_crm_db
     queries:
@@ -79,7 +82,8 @@ ACCOUNTS_ENTRY = """
     description: Customer accounts
     sources: [the consumer, when signing up]
     purposes: [account management]
-    third_parties: []
+    disclosures:
+      identifiers: {sold_or_shared: []}
     queries:
       - name: accounts
         sql: SELECT account_id, email FROM ccpa_accounts WHERE email = :email
@@ -124,6 +128,26 @@ def declaration_for(name: str) -> dict:
     return {"signed_at": signed_at, "signer_name": name, "statement_version": DECLARATION_VERSION}
 
 
+#: The demo subject's phone as an intake form sends it; the demo crm holds +1-415-555-1000 (a matching point).
+DEMO_PHONE = "+1 (415) 555-1000"
+
+
+def verified_conf(**overrides: object) -> dict:
+    """The run conf of a request verified for specific pieces (§7062(c)): the demo subject (Jane Doe) with three
+    matching points (email, name, phone) and a signed declaration, made through the web form. ``overrides`` replace
+    fields (None: as if left out)."""
+    from devtools.demo_data import DEMO_PERSON
+
+    conf: dict = {
+        **DEMO_PERSON,
+        "photo_id_url": "https://intake.example.com/ids/jane.png",
+        "phone": DEMO_PHONE,
+        "declaration": declaration_for(DEMO_PERSON["name"]),
+        "channel": "web_form",
+    }
+    return {**conf, **overrides}
+
+
 def points_json(matched: tuple[str, ...], given: tuple[str, ...] | None = None) -> str:
     """Stored evidence (``ccpa_requests.verification``) with these kinds matched in one datastore."""
     import json
@@ -163,3 +187,15 @@ def register_verified(store, run_id: str, request=None, *, matched=("email", "na
     record = store.register_request(run_id, request or verified_request(), datetime.now(UTC))
     store.set_identity_evidence(record.request_id, "email found in 1 of 1 datastores (crm)", points_json(matched))
     return store.get_request(record.request_id)
+
+
+class RecordedRuns:
+    """Airflow's REST API as retention uses it (include.airflow_runs.AirflowRuns.delete_run); the real API server
+    and metadata DB: tests/integration/test_retention_runs.py."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    def delete_run(self, run_id: str, dag_id: str = "ccpa_right_of_access") -> bool:
+        self.deleted.append(run_id)
+        return True

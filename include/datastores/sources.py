@@ -11,7 +11,17 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from include.datastores.registry import NAME_PATTERN, Datastore, RegistryError, RowSource, checked_name, parse_query
+from include.datastores.registry import (
+    NAME_PATTERN,
+    Datastore,
+    RegistryError,
+    RowSource,
+    checked_name,
+    legacy_form,
+    parse_disclosures,
+    parse_kind,
+    parse_query,
+)
 
 _python_registry: dict[str, dict[str, Datastore]] = {}
 
@@ -24,13 +34,18 @@ def personal_data_source(
     withhold: Iterable[str] = (),
     sources: Iterable[str] = (),
     purposes: Iterable[str] = (),
-    third_parties: Iterable[str] = (),
+    third_parties: Iterable[str] | None = None,
     identifies: Mapping[str, str] | None = None,
     disclose: Mapping[str, str] | None = None,
+    disclosures: Mapping[str, Mapping[str, Any]] | None = None,
+    kind: str | None = None,
+    held_by: str | None = None,
 ) -> Callable[[RowSource], RowSource]:
     """Register a function as a datastore: ``fn(*, email, name, since)`` yields the requester's rows as dicts.
 
-    Declared like a YAML entry (every column a category, withheld columns listed) and validated the same way.
+    Declared like a YAML entry (every column a category, withheld columns listed, ``disclosures`` per category,
+    ``kind``/``held_by`` for a service provider's store) and validated the same way. ``third_parties`` is the
+    deprecated per-datastore form, applied to every category (a message says so when the registry loads).
     """
 
     def register(function: RowSource) -> RowSource:
@@ -46,6 +61,8 @@ def personal_data_source(
         }
         query_name = function.__name__.lower() if NAME_PATTERN.match(function.__name__.lower()) else name
         query = parse_query(where, 0, {**entry, "name": query_name}, python=True)
+        legacy = legacy_form(None if third_parties is None else tuple(third_parties), disclosures)
+        store_kind, store_held_by = parse_kind(where, kind, held_by)
         store = Datastore(
             name=checked_name(where, name),
             conn_id="",
@@ -53,7 +70,15 @@ def personal_data_source(
             queries=(query,),
             sources=tuple(sources),
             purposes=tuple(purposes),
-            third_parties=tuple(third_parties),
+            disclosures=parse_disclosures(
+                where,
+                None if disclosures is None else {c: dict(spec) for c, spec in disclosures.items()},
+                (query,),
+                legacy,
+            ),
+            kind=store_kind,
+            held_by=store_held_by,
+            legacy_third_parties=legacy,
             function=function,
         )
         _python_registry.setdefault(function.__module__, {})[name] = store

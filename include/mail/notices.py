@@ -17,6 +17,7 @@ SUBJECT_ACKNOWLEDGEMENT = N_("We received your CCPA access request")
 SUBJECT_DUPLICATE = N_("Your CCPA access request: we are already working on it")
 SUBJECT_EXTENSION = N_("Your CCPA access request: we need more time")
 SUBJECT_ACCOUNT_DELIVERY = N_("Your CCPA access request: your answer is in your account")
+SUBJECT_NEW_DOWNLOAD_LINK = N_("Your CCPA access request: a new download link")
 SUBJECT_EXPIRY = N_("Your CCPA access request: we could not verify your identity in time")
 
 
@@ -64,6 +65,12 @@ def render_extension(
         .render(name=name, request_id=request_id, due_at=due_at, reason=reason)
     )
     return Email(subject=gettext(language, SUBJECT_EXTENSION), html=html)
+
+
+def render_new_download_link(*, name: str, request_id: str, link: Any, language: str = DEFAULT_LANGUAGE) -> Email:
+    """A re-issued download link (include.report.reissue), the earlier one having expired."""
+    html = env_for(language).get_template("download_link.html.j2").render(name=name, request_id=request_id, link=link)
+    return Email(subject=gettext(language, SUBJECT_NEW_DOWNLOAD_LINK), html=html)
 
 
 def render_account_delivery(*, name: str, request_id: str, url: str, language: str = DEFAULT_LANGUAGE) -> Email:

@@ -36,6 +36,7 @@ def render(context: ReportContext, unverified_reason: str = "") -> str:
         received_at=context.received_at,
         since=context.since,
         categories=context.categories(),
+        nothing_sold=context.nothing_sold_or_shared(),
         withheld=context.withheld(),
         unverified_reason=unverified_reason,
     )

@@ -9,12 +9,19 @@ With local ``file://`` storage the link is served by the plugin at ``/ccpa/downl
 request and its expiry and is signed (itsdangerous, HMAC-SHA256) with the Variable ``ccpa_download_secret`` (or
 Airflow's ``[api] secret_key``): the worker signs, the API server checks, no database row needed. Only the ZIP of
 that request's report is reachable through a token.
+
+CLI: a new link for a delivered report whose link expired, emailed once and audited (include.report.reissue)::
+
+    python -m include.report.downloads reissue <request_id>
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+import sys
 import zipfile
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +46,7 @@ def _serializer() -> URLSafeSerializer:
     # A Variable that cannot be read fails here: falling back to another key would sign a link the API server
     # (which can read the Variable) refuses, and the requester's one report email would carry a dead link.
     secret = config.get_optional_variable(config.VAR_DOWNLOAD_SECRET)
+    config.refuse_demo_secret(f"Airflow Variable '{config.VAR_DOWNLOAD_SECRET}'", secret)
     if not secret:
         from airflow.configuration import conf
 
@@ -167,3 +175,30 @@ def _audit(request_id: str) -> None:
         ComplianceStore.from_connection().audit(request_id, "report_downloaded")
     except Exception:  # the download itself must not fail for want of an audit row
         log.warning("Could not record the download of request %s", request_id, exc_info=True)
+
+
+def main(argv: Sequence[str] | None = None, store: Any = None) -> int:
+    """``reissue <request_id>``: exit 0 with the new link's expiry on stderr, 2 with the reason it was refused."""
+    from include.report.reissue import ReissueRefused, reissue
+    from include.store import ComplianceStore
+
+    parser = argparse.ArgumentParser(prog="python -m include.report.downloads", description="Report download links.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    again = commands.add_parser("reissue", help="email a new link for a delivered report whose link expired")
+    again.add_argument("request_id")
+    args = parser.parse_args(argv)
+    try:
+        done = reissue(store or ComplianceStore.from_connection(), args.request_id)
+    except ReissueRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"request {done.request_id}: new download link emailed (message {done.message_id}), valid until "
+        f"{done.link.expires_at.isoformat(timespec='minutes')}; re-issue number {done.count}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

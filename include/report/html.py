@@ -21,8 +21,8 @@ def render_report_chunks(
     full: bool = True,
 ) -> Iterator[str]:
     """The report HTML in chunks, for streaming to a file. ``full=False``: the email's summary (categories, sources,
-    purposes, recipients, what is withheld, counts per system, how to read the files), no rows: its size does not
-    grow with the data."""
+    purposes, recipients per category with what was sold or shared, what is withheld, counts per system, how to read
+    the files), no rows: its size does not grow with the data."""
     return (
         env_for(context.language)
         .get_template("report.html.j2")
@@ -33,6 +33,7 @@ def render_report_chunks(
             since=context.since,
             datastores=context.holding,
             categories=context.categories(),
+            nothing_sold=context.nothing_sold_or_shared(),
             withheld=context.withheld(),
             withheld_notice=WITHHELD_NOTICE,
             rows=context.rows,

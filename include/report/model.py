@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from include.datastores.registry import Recipients
 from include.i18n import N_
 
 #: The statutory categories (Cal. Civ. Code §1798.140(v)) as a requester reads them.
@@ -100,6 +101,13 @@ class ExtractSummary:
     path: str = ""
     sources: tuple[str, ...] = ()
     purposes: tuple[str, ...] = ()
+    #: Per category: who receives it (the registry's ``disclosures``, Civ. 1798.110(a)(4), 1798.115(a)).
+    disclosures: Mapping[str, Recipients] = field(default_factory=dict)
+    #: Who holds the datastore: ``business``, or a ``service_provider`` / ``contractor`` (``held_by``) for it.
+    kind: str = "business"
+    held_by: str = ""
+    #: Only from an XCom written before per-category disclosures (a run in flight across the upgrade): the datastore's
+    #: third parties, applied to each of its categories, with sold or shared not declared.
     third_parties: tuple[str, ...] = ()
 
     @property
@@ -111,12 +119,27 @@ class ExtractSummary:
         """``datastore.query.column`` of every column the registry does not map to a category."""
         return [f"{self.datastore}.{s.query}.{c}" for s in self.sections for c in s.uncategorised]
 
+    def recipients(self, category: str) -> Recipients:
+        """Who receives ``category`` from this datastore; a service provider's own datastore adds that provider."""
+        if category in self.disclosures:
+            declared = self.disclosures[category]
+        elif category == UNCATEGORISED:  # not mapped yet, so withheld: no recipient is declared for it
+            declared = Recipients()
+        else:  # a summary from before per-category disclosures: sold or shared stays "not declared"
+            declared = Recipients(third_parties=self.third_parties)
+        if self.kind == "business" or not self.held_by or self.held_by in declared.service_providers:
+            return declared
+        return Recipients(declared.third_parties, (*declared.service_providers, self.held_by), declared.sold_or_shared)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "datastore": self.datastore,
             "description": self.description,
             "sources": list(self.sources),
             "purposes": list(self.purposes),
+            "disclosures": {c: r.to_dict() for c, r in self.disclosures.items()},
+            "kind": self.kind,
+            "held_by": self.held_by,
             "third_parties": list(self.third_parties),
             "sections": [s.to_dict() for s in self.sections],
             "row_count": self.row_count,
@@ -133,6 +156,9 @@ class ExtractSummary:
             path=data.get("path") or "",
             sources=tuple(data.get("sources", ())),
             purposes=tuple(data.get("purposes", ())),
+            disclosures={c: Recipients.from_dict(r) for c, r in (data.get("disclosures") or {}).items()},
+            kind=data.get("kind") or "business",
+            held_by=data.get("held_by") or "",
             third_parties=tuple(data.get("third_parties", ())),
         )
 
@@ -152,10 +178,20 @@ def no_rows(summary: ExtractSummary, query: str) -> Iterable[dict[str, Any]]:
     return iter(())
 
 
+#: What ``sold_or_shared.status`` says in the portable copy (schema v2).
+NOT_SOLD_OR_SHARED = "not_sold_or_shared"
+SOLD_OR_SHARED = "sold_or_shared"
+NOT_DECLARED = "not_declared"
+
+
 @dataclass
 class CategoryHeld:
-    """One CCPA category held about the requester, with where it is and what the registry declares of it
-    (Civ. 1798.110(a)(1)-(4))."""
+    """One CCPA category held about the requester, with where it is and what the registry declares of it, per
+    category (Civ. 1798.110(a)(1)-(4), 1798.115(a)(2)-(3)): its sources, purposes, the third parties it is disclosed
+    to for a business purpose, the service providers and contractors that receive it (not third parties,
+    1798.140(ai)), and the third parties it was sold or shared to. ``sold_or_shared`` is ``[]`` when it was not
+    (the report states it: 1798.115(c)(1)), ``None`` when a datastore holding it declared nothing (only a summary
+    written before per-category disclosures)."""
 
     category: str
     label: str
@@ -163,17 +199,37 @@ class CategoryHeld:
     sources: list[str] = field(default_factory=list)
     purposes: list[str] = field(default_factory=list)
     third_parties: list[str] = field(default_factory=list)
+    service_providers: list[str] = field(default_factory=list)
+    sold_or_shared: list[str] | None = field(default_factory=list)
 
     def add(self, summary: ExtractSummary) -> None:
+        recipients = summary.recipients(self.category)
         for mine, theirs in (
             (self.datastores, [summary.label]),
             (self.sources, summary.sources),
             (self.purposes, summary.purposes),
-            (self.third_parties, summary.third_parties),
+            (self.third_parties, recipients.third_parties),
+            (self.service_providers, recipients.service_providers),
         ):
             mine.extend(v for v in theirs if v not in mine)
+        if self.category == UNCATEGORISED or recipients.sold_or_shared is None:
+            self.sold_or_shared = None  # nothing may be stated for it: not "we have not sold or shared"
+        elif self.sold_or_shared is not None:
+            self.sold_or_shared.extend(v for v in recipients.sold_or_shared if v not in self.sold_or_shared)
+
+    @property
+    def sold_or_shared_status(self) -> str:
+        if self.sold_or_shared is None:
+            return NOT_DECLARED
+        return SOLD_OR_SHARED if self.sold_or_shared else NOT_SOLD_OR_SHARED
+
+    @property
+    def not_sold_or_shared(self) -> bool:
+        """The business's explicit statement that this category was not sold or shared (Civ. 1798.115(c)(1))."""
+        return self.sold_or_shared_status == NOT_SOLD_OR_SHARED
 
     def to_dict(self) -> dict[str, Any]:
+        """Schema v2's ``categories[]`` item."""
         return {
             "category": self.category,
             "label": self.label,
@@ -181,6 +237,8 @@ class CategoryHeld:
             "sources": self.sources,
             "purposes": self.purposes,
             "third_parties": self.third_parties,
+            "service_providers": self.service_providers,
+            "sold_or_shared": {"status": self.sold_or_shared_status, "to": list(self.sold_or_shared or [])},
         }
 
 
@@ -248,6 +306,15 @@ class ReportContext:
                     entry.add(summary)
         order = list(CATEGORY_LABELS)
         return sorted(found.values(), key=lambda e: order.index(e.category) if e.category in order else len(order))
+
+    def nothing_sold_or_shared(self) -> bool:
+        """Every category held was declared not sold or shared: the report says so once, in one sentence, too."""
+        held = [c for c in self.categories() if c.category != UNCATEGORISED]
+        return bool(held) and all(c.not_sold_or_shared for c in held)
+
+    def service_provider_stores(self) -> tuple[ExtractSummary, ...]:
+        """The datastores holding data about the requester that a service provider or contractor keeps for us."""
+        return tuple(s for s in self.holding if s.kind != "business")
 
     def withheld(self) -> list[WithheldItem]:
         """The kinds of data we hold but do not disclose, named with particularity (§7024(d))."""

@@ -297,21 +297,55 @@ def write_pdf(out: IO[bytes], context: ReportContext) -> None:
         return
 
     _heading(pdf, _("Summary by category"))
+    categories = context.categories()
     pdf.table(
-        [_("Category"), _("Where we keep it"), _("Source"), _("Purpose"), _("Disclosed to")],
+        [_("Category"), _("Where we keep it"), _("Source"), _("Purpose")],
+        (
+            [_(c.label), ", ".join(c.datastores), ", ".join(c.sources) or "-", ", ".join(c.purposes) or "-"]
+            for c in categories
+        ),
+        shares=(34, 22, 22, 22),
+        size=8,
+        line=4.2,
+    )
+    # Civ. 1798.110(a)(4), 1798.115(a)(2)-(3), (c)(1): per category, who receives it; "not sold or shared" in words.
+    pdf.gap(2)
+    _heading(pdf, _("Who receives your personal information"))
+    if context.nothing_sold_or_shared():
+        nothing_sold = _("We have not sold or shared any of your personal information.")
+        pdf.paragraph(nothing_sold, bold=True, size=9, line_height=5)
+    pdf.table(
+        [
+            _("Category"),
+            _("Third parties we disclose it to for a business purpose"),
+            _("Service providers and contractors"),
+            _("Sold or shared"),
+        ],
         (
             [
                 _(c.label),
-                ", ".join(c.datastores),
-                ", ".join(c.sources) or "-",
-                ", ".join(c.purposes) or "-",
                 ", ".join(c.third_parties) or _("no one"),
+                ", ".join(c.service_providers) or _("no one"),
+                _("We have not sold or shared this category of personal information.")
+                if c.not_sold_or_shared
+                else _("Sold or shared to: %(recipients)s", recipients=", ".join(c.sold_or_shared))
+                if c.sold_or_shared
+                else "-",
             ]
-            for c in context.categories()
+            for c in categories
         ),
-        shares=(34, 22, 22, 22, 22),
+        shares=(30, 24, 24, 22),
         size=8,
         line=4.2,
+    )
+    pdf.paragraph(
+        _(
+            "Service providers and contractors handle personal information on our behalf, under a contract that does "
+            "not allow them to use it for any other purpose; they are not third parties."
+        ),
+        bold=False,
+        size=8,
+        line_height=4.5,
     )
     withheld = context.withheld()
     if withheld:
@@ -329,6 +363,13 @@ def write_pdf(out: IO[bytes], context: ReportContext) -> None:
     for store in held:
         pdf.gap(3)
         _heading(pdf, store.label)
+        if store.kind != "business":
+            kept = (
+                _("kept for us by a contractor: %(provider)s", provider=store.held_by)
+                if store.kind == "contractor"
+                else _("kept for us by a service provider: %(provider)s", provider=store.held_by)
+            )
+            pdf.paragraph(kept, bold=False, size=9, line_height=5)
         for section in store.sections:
             if not section.row_count:
                 continue

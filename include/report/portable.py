@@ -4,6 +4,12 @@
 docs/report-format.md); one CSV per datastore opens in any spreadsheet. Both are written row by row from the extract
 files, so a person with 100,000 rows costs no more memory than one with ten. Withheld values were never extracted:
 they appear as null with ``"withheld": true`` on their column.
+
+Version 2 (this one) carries, per category, the third parties it is disclosed to for a business purpose, the service
+providers and contractors that receive it, and whether it was sold or shared, with the explicit status
+``not_sold_or_shared`` (Civ. 1798.110(a)(4), 1798.115(a), (c)(1)); per datastore, who holds it (``kind``,
+``held_by``) and the same facts per category (``disclosures``) in place of v1's per-datastore ``third_parties``.
+What changed for a v1 reader: docs/report-format.md ("Migrating from version 1").
 """
 
 from __future__ import annotations
@@ -13,10 +19,37 @@ import json
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from include.report.model import CATEGORY_LABELS, ExtractSummary, ReportContext, RowsFor
+from include.datastores.registry import Recipients
+from include.report.model import (
+    CATEGORY_LABELS,
+    NOT_DECLARED,
+    NOT_SOLD_OR_SHARED,
+    SOLD_OR_SHARED,
+    UNCATEGORISED,
+    ExtractSummary,
+    ReportContext,
+    RowsFor,
+)
 
-SCHEMA_ID = "https://ccpa-right-of-access.example/schemas/ccpa-access-report/v1.json"
-SCHEMA_VERSION = "1.0"
+SCHEMA_ID = "https://ccpa-right-of-access.example/schemas/ccpa-access-report/v2.json"
+SCHEMA_VERSION = "2.0"
+
+
+def recipients_json(recipients: Recipients) -> dict[str, Any]:
+    """One category's recipients from one datastore, as schema v2's ``recipients``."""
+    sold = recipients.sold_or_shared
+    status = NOT_DECLARED if sold is None else SOLD_OR_SHARED if sold else NOT_SOLD_OR_SHARED
+    return {
+        "third_parties": list(recipients.third_parties),
+        "service_providers": list(recipients.service_providers),
+        "sold_or_shared": {"status": status, "to": list(sold or ())},
+    }
+
+
+def disclosures_json(store: ExtractSummary) -> dict[str, Any]:
+    """Per category the datastore's sections map columns to: who receives it."""
+    held = {c for section in store.sections for c in section.categories.values()} - {UNCATEGORISED}
+    return {c: recipients_json(store.recipients(c)) for c in CATEGORY_LABELS if c in held}
 
 
 def write_json(out: IO[str], context: ReportContext) -> None:
@@ -42,9 +75,11 @@ def write_json(out: IO[str], context: ReportContext) -> None:
         meta = {
             "datastore": store.datastore,
             "description": store.description,
+            "kind": store.kind,
+            "held_by": store.held_by,
             "sources": list(store.sources),
             "purposes": list(store.purposes),
-            "third_parties": list(store.third_parties),
+            "disclosures": disclosures_json(store),
         }
         out.write(dump(meta)[:-1] + ', "sections": [')
         for j, section in enumerate(s for s in store.sections if s.row_count):

@@ -22,6 +22,7 @@ PHOTO_SALT = "ccpa-request-photo"
 
 def secret() -> str:
     value = config.get_variable(config.VAR_DOWNLOAD_SECRET, "")
+    config.refuse_demo_secret(f"Airflow Variable '{config.VAR_DOWNLOAD_SECRET}'", value)
     if not value:
         from airflow.configuration import conf
 

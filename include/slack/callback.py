@@ -191,6 +191,12 @@ def create_app(
         if not secret:
             log.error("Slack callback refused: Variable '%s' is not set", config.VAR_SIGNING_SECRET)
             return jsonify(error="signing secret not configured"), 401
+        try:
+            config.refuse_demo_secret(f"Airflow Variable '{config.VAR_SIGNING_SECRET}'", secret)
+        except config.DemoSecretRefused as exc:
+            # Anyone can sign a click with a published secret: no click is trusted, the officers are not deceived.
+            log.error("Slack callback refused: %s", exc)
+            return jsonify(error="the demo signing secret is refused outside the demo"), 401
         if not _signature_valid(secret, body, request.headers):
             log.warning("Slack callback refused: missing, forged or expired signature")
             return jsonify(error="invalid signature"), 401

@@ -93,7 +93,9 @@ def web_client() -> WebClient:
     from airflow.providers.slack.hooks.slack import SlackHook
 
     quiet_body_loggers()
-    return SlackHook(slack_conn_id=config.SLACK_CONN_ID, retry_handlers=retry_handlers()).client
+    client = SlackHook(slack_conn_id=config.SLACK_CONN_ID, retry_handlers=retry_handlers()).client
+    config.refuse_demo_secret(f"connection '{config.SLACK_CONN_ID}' (the bot token)", client.token)
+    return client
 
 
 def webhook(response_url: str) -> WebhookClient:

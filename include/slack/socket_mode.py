@@ -48,6 +48,7 @@ def app_token_and_base_url() -> tuple[str, str | None]:
             "(xapp-…, scope connections:write) as its password"
         ) from None
     token = conn.password or ""
+    config.refuse_demo_secret(f"connection '{config.SLACK_SOCKET_MODE_CONN_ID}' (the app-level token)", token)
     if not token.startswith("xapp-"):
         raise config.ConfigurationError(
             f"connection '{config.SLACK_SOCKET_MODE_CONN_ID}': the password must be an app-level token (xapp-…)"

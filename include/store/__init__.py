@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, distinct, func, insert, literal, select, update
+from sqlalchemy import Engine, and_, distinct, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from include import clock, law
@@ -429,6 +429,36 @@ class ComplianceStore:
                 .order_by(requests_table.c.received_at)
             ).all()
         return [_request(r) for r in rows]
+
+    def files_to_purge(self, cutoff: datetime, *, marker: str) -> list[str]:
+        """Requests whose stored files may go: closed before ``cutoff``, or abandoned (never closed, their legal due
+        date before ``cutoff``), and not yet purged (no ``marker`` one-off). No lower bound: a watch paused for a
+        while catches up instead of missing the requests that closed meanwhile."""
+        r = requests_table.c
+        purged = select(deliveries_table.c.request_id).where(deliveries_table.c.kind == marker)
+        gone = func.coalesce(r.closed_at, r.due_at) < naive(cutoff)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(r.request_id).where(gone, r.request_id.not_in(purged)).order_by(r.received_at, r.request_id)
+            ).all()
+        return [row.request_id for row in rows]
+
+    def last_link_expiry(self, request_id: str) -> datetime | None:
+        """When the last download link issued for the request expires (``download_link_issued`` audit events), or
+        None when none was issued."""
+        with self.engine.connect() as conn:
+            details = conn.execute(
+                select(audit_table.c.detail).where(
+                    audit_table.c.request_id == request_id, audit_table.c.event == "download_link_issued"
+                )
+            ).scalars()
+            expiries = []
+            for detail in details:
+                try:
+                    expiries.append(datetime.fromisoformat(json.loads(detail or "{}")["expires_at"]))
+                except (ValueError, KeyError, TypeError):
+                    continue
+        return max((_aware(e) for e in expiries), default=None)
 
     def closed_between(self, start: datetime, end: datetime) -> list[str]:
         with self.engine.connect() as conn:
@@ -1023,16 +1053,29 @@ class ComplianceStore:
             for row in rows
         ]
 
-    def redact_received_before(
-        self, cutoff: datetime, *, now: datetime, detail: Any, dry_run: bool = False, chunk_size: int = 500
+    def redact_closed_before(
+        self,
+        cutoff: datetime,
+        *,
+        now: datetime,
+        detail: Any,
+        dry_run: bool = False,
+        chunk_size: int = 500,
+        standard_reasons: Iterable[str] = (),
     ) -> list[str]:
-        """Remove the personal data of requests received before ``cutoff``; keep the rows for the log.
+        """Remove the personal data of requests closed before ``cutoff`` (and of requests never closed, received
+        before it: abandoned); keep the rows for the §7101 log and the §7102 counts.
 
-        Returns the ids redacted (with ``dry_run``: that would be). Idempotent: redacted rows are skipped. One
+        The closing date, not the receipt, starts the clock: the §7101 record of a request is complete only when it
+        is answered, and a request answered late (or after the extension) must keep its record as long as any other.
+        Removed: the name, email and photo link, what the officer was shown, the identifiers, the extension reason
+        and the ``response_url``s Slack gave with each click. The denial basis (the decision's ``reason``) keeps only
+        a reason from ``standard_reasons`` (the officers' fixed choices, no personal data); the officer's free text
+        goes. Returns the ids redacted (with ``dry_run``: that would be). Idempotent: redacted rows are skipped. One
         transaction per ``chunk_size`` requests keeps locks short on a large backlog.
         """
         r = requests_table.c
-        due = and_(r.received_at < naive(cutoff), r.redacted_at.is_(None))
+        due = and_(func.coalesce(r.closed_at, r.received_at) < naive(cutoff), r.redacted_at.is_(None))
         order = (r.received_at, r.request_id)
         if dry_run:
             with self.engine.connect() as conn:
@@ -1047,8 +1090,12 @@ class ComplianceStore:
             "identifiers": None,
             "verification": None,
             "account": None,
+            # Free text the officer wrote to the requester: §7101 keeps that the request was extended, not why.
+            "extension_reason": None,
             "redacted_at": naive(now),
         }
+        standard = tuple(standard_reasons)
+        self._backfill_free_text(standard, chunk_size)
         redacted: list[str] = []
         while True:
             with self.engine.begin() as conn:
@@ -1062,6 +1109,7 @@ class ComplianceStore:
                 conn.execute(
                     update(requests_table).where(r.request_id.in_(chunk), r.redacted_at.is_(None)).values(values)
                 )
+                self._scrub_free_text(conn, chunk, standard)
                 stamp = naive(utcnow())
                 encoded = json.dumps(detail, sort_keys=True)
                 conn.execute(
@@ -1078,6 +1126,89 @@ class ComplianceStore:
                     ],
                 )
             redacted.extend(chunk)
+
+    @staticmethod
+    def _scrub_free_text(conn: Any, chunk: list[str], standard: tuple[str, ...]) -> None:
+        """The free text and Slack links of the requests in ``chunk``: response_urls go (a capability to write into
+        the channel, no record needs it), a denial basis keeps only its fixed reason (:func:`standard_reason`)."""
+        for table in (decisions_table, approvals_table):
+            conn.execute(
+                update(table)
+                .where(table.c.request_id.in_(chunk), table.c.response_url.is_not(None))
+                .values(response_url=None)
+            )
+        conn.execute(
+            update(requests_table)
+            .where(requests_table.c.request_id.in_(chunk), requests_table.c.extension_reason.is_not(None))
+            .values(extension_reason=None)
+        )
+        reasons = conn.execute(
+            select(decisions_table.c.request_id, decisions_table.c.reason).where(
+                decisions_table.c.request_id.in_(chunk), decisions_table.c.reason.is_not(None)
+            )
+        ).all()
+        for row in reasons:
+            kept = standard_reason(row.reason, standard)
+            if kept != row.reason:
+                conn.execute(
+                    update(decisions_table).where(decisions_table.c.request_id == row.request_id).values(reason=kept)
+                )
+
+    def _backfill_free_text(self, standard: tuple[str, ...], chunk_size: int) -> None:
+        """Requests redacted by an earlier release, which kept the free text and the response_urls: scrub them too
+        (audit ``free_text_redacted``). Idempotent: a scrubbed request matches none of the conditions below."""
+        r = requests_table.c
+        d = decisions_table.c
+        leftover = and_(
+            r.redacted_at.is_not(None),
+            or_(
+                r.extension_reason.is_not(None),
+                r.request_id.in_(
+                    select(d.request_id).where(
+                        or_(
+                            d.response_url.is_not(None),
+                            and_(d.reason.is_not(None), d.reason.not_in([*standard, REDACTED_REASON])),
+                        )
+                    )
+                ),
+                r.request_id.in_(
+                    select(approvals_table.c.request_id).where(approvals_table.c.response_url.is_not(None))
+                ),
+            ),
+        )
+        done: set[str] = set()
+        while True:
+            with self.engine.begin() as conn:
+                chunk = list(
+                    conn.execute(select(r.request_id).where(leftover).order_by(r.request_id).limit(chunk_size))
+                    .scalars()
+                    .all()
+                )
+                if not chunk or done.issuperset(chunk):  # the second: never spin on a row the scrub cannot change
+                    return
+                done.update(chunk)
+                self._scrub_free_text(conn, chunk, standard)
+                stamp = naive(utcnow())
+                conn.execute(
+                    insert(audit_table),
+                    [
+                        {"request_id": rid, "event": "free_text_redacted", "actor": "retention", "created_at": stamp}
+                        for rid in chunk
+                    ],
+                )
+
+    def redacted_without(self, kind: str) -> list[RequestRecord]:
+        """Redacted requests on which the one-off ``kind`` (``record_once``) is not done yet, oldest first: what the
+        retention job still has to clean outside the store (the Slack prompt, Airflow's run)."""
+        r = requests_table.c
+        done = select(deliveries_table.c.request_id).where(deliveries_table.c.kind == kind)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(requests_table)
+                .where(r.redacted_at.is_not(None), r.request_id.not_in(done))
+                .order_by(r.received_at, r.request_id)
+            ).all()
+        return [_request(row) for row in rows]
 
     def get_decision(self, request_id: str) -> Decision | None:
         with self.engine.connect() as conn:
@@ -1147,8 +1278,9 @@ class ComplianceStore:
                 detail={"kind": kind, "message_id": message_id, **{k: v for k, v in detail.items() if v}},
             )
 
-    def record_once(self, request_id: str, kind: str, ref: str) -> bool:
-        """Mark a one-off action (a Slack reminder, ...) as done; False when it already was."""
+    def record_once(self, request_id: str, kind: str, ref: str, *, event: str | None = None) -> bool:
+        """Mark a one-off action (a Slack reminder, ...) as done; False when it already was. ``event``: the audit
+        event (default ``<kind>_posted``)."""
         try:
             with self.engine.begin() as conn:
                 now = naive(utcnow())
@@ -1157,7 +1289,7 @@ class ComplianceStore:
                         request_id=request_id, kind=kind, status="sent", message_id=ref, claimed_at=now, sent_at=now
                     )
                 )
-                self._audit(conn, request_id, f"{kind}_posted")
+                self._audit(conn, request_id, event or f"{kind}_posted")
             return True
         except IntegrityError:
             return False
@@ -1221,6 +1353,19 @@ class ComplianceStore:
         ]
 
 
+#: What the retention job leaves of a denial basis written by the officer.
+REDACTED_REASON = "[redacted]"
+
+
+def standard_reason(reason: str, standard: tuple[str, ...]) -> str:
+    """The part of a denial basis that is one of the officers' fixed reasons (kept: §7024(e), §7101 "basis of any
+    denial"), without what the officer added in free text; :data:`REDACTED_REASON` when it is all free text."""
+    for text in standard:
+        if reason == text or reason.startswith(text + ". "):
+            return text
+    return REDACTED_REASON
+
+
 def _rows_in(detail: str | None) -> int | None:
     try:
         value = json.loads(detail or "null")
@@ -1235,6 +1380,11 @@ def _aware(value: datetime) -> datetime:
     result = aware(value)
     assert result is not None
     return result
+
+
+def record_from_row(row: Any) -> RequestRecord:
+    """A request read by a query of ``requests_table`` made elsewhere (the requests page joins it to decisions)."""
+    return _request(row)
 
 
 def _request(row: Any) -> RequestRecord:
@@ -1280,6 +1430,7 @@ __all__ = [
     "EXTENSION_NOTICE",
     "MARGIN_ALERT",
     "REDACTED_NAME",
+    "REDACTED_REASON",
     "REJECT",
     "REJECTION",
     "REPORT",
@@ -1298,5 +1449,6 @@ __all__ = [
     "TransitionRefused",
     "UnknownRequest",
     "metadata",
+    "record_from_row",
     "utcnow",
 ]

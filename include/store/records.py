@@ -7,6 +7,7 @@ personal data: ids, dates, outcomes, the basis of a denial. Redaction therefore 
 CLI (connection ``ccpa_compliance_db``, e.g. from env ``AIRFLOW_CONN_CCPA_COMPLIANCE_DB``)::
 
     python -m include.records redact --months 24 [--dry-run]   # redacted request ids on stdout, one a line
+                                                               # (closed 24+ months ago; months >= 24)
     python -m include.records export --year 2026 [--out FILE]  # CSV on stdout unless --out
 """
 
@@ -186,21 +187,31 @@ def redact_older_than(
     dry_run: bool = False,
     chunk_size: int = REDACTION_CHUNK,
 ) -> list[str]:
-    """Remove the personal data of requests received more than ``months`` months ago; keep the rows for the log.
+    """Remove the personal data of requests closed more than ``months`` months ago (abandoned ones: received that
+    long ago and never closed); keep the rows for the log.
 
-    Returns the ids redacted (with ``dry_run``: that would be), so the caller can delete the report files kept
-    for them and the Slack prompts that show the requester. Idempotent: redacted rows are skipped. One
-    transaction per ``chunk_size`` requests keeps locks short on a large backlog.
+    §7101 keeps the record of a request 24 months, the basis of a denial included, so ``months`` is at least
+    :data:`RETENTION_MONTHS`: the free text of a denial basis goes with the rest, and the officers' fixed reasons
+    (include.slack.blocks.REJECTION_REASONS, no personal data) stay. Returns the ids redacted (with ``dry_run``:
+    that would be), so the caller can delete the report files kept for them, redact the Slack prompts that show the
+    requester and clean Airflow's runs (include.tasks.compliance_watch.apply_retention). Idempotent: redacted rows
+    are skipped. One transaction per ``chunk_size`` requests keeps locks short on a large backlog.
     """
-    if months < 1:
-        raise ValueError("months must be at least 1")
+    if months < RETENTION_MONTHS:
+        raise ValueError(
+            f"months must be at least {RETENTION_MONTHS}: §7101 keeps the record of a request, the basis of a "
+            "denial included, for 24 months"
+        )
+    from include.slack.blocks import OTHER_REASON, REJECTION_REASONS
+
     now = now or utcnow()
-    return store.redact_received_before(
+    return store.redact_closed_before(
         law.months_before(now, months),
         now=now,
         detail={"retention_months": months},
         dry_run=dry_run,
         chunk_size=chunk_size,
+        standard_reasons=[text for key, text in REJECTION_REASONS.items() if key != OTHER_REASON],
     )
 
 
@@ -210,7 +221,9 @@ def redact_older_than(
 def main(argv: Sequence[str] | None = None, store: ComplianceStore | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m include.records", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    redact = commands.add_parser("redact", help="remove personal data of requests older than the retention period")
+    redact = commands.add_parser(
+        "redact", help="remove personal data of requests closed longer ago than the retention period (>= 24 months)"
+    )
     redact.add_argument("--months", type=int, default=RETENTION_MONTHS)
     redact.add_argument("--dry-run", action="store_true", help="list what would be redacted, change nothing")
     export = commands.add_parser("export", help="the §7101 records of one calendar year (UTC) as CSV")
@@ -218,15 +231,20 @@ def main(argv: Sequence[str] | None = None, store: ComplianceStore | None = None
     export.add_argument("--out", type=Path, help="file to write (default: stdout)")
     args = parser.parse_args(argv)
 
+    if args.command == "redact" and args.months < RETENTION_MONTHS:
+        parser.error(f"--months must be at least {RETENTION_MONTHS} (§7101 keeps the record 24 months)")
     store = store or ComplianceStore.from_connection()
     if args.command == "redact":
         ids = redact_older_than(store, args.months, dry_run=args.dry_run)
         for request_id in ids:
             print(request_id)
         verb = "would redact" if args.dry_run else "redacted"
-        print(f"{verb} {len(ids)} request(s) received more than {args.months} months ago", file=sys.stderr)
+        print(f"{verb} {len(ids)} request(s) closed more than {args.months} months ago", file=sys.stderr)
         if ids and not args.dry_run:
-            print("delete their stored report files and Slack prompts too (ids on stdout)", file=sys.stderr)
+            print(
+                "the daily watch (apply_retention) removes their report files, Slack prompts and Airflow runs",
+                file=sys.stderr,
+            )
         return 0
 
     start, end = year_bounds(args.year)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from include import clock, config, law, storage
 from include.decision import reminders
 from include.slack import client as slack_client
 from include.store import ACKNOWLEDGEMENT, EXPIRY_NOTICE, EXTENSION_NOTICE, ComplianceStore, Status, records, utcnow
 
+if TYPE_CHECKING:
+    from include.airflow_runs import AirflowRuns
+
 log = logging.getLogger(__name__)
 
-#: Report files stay this long after the request closes at the least (the download link's lifetime).
-PURGE_LOOKBACK = timedelta(days=30)
+#: One-off marker: the request's stored files were deleted (the purge looks at each request once).
+FILES_PURGED = "report_files_purged"
 #: An open request still without a review prompt this long after it arrived: the officers are emailed.
 PROMPT_GRACE = timedelta(hours=1)
 
@@ -84,24 +88,103 @@ def report_overdue(store: ComplianceStore, now: datetime | None = None) -> int:
     return len(overdue)
 
 
-def apply_retention(store: ComplianceStore, now: datetime | None = None) -> int:
-    """§7101: keep the record 24 months, then remove the personal data (the counts stay)."""
+#: One-off markers (``ccpa_deliveries`` kinds) of what retention cleans outside the store, so a failure is retried
+#: by the next day's watch and nothing is done twice.
+PROMPT_REDACTED = "prompt_redacted"
+RUN_DELETED = "airflow_run_deleted"
+#: Slack errors that mean the prompt is not there to redact any more (deleted by hand, channel gone).
+PROMPT_GONE = frozenset({"message_not_found", "channel_not_found", "is_archived"})
+
+
+def redacted_prompt_text(request_id: str) -> str:
+    return (
+        f"CCPA request `{request_id}`: personal data removed after the retention period. The §7101 record of the "
+        "request is kept without it."
+    )
+
+
+def apply_retention(store: ComplianceStore, now: datetime | None = None, runs: AirflowRuns | None = None) -> int:
+    """§7101: keep the record 24 months after the request closed, then remove the personal data everywhere it was
+    copied: the compliance store (name, email, photo link, free text, Slack ``response_url``s; the counts and the
+    record stay), the report files, the Slack prompt (replaced through ``chat.update``) and Airflow's run of the
+    request (its ``dag_run.conf`` holds the name and email: deleted through Airflow's REST API, see
+    include/airflow_runs.py). What fails outside the store is retried by the next day's watch."""
     redacted = records.redact_older_than(store, months=law.RETENTION_MONTHS, now=now)
     for request_id in redacted:
         _delete_files(request_id)
+    failures = _redact_prompts(store) + _delete_runs(store, runs)
+    if failures:  # the others were done; the task fails so that someone looks
+        raise failures[0]
     return len(redacted)
 
 
+def _redact_prompts(store: ComplianceStore) -> list[Exception]:
+    from slack_sdk.errors import SlackApiError
+
+    failures: list[Exception] = []
+    client = None
+    for record in store.redacted_without(PROMPT_REDACTED):
+        if record.slack_channel and record.slack_ts:
+            text = redacted_prompt_text(record.request_id)
+            try:
+                client = client or slack_client.web_client()
+                client.chat_update(
+                    channel=record.slack_channel,
+                    ts=record.slack_ts,
+                    text=text,
+                    blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+                )
+            except SlackApiError as exc:
+                if exc.response.get("error") not in PROMPT_GONE:
+                    log.error("Could not redact the Slack prompt of request %s: %s", record.request_id, exc)
+                    failures.append(exc)
+                    continue
+            except Exception as exc:
+                log.error("Could not redact the Slack prompt of request %s: %s", record.request_id, type(exc).__name__)
+                failures.append(exc)
+                continue
+        ref = record.slack_ts or "-"
+        store.record_once(record.request_id, PROMPT_REDACTED, ref=ref, event="review_prompt_redacted")
+    return failures
+
+
+def _delete_runs(store: ComplianceStore, runs: AirflowRuns | None) -> list[Exception]:
+    from include.airflow_runs import AirflowRuns, ApiAccount
+
+    failures: list[Exception] = []
+    for record in store.redacted_without(RUN_DELETED):
+        try:
+            runs = runs or AirflowRuns(ApiAccount.from_connection())
+            deleted = runs.delete_run(record.run_id)
+        except config.ConfigurationError as exc:
+            return [*failures, exc]  # the same for every run: say it once
+        except Exception as exc:
+            log.error("Could not delete the Airflow run of request %s: %s", record.request_id, exc)
+            failures.append(exc)
+            continue
+        store.record_once(
+            record.request_id, RUN_DELETED, ref="deleted" if deleted else "absent", event="airflow_run_deleted"
+        )
+    return failures
+
+
 def purge_report_files(store: ComplianceStore, now: datetime | None = None) -> int:
-    """Delete the files of requests closed longer ago than the download link lives: they hold personal data."""
+    """Delete the files of requests closed longer ago than the download link lives (and of abandoned ones: never
+    closed, due longer ago than that): they hold personal data. By the closing date, with no lower bound, so a watch
+    paused for weeks catches up; a link re-issued since (include.report.reissue) keeps the files until it expires.
+    Each request once (marker ``report_files_purged``); returns how many had files to delete."""
     from include.report.downloads import ttl
 
     now = now or utcnow()
-    cutoff = now - ttl()
-    closed = store.closed_between(cutoff - PURGE_LOOKBACK, cutoff)
-    for request_id in closed:
+    deleted = 0
+    for request_id in store.files_to_purge(now - ttl(), marker=FILES_PURGED):
+        expiry = store.last_link_expiry(request_id)
+        if expiry is not None and expiry > now:
+            continue  # a re-issued link still works
         _delete_uploaded_photo(store, request_id)
-    return sum(_delete_files(rid) for rid in closed)
+        deleted += _delete_files(request_id)
+        store.record_once(request_id, FILES_PURGED, ref="-", event="report_files_purged")
+    return deleted
 
 
 def _delete_uploaded_photo(store: ComplianceStore, request_id: str) -> None:

@@ -8,17 +8,19 @@ from include.datastores.identity import Evidence, PointsRecord, gather
 from include.datastores.registry import load_registry
 from include.store import ComplianceStore, RequestRecord
 from include.verification import account
-from include.verification.levels import Level, Scope, approvable, assess, thresholds
+from include.verification.levels import Level, Scope, Thresholds, approvable, assess, thresholds
 
 
-def level_of(record: RequestRecord) -> Level:
+def level_of(record: RequestRecord, limits: Thresholds | None = None) -> Level:
     """The level the stored evidence reaches under today's thresholds (a raised Variable applies at once): the
     matching data points (§7062) and, when the intake asserted one, the account login (§7061: a verified login is a
-    level of its own, a login that does not match holds the level at categories)."""
+    level of its own, a login that does not match holds the level at categories).
+
+    ``limits``: thresholds already read (the requests page reads the Variables once for a whole page of requests)."""
     points = assess(
         PointsRecord.from_json(record.verification),
         declaration=record.identifiers.declaration is not None,
-        limits=thresholds(),
+        limits=limits or thresholds(),
     )
     return account.level_for(record, points)
 

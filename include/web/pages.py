@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -20,7 +20,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from include import config
 from include.store import ComplianceStore, UnknownRequest, utcnow
-from include.web.queue import AMBER_DAYS, QueueFilter, open_queue, timeline
+from include.web.queue import (
+    AMBER_DAYS,
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    QueueFilter,
+    queue_page,
+    timeline,
+    verification_words,
+)
 
 DAG_ID = "ccpa_right_of_access"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -56,6 +64,19 @@ def read_dag_runs() -> Callable[..., None]:
 def run_path(run_id: str) -> str:
     """The run's page in Airflow's UI (same server, so relative)."""
     return f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
+
+
+def queue_href(show: QueueFilter, q: str, sort: str, page: int = 1, per: int = PAGE_SIZE) -> str:
+    """A link to the queue that keeps the filter, search, order and page size (plain links: no JavaScript)."""
+    params: dict[str, str | int] = {"show": show.value}
+    if q:
+        params["q"] = q
+    params["sort"] = sort
+    if per != PAGE_SIZE:
+        params["per"] = per
+    if page > 1:
+        params["page"] = page
+    return "?" + urlencode(params)
 
 
 def create_app(
@@ -97,15 +118,23 @@ def create_app(
         show: Annotated[QueueFilter, Query()] = QueueFilter.ALL,
         q: Annotated[str, Query(max_length=64)] = "",
         sort: Annotated[str, Query(pattern="^(due|-due)$")] = "due",
+        page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+        per: Annotated[int, Query(ge=10, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
     ) -> HTMLResponse:
-        rows = open_queue(store_factory(), show=show, search=q, descending=sort == "-due", now=now())
+        shown = queue_page(
+            store_factory(), show=show, search=q, descending=sort == "-due", page=page_number, per_page=per, now=now()
+        )
         return page(
             request,
             "queue.html.j2",
-            rows=rows,
+            rows=shown.rows,
+            shown=shown,
+            href=lambda **changed: queue_href(**{"show": show, "q": q, "sort": sort, "per": per, **changed}),
             show=show,
             q=q,
             sort=sort,
+            per=per,
+            default_per=PAGE_SIZE,
             filters=_FILTER_LABELS,
             amber_days=AMBER_DAYS,
             zone=zone_factory(),
@@ -123,6 +152,7 @@ def create_app(
             request,
             "request.html.j2",
             record=record,
+            verification=verification_words(record),
             decision=store.get_decision(request_id),
             approvals=store.approvals(request_id),
             events=timeline(store, request_id, zone),

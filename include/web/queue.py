@@ -13,13 +13,22 @@ from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Connection, Select, exists, func, select
 
-from include.store import APPROVE, ComplianceStore, Status, utcnow
+from include.request import CATEGORIES
+from include.store import APPROVE, ComplianceStore, RequestRecord, Status, record_from_row, utcnow
 from include.store.schema import audit_table, aware, decisions_table, naive, requests_table
+from include.verification.levels import Level, Scope, Thresholds, thresholds
+from include.verification.service import level_of
 
 #: Fewer days left than this and the due date shows amber (the compliance watch escalates at the same point).
 AMBER_DAYS = 10
+#: Requests on one page of the queue, and the most an officer may ask for: thousands may be open at once, and the
+#: page is rendered on the API server, so it never reads or renders more than one page.
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+#: The verification cell before the matching points were checked (the review prompt is posted after the check).
+NOT_CHECKED = "not checked yet"
 #: Audit events that mean the run gave up (the failure callback writes ``run_failed``).
 FAILURE_EVENT = "run_failed"
 
@@ -58,6 +67,17 @@ class QueueRow:
     failed: bool
     slack_channel: str | None
     slack_ts: str | None
+    #: What the requester asked for (include.request: specific_pieces or categories).
+    request_type: str = ""
+    #: The verification level (§7062 points, §7061 login) in plain words: its verdict under today's thresholds, e.g.
+    #: "enough for categories only (specific pieces need 3 points and a signed declaration)"; NOT_CHECKED before.
+    verification: str = NOT_CHECKED
+    #: What the level lets an approval disclose now; None before the check.
+    scope: Scope | None = None
+
+    @property
+    def asked(self) -> str:
+        return "categories" if self.request_type == CATEGORIES else "specific pieces"
 
     @property
     def awaiting_decision(self) -> bool:
@@ -84,17 +104,43 @@ def urgency(due_at: datetime, now: datetime) -> Urgency:
     return Urgency.OK
 
 
-def open_queue(
-    store: ComplianceStore,
-    *,
-    show: QueueFilter = QueueFilter.ALL,
-    search: str = "",
-    descending: bool = False,
-    now: datetime | None = None,
-    limit: int = 1000,
-) -> list[QueueRow]:
-    """Every open request (not closed, not a linked duplicate, not redacted), by due date, filtered in SQL."""
-    now = now or utcnow()
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue: its rows, and where it sits among all the open requests that match."""
+
+    rows: list[QueueRow]
+    total: int  # open requests matching the filter and search, on every page
+    page: int  # 1-based; a page past the last is shown as the last
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def first(self) -> int:
+        """Position of the page's first row among all matches (1-based; 0 when nothing matches)."""
+        return (self.page - 1) * self.per_page + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * self.per_page + len(self.rows)
+
+    def window(self, around: int = 2) -> list[int | None]:
+        """Page numbers to link: the first, the last and ``around`` either side of this one; None marks a gap."""
+        near = range(max(1, self.page - around), min(self.pages, self.page + around) + 1)
+        result: list[int | None] = []
+        previous = 0
+        for number in sorted({1, self.pages, *near}):
+            if number - previous > 1:
+                result.append(None)
+            result.append(number)
+            previous = number
+        return result
+
+
+def _open_query(show: QueueFilter, search: str, now: datetime) -> Select[Any]:
+    """Open requests (not closed, not a linked duplicate, not redacted) matching the filter and reference."""
     r = requests_table.c
     d = decisions_table.c
     failed = exists().where(audit_table.c.request_id == r.request_id, audit_table.c.event == FAILURE_EVENT)
@@ -114,17 +160,83 @@ def open_queue(
     reference = search.strip().lower()
     if reference:
         query = query.where(r.request_id.startswith(reference, autoescape=True))
-    order = (r.due_at.desc(), r.request_id) if descending else (r.due_at, r.request_id)
+    return query
+
+
+def _fetch(conn: Connection, query: Select[Any], *, descending: bool, limit: int, offset: int) -> list[Any]:
+    """One slice in a total order: the due date, then the request id (unique), so pages never overlap or skip."""
+    r = requests_table.c
+    order = (r.due_at.desc(), r.request_id.desc()) if descending else (r.due_at, r.request_id)
+    return list(conn.execute(query.order_by(*order).limit(limit).offset(offset)).all())
+
+
+def open_queue(
+    store: ComplianceStore,
+    *,
+    show: QueueFilter = QueueFilter.ALL,
+    search: str = "",
+    descending: bool = False,
+    now: datetime | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> list[QueueRow]:
+    """Open requests by due date, filtered in SQL: ``limit`` of them from ``offset``."""
+    now = now or utcnow()
     with store.engine.connect() as conn:
-        rows = conn.execute(query.order_by(*order).limit(limit)).all()
+        rows = _fetch(conn, _open_query(show, search, now), descending=descending, limit=limit, offset=offset)
+    return _rows(store, rows, now)
+
+
+def queue_page(
+    store: ComplianceStore,
+    *,
+    show: QueueFilter = QueueFilter.ALL,
+    search: str = "",
+    descending: bool = False,
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+    now: datetime | None = None,
+) -> QueuePage:
+    """One page of the open queue (LIMIT/OFFSET in SQL) with the number of all matches."""
+    if not 1 <= per_page <= MAX_PAGE_SIZE:
+        raise ValueError(f"per_page must be between 1 and {MAX_PAGE_SIZE}, got {per_page}")
+    if page < 1:
+        raise ValueError(f"page must be 1 or more, got {page}")
+    now = now or utcnow()
+    query = _open_query(show, search, now)
+    # One transaction: on MariaDB (InnoDB's repeatable read) the count and the slice read the same snapshot.
+    with store.engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        page = min(page, max(1, math.ceil(total / per_page)))
+        rows = _fetch(conn, query, descending=descending, limit=per_page, offset=(page - 1) * per_page)
+    return QueuePage(rows=_rows(store, rows, now), total=total, page=page, per_page=per_page)
+
+
+def _rows(store: ComplianceStore, rows: list[Any], now: datetime) -> list[QueueRow]:
     approvers = store.approvers_of(row.request_id for row in rows)
-    return [_row(row, approvers.get(row.request_id, ()), now) for row in rows]
+    limits = thresholds() if rows else Thresholds()  # the Variables are read once per page, not once per row
+    return [_row(row, approvers.get(row.request_id, ()), now, limits) for row in rows]
 
 
-def _row(row: Any, approvers: tuple[str, ...], now: datetime) -> QueueRow:
+def _level(record: RequestRecord, limits: Thresholds | None = None) -> Level | None:
+    """The request's verification level now, or None before its points were checked (nothing to judge yet)."""
+    if record.verification is None and record.account_check is None:
+        return None
+    return level_of(record, limits)
+
+
+def verification_words(record: RequestRecord) -> str:
+    """The level in full plain words, for a request's page: the points that match, the declaration, the verdict."""
+    level = _level(record)
+    return level.words(record.request_type) if level else NOT_CHECKED
+
+
+def _row(row: Any, approvers: tuple[str, ...], now: datetime, limits: Thresholds) -> QueueRow:
     due_at = aware(row.due_at)
     received_at = aware(row.received_at)
     assert due_at is not None and received_at is not None
+    record = record_from_row(row)
+    level = _level(record, limits)
     return QueueRow(
         request_id=row.request_id,
         run_id=row.run_id,
@@ -144,6 +256,9 @@ def _row(row: Any, approvers: tuple[str, ...], now: datetime) -> QueueRow:
         failed=bool(row.failed),
         slack_channel=row.slack_channel,
         slack_ts=row.slack_ts,
+        request_type=record.request_type,
+        verification=level.verdict(record.request_type) if level else NOT_CHECKED,
+        scope=level.scope if level else None,
     )
 
 

@@ -11,22 +11,11 @@ from urllib.parse import urljoin
 
 import pytest
 
-from devtools.demo_data import DEMO_PERSON
 from devtools.standins.mail_sink import MailSink
 from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS
-from tests.factories import declaration_for
-from tests.integration.conftest import dag, datastores_db, run_dag, stack  # noqa: F401 (fixtures)
+from tests.integration.conftest import REQUEST, dag, datastores_db, run_dag, stack  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-# Three matching points (email, name, phone) and a signed declaration: verified for specific pieces (§7062(c)).
-REQUEST = {
-    **DEMO_PERSON,
-    "photo_id_url": "https://intake.example.com/ids/jane.png",
-    "phone": "+1 (415) 555-1000",
-    "declaration": declaration_for(DEMO_PERSON["name"]),
-    "channel": "web_form",
-}
 REPORT_SUBJECT = "Your CCPA access request: the personal information we hold about you"
 
 

@@ -16,17 +16,18 @@ import pytest
 import requests
 
 from include.request import AccessRequest
+from tests.factories import points_json, register_verified, verified_request
 
 pytestmark = pytest.mark.browser
 
 PEOPLE = [
-    # (key, name, email, days since received, what happened)
-    ("maria", "María José Álvarez", "maria.alvarez@example.com", 41, "awaiting"),
-    ("tom", "Tom O'Connor", "tom.oconnor@example.net", 47, "awaiting"),
-    ("aiko", "Aiko Tanaka", "aiko.tanaka@example.org", 30, "extended"),
-    ("sam", "Sam Patel", "sam.patel@example.com", 6, "pending"),
-    ("lee", "Lee Chen", "lee.chen@example.com", 12, "failed"),
-    ("ana", "Ana Souza", "ana.souza@example.com", 2, "awaiting"),
+    # (key, name, email, days since received, what happened, data points matched)
+    ("maria", "María José Álvarez", "maria.alvarez@example.com", 41, "awaiting", ("email", "name")),
+    ("tom", "Tom O'Connor", "tom.oconnor@example.net", 47, "awaiting", ("email",)),
+    ("aiko", "Aiko Tanaka", "aiko.tanaka@example.org", 30, "extended", ("email", "name")),
+    ("sam", "Sam Patel", "sam.patel@example.com", 6, "pending", ("email", "name")),
+    ("lee", "Lee Chen", "lee.chen@example.com", 12, "failed", ("email", "name")),
+    ("ana", "Ana Souza", "ana.souza@example.com", 2, "awaiting", ()),  # not checked yet
 ]
 
 
@@ -68,7 +69,7 @@ def queue(compliance_store) -> dict[str, str]:
     s = compliance_store
     now = datetime.now(UTC)
     ids: dict[str, str] = {}
-    for key, name, email, days, state in PEOPLE:
+    for key, name, email, days, state, matched in PEOPLE:
         received = now - timedelta(days=days, hours=3)
         record = s.register_request(
             f"manual__{key}",
@@ -76,6 +77,8 @@ def queue(compliance_store) -> dict[str, str]:
             received,
             required_approvals=2 if state == "pending" else 1,
         )
+        if matched:
+            s.set_identity_evidence(record.request_id, "email found in 1 of 1 datastores", points_json(matched))
         s.set_review_prompt(record.request_id, "C0REVIEW", f"{received.timestamp():.6f}")
         ids[key] = record.request_id
         if state == "extended":
@@ -131,6 +134,10 @@ def test_queue_filters_search_and_timeline(page, airflow_api, queue, shots: Path
     assert maria.locator(".badge.due-soon").is_visible()  # amber: under 10 days
     assert "1 of 2 approvals" in page.locator(f"tr[data-request='{queue['sam']}']").inner_text()
     assert page.locator(f"tr[data-request='{queue['lee']}'] .badge.failed").is_visible()
+    verification = {key: page.locator(f"tr[data-request='{queue[key]}'] td.verification").inner_text() for key in queue}
+    assert verification["maria"].startswith("enough for categories only (specific pieces need 3 points")
+    assert verification["tom"].startswith("not enough to verify (categories need 2 points)")
+    assert verification["ana"].startswith("not checked yet")
     assert page.watch.errors == []
     assert _axe_serious(page) == []
 
@@ -185,3 +192,63 @@ def test_airflows_own_ui_lists_the_page_in_browse_and_embeds_it(page, airflow_ap
     frame.get_by_role("heading", name="Open requests").wait_for(timeout=20_000)  # is_visible() would not wait
     assert frame.locator("tbody tr").count() == len(queue)
     page.screenshot(path=str(shots / "requests-queue.png"))  # the README's picture: the queue inside Airflow's UI
+
+
+@pytest.fixture
+def long_queue(compliance_store) -> dict[str, list[str]]:
+    """120 open requests (every other one overdue) and one verified for specific pieces: more than two pages."""
+    s = compliance_store
+    now = datetime.now(UTC)
+    ids: dict[str, list[str]] = {"all": [], "overdue": []}
+    for i in range(120):
+        received = now - timedelta(days=50 if i % 2 else 5, minutes=i)
+        record = s.register_request(f"manual__q{i}", AccessRequest(f"Person {i}", f"p{i}@example.com", ""), received)
+        ids["all"].append(record.request_id)
+        if i % 2:
+            ids["overdue"].append(record.request_id)
+    verified = register_verified(s, "manual__verified", verified_request("Vera Fied", "vera@example.com"))
+    ids["verified"] = [verified.request_id]
+    return ids
+
+
+def test_a_long_queue_pages_without_javascript_keeping_the_filter_and_shows_verification(
+    page, airflow_api, long_queue, shots: Path
+):
+    _sign_in(page, airflow_api)
+    page.goto(f"{airflow_api}/ccpa/requests/")
+    assert page.locator("script").count() == 0  # plain links and forms: nothing needs JavaScript
+    assert page.locator("#count").inner_text().startswith("121 requests, 1–50 shown (page 1 of 3)")
+    assert page.locator("tbody tr").count() == 50
+    assert page.get_by_role("columnheader", name="Verification").is_visible()
+    pager = page.get_by_role("navigation", name="Pages of the queue")
+    assert pager.get_by_role("link", name="Page 1").get_attribute("aria-current") == "page"
+    assert _axe_serious(page) == []
+
+    pager.get_by_role("link", name="Page 3").click()
+    assert "page=3" in page.url
+    assert page.locator("#count").inner_text().startswith("121 requests, 101–121 shown (page 3 of 3)")
+    assert page.locator("tbody tr").count() == 21
+    vera = page.locator(f"tr[data-request='{long_queue['verified'][0]}']")  # received today: due last
+    assert vera.locator("td.verification").inner_text().splitlines() == [
+        "enough for specific pieces",
+        "asked for specific pieces",
+    ]
+    unchecked = page.locator("tbody tr td.verification").first.inner_text()
+    assert unchecked.startswith("not checked yet")
+
+    page.get_by_role("link", name="Overdue").click()  # a filter starts again at page 1
+    assert page.locator("#count").inner_text().startswith("60 requests, 1–50 shown (page 1 of 2)")
+    page.get_by_role("navigation", name="Pages of the queue").get_by_role("link", name="Next").click()
+    assert page.locator("#count").inner_text().startswith("60 requests, 51–60 shown (page 2 of 2)")
+    assert page.get_by_role("link", name="Overdue").get_attribute("aria-current") == "page"  # the filter is kept
+    assert page.locator("tbody tr").count() == 10 and page.locator("tbody .badge.due-overdue").count() == 10
+    shown = page.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.request)")
+    assert set(shown) <= set(long_queue["overdue"])
+    assert page.get_by_role("navigation", name="Pages of the queue").get_by_role("link", name="Previous").is_visible()
+    assert _axe_serious(page) == []
+    page.screenshot(path=str(shots / "requests-queue-paged.png"), full_page=True)
+
+    page.get_by_role("link", name="Due ▲ (change the order)").click()  # latest first, back to page 1, still overdue
+    assert "sort=-due" in page.url and "show=overdue" in page.url and "page=" not in page.url
+    latest_first = page.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.request)")
+    assert latest_first[:10] == list(reversed(shown))

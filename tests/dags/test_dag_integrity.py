@@ -168,6 +168,7 @@ def test_one_extraction_task_per_registered_datastore(tmp_path, monkeypatch):
 
     registry = tmp_path / "datastores.yaml"
     registry.write_text(
+        "sold_or_shared: none\n"  # Civ. 1798.115(c)(1): the registry states it (fails closed without)
         "datastores:\n"
         "  - name: billing\n    conn_id: billing_db\n    queries:\n"
         "      - name: invoices\n        sql: SELECT amount FROM invoices WHERE email = :email\n"
@@ -226,3 +227,19 @@ def test_7024d_a_registry_with_an_unwithheld_drivers_license_stops_the_dag_namin
     errors = "\n".join(str(e) for e in bag.import_errors.values())
     assert DAG_ID not in bag.dag_ids
     assert str(path) in errors and "'crm'" in errors and "'drivers_license'" in errors
+
+
+def test_1798_115_a_registry_without_a_sold_or_shared_declaration_stops_the_dag_naming_file_datastore_and_category(
+    monkeypatch, tmp_path
+):
+    """Fails closed at parse time: no report can say "we have not sold or shared" what the business never declared."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.factories import ENTRY, write_registry
+
+    path = write_registry(tmp_path, ENTRY.replace("sold_or_shared: none\n", ""))
+    monkeypatch.setenv("CCPA_DATASTORES_FILE", str(path))
+    bag = DagBag(str(ROOT / "dags"))
+    errors = "\n".join(str(e) for e in bag.import_errors.values())
+    assert DAG_ID not in bag.dag_ids
+    assert str(path) in errors and "'crm'" in errors and "category 'identifiers'" in errors

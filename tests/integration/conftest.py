@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MYSQL_URL, ROOT, use_datastores, use_slack, use_smtp
+from tests.factories import verified_conf
 
 SIGNING_SECRET = "test-signing-secret"
 APPROVER = "U0APPROVER"
@@ -21,6 +22,27 @@ FROM_EMAIL = "privacy@example.com"
 ACK_SUBJECT = "We received your CCPA access request"
 #: The emulator also offers Socket Mode; clicks go over HTTP unless an app connects (test_socket_mode_run.py).
 APP_TOKEN = "xapp-1-A0EMULATOR-integration"
+#: Jane Doe, verified for specific pieces (§7062(c)): three matching points (email, name, phone) and a signed
+#: declaration, with a photo-ID link, through the web form. Approved in full, she gets her whole report.
+REQUEST = verified_conf()
+
+
+def body_html(mail, *, collapse: bool = False) -> str:
+    """The email's HTML body; ``collapse``: whitespace collapsed (templates wrap their lines)."""
+    html = mail.message.get_body(preferencelist=("html",)).get_content()
+    return " ".join(html.split()) if collapse else html
+
+
+def everything_html(mail, *, collapse: bool = False) -> str:
+    """The HTML the person receives: the body and, for a report, the attached report.html holding every record
+    (since issue 20 the body is a summary); ``collapse``: whitespace collapsed."""
+    attached = [
+        part.get_content() if isinstance(part.get_content(), str) else part.get_content().decode("utf-8")
+        for part in mail.message.iter_attachments()
+        if part.get_filename() == "report.html"
+    ]
+    html = body_html(mail) + " ".join(attached)
+    return " ".join(html.split()) if collapse else html
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pytest
 from devtools.demo_data import DEMO_PERSON
 from devtools.standins.slack_emulator import APP_ID, TEAM_ID
 from tests.factories import declaration_for, registry_with_accounts, seed_accounts
-from tests.integration.conftest import APPROVER
+from tests.integration.conftest import APPROVER, body_html, everything_html
 
 pytestmark = pytest.mark.integration
 
@@ -25,20 +25,6 @@ VALUES = ("+1-415-555-1000", "ORD-000000", "203.0.113.10")
 def _login(account_id: str = "ACC-1001", minutes_ago: float = 3, **extra: str) -> dict:
     at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     return {"account_id": account_id, "authenticated_at": at.isoformat(), "method": "mfa", **extra}
-
-
-def _html(mail) -> str:
-    return " ".join(mail.message.get_body(preferencelist=("html",)).get_content().split())
-
-
-def _everything(mail) -> str:
-    """The email's HTML and its report.html attachment (since issue 20 the body is a summary; records are attached)."""
-    attached = [
-        part.get_content() if isinstance(part.get_content(), str) else part.get_content().decode("utf-8")
-        for part in mail.message.iter_attachments()
-        if part.get_filename() == "report.html"
-    ]
-    return " ".join((mail.message.get_body(preferencelist=("html",)).get_content() + " ".join(attached)).split())
 
 
 def _buttons(message: dict) -> list[dict]:
@@ -104,7 +90,7 @@ def test_7061_a_logged_in_request_is_approved_with_a_full_report_and_its_basis_r
     decision = accounts.store.get_decision(record.request_id)
     assert (decision.scope, decision.basis) == ("full", "account_login")
     [mail] = accounts.answers()
-    html = _everything(mail)
+    html = everything_html(mail, collapse=True)
     assert all(v in html for v in VALUES) and "123-45-6789" not in html
     assert record.account is None and record.closed_at is not None, "the login facts are gone at close"
     # §7101: the export says how the requester was verified.
@@ -120,7 +106,7 @@ def test_7061_a_login_with_an_account_channel_gets_a_notice_and_the_link_not_the
 
     assert dag_run.state == "success"
     [mail] = accounts.answers()
-    html = _html(mail)
+    html = body_html(mail, collapse=True)
     assert centre in html and not [v for v in VALUES if v in html]
     assert not list(mail.message.iter_attachments())
 
@@ -139,7 +125,7 @@ def test_7061_a_stale_login_falls_back_to_the_data_points(accounts, run_dag):
     decision = accounts.store.get_decision(record.request_id)
     assert (decision.scope, decision.basis) == ("categories", "categories_only")
     [mail] = accounts.answers()
-    assert not [v for v in VALUES if v in _html(mail)]
+    assert not [v for v in VALUES if v in body_html(mail, collapse=True)]
     assert _export(accounts)[record.request_id]["verification_basis"] == "categories_only"
 
 
@@ -189,4 +175,4 @@ def test_7061_a_mismatched_account_is_flagged_and_a_full_approval_refused(accoun
     assert refused and refused[0]["detail"]["asked"] == "full"
     [mail] = accounts.answers()
     assert "could not be completed" in mail.message["Subject"]
-    assert not [v for v in VALUES if v in _html(mail)]
+    assert not [v for v in VALUES if v in body_html(mail, collapse=True)]

@@ -11,8 +11,8 @@ import requests
 
 from devtools.demo_data import DEMO_PERSON
 from devtools.standins.slack_emulator import APP_ID, TEAM_ID
-from tests.factories import declaration_for
-from tests.integration.conftest import APPROVER, play
+from tests.factories import verified_conf
+from tests.integration.conftest import APPROVER, body_html, play
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,8 @@ AGENT = {
     "permission": {"kind": "signed_permission", "document_url": "https://intake.example.com/permissions/1.pdf"},
 }
 CONFIRM_SUBJECT = "Did you ask someone to make a CCPA request for you?"
-VERIFIED = {**DEMO_PERSON, "phone": "+1 (415) 555-1000", "declaration": declaration_for(DEMO_PERSON["name"])}
+#: Verified for specific pieces (tests.factories.verified_conf), without a photo-ID link.
+VERIFIED = verified_conf(photo_id_url="")
 
 
 def _buttons(message: dict) -> list[str]:
@@ -37,10 +38,6 @@ def _wait(predicate, timeout: float = 30):
             return value
         time.sleep(0.1)
     raise AssertionError("timed out")
-
-
-def _html(mail) -> str:
-    return mail.message.get_body(preferencelist=("html",)).get_content()
 
 
 def test_7063_an_agent_request_confirmed_by_the_consumer_is_answered_to_the_consumer(stack, run_dag):
@@ -65,7 +62,7 @@ def test_7063_an_agent_request_confirmed_by_the_consumer_is_answered_to_the_cons
         seen["early"] = stack.store.get_decision(request_id)
         mail = _wait(lambda: next((m for m in stack.sink.messages() if m.message["Subject"] == CONFIRM_SUBJECT), None))
         seen["confirm_to"] = mail.message["To"]
-        token = re.search(r"/ccpa/confirm-agent/([A-Za-z0-9._-]+)", _html(mail)).group(1)
+        token = re.search(r"/ccpa/confirm-agent/([A-Za-z0-9._-]+)", body_html(mail)).group(1)
         seen["page"] = requests.get(f"{base}/confirm-agent/{token}", timeout=10).text
         seen["yes"] = requests.post(f"{base}/confirm-agent/{token}", data={"answer": "yes"}, timeout=30).status_code
         _wait(lambda: "ccpa_approve" in _buttons(stack.slack.message(msg["ts"])))
@@ -87,7 +84,7 @@ def test_7063_an_agent_request_confirmed_by_the_consumer_is_answered_to_the_cons
     assert report.message["To"] == DEMO_PERSON["email"], "the answer goes to the consumer, never to the agent"
     [notice] = [m for m in stack.sink.messages() if m.message["To"] == AGENT["email"]]
     assert notice.message["Subject"] == "The CCPA request you made has been answered"
-    assert "+1-415-555-1000" not in _html(notice)
+    assert "+1-415-555-1000" not in body_html(notice)
     record = stack.store.find_by_run_id(dag_run.run_id)
     events = [e["event"] for e in stack.store.audit_trail(record.request_id)]
     assert "approval_refused_agent" in events and "agent_confirmed_posted" in events

@@ -9,20 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from devtools.demo_data import DEMO_PERSON
-from tests.factories import declaration_for
-from tests.integration.conftest import ACK_SUBJECT
+from tests.integration.conftest import ACK_SUBJECT, REQUEST
 
 pytestmark = pytest.mark.integration
-
-# Verified for specific pieces (§7062(c)): three matching points (email, name, phone) and a signed declaration.
-REQUEST = {
-    **DEMO_PERSON,
-    "photo_id_url": "https://intake.example.com/ids/jane.png",
-    "phone": "+1 (415) 555-1000",
-    "declaration": declaration_for(DEMO_PERSON["name"]),
-    "channel": "web_form",
-}
 OFFICERS = "privacy-officer@example.com, dpo@example.com"
 
 

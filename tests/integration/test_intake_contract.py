@@ -20,7 +20,8 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.integration
 
 DAG_ID = "ccpa_right_of_access"
-PASSWORDS = {"intake": "intake-password", "auditor": "auditor-password"}
+#: ``retention``: the account of connection ccpa_airflow_api, deleting runs past retention (test_retention_runs.py).
+PASSWORDS = {"intake": "intake-password", "auditor": "auditor-password", "retention": "retention-password"}
 
 
 def _free_port() -> int:
@@ -43,7 +44,7 @@ def api_server(airflow_db, tmp_path_factory) -> Iterator[str]:
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__API_AUTH__JWT_SECRET": "intake-contract-test-jwt-secret-0123456789abcdef",
         # The intake account may trigger runs and read them (role "user"); the auditor may only read ("viewer").
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "intake:user,auditor:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "intake:user,auditor:viewer,retention:user",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
     }

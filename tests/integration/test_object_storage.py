@@ -13,33 +13,17 @@ import pytest
 import requests
 import time_machine
 
-from devtools.demo_data import DEMO_PERSON
 from include.store import utcnow
-from tests.factories import declaration_for
+from tests.factories import RecordedRuns
+from tests.integration.conftest import REQUEST, everything_html
 
 pytestmark = pytest.mark.integration
-
-# Verified for specific pieces (§7062(c)): three matching points (email, name, phone) and a signed declaration.
-REQUEST = {
-    **DEMO_PERSON,
-    "photo_id_url": "https://intake.example.com/ids/jane.png",
-    "phone": "+1 (415) 555-1000",
-    "declaration": declaration_for(DEMO_PERSON["name"]),
-    "channel": "web_form",
-}
 
 
 @pytest.fixture
 def s3_stack(stack, s3_storage):
     """The integration stack with its report storage moved to S3 (set after the stack's file:// default)."""
     return stack, s3_storage
-
-
-def _html(mail) -> str:
-    """The HTML the person receives: the body (a summary) and, for the report, the attached report.html."""
-    part = mail.message.get_body(preferencelist=("html",))
-    attached = [a.get_content() for a in mail.message.iter_attachments() if a.get_filename() == "report.html"]
-    return part.get_content() + "".join(attached)
 
 
 def test_a_whole_run_on_s3_keeps_every_file_in_the_bucket_and_the_purge_empties_it(s3_stack, run_dag):
@@ -52,7 +36,7 @@ def test_a_whole_run_on_s3_keeps_every_file_in_the_bucket_and_the_purge_empties_
 
     assert dag_run.state == "success"
     [mail] = stack.answers()
-    html = _html(mail)
+    html = everything_html(mail)
     assert "+1-415-555-1000" in html and "ORD-000000" in html and "203.0.113.10" in html
     assert {a.get_filename() for a in mail.message.iter_attachments()} >= {"report.pdf", "report.json", "crm.csv"}
     record = stack.store.find_by_run_id(dag_run.run_id)
@@ -69,9 +53,11 @@ def test_a_whole_run_on_s3_keeps_every_file_in_the_bucket_and_the_purge_empties_
     with time_machine.travel(closed + timedelta(hours=73), tick=False):
         assert watch.purge_report_files(stack.store) == 1
     assert s3.keys() == []
+    runs = RecordedRuns()  # Airflow's REST API: the real one in test_retention_runs.py
     with time_machine.travel(utcnow() + timedelta(days=31 * 25), tick=False):
-        assert watch.apply_retention(stack.store) == 1
+        assert watch.apply_retention(stack.store, runs=runs) == 1
     assert stack.store.get_request(record.request_id).name == "[redacted]"
+    assert runs.deleted == [dag_run.run_id], "the run holding the requester's conf is deleted too"
 
 
 def test_a_report_too_big_to_email_is_fetched_from_s3_by_a_presigned_url(s3_stack, run_dag, monkeypatch):
@@ -87,7 +73,7 @@ def test_a_report_too_big_to_email_is_fetched_from_s3_by_a_presigned_url(s3_stac
     assert dag_run.state == "success"
     [mail] = stack.answers()
     assert list(mail.message.iter_attachments()) == []
-    html = _html(mail)
+    html = everything_html(mail)
     assert "too large to attach" in html and "+1-415-555-1000" not in html
     record = stack.store.find_by_run_id(dag_run.run_id)
     [url] = {part.split('"')[0] for part in html.split('href="')[1:] if s3.server.endpoint_url in part}

@@ -9,19 +9,9 @@ import time
 import pytest
 
 from devtools.demo_data import DEMO_PERSON
-from tests.factories import declaration_for
-from tests.integration.conftest import APP_TOKEN, APPROVER
+from tests.integration.conftest import APP_TOKEN, APPROVER, REQUEST
 
 pytestmark = pytest.mark.integration
-
-# Verified for specific pieces (§7062(c)): three matching points (email, name, phone) and a signed declaration.
-REQUEST = {
-    **DEMO_PERSON,
-    "photo_id_url": "https://intake.example.com/ids/jane.png",
-    "phone": "+1 (415) 555-1000",
-    "declaration": declaration_for(DEMO_PERSON["name"]),
-    "channel": "web_form",
-}
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from devtools.demo_data import DEMO_PERSON
 from devtools.standins.slack_emulator import APP_ID, TEAM_ID
 from tests.factories import declaration_for
-from tests.integration.conftest import APPROVER, play
+from tests.integration.conftest import APPROVER, body_html, everything_html, play
 
 pytestmark = pytest.mark.integration
 
@@ -17,21 +17,6 @@ pytestmark = pytest.mark.integration
 TWO_POINTS = {**DEMO_PERSON}
 #: Jane's values that a categories-only answer must never contain.
 VALUES = ("+1-415-555-1000", "ORD-000000", "203.0.113.10", "Market St", "123-45-6789", "pizza", DEMO_PERSON["email"])
-
-
-def _html(mail) -> str:
-    """The email's HTML, whitespace collapsed (templates wrap their lines)."""
-    return " ".join(mail.message.get_body(preferencelist=("html",)).get_content().split())
-
-
-def _everything(mail) -> str:
-    """The email's HTML and its report.html attachment (since issue 20 the body is a summary; records are attached)."""
-    attached = [
-        part.get_content() if isinstance(part.get_content(), str) else part.get_content().decode("utf-8")
-        for part in mail.message.iter_attachments()
-        if part.get_filename() == "report.html"
-    ]
-    return " ".join((mail.message.get_body(preferencelist=("html",)).get_content() + " ".join(attached)).split())
 
 
 def _buttons(message: dict) -> list[dict]:
@@ -62,7 +47,7 @@ def test_7062_7024_two_points_give_a_categories_only_report_without_values(stack
     assert (decision.action, decision.scope) == ("approve", "categories")
 
     [mail] = stack.answers()
-    html = _html(mail)
+    html = body_html(mail, collapse=True)
     assert (
         mail.message["Subject"] == "Your CCPA access request: the categories of personal information we hold about you"
     )
@@ -77,6 +62,8 @@ def test_7062_7024_two_points_give_a_categories_only_report_without_values(stack
         "order fulfilment",
         "payment processors",
         "ssn (Customer profiles)",
+        "We have not sold or shared this category of personal information.",  # Civ. 1798.115(c)(1), per category
+        "Sold or shared to: advertising networks",
     ):
         assert expected in html
     # ... and no value at all, not even in the run's storage.
@@ -119,7 +106,7 @@ def test_7062_a_crafted_full_approval_of_a_two_point_request_is_refused_and_noth
     assert any("Refused: the identity evidence is not enough" in e["text"] for e in stack.slack.ephemerals())
     [mail] = stack.answers()
     assert "could not be completed" in mail.message["Subject"]
-    assert not [v for v in VALUES[:-1] if v in _html(mail)]
+    assert not [v for v in VALUES[:-1] if v in body_html(mail, collapse=True)]
     states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
     assert states["aggregate_personal_data.extract_crm"] == "skipped" and states["send_report"] == "skipped"
 
@@ -136,6 +123,6 @@ def test_7062c_three_points_and_a_declaration_give_the_full_report(stack, run_da
     first = str(stack.slack.message(record.slack_ts)["history"][0])
     assert "3 of 3 points match: email, name, postal address" in first and "enough for specific pieces" in first
     [mail] = stack.answers()
-    html = _everything(mail)
+    html = everything_html(mail, collapse=True)
     assert "+1-415-555-1000" in html and "ORD-000000" in html and "123-45-6789" not in html
     assert record.identifiers.declaration is None and record.closed_at is not None, "identifiers gone at close"

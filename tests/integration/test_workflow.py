@@ -14,18 +14,9 @@ import pytest
 from devtools.demo_data import DEMO_PERSON
 from include import clock
 from tests.factories import declaration_for
-from tests.integration.conftest import APPROVER, FROM_EMAIL
+from tests.integration.conftest import APPROVER, FROM_EMAIL, REQUEST, everything_html
 
 pytestmark = pytest.mark.integration
-
-# Three matching points (email, name, phone) and a signed declaration: verified for specific pieces (§7062(c)).
-REQUEST = {
-    **DEMO_PERSON,
-    "photo_id_url": "https://intake.example.com/ids/jane.png",
-    "phone": "+1 (415) 555-1000",
-    "declaration": declaration_for(DEMO_PERSON["name"]),
-    "channel": "web_form",
-}
 
 
 def _xcoms(dag_run) -> list:
@@ -46,13 +37,6 @@ def _text_of(path) -> str:
     return path.read_text()
 
 
-def _html(mail) -> str:
-    """The HTML the person receives: the body and, for the report, the attached report.html holding every record."""
-    part = mail.message.get_body(preferencelist=("html",))
-    attached = [a.get_content() for a in mail.message.iter_attachments() if a.get_filename() == "report.html"]
-    return part.get_content() + "".join(attached)
-
-
 def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_dag, caplog):
     caplog.set_level(logging.DEBUG)
     officer = stack.click_when_posted("ccpa_approve")
@@ -68,12 +52,12 @@ def test_approved_request_emails_the_persons_data_and_nobody_elses(stack, run_da
     [ack] = stack.acknowledgements()  # §7021(a): receipt confirmed at once, with the due date
     due = stack.store.find_by_run_id(dag_run.run_id).due_at
     assert ack.message["To"] == DEMO_PERSON["email"]
-    assert clock.format_date(due) in _html(ack) and "How we verify it is you" in _html(ack)
+    assert clock.format_date(due) in everything_html(ack) and "How we verify it is you" in everything_html(ack)
     [mail] = stack.answers()
     assert ack.path.name < mail.path.name, "the acknowledgement comes first"
     assert mail.message["To"] == DEMO_PERSON["email"]
     assert mail.message["From"] == FROM_EMAIL
-    html = _html(mail)
+    html = everything_html(mail)
     # Jane's own data, from each of the three MySQL datastores ...
     assert "+1-415-555-1000" in html  # crm phone
     assert "ORD-000000" in html and "ORD-000002" in html  # orders
@@ -118,7 +102,7 @@ def test_rejected_request_gets_a_polite_rejection_and_no_data(stack, run_dag):
     [mail] = stack.answers()
     assert mail.message["To"] == DEMO_PERSON["email"]
     assert "could not be completed" in mail.message["Subject"]
-    html = _html(mail)
+    html = everything_html(mail)
     assert "Nothing about you has been disclosed" in html
     assert "the photo ID does not match the name in your request" in html  # the officer's reason
     assert "+1-415-555-1000" not in html and "ORD-" not in html
@@ -144,8 +128,8 @@ def test_person_with_no_data_is_told_we_hold_none(stack, run_dag):
     assert dag_run.state == "success"
     [mail] = stack.answers()
     assert mail.message["To"] == "nobody@example.com"
-    assert "we hold no personal information about you" in _html(mail).lower()
-    assert "jane" not in _html(mail).lower()
+    assert "we hold no personal information about you" in everything_html(mail).lower()
+    assert "jane" not in everything_html(mail).lower()
 
 
 def test_forged_and_unauthorised_clicks_change_nothing(stack, run_dag):
@@ -186,7 +170,7 @@ def test_forged_and_unauthorised_clicks_change_nothing(stack, run_dag):
     assert any("not an approver" in e["text"] for e in stack.slack.ephemerals())
     [mail] = stack.answers()
     assert "could not be completed" in mail.message["Subject"]
-    assert "Please send a photo ID that shows your full name." in _html(mail)
+    assert "Please send a photo ID that shows your full name." in everything_html(mail)
 
 
 def test_invalid_request_fails_at_validation_and_posts_nothing(stack, run_dag):
@@ -280,6 +264,7 @@ def test_a_datastore_that_stays_down_fails_loudly_and_sends_nothing(stack, dag_f
 def test_uncategorised_columns_are_flagged_and_lookback_all_reaches_2022(stack, dag_factory, monkeypatch, tmp_path):
     registry = tmp_path / "datastores.yaml"
     registry.write_text(
+        "sold_or_shared: none\n"  # Civ. 1798.115(c)(1): the registry states it (fails closed without)
         "datastores:\n"
         "  - name: crm\n    conn_id: ccpa_crm_db\n    queries:\n"
         "      - name: profile\n        sql: SELECT name, phone FROM crm_users WHERE email = :email\n"
@@ -303,7 +288,7 @@ def test_uncategorised_columns_are_flagged_and_lookback_all_reaches_2022(stack, 
     record = stack.store.find_by_run_id(dag_run.run_id)
     notes = [m["text"] for m in stack.slack.messages() if m.get("thread_ts") == record.slack_ts]
     assert any("Uncategorised columns" in n and "`crm.profile.phone`" in n for n in notes)
-    html = _html(stack.answers()[0])
+    html = everything_html(stack.answers()[0])
     assert "uncategorised" in html
     assert "January 1, 2022" in html  # the period covered starts at the legal floor
 
@@ -320,7 +305,7 @@ def test_an_email_full_of_sql_metacharacters_is_just_an_email(stack, run_dag):
     # Delivered to exactly that mailbox, in its RFC 5321 quoted form (unquoted, smtplib would cut it at the quote).
     assert mail.envelope_to == ['"o\'brien+x\\"--"@example.com']
     assert mail.message["To"].addresses[0].username == "o'brien+x\"--"
-    html = _html(mail)
+    html = everything_html(mail)
     assert "+1-415-555-0199" in html  # Pat's own phone ...
     assert "+1-415-555-1000" not in html and "ORD-000000" not in html  # ... and nobody else's
 
@@ -356,8 +341,8 @@ def test_extension_is_noticed_to_the_requester_and_moves_the_deadline(stack, run
     subjects = [m.message["Subject"] for m in stack.sink.messages()]
     assert subjects.count("Your CCPA access request: we need more time") == 1
     notice = next(m for m in stack.sink.messages() if "more time" in m.message["Subject"])
-    assert "We are searching two more archives." in _html(notice)
-    assert clock.format_date(record.due_at) in _html(notice)
+    assert "We are searching two more archives." in everything_html(notice)
+    assert clock.format_date(record.due_at) in everything_html(notice)
     assert any("personal information we hold" in s for s in subjects)
 
 
@@ -379,7 +364,7 @@ def test_a_second_request_while_one_is_open_is_linked_not_answered_twice(stack, 
     assert stack.slack.messages() == [], "no second prompt"
     [notice] = stack.sink.messages()
     assert notice.message["Subject"] == "Your CCPA access request: we are already working on it"
-    assert clock.format_date(original.due_at) in _html(notice)
+    assert clock.format_date(original.due_at) in everything_html(notice)
 
 
 # -- the legal clock (issue 15) ---------------------------------------------------------------------------------
@@ -408,7 +393,7 @@ def test_7021_a_request_received_late_in_the_evening_pacific_time(stack, dag_fac
     assert record.received_at == received and record.entered_at > received and record.channel == "email"
     assert clock.local_day(record.due_at) == received.date() + timedelta(days=44)
     [ack] = stack.acknowledgements()
-    html = _html(ack)
+    html = everything_html(ack)
     assert f"{received:%B %-d, %Y} (Pacific Time)" in html  # the California day of receipt, not the UTC one
     assert f"{received.astimezone(UTC):%B %-d, %Y} (Pacific Time)" not in html
     assert clock.format_date(record.due_at) in html and "(Pacific Time)" in html
@@ -438,7 +423,7 @@ def test_7021b_undecided_request_reaches_its_margin_then_its_due_date(stack, run
     thread = [m for m in stack.slack.messages() if m.get("thread_ts") == record.slack_ts]
     assert len(thread) == 1 and "the wait has ended" in thread[0]["text"] and thread[0]["reply_broadcast"]
     [alert] = [m for m in stack.sink.messages() if m.message["To"] == "dpo@example.com"]
-    assert record.request_id in alert.message["Subject"] and "jane" not in _html(alert).lower()
+    assert record.request_id in alert.message["Subject"] and "jane" not in everything_html(alert).lower()
     to_jane = [m.path for m in stack.sink.messages() if m.message["To"] == DEMO_PERSON["email"]]
     assert to_jane == [m.path for m in stack.acknowledgements()], "the requester got the acknowledgement only"
 
@@ -448,7 +433,7 @@ def test_7021b_undecided_request_reaches_its_margin_then_its_due_date(stack, run
     assert expired.status == "expired_unverified" and expired.closed_at is not None
     [notice] = [m for m in stack.answers() if m.message["To"] == DEMO_PERSON["email"]]
     assert "could not verify your identity in time" in notice.message["Subject"]
-    html = _html(notice)
+    html = everything_html(notice)
     assert "Identifiers" in html and "+1-415-555-1000" not in html and "ORD-" not in html
 
     officer = stack.click_when_posted("ccpa_approve")

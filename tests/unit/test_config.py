@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from include import config
@@ -47,3 +49,84 @@ def test_business_timezone_defaults_to_california_and_refuses_nonsense(monkeypat
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "Mars/Olympus")
     with pytest.raises(config.ConfigurationError, match="ccpa_timezone"):
         config.business_timezone()
+
+
+# -- the demo's published secrets are refused outside the demo ----------------------------------------------------
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+
+
+def _env_example_secrets() -> dict[str, str]:
+    """Every secret .env.example ships: the values of *SECRET* names and the tokens inside the Slack connections."""
+    import json as _json
+
+    found: dict[str, str] = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or "=" not in line:
+            continue
+        name, value = line.split("=", 1)
+        value = value.strip().strip("'")
+        if "SECRET" in name and value:
+            found[name] = value
+        elif name.startswith("AIRFLOW_CONN_SLACK"):
+            found[name] = _json.loads(value)["password"]
+    return found
+
+
+def test_every_demo_secret_of_env_example_is_refused_outside_the_demo(monkeypatch):
+    from include import config
+
+    monkeypatch.delenv("CCPA_DEMO", raising=False)
+    secrets = _env_example_secrets()
+    assert {"AIRFLOW_VAR_CCPA_SLACK_SIGNING_SECRET", "AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "AIRFLOW_JWT_SECRET"} <= set(
+        secrets
+    )
+    assert "AIRFLOW_CONN_SLACK_API_DEFAULT" in secrets
+    for name, value in secrets.items():
+        with pytest.raises(config.DemoSecretRefused, match="demo's published value") as refused:
+            config.refuse_demo_secret(name, value)
+        assert value not in str(refused.value), "the error names the setting, never the value"
+    config.refuse_demo_secret("a real secret", "9f2c1e0d8b7a6f5e4d3c2b1a0f9e8d7c")  # anything else passes
+    config.refuse_demo_secret("unset", None)
+
+
+def test_the_demo_flag_accepts_the_demo_secrets_and_demo_sh_and_env_example_set_it(monkeypatch):
+    from include import config
+
+    monkeypatch.setenv("CCPA_DEMO", "1")
+    for name, value in _env_example_secrets().items():
+        config.refuse_demo_secret(name, value)
+    root = ENV_EXAMPLE.parent
+    assert "\nCCPA_DEMO=1\n" in ENV_EXAMPLE.read_text(encoding="utf-8")
+    assert "export CCPA_DEMO=1" in (root / "scripts" / "demo.sh").read_text(encoding="utf-8")
+
+
+def test_a_download_link_signed_with_the_demo_secret_fails_outside_the_demo(monkeypatch, tmp_path):
+    from include import config
+    from include.report import downloads
+    from include.requester import signing
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path}")
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "demo-download-secret-change-me-0123456789")
+    monkeypatch.delenv("CCPA_DEMO", raising=False)
+    with pytest.raises(config.DemoSecretRefused, match="ccpa_download_secret"):
+        downloads.make_link("a" * 32)
+    with pytest.raises(config.DemoSecretRefused, match="ccpa_download_secret"):
+        signing.secret()
+    monkeypatch.setenv("CCPA_DEMO", "1")
+    assert downloads.read_token(downloads.make_link("a" * 32).url.rsplit("/", 1)[1]) == "a" * 32
+
+
+def test_the_slack_client_with_the_demo_bot_token_fails_outside_the_demo(monkeypatch):
+    import json as _json
+
+    from include import config
+    from include.slack import client
+
+    demo = {"conn_type": "slack", "password": "xoxb-demo-token", "extra": {"base_url": "http://127.0.0.1:9/api/"}}
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", _json.dumps(demo))
+    monkeypatch.delenv("CCPA_DEMO", raising=False)
+    with pytest.raises(config.DemoSecretRefused, match="slack_api_default"):
+        client.web_client()
+    monkeypatch.setenv("CCPA_DEMO", "1")
+    assert client.web_client().token == "xoxb-demo-token"

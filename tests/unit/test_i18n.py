@@ -11,6 +11,7 @@ import pytest
 
 from devtools import i18n as catalogs
 from include import i18n
+from include.disclosure import CategoryDisclosure
 from include.mail import notices
 from include.report.html import render_report
 from include.report.model import CATEGORY_LABELS, DownloadLink
@@ -30,7 +31,12 @@ def _datastores():
             "description": "",
             "sources": ["you"],
             "purposes": [],
-            "third_parties": [],
+            "disclosures": {
+                "identifiers": {"third_parties": [], "service_providers": ["email"], "sold_or_shared": []},
+                "sensitive": {"third_parties": [], "service_providers": [], "sold_or_shared": ["data brokers"]},
+            },
+            "kind": "service_provider",
+            "held_by": "support desk",
             "row_count": len(rows),
             "sections": [
                 {
@@ -74,13 +80,15 @@ def everything_in(language: str) -> dict[str, str]:
         "duplicate": notices.render_duplicate_notice(original=original, **common),
         "extension": notices.render_extension(due_at=DUE, reason="archivos en papel", **common),
         "rejection_default": notices.render_rejection(reason=None, **common),
+        "new_download_link": notices.render_new_download_link(link=link, **common),
         "expiry": notices.render_expiry(
             received_at=RECEIVED,
             due_at=DUE,
             categories=[
-                SimpleNamespace(
-                    label=CATEGORY_LABELS["identifiers"], sources=["you"], purposes=["support"], third_parties=[]
-                )
+                CategoryDisclosure(
+                    "identifiers", CATEGORY_LABELS["identifiers"], ["you"], ["support"], [], ["email"], []
+                ),
+                CategoryDisclosure("commercial", CATEGORY_LABELS["commercial"], sold_or_shared=["data brokers"]),
             ],
             **common,
         ),
@@ -157,3 +165,11 @@ def test_the_default_language_comes_from_the_variable(monkeypatch, value, expect
     assert i18n.language_or_default(value or None) == expected
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_DEFAULT_LANGUAGE", "klingon")
     assert i18n.language_or_default(None) == "en"
+
+
+def test_1798_115_not_sold_or_shared_is_stated_in_the_requesters_language():
+    spanish = everything_in("es")
+    for key in ("report", "expiry"):
+        assert "No hemos vendido ni compartido esta categoría de información personal." in spanish[key], key
+        assert "Vendida o compartida a: data brokers" in spanish[key], key
+    assert "la guarda para nosotros un proveedor de servicios: support desk" in spanish["report"]

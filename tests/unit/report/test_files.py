@@ -98,7 +98,7 @@ def test_json_follows_its_schema_and_holds_the_data(report):
     document = json.loads((folder / "report.json").read_text())
     schema = json.loads((ROOT / "include" / "report" / "schema.json").read_text())
     Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(document)
-    assert document["schema_version"] == "1.0"
+    assert document["schema_version"] == "2.0"
     crm = next(d for d in document["datastores"] if d["datastore"] == "crm")
     [profile] = crm["sections"]
     columns = [c["name"] for c in profile["columns"]]
@@ -191,3 +191,80 @@ def test_no_data_report_has_no_attachments(report, tmp_path):
     msg, _ = _message(record, built)
     assert list(msg.iter_attachments()) == []
     assert "We hold no personal information about you." in msg.get_body().get_content()
+
+
+# -- Civ. 1798.110(a)(4), 1798.115(a), (c)(1): recipients per category, in every format ------------------------------
+
+
+def _by_category(document):
+    return {c["category"]: c for c in document["categories"]}
+
+
+def test_1798_110c_third_parties_per_category_in_every_format(report):
+    """The shipped registry gives carriers the delivery details (customer records) but not the orders (commercial):
+    the report shows each category going only where the registry says it goes."""
+    record, built, folder = report
+    categories = _by_category(json.loads((folder / "report.json").read_text()))
+    assert categories["customer_records"]["third_parties"] == ["carriers"]
+    assert categories["commercial"]["third_parties"] == []  # not every recipient of the datastore
+    assert categories["commercial"]["service_providers"] == ["payment processors"]  # apart from third parties
+    assert "payment processors" not in categories["commercial"]["third_parties"]
+    document = json.loads((folder / "report.json").read_text())
+    orders = next(d for d in document["datastores"] if d["datastore"] == "orders")
+    assert orders["kind"] == "business" and "third_parties" not in orders  # v1's per-datastore list is gone
+    assert orders["disclosures"]["customer_records"]["third_parties"] == ["carriers"]
+    assert orders["disclosures"]["commercial"]["third_parties"] == []
+    msg, _ = _message(record, built)
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    [commercial_row] = [line for line in text.splitlines() if line.startswith("Commercial information") and "|" in line
+                        and "payment processors" in line]  # fmt: skip
+    assert "carriers" not in commercial_row
+
+
+def test_1798_115_not_sold_or_shared_is_stated(report):
+    """Per category, what was sold or shared and to whom; when nothing was, the report says so in words, in the
+    email (HTML and text), the report, the PDF and the JSON: an explicit statement, not an empty cell."""
+    record, built, folder = report
+    categories = _by_category(json.loads((folder / "report.json").read_text()))
+    assert categories["commercial"]["sold_or_shared"] == {"status": "not_sold_or_shared", "to": []}
+    assert categories["identifiers"]["sold_or_shared"] == {"status": "sold_or_shared", "to": ["advertising networks"]}
+    assert categories["internet_activity"]["sold_or_shared"]["to"] == ["advertising networks"]
+    msg, _ = _message(record, built)
+    text = msg.get_body(preferencelist=("plain",)).get_content()
+    stated = [line for line in text.splitlines() if "We have not sold or shared this category" in line]
+    assert {line.split(" (")[0] for line in stated} >= {"Commercial information", "Customer records"}
+    assert any(
+        line.startswith("Identifiers") and "Sold or shared to: advertising networks" in line
+        for line in text.splitlines()
+    )
+    assert "We have not sold or shared any of your personal information" not in text  # some of it was
+    html = (folder / "report.html").read_text()
+    assert "We have not sold or shared this category of personal information." in html
+    pdf = " ".join(page.extract_text() for page in PdfReader(folder / "report.pdf").pages)
+    assert "We have not sold or shared this category" in " ".join(pdf.split())
+    assert "Sold or shared to: advertising" in " ".join(pdf.split())
+
+
+def test_report_json_v2_schema_validation(report):
+    """report.json is version 2 and valid; the schema itself refuses what v2 forbids; v1 is kept for v1 readers."""
+    _, _, folder = report
+    document = json.loads((folder / "report.json").read_text())
+    schema = json.loads((ROOT / "include" / "report" / "schema.json").read_text())
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator.validate(document)
+    assert document["$schema"] == schema["$id"] and schema["$id"].endswith("/v2.json")
+    assert document["schema_version"].startswith("2.")
+    bad_statuses = [
+        {"status": "sold_or_shared", "to": []},  # sold, but to no one named
+        {"status": "not_sold_or_shared", "to": ["data brokers"]},  # a contradiction
+        {"status": "maybe", "to": []},
+    ]
+    for bad in bad_statuses:
+        broken = json.loads(json.dumps(document))
+        broken["categories"][0]["sold_or_shared"] = bad
+        assert not validator.is_valid(broken), bad
+    missing = json.loads(json.dumps(document))
+    del missing["categories"][0]["service_providers"]
+    assert not validator.is_valid(missing)
+    v1 = json.loads((ROOT / "include" / "report" / "schema-v1.json").read_text())
+    assert v1["$id"].endswith("/v1.json") and not Draft202012Validator(v1).is_valid(document)

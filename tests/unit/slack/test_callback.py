@@ -118,6 +118,30 @@ def test_forged_or_replayed_callbacks_get_401_and_change_nothing(client, complia
     assert [e["event"] for e in compliance_store.audit_trail(request_id)] == ["request_received"]
 
 
+DEMO_SIGNING_SECRET = "demo-signing-secret-change-me-0123456789"  # .env.example's
+
+
+def test_a_click_signed_with_the_demo_secret_is_refused_outside_the_demo(
+    client_for, compliance_store, request_id, monkeypatch, caplog
+):
+    """Anyone can read the demo's signing secret: outside the demo (no CCPA_DEMO) a click it signs is refused with a
+    clear log line, and nothing is decided."""
+    monkeypatch.delenv("CCPA_DEMO", raising=False)
+    client = client_for(signing_secret=DEMO_SIGNING_SECRET)
+    response = post(client, payload(request_id), secret=DEMO_SIGNING_SECRET)
+    assert response.status_code == 401 and "demo signing secret" in response.get_json()["error"]
+    assert compliance_store.get_decision(request_id) is None
+    assert any("demo's published value" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+    assert DEMO_SIGNING_SECRET not in caplog.text, "the message names the setting, not the value"
+
+
+def test_the_demo_signing_secret_still_works_in_the_demo(client_for, compliance_store, request_id, monkeypatch):
+    monkeypatch.setenv("CCPA_DEMO", "1")
+    client = client_for(signing_secret=DEMO_SIGNING_SECRET)
+    assert post(client, payload(request_id), secret=DEMO_SIGNING_SECRET).status_code == 200
+    assert compliance_store.get_decision(request_id).action == "approve"
+
+
 def test_unsigned_request_is_401(client, compliance_store, request_id):
     response = client.post("/slack/actions", data={"payload": json.dumps(payload(request_id))})
     assert response.status_code == 401

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from include import law
 from include.request import AccessRequest
-from include.store import REJECTION, REPORT, ComplianceStore, records
+from include.store import REDACTED_REASON, REJECTION, REPORT, ComplianceStore, records
 from include.store import metrics as metrics_mod
 from include.store.schema import requests_table
 from tests.conftest import ROOT
@@ -336,7 +336,13 @@ def test_redaction_after_24_months_keeps_records_and_metrics(compliance_store):
     kept = _row(s, recent.request_id)
     assert (kept.name, kept.email, kept.redacted_at) == (recent.request.name, recent.request.email, None)
 
-    assert records.request_records(s, start, end, now=REDACT_NOW) == before_lines
+    # Every line is kept, but for the officer's free text ("not verified"): past the 24 months it goes too (a fixed
+    # reason would stay: test_7101_retention_removes_free_text_and_response_urls_and_keeps_the_denial_basis).
+    expected = [
+        replace(line, denial_basis=REDACTED_REASON) if line.request_id == old_denied.request_id else line
+        for line in before_lines
+    ]
+    assert records.request_records(s, start, end, now=REDACT_NOW) == expected
     assert metrics_mod.yearly_metrics(s, 2024, now=REDACT_NOW) == before_metrics
     assert (before_metrics.received, before_metrics.complied, before_metrics.denied) == (3, 2, 1)
 
@@ -347,6 +353,25 @@ def test_redaction_after_24_months_keeps_records_and_metrics(compliance_store):
 def test_redaction_refuses_a_zero_retention(compliance_store):
     with pytest.raises(ValueError, match="months"):
         records.redact_older_than(compliance_store, 0)
+
+
+def test_7101_redaction_before_24_months_is_refused_the_record_needs_its_denial_basis(compliance_store, capsys):
+    """§7101 keeps the record, the basis of a denial included, 24 months: a shorter retention is refused (function
+    and CLI), and nothing is redacted."""
+    made = make(
+        compliance_store,
+        "ann",
+        datetime(2024, 10, 15, tzinfo=UTC),
+        decide="reject",
+        reason="x",
+        sent_after=timedelta(days=1),
+    )
+    with pytest.raises(ValueError, match="24"):
+        records.redact_older_than(compliance_store, 12, now=REDACT_NOW)
+    with pytest.raises(SystemExit):
+        records.main(["redact", "--months", "12"], store=compliance_store)
+    assert "--months must be at least 24" in capsys.readouterr().err
+    assert _row(compliance_store, made.request_id).redacted_at is None
 
 
 def test_records_cli_export_and_redact(year_2026, tmp_path, capsys):

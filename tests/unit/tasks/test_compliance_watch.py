@@ -12,6 +12,7 @@ from devtools.standins.slack_emulator import SlackEmulator
 from include.request import AccessRequest
 from include.tasks import compliance_watch as watch
 from tests.conftest import use_slack
+from tests.factories import RecordedRuns
 
 RECEIVED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 JANE = AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id")
@@ -32,6 +33,11 @@ def _prompted(store, slack, run_id, received=RECEIVED):
     posted = WebClient(token="x", base_url=slack.api_url).chat_postMessage(channel="#privacy", text="prompt")
     store.set_review_prompt(record.request_id, posted["channel"], posted["ts"])
     return record.request_id, posted["ts"]
+
+
+@pytest.fixture
+def runs() -> RecordedRuns:
+    return RecordedRuns()
 
 
 def _thread(slack, ts):
@@ -67,14 +73,14 @@ def test_overdue_requests_are_reported_to_the_channel(compliance_store, slack):
         assert watch.report_overdue(compliance_store) == 0
 
 
-def test_retention_redacts_and_deletes_files_after_24_months(compliance_store, slack, tmp_path):
+def test_retention_redacts_and_deletes_files_after_24_months(compliance_store, slack, tmp_path, runs):
     from include import storage
 
     old_id, _ = _prompted(compliance_store, slack, "run-old", received=datetime(2024, 1, 5, tzinfo=UTC))
     (storage.request_dir(old_id) / "report.json").write_text('{"name": "Jane Doe"}')
     recent_id, _ = _prompted(compliance_store, slack, "run-recent", received=datetime(2025, 6, 1, tzinfo=UTC))
     with time_machine.travel(datetime(2026, 3, 1, tzinfo=UTC), tick=False):
-        assert watch.apply_retention(compliance_store) == 1
+        assert watch.apply_retention(compliance_store, runs=runs) == 1
     old = compliance_store.get_request(old_id)
     assert old.email != "jane@example.com" and old.name == "[redacted]" and old.redacted_at is not None
     assert compliance_store.get_request(recent_id).email == "jane@example.com"
@@ -125,7 +131,7 @@ def test_report_files_are_purged_from_object_storage_prefix_and_all(compliance_s
     assert s3_storage.keys(fresh_id) == [f"{fresh_id}/extracts/crm.jsonl", f"{fresh_id}/report.html"]
 
 
-def test_7101_retention_on_object_storage_deletes_every_file_and_goes_on(compliance_store, slack, s3_storage):
+def test_7101_retention_on_object_storage_deletes_every_file_and_goes_on(compliance_store, slack, s3_storage, runs):
     """§7101 on S3: every request past 24 months is redacted and its files deleted, not only the first one."""
     from include import storage
 
@@ -136,9 +142,200 @@ def test_7101_retention_on_object_storage_deletes_every_file_and_goes_on(complia
     for request_id in old_ids[:2]:  # the third has no files left (purged already): that must not stop retention
         (storage.request_dir(request_id) / "report.json").write_text('{"name": "Jane Doe"}')
     with time_machine.travel(datetime(2026, 3, 1, tzinfo=UTC), tick=False):
-        assert watch.apply_retention(compliance_store) == 3
+        assert watch.apply_retention(compliance_store, runs=runs) == 3
     assert s3_storage.keys() == []
     assert all(compliance_store.get_request(r).name == "[redacted]" for r in old_ids)
+
+
+def test_report_files_are_purged_by_closing_date_even_after_the_watch_was_paused_for_months(
+    compliance_store, slack, tmp_path
+):
+    """No 30-day window: a request closed 4 months ago whose files a paused watch never deleted is purged at the next
+    run; an abandoned request (never closed, due long ago) too; each request is looked at once."""
+    from include import storage
+
+    closed_id, _ = _prompted(compliance_store, slack, "run-closed")
+    abandoned_id, _ = _prompted(compliance_store, slack, "run-abandoned")
+    open_id, _ = _prompted(compliance_store, slack, "run-open", received=RECEIVED + timedelta(days=110))
+    for request_id in (closed_id, abandoned_id, open_id):
+        (storage.request_dir(request_id) / "report.html").write_text("<p>Jane</p>")
+    _closed(compliance_store, closed_id, RECEIVED + timedelta(days=1))
+    with time_machine.travel(RECEIVED + timedelta(days=120), tick=False):
+        assert watch.purge_report_files(compliance_store) == 2
+    assert not (tmp_path / "reports" / closed_id).exists()
+    assert not (tmp_path / "reports" / abandoned_id).exists()
+    assert (tmp_path / "reports" / open_id / "report.html").exists(), "an open request within its due date keeps them"
+    events = [e["event"] for e in compliance_store.audit_trail(closed_id)]
+    assert events.count("report_files_purged") == 1
+    with time_machine.travel(RECEIVED + timedelta(days=121), tick=False):
+        assert watch.purge_report_files(compliance_store) == 0
+    assert [e["event"] for e in compliance_store.audit_trail(closed_id)].count("report_files_purged") == 1
+
+
+def test_report_files_stay_while_a_reissued_download_link_works(compliance_store, slack, tmp_path):
+    """A link re-issued after the first expired (include.report.reissue) keeps the files until it expires too."""
+    from include import storage
+
+    request_id, _ = _prompted(compliance_store, slack, "run-reissued")
+    (storage.request_dir(request_id) / "ccpa-report.zip").write_bytes(b"PK")
+    _closed(compliance_store, request_id, RECEIVED + timedelta(days=1))
+    reissued_until = RECEIVED + timedelta(days=10)
+    compliance_store.audit(request_id, "download_link_issued", detail={"expires_at": reissued_until.isoformat()})
+    with time_machine.travel(RECEIVED + timedelta(days=9), tick=False):
+        assert watch.purge_report_files(compliance_store) == 0
+    assert (tmp_path / "reports" / request_id / "ccpa-report.zip").exists()
+    with time_machine.travel(RECEIVED + timedelta(days=10, hours=1), tick=False):
+        assert watch.purge_report_files(compliance_store) == 1
+    assert not (tmp_path / "reports" / request_id).exists()
+
+
+def test_7101_retention_counts_from_the_closing_date_not_the_receipt(compliance_store, slack, runs):
+    """A request received 2024-01-05 and answered 2024-04-01 (extended): its §7101 record is complete only then, so
+    its personal data stays until 24 months after the answer, not after the receipt."""
+    late_id, _ = _prompted(compliance_store, slack, "run-late", received=datetime(2024, 1, 5, tzinfo=UTC))
+    _closed(compliance_store, late_id, datetime(2024, 4, 1, tzinfo=UTC))
+    with time_machine.travel(datetime(2026, 3, 1, tzinfo=UTC), tick=False):
+        assert watch.apply_retention(compliance_store, runs=runs) == 0
+    assert compliance_store.get_request(late_id).email == "jane@example.com"
+    with time_machine.travel(datetime(2026, 4, 2, tzinfo=UTC), tick=False):
+        assert watch.apply_retention(compliance_store, runs=runs) == 1
+    assert compliance_store.get_request(late_id).name == "[redacted]"
+
+
+def test_7101_retention_removes_free_text_and_response_urls_and_keeps_the_denial_basis(compliance_store, slack, runs):
+    """Past retention: the officer's free text (the denial details, the extension reason) and Slack's response_urls
+    go; the basis of the denial, one of the fixed reasons (§7024(e)), stays in the §7101 record."""
+    from include.slack.blocks import REJECTION_REASONS
+    from include.store import records
+    from include.store.schema import approvals_table, decisions_table
+
+    standard = REJECTION_REASONS["photo_id_mismatch"]
+    denied_id, _ = _prompted(compliance_store, slack, "run-denied", received=datetime(2024, 1, 5, tzinfo=UTC))
+    other_id, _ = _prompted(compliance_store, slack, "run-other", received=datetime(2024, 1, 6, tzinfo=UTC))
+    approved_id, _ = _prompted(compliance_store, slack, "run-approved", received=datetime(2024, 1, 7, tzinfo=UTC))
+    with time_machine.travel(datetime(2024, 1, 20, tzinfo=UTC), tick=False):
+        compliance_store.extend(denied_id, "U0OFFICER", "Jane's second account at jane.doe@old.example")
+        compliance_store.record_decision(
+            denied_id,
+            "reject",
+            "U0OFFICER",
+            reason=f"{standard}. Jane Doe's ID shows Janet",
+            response_url="https://hooks.slack.com/actions/T/1/a",
+        )
+        compliance_store.record_decision(
+            other_id,
+            "reject",
+            "U0OFFICER",
+            reason="Jane Doe is a minor",
+            response_url="https://hooks.slack.com/actions/T/2/b",
+        )
+        compliance_store.record_approval(approved_id, "U0OFFICER", response_url="https://hooks.slack.com/actions/T/3/c")
+        for request_id in (denied_id, other_id):
+            assert compliance_store.claim_delivery(request_id, "rejection", f"<{request_id}@mail>") is None
+            compliance_store.confirm_delivery(request_id, "rejection", f"<{request_id}@mail>")
+            compliance_store.set_status(request_id, "rejected_notified")
+        compliance_store.set_status(approved_id, "completed")
+    with time_machine.travel(datetime(2026, 3, 1, tzinfo=UTC), tick=False):
+        assert watch.apply_retention(compliance_store, runs=runs) == 3
+
+    assert compliance_store.get_request(denied_id).extension_reason is None
+    assert compliance_store.get_decision(denied_id).reason == standard
+    assert compliance_store.get_decision(other_id).reason == "[redacted]"
+    with compliance_store.engine.connect() as conn:
+        stored = [tuple(row) for table in (decisions_table, approvals_table) for row in conn.execute(table.select())]
+    assert stored and not any("hooks.slack.com" in repr(row) or "Jane" in repr(row) for row in stored)
+    lines = {
+        line.request_id: line
+        for line in records.request_records(
+            compliance_store, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC)
+        )
+    }
+    assert (lines[denied_id].response, lines[denied_id].denial_basis) == ("denied", standard)
+    assert lines[denied_id].extended, "that the request was extended stays in the record"
+    assert sorted(runs.deleted) == ["run-approved", "run-denied", "run-other"]
+
+
+def test_7101_requests_redacted_by_an_earlier_release_lose_their_free_text_and_response_urls_too(
+    compliance_store, slack, runs
+):
+    """An upgrade: rows redacted before free text was (redacted_at set, reason and response_url kept) are scrubbed
+    by the next retention run, once (audit free_text_redacted), without being redacted again."""
+    from include.slack.blocks import REJECTION_REASONS
+    from include.store.schema import requests_table
+
+    standard = REJECTION_REASONS["cannot_verify"]
+    old_id, _ = _prompted(compliance_store, slack, "run-old", received=datetime(2023, 1, 5, tzinfo=UTC))
+    compliance_store.record_decision(
+        old_id, "reject", "U0OFFICER", reason=f"{standard}. Jane's ID is expired", response_url="https://hooks/x"
+    )
+    with compliance_store.engine.begin() as conn:  # what the earlier release's retention left
+        conn.execute(
+            requests_table.update()
+            .where(requests_table.c.request_id == old_id)
+            .values(name="[redacted]", redacted_at=datetime(2025, 2, 1), extension_reason="Jane's archive")
+        )
+    for day in (1, 2):
+        with time_machine.travel(datetime(2026, 3, day, tzinfo=UTC), tick=False):
+            assert watch.apply_retention(compliance_store, runs=runs) == 0
+    decision = compliance_store.get_decision(old_id)
+    assert (decision.reason, decision.response_url) == (standard, None)
+    assert compliance_store.get_request(old_id).extension_reason is None
+    events = [e["event"] for e in compliance_store.audit_trail(old_id)]
+    assert events.count("free_text_redacted") == 1 and "personal_data_redacted" not in events
+
+
+def test_7101_retention_replaces_the_slack_prompt_through_chat_update_once(compliance_store, slack, runs):
+    """The prompt shows the name, email and photo link: past retention it is replaced (chat.update, through the one
+    client factory); a Slack failure leaves it for the next day's watch, and a redacted prompt is not updated again."""
+    old_id, ts = _prompted(compliance_store, slack, "run-old", received=datetime(2024, 1, 5, tzinfo=UTC))
+    gone_id, gone_ts = _prompted(compliance_store, slack, "run-gone", received=datetime(2024, 1, 6, tzinfo=UTC))
+    with compliance_store.engine.begin() as conn:  # the officer deleted this prompt by hand: nothing left to redact
+        from include.store.schema import requests_table
+
+        conn.execute(requests_table.update().where(requests_table.c.request_id == gone_id).values(slack_ts="1.000000"))
+    slack.fail("chat.update", times=4, status=500)  # the client's 3 retries, then the call fails
+    from slack_sdk.errors import SlackApiError
+
+    with time_machine.travel(datetime(2026, 3, 1, tzinfo=UTC), tick=False), pytest.raises(SlackApiError):
+        watch.apply_retention(compliance_store, runs=runs)
+    assert slack.message(ts)["text"] == "prompt", "the failed call changed nothing: tried again tomorrow"
+    assert compliance_store.get_request(old_id).redacted_at is not None, "the store is redacted all the same"
+    assert sorted(runs.deleted) == ["run-gone", "run-old"], "one failure does not hold back the rest"
+
+    with time_machine.travel(datetime(2026, 3, 2, tzinfo=UTC), tick=False):
+        assert watch.apply_retention(compliance_store, runs=runs) == 0
+    prompt = slack.message(ts)
+    assert old_id in prompt["text"] and "retention" in prompt["text"]
+    assert "prompt" not in prompt["text"] and "actions" not in repr(prompt.get("blocks"))
+    events = [e["event"] for e in compliance_store.audit_trail(old_id)]
+    assert events.count("review_prompt_redacted") == 1 and events.count("airflow_run_deleted") == 1
+    assert "review_prompt_redacted" in [e["event"] for e in compliance_store.audit_trail(gone_id)]
+    updates = len(slack.calls("chat.update"))
+    with time_machine.travel(datetime(2026, 3, 3, tzinfo=UTC), tick=False):
+        watch.apply_retention(compliance_store, runs=runs)
+    assert len(slack.calls("chat.update")) == updates, "done once, never again"
+    assert sorted(runs.deleted) == ["run-gone", "run-old"]
+    assert slack.message(gone_ts)["text"] == "prompt", "an unrelated message is not touched"
+
+
+def test_retention_without_the_airflow_api_connection_fails_naming_it(compliance_store, slack, monkeypatch):
+    """Airflow's runs past retention cannot be deleted without connection ccpa_airflow_api: the task fails, naming
+    it (the store and the prompt are redacted all the same), and the next day's watch deletes the runs."""
+    from include.config import ConfigurationError
+
+    monkeypatch.delenv("AIRFLOW_CONN_CCPA_AIRFLOW_API", raising=False)
+    old_id, ts = _prompted(compliance_store, slack, "run-old", received=datetime(2024, 1, 5, tzinfo=UTC))
+    with (
+        time_machine.travel(datetime(2026, 3, 1, tzinfo=UTC), tick=False),
+        pytest.raises(ConfigurationError, match="ccpa_airflow_api"),
+    ):
+        watch.apply_retention(compliance_store)
+    assert compliance_store.get_request(old_id).redacted_at is not None
+    assert old_id in slack.message(ts)["text"]
+    runs = RecordedRuns()
+    with time_machine.travel(datetime(2026, 3, 2, tzinfo=UTC), tick=False):
+        assert watch.apply_retention(compliance_store, runs=runs) == 0
+    assert runs.deleted == ["run-old"]
 
 
 # -- the legal clock's safety net (§7021) ---------------------------------------------------------------------------

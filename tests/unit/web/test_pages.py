@@ -3,6 +3,8 @@ SimpleAuthManager here), the plugin's mount under /ccpa, the compliance store on
 
 from __future__ import annotations
 
+import html as html_lib
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -102,3 +104,70 @@ def test_the_page_is_linked_from_airflows_navigation(api):
     [ours] = [p for p in plugins if p["name"] == "ccpa_slack_callback"]
     [view] = ours["external_views"]
     assert (view["href"], view["destination"], view["url_route"]) == (QUEUE, "nav", "ccpa-requests")
+
+
+def _links(html: str) -> dict[str, str]:
+    """The pager's and the filters' links by their text (or aria-label), unescaped as a browser reads them."""
+    found = {}
+    for attrs, text in re.findall(r"<a ([^>]*)>([^<]*)</a>", html):
+        href = re.search(r'href="([^"]*)"', attrs)
+        label = re.search(r'aria-label="([^"]*)"', attrs)
+        if href:
+            found[label.group(1) if label else text.strip()] = html_lib.unescape(href.group(1))
+    return found
+
+
+def test_the_queue_comes_in_pages_whose_links_keep_the_filter_search_order_and_size(api, compliance_store):
+    received = datetime.now(UTC) - timedelta(days=3)
+    ids = [
+        compliance_store.register_request(
+            f"manual__p{i}", AccessRequest(f"Person {i}", f"p{i}@example.com", "https://x.example/id"), received
+        ).request_id
+        for i in range(25)
+    ]
+    api.cookies.set("_token", token("viewer"))
+    first = api.get(QUEUE, params={"show": "awaiting", "sort": "-due", "per": 10})
+    assert first.status_code == 200
+    assert "25 requests, 1–10 shown (page 1 of 3)" in first.text
+    assert first.text.count("<tr data-request=") == 10
+    links = _links(first.text)
+    assert links["Next"] == "?show=awaiting&sort=-due&per=10&page=2" and "Previous" not in links
+    assert links["Page 3"] == "?show=awaiting&sort=-due&per=10&page=3"
+    assert links["Overdue"] == "?show=overdue&sort=-due&per=10"  # another filter starts again at page 1
+    last = api.get(QUEUE + links["Page 3"])
+    assert "25 requests, 21–25 shown (page 3 of 3)" in last.text and last.text.count("<tr data-request=") == 5
+    assert _links(last.text)["Previous"] == "?show=awaiting&sort=-due&per=10&page=2"
+    shown = [rid for page in (first, api.get(QUEUE + links["Next"]), last) for rid in ids if rid in page.text]
+    assert sorted(shown) == sorted(ids) and len(shown) == 25  # every request once, on one page only
+
+    prefix = ids[0][:1]
+    searched = api.get(QUEUE, params={"q": prefix, "per": 10})
+    queue_links = [href for href in _links(searched.text).values() if href.startswith("?")]
+    order = re.search(r'<th scope="col"><a href="([^"]*)">Due', searched.text)
+    assert order and len(queue_links) == 5  # the five filters, and the link turning the order
+    assert all(f"&q={prefix}&" in href and "&per=10" in href for href in queue_links)
+    assert html_lib.unescape(order.group(1)) == f"?show=all&q={prefix}&sort=-due&per=10"
+    assert f'name="q" value="{prefix}"' in searched.text and 'name="per" value="10"' in searched.text
+
+
+def test_bad_paging_is_refused_with_a_clear_error_after_the_login_check(api, jane):
+    for bad in ("page=0", "page=x", "per=5", "per=1000"):
+        assert api.get(f"{QUEUE}?{bad}").status_code == 401, bad  # no login: nothing else is looked at
+    api.cookies.set("_token", token("viewer"))
+    for bad in ("page=0", "page=x", "per=5", "per=1000"):
+        response = api.get(f"{QUEUE}?{bad}")
+        assert response.status_code == 422 and "jane" not in response.text.lower(), bad
+        assert bad.split("=")[0] in response.text  # names the parameter
+    assert "1 request." in api.get(f"{QUEUE}?page=7").text  # past the last page: the last page
+
+
+def test_the_queue_and_a_request_page_show_the_verification_level_in_plain_words(api, compliance_store):
+    from tests.factories import register_verified, verified_request
+
+    full = register_verified(compliance_store, "manual__full", verified_request("Full Match", "full@example.com"))
+    api.cookies.set("_token", token("viewer"))
+    html = api.get(QUEUE).text
+    assert '<th scope="col">Verification</th>' in html
+    assert 'enough for specific pieces<br><span class="muted">asked for specific pieces</span>' in html
+    page = api.get(f"{QUEUE}r/{full.request_id}").text
+    assert "3 of 3 points match: email, name, phone · declaration signed · enough for specific pieces" in page
