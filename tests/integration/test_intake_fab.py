@@ -28,6 +28,7 @@ DAG_ID = "ccpa_right_of_access"
 OTHER_DAG_ID = "ccpa_compliance_watch"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 INTAKE_PASSWORD = "intake-fab-password"  # a throw-away test account
+RETENTION_PASSWORD = "retention-fab-password"  # the account of connection ccpa_airflow_api (retention)
 MARKERS = re.compile(r"<!-- fab-intake-role:start -->\s*```bash\n(.*?)```\s*<!-- fab-intake-role:end -->", re.S)
 
 
@@ -64,6 +65,7 @@ def fab_api_server(tmp_path_factory) -> Iterator[str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": "intake-fab-test-jwt-secret-0123456789abcdef",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
         "INTAKE_PASSWORD": INTAKE_PASSWORD,
+        "RETENTION_PASSWORD": RETENTION_PASSWORD,
     }
     _airflow(env, "db", "migrate")  # with the FAB auth manager this also creates FAB's tables
     _airflow(env, "dags", "reserialize")  # the DAG must be known: its resource DAG:ccpa_right_of_access comes from it
@@ -196,3 +198,30 @@ def test_fab_wrong_password_gets_no_token(fab_api_server):
         f"{fab_api_server}/auth/token", json={"username": "intake", "password": "not-it"}, timeout=30
     )
     assert answer.status_code == 401, answer.text
+
+
+def test_fab_retention_role_deletes_runs_of_this_dag_through_the_projects_client(fab_api_server, intake):
+    from include.airflow_runs import AirflowApiError, AirflowRuns, ApiAccount
+
+    run_id = f"intake-REQ-{time.time_ns()}"
+    assert _trigger(intake, fab_api_server, DAG_ID, run_id).status_code == 200
+    retention = AirflowRuns(ApiAccount(fab_api_server, "ccpa-retention", RETENTION_PASSWORD))
+    assert retention.delete_run(run_id) is True
+    assert intake.get(f"{fab_api_server}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", timeout=30).status_code == 404
+    assert retention.delete_run(run_id) is False, "already gone: nothing left to delete"
+    with pytest.raises(AirflowApiError, match="HTTP 403"):
+        retention.delete_run(f"scheduled__{time.time_ns()}", dag_id=OTHER_DAG_ID)
+
+
+def test_fab_retention_role_cannot_trigger_or_read(fab_api_server):
+    token = requests.post(
+        f"{fab_api_server}/auth/token",
+        json={"username": "ccpa-retention", "password": RETENTION_PASSWORD},
+        timeout=30,
+    )
+    assert token.status_code in (200, 201), token.text
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    assert _trigger(session, fab_api_server, DAG_ID, f"intake-REQ-{time.time_ns()}").status_code == 403
+    assert session.get(f"{fab_api_server}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30).status_code == 403
+    assert session.get(f"{fab_api_server}/api/v2/variables", timeout=30).status_code == 403

@@ -18,7 +18,8 @@ import requests
 import time_machine
 
 from include.store import utcnow
-from tests.integration.test_object_storage import REQUEST, _html
+from tests.factories import RecordedRuns
+from tests.integration.conftest import REQUEST, everything_html
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ def test_a_whole_run_on_gcs_keeps_every_file_in_the_bucket_and_the_purge_empties
 
     assert dag_run.state == "success"
     [mail] = stack.answers()
-    html = _html(mail)
+    html = everything_html(mail)
     assert "+1-415-555-1000" in html and "ORD-000000" in html and "203.0.113.10" in html
     assert {a.get_filename() for a in mail.message.iter_attachments()} >= {"report.pdf", "report.json", "crm.csv"}
     record = stack.store.find_by_run_id(dag_run.run_id)
@@ -60,9 +61,11 @@ def test_a_whole_run_on_gcs_keeps_every_file_in_the_bucket_and_the_purge_empties
         # request's prefix must not leave a placeholder object behind on GCS.
         assert watch.purge_report_files(stack.store) == 0
     assert gcs.keys() == []
+    runs = RecordedRuns()  # Airflow's REST API: the real one in test_retention_runs.py
     with time_machine.travel(utcnow() + timedelta(days=31 * 25), tick=False):
-        assert watch.apply_retention(stack.store) == 1
+        assert watch.apply_retention(stack.store, runs=runs) == 1
     assert stack.store.get_request(record.request_id).name == "[redacted]"
+    assert runs.deleted == [dag_run.run_id], "the run holding the requester's conf is deleted too"
 
 
 def test_a_report_too_big_to_email_is_fetched_from_gcs_by_a_v4_signed_url(gcs_stack, run_dag, monkeypatch):
@@ -79,7 +82,7 @@ def test_a_report_too_big_to_email_is_fetched_from_gcs_by_a_v4_signed_url(gcs_st
     assert dag_run.state == "success"
     [mail] = stack.answers()
     assert list(mail.message.iter_attachments()) == []
-    html = _html(mail)
+    html = everything_html(mail)
     assert "too large to attach" in html and "+1-415-555-1000" not in html
     record = stack.store.find_by_run_id(dag_run.run_id)
     [url] = {part.split('"')[0] for part in html.split('href="')[1:] if gcs.server.endpoint_url in part}
