@@ -23,6 +23,10 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("CCPA_DECISION_POLL_SECONDS", "0.5")
+# gcsfs (2026.x) first asks Google's Storage Control API over gRPC what kind of bucket a gs:// path is in; the GCS
+# stand-in speaks only the JSON API, so that probe would wait 60 s per call before falling back to the JSON API
+# that deployments use anyway. Read when gcsfs is imported, hence here.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 sys.path.insert(0, str(ROOT))
 
 MYSQL_URL = os.environ.get("CCPA_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
@@ -89,7 +93,9 @@ def s3_server():
 
 
 @dataclass(frozen=True)
-class S3Storage:
+class BucketStorage:
+    """A bucket and prefix on a local object store (the S3 or the GCS stand-in: both offer ``keys()``)."""
+
     server: Any
     bucket: str
     prefix: str
@@ -101,10 +107,38 @@ class S3Storage:
 
 
 S3_CONN_ID = "ccpa_reports_s3"
+GCS_CONN_ID = "ccpa_reports_gcs"
+
+
+@pytest.fixture(scope="session")
+def gcs_server():
+    """A local GCS server (gcp-storage-emulator, its own process, with a stand-in OAuth token endpoint)."""
+    from devtools.standins.gcs_server import GCSServer
+
+    with GCSServer() as server:
+        yield server
 
 
 @pytest.fixture
-def s3_storage(s3_server, monkeypatch) -> S3Storage:
+def gcs_storage(gcs_server, monkeypatch) -> BucketStorage:
+    """ccpa_report_storage = gs://<a fresh bucket>/ccpa/reports on the local GCS server, through a
+    google_cloud_platform connection holding a service account key (as a deployment's does)."""
+    import json
+
+    suffix = uuid.uuid4().hex[:8]
+    bucket = f"ccpa-test-{suffix}"
+    gcs_server.create_bucket(bucket)
+    # A connection id of its own: Airflow's ObjectStoragePath keeps one filesystem per connection id for the life
+    # of the process, so a gs:// path another test made under the same id (with other credentials) would be reused.
+    conn_id = f"{GCS_CONN_ID}_{suffix}"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(gcs_server.connection()))
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"gs://{bucket}/ccpa/reports")
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE_CONN_ID", conn_id)
+    return BucketStorage(gcs_server, bucket, "ccpa/reports")
+
+
+@pytest.fixture
+def s3_storage(s3_server, monkeypatch) -> BucketStorage:
     """ccpa_report_storage = s3://<a fresh bucket>/ccpa/reports on the local S3 server, through an aws connection."""
     import json
 
@@ -113,7 +147,7 @@ def s3_storage(s3_server, monkeypatch) -> S3Storage:
     monkeypatch.setenv(f"AIRFLOW_CONN_{S3_CONN_ID.upper()}", json.dumps(s3_server.connection()))
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"s3://{bucket}/ccpa/reports")
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE_CONN_ID", S3_CONN_ID)
-    return S3Storage(s3_server, bucket, "ccpa/reports")
+    return BucketStorage(s3_server, bucket, "ccpa/reports")
 
 
 # -- connections as the tests' env sets them ---------------------------------------------------------------------
