@@ -309,3 +309,39 @@ def test_drill_mariadb_connections_killed_mid_extraction_deliver_the_report_exac
     web_lines = (stack.storage / record.request_id / "web.jsonl").read_text().splitlines()
     assert len(web_lines) == expected["web"], "the retried extraction rewrote its file"
     print(f"\nMariaDB drill: {len(killer.kills)} kill rounds {killer.kills}; run finished in {elapsed:.1f}s")
+
+
+def test_drill_runs_failing_together_broadcast_once_and_email_one_digest(stack, monkeypatch):
+    """An outage longer than the retries fails every run in flight: one broadcast and one email at once, the other
+    failures in their own threads (not broadcast) and in the next digest, which the daily watch sends at the latest."""
+    from types import SimpleNamespace
+
+    from include.mail.alert import flush_digest
+    from include.tasks import access_request as workflow
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_ALERT_EMAILS", OFFICERS)
+    ids = []
+    for i in range(5):
+        request_id = workflow.validate_request(
+            {**REQUEST, "email": f"person{i}@example.com"}, f"manual__outage_{i}", datetime.now(UTC)
+        )["request_id"]
+        workflow.post_review_prompt(request_id)
+        stack.store.record_decision(request_id, "approve", APPROVER)
+        ids.append(request_id)
+    ti = SimpleNamespace(dag_id="ccpa_right_of_access", task_id="send_report")
+    for i in range(5):
+        workflow.notify_failure({"ti": ti, "run_id": f"manual__outage_{i}", "exception": ConnectionRefusedError()})
+
+    [first] = _alerts(stack)
+    assert ids[0] in first.message.get_body(preferencelist=("html",)).get_content()
+    notices = [m for m in stack.slack.messages() if m.get("thread_ts") and "failed at `send_report`" in m["text"]]
+    assert len(notices) == 5, "every prompt's thread says its run failed"
+    assert [bool(m.get("reply_broadcast")) for m in notices] == [True, False, False, False, False]
+    assert flush_digest(stack.store)  # the daily watch (or the next failure after 15 minutes)
+    digest = _alerts(stack)[-1]
+    assert digest.message["Subject"].startswith("[CCPA alert] 4 CCPA run failure(s)")
+    text = digest.message.get_body(preferencelist=("html",)).get_content()
+    assert all(rid in text for rid in ids[1:]) and ids[0] not in text
+    for i in range(5):
+        assert f"person{i}@example.com" not in text, "the alert names no one"
+    assert all(record.open for record in map(stack.store.get_request, ids)), "every request stays open"
