@@ -51,6 +51,7 @@ SLACK_TASK_RETRIES = retries.SLACK_TASK_RETRIES
         "retry_delay": retries.retry_delay(),
         "retry_exponential_backoff": retries.BACKOFF_MULTIPLIER,
         "max_retry_delay": retries.MAX_RETRY_DELAY,
+        "retry_policy": retries.retry_policy(),
         "on_failure_callback": workflow.notify_failure,
         # Finish the requests already under way before starting new ones: a task's priority grows with the
         # tasks before it, so a report being sent outranks an extraction that has just begun.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 from datetime import timedelta
+from typing import Any
 
 #: Environment knobs (read when the DAG file is parsed, like the datastore registry): the first retry's delay and
 #: how long the idempotent tasks keep retrying.
@@ -84,3 +85,20 @@ def retries_within(
 def idempotent_task_retries() -> int:
     """Retries of the idempotent tasks: about :func:`retry_budget` of back-off (10 with the defaults)."""
     return retries_within(retry_budget(), retry_delay())
+
+
+def retry_policy() -> Any:
+    """What retrying cannot fix fails at once instead of after an hour: an email claimed and never confirmed
+    (``DeliveryInDoubt``: sending again could send twice; an officer must check the mail server's log). Everything
+    else follows the back-off above (Airflow's ``ExceptionRetryPolicy``, evaluated in the task's process)."""
+    from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
+
+    return ExceptionRetryPolicy(
+        rules=[
+            RetryRule(
+                exception="include.store.DeliveryInDoubt",
+                action=RetryAction.FAIL,
+                reason="an email in doubt is never sent again: check the mail server's log",
+            )
+        ]
+    )

@@ -79,3 +79,15 @@ def test_the_budget_follows_the_environment_knobs(monkeypatch):
     monkeypatch.setenv(retries.ENV_RETRY_BUDGET_SECONDS, "soon")
     with pytest.raises(ValueError, match="CCPA_RETRY_BUDGET_SECONDS"):
         retries.retry_budget()
+
+
+def test_an_email_in_doubt_fails_at_once_instead_of_retrying_for_an_hour(dag):
+    from airflow.sdk import RetryAction
+    from sqlalchemy.exc import OperationalError
+
+    from include.store import DeliveryInDoubt
+
+    policy = dag.get_task("send_report").retry_policy
+    assert policy.evaluate(DeliveryInDoubt("claimed, never confirmed"), 1, 11).action == RetryAction.FAIL
+    lost = OperationalError("UPDATE", {}, Exception(2013, "Lost connection to server during query"))
+    assert policy.evaluate(lost, 1, 11).action == RetryAction.DEFAULT, "a lost connection is retried"
