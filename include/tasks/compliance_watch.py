@@ -121,7 +121,7 @@ def check_decided_runs(store: ComplianceStore, run_state: RunState, now: datetim
     from include.mail.alert import alert_officers, flush_digest
 
     now = now or utcnow()
-    flush_digest(store, now=now)  # run failures still queued for a digest (no later failure sent them)
+    flush_digest(store)  # run failures still queued for a digest (no later failure sent them)
     orphans = []
     for record in store.open_requests():
         decision = store.get_decision(record.request_id)

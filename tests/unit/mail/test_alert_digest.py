@@ -72,7 +72,8 @@ def test_a_failure_still_queued_is_sent_by_the_daily_watch(compliance_store, sin
 def test_lines_are_kept_when_the_digest_cannot_be_sent(compliance_store, sink, monkeypatch):
     [rid] = _requests(compliance_store, 1)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_ALERT_EMAILS", "")  # nobody to alert: logged at ERROR, nothing lost
-    assert not alert_in_digest(compliance_store, rid, f"Request {rid}: failed")
+    assert alert_in_digest(compliance_store, rid, f"Request {rid}: failed"), "not emailed: the caller broadcasts it"
+    assert sink.messages() == []
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_ALERT_EMAILS", "dpo@example.com")
     assert alert_in_digest(compliance_store, rid, f"Request {rid}: failed again"), "no digest went out: sent at once"
     [digest] = sink.messages()
