@@ -5,7 +5,8 @@ Once a day: checks every open request's acknowledgement against its 10-business-
 officers alerted), voids an extension whose notice did not go out within the first 45 days (§7021(b)), answers a
 request still undecided at its due date as unverifiable (notice with the categories disclosure; `expired_unverified`),
 nudges officers about undecided requests (a reminder after `ccpa_reminder_hours`, an escalation
-10 days before the legal deadline, each posted once), reports overdue requests to the review channel, removes
+10 days before the legal deadline, each posted once), reports overdue requests to the review channel, alerts the
+officers about decided requests whose run is gone or failed (one summary a day, by email and in the channel), removes
 personal data older than 24 months (11 CCR §7101: the records and counts stay), and deletes report files once
 their download window has passed.
 """
@@ -13,6 +14,7 @@ their download window has passed.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
 from airflow.sdk import dag, task
@@ -27,6 +29,9 @@ from include.tasks import compliance_watch as watch
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    # One task at a time (issue 18): on `airflow standalone`'s SQLite metadata DB, the watch's tasks starting together
+    # stalled every Airflow component for 60 s, and intake triggers in that window got HTTP 500. Its work is small.
+    max_active_tasks=1,
     doc_md=__doc__,
     tags=["ccpa", "privacy", "compliance"],
     default_args={"owner": "privacy", "retries": 2, "retry_delay": timedelta(minutes=5)},
@@ -53,6 +58,10 @@ def ccpa_compliance_watch() -> None:
         return watch.check_acknowledgements(ComplianceStore.from_connection())
 
     @task
+    def check_decided_runs(**context: Any) -> int:
+        return len(watch.check_decided_runs(ComplianceStore.from_connection(), watch.airflow_run_state(context["ti"])))
+
+    @task
     def apply_retention() -> int:
         return watch.apply_retention(ComplianceStore.from_connection())
 
@@ -61,7 +70,7 @@ def ccpa_compliance_watch() -> None:
         return watch.purge_report_files(ComplianceStore.from_connection())
 
     # A void extension moves the due date back before anything expires or is reported overdue.
-    check_extension_notices() >> expire_undecided() >> nudge_undecided() >> report_overdue()
+    check_extension_notices() >> expire_undecided() >> nudge_undecided() >> report_overdue() >> check_decided_runs()
     check_acknowledgements()
     apply_retention()
     purge_report_files()

@@ -17,13 +17,12 @@ replaced by the outcome so nobody acts twice. Every step is recorded in the comp
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.sdk import Param, TriggerRule, dag, task, task_group
 
+from include import retries
 from include.datastores.registry import load_registry
 from include.decision.sensor import WaitForDecisionSensor
 from include.request import PARAM_SCHEMAS
@@ -33,7 +32,7 @@ from include.tasks import access_request as workflow
 DATASTORES = load_registry().datastores
 # Slack-facing tasks outlast a Slack outage: back-off doubling from the retry delay up to 10 minutes, about 3.5 hours
 # in all (the officers are emailed at the first failure; nothing is sent twice, the prompt is posted once).
-SLACK_TASK_RETRIES = 24
+SLACK_TASK_RETRIES = retries.SLACK_TASK_RETRIES
 
 
 @dag(
@@ -45,11 +44,14 @@ SLACK_TASK_RETRIES = 24
     tags=["ccpa", "privacy", "right-to-know"],
     default_args={
         "owner": "privacy",
-        "retries": 3,
-        # Back-off starts here and doubles per try; an environment knob (read at parse time, like the registry).
-        "retry_delay": timedelta(seconds=float(os.environ.get("CCPA_RETRY_DELAY_SECONDS", "20"))),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
+        # Every task is idempotent (a retry finds the request registered, rewrites the extraction, never sends an
+        # email twice): about an hour of retries outlasts a MariaDB restart or an SMTP outage (include/retries.py).
+        "retries": retries.idempotent_task_retries(),
+        # Back-off starts here and doubles per try; environment knobs (read at parse time, like the registry).
+        "retry_delay": retries.retry_delay(),
+        "retry_exponential_backoff": retries.BACKOFF_MULTIPLIER,
+        "max_retry_delay": retries.MAX_RETRY_DELAY,
+        "retry_policy": retries.retry_policy(),
         "on_failure_callback": workflow.notify_failure,
         # Finish the requests already under way before starting new ones: a task's priority grows with the
         # tasks before it, so a report being sent outranks an extraction that has just begun.

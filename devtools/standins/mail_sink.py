@@ -83,6 +83,9 @@ class _Handler:
         self._lock = threading.Lock()
         #: Recipients refused at RCPT TO, as Postfix refuses an unknown user (quoting the address in its answer).
         self.refused: set[str] = set()
+        #: Fault injection: called once the message is stored, before the server answers 250 (e.g. the compliance
+        #: database restarting while the email is accepted: the sender's confirmation then meets the fault).
+        self.before_accepting: Any = None
 
     async def handle_RCPT(self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any) -> str:
         if address.lower() in self.refused:
@@ -101,6 +104,9 @@ class _Handler:
         _atomic_write(self.directory / f"{stem}{ENVELOPE_SUFFIX}", json.dumps(meta).encode())
         _atomic_write(self.directory / f"{stem}.eml", content)
         log.info("Mail sink stored message %s (%d bytes, %d recipients)", stem, len(content), len(envelope.rcpt_tos))
+        if self.before_accepting is not None:
+            hook, self.before_accepting = self.before_accepting, None  # once
+            hook()
         return "250 Message accepted for delivery"
 
 
@@ -332,6 +338,10 @@ class MailSink(StartStop):
     def refuse_recipient(self, address: str) -> None:
         """Answer RCPT TO for ``address`` with 550 "Recipient address rejected" (quoting it, as Postfix does)."""
         self._handler.refused.add(address.lower())
+
+    def before_accepting(self, hook: Any) -> None:
+        """Call ``hook()`` (once) when the next message has been stored, before the server answers 250."""
+        self._handler.before_accepting = hook
 
     def start(self) -> Self:
         """Listen (port 0 picks a free port) on aiosmtpd's own thread."""

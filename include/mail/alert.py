@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from include import config
@@ -17,7 +18,7 @@ from include.log_redaction import scrub_addresses
 from include.mail.message import Email, build_message, mailbox, new_message_id
 
 if TYPE_CHECKING:
-    from include.store import ComplianceStore
+    from include.store import AuditEvent, ComplianceStore
 
 log = logging.getLogger(__name__)
 
@@ -127,3 +128,56 @@ def email_officers_once(store: ComplianceStore, request_id: str, kind: str, subj
     if failure is not None:
         raise failure
     return sent
+
+
+# -- aggregated failure alerts (issue 18) ----------------------------------------------------------------------------
+
+#: A database restart or an SMTP outage longer than the tasks' hour of retries fails every run in flight within
+#: minutes: their failure alerts go out as one email per this interval (the first at once), not one per run.
+DIGEST_INTERVAL = timedelta(minutes=15)
+#: Audit events: a line waiting for the next digest; a digest sent (its detail: the last queued id it carried).
+QUEUED = "alert_queued"
+DIGEST_SENT = "alert_digest_sent"
+
+
+def alert_in_digest(store: ComplianceStore, request_id: str, line: str, now: datetime | None = None) -> bool:
+    """Queue ``line`` (no personal data: ids, task, error type, dates) for the officers and send every queued line
+    as one email, unless a digest went out less than :data:`DIGEST_INTERVAL` ago: then the line waits for the next
+    failure's digest or the daily watch (:func:`flush_digest`), whichever comes first.
+
+    Returns False when the line was only queued (a digest went out moments ago), True otherwise, even if the email
+    could not be sent (no addresses, SMTP down): the caller then makes this failure loud in Slack. Two processes
+    flushing at the same instant may both send (the lines listed twice): never none."""
+    from include.store import utcnow
+
+    now = now or utcnow()
+    store.audit(request_id, QUEUED, detail={"line": line})
+    last = _last_digest(store)
+    if last is not None and now - last.created_at < DIGEST_INTERVAL:
+        log.warning("Failure alert queued: the next digest goes out within %s", DIGEST_INTERVAL)
+        return False
+    flush_digest(store)
+    return True
+
+
+def _last_digest(store: ComplianceStore) -> AuditEvent | None:
+    newest = store.audit_events(DIGEST_SENT, last=True)
+    return newest[0] if newest else None
+
+
+def flush_digest(store: ComplianceStore) -> bool:
+    """Send the queued failure lines as one email to ``ccpa_alert_emails`` (nothing when none wait); True if sent.
+    A digest that cannot be sent leaves its lines queued for the next one."""
+    last = _last_digest(store)
+    carried = int(last.detail.get("up_to", 0)) if last is not None and isinstance(last.detail, dict) else 0
+    pending = store.audit_events(QUEUED, after_id=carried)
+    if not pending:
+        return False
+    lines = [str(e.detail.get("line", "")) for e in pending if isinstance(e.detail, dict)]
+    subject = f"{len(pending)} CCPA run failure(s)" + (
+        f" since {last.created_at:%Y-%m-%d %H:%M} UTC" if last is not None else ""
+    )
+    if not alert_officers(subject, "\n\n".join(lines)):
+        return False  # logged at ERROR; the lines stay queued
+    store.audit(None, DIGEST_SENT, detail={"up_to": pending[-1].id, "count": len(pending)})
+    return True

@@ -94,7 +94,7 @@ def send_once(
         if _before_sending(exc):
             store.release_delivery(request_id, kind)
         raise
-    store.confirm_delivery(request_id, kind, message_id, backend=chosen, provider_id=provider_id)
+    _confirm(store, request_id, kind, message_id, backend=chosen, provider_id=provider_id)
     log.info("Sent the %s email for request %s as %s via %s", kind, request_id, message_id, chosen)
     return message_id
 
@@ -144,3 +144,32 @@ def _before_sending(exc: Exception) -> bool:
     if status is not None:
         return 400 <= int(status) < 500
     return any(s in str(exc) for s in ("Unable to connect", "connection is not found", "invalid_grant"))
+
+
+#: The email has left: only its confirmation remains, and a confirmation lost to a database restart would leave the
+#: delivery "in doubt" (never resent, an officer must check). Tried this many times, waiting 1, 2, 4, 8 s between.
+CONFIRM_ATTEMPTS = 5
+
+
+def _confirm(store: ComplianceStore, request_id: str, kind: str, message_id: str, **detail: Any) -> None:
+    import time
+
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(1, CONFIRM_ATTEMPTS + 1):
+        try:
+            store.confirm_delivery(request_id, kind, message_id, **detail)
+            return
+        except OperationalError as exc:  # a lost connection, a lock wait timeout: a fresh connection may do it
+            if attempt == CONFIRM_ATTEMPTS:
+                log.error(
+                    "The %s email for request %s was sent (%s) but could not be confirmed: it stays in doubt",
+                    kind,
+                    request_id,
+                    message_id,
+                )
+                raise
+            log.warning(
+                "Confirming the %s email for request %s failed (%s); trying again", kind, request_id, type(exc).__name__
+            )
+            time.sleep(2 ** (attempt - 1))

@@ -1370,6 +1370,36 @@ class ComplianceStore:
             for r in rows
         ]
 
+    def audit_events(self, event: str, *, after_id: int = 0, last: bool = False) -> list[AuditEvent]:
+        """The ``event`` entries of the audit trail (every request's) with an id above ``after_id``, oldest first;
+        with ``last``, only the newest."""
+        a = audit_table.c
+        query = select(audit_table).where(a.event == event, a.id > after_id)
+        query = query.order_by(a.id.desc()).limit(1) if last else query.order_by(a.id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            AuditEvent(
+                id=r.id,
+                request_id=r.request_id,
+                event=r.event,
+                detail=None if r.detail is None else json.loads(r.detail),
+                created_at=_aware(r.created_at),
+            )
+            for r in rows
+        ]
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audit-trail entry (identifiers and outcomes only, never personal data)."""
+
+    id: int
+    request_id: str | None
+    event: str
+    detail: Any
+    created_at: datetime
+
 
 #: What the retention job leaves of a denial basis written by the officer.
 REDACTED_REASON = "[redacted]"
@@ -1456,6 +1486,7 @@ __all__ = [
     "SCOPE_FULL",
     "Approval",
     "ApprovalResult",
+    "AuditEvent",
     "ComplianceStore",
     "Decision",
     "DeliveryInDoubt",

@@ -17,7 +17,7 @@ from include import clock, config, deployment, storage
 from include.datastores.extract import extract
 from include.datastores.registry import load_registry
 from include.decision import reminders
-from include.mail.alert import alert_officers, email_officers_once
+from include.mail.alert import alert_in_digest, alert_officers, email_officers_once
 from include.mail.notices import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
 from include.mail.send import send_once
 from include.report.model import BuiltReport, ExtractSummary, summaries
@@ -502,8 +502,23 @@ def notify_failure(context: dict[str, Any]) -> None:
                 f"The run failed at `{ti.task_id}` ({type(exc).__name__}) after its retries. "
                 f"{_what_was_sent(s, record.request_id)} See {link}."
             )
+        # Aggregated (issue 18): an outage past the retries fails every run in flight at once; the officers get one
+        # email listing them (include/mail/alert.py: at most one per 15 minutes, the rest at the next one or the
+        # daily watch), and only the failure that opened it is broadcast to the channel, the others reply in their
+        # own prompt's thread.
+        line = (
+            f"Request {record.request_id} (legally due {clock.format_short(record.due_at)}): "
+            + extra.replace(link, run_url(ti.dag_id, context["run_id"]))
+            + " The request stays open."
+        )
         try:
-            _post_in_thread(record, thread_notice("failure", record, approvers=config.approvers(), extra=extra), True)
+            broadcast = alert_in_digest(s, record.request_id, line)
+        except Exception:
+            log.exception("Could not email the failure alert")
+            broadcast = True
+        try:
+            notice = thread_notice("failure", record, approvers=config.approvers(), extra=extra)
+            _post_in_thread(record, notice, broadcast)
         except Exception as slack_exc:
             alert_slack_unusable(
                 s,
@@ -513,16 +528,6 @@ def notify_failure(context: dict[str, Any]) -> None:
                 once_key=f"alert_failed_{ti.task_id}",
             )
         s.audit(record.request_id, "run_failed", detail={"task_id": ti.task_id, "error": type(exc).__name__})
-        try:
-            email_officers_once(
-                s,
-                record.request_id,
-                "failure_alert",
-                f"CCPA request {record.request_id}: the run failed, due {clock.format_short(record.due_at)}",
-                [extra.replace(link, run_url(ti.dag_id, context["run_id"])) + " The request stays open."],
-            )
-        except Exception:
-            log.exception("Could not email the failure alert")
     except Exception:  # a failing failure callback must not hide the original failure
         log.exception("Could not announce the failure")
 

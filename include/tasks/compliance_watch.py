@@ -9,9 +9,11 @@ deleted. Everything is idempotent: a nudge is posted once per request, whoever p
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from include import clock, config, law, storage
 from include.decision import reminders
@@ -67,6 +69,91 @@ def alert_missing_prompts(store: ComplianceStore, now: datetime | None = None) -
         ):
             alerted += 1
     return alerted
+
+
+#: Airflow dag-run states in which a run still acts on its decision (a deferred sensor keeps its run ``running``).
+LIVE_RUN_STATES = ("queued", "running")
+#: What :func:`check_decided_runs` is told of a run: its state, or None when Airflow no longer has it.
+RunState = Callable[[str], str | None]
+
+
+def airflow_run_state(ti: Any, dag_id: str = "ccpa_right_of_access") -> RunState:
+    """The state of a run of the request DAG, asked through the running task (Airflow 3 tasks reach the metadata
+    database only through the API server: ``RuntimeTaskInstance.get_dr_count`` / ``get_dagrun_state``, as
+    ``ExternalTaskSensor`` does)."""
+
+    def state(run_id: str) -> str | None:
+        if not ti.get_dr_count(dag_id=dag_id, run_ids=[run_id]):
+            return None  # deleted (by hand, or by ``airflow db clean``)
+        found = ti.get_dagrun_state(dag_id=dag_id, run_id=run_id)
+        return str(getattr(found, "value", found))  # a DagRunState (a str Enum): its value, "failed"
+
+    return state
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A decided request whose run no longer acts on the decision. No personal data: ids, dates and states."""
+
+    request_id: str
+    run_id: str
+    action: str
+    decided_at: datetime
+    due_at: datetime
+    run_state: str | None
+
+    def line(self) -> str:
+        from include.tasks.access_request import DAG_ID, run_url
+
+        what = "no longer exists in Airflow" if self.run_state is None else f"is {self.run_state}"
+        return (
+            f"Request {self.request_id}: {self.action} recorded {clock.format_short(self.decided_at)}, legally due "
+            f"{clock.format_short(self.due_at)}; its run {self.run_id} {what}, so the answer is not being sent. "
+            + (
+                "Answer it by hand and record it, or ask the requester to submit again."
+                if self.run_state is None
+                else f"Clear the run's failed tasks (they act on the recorded decision): {run_url(DAG_ID, self.run_id)}"
+            )
+        )
+
+
+def check_decided_runs(store: ComplianceStore, run_state: RunState, now: datetime | None = None) -> list[Orphan]:
+    """Issue 18: a request that was decided (approved or rejected) but whose DAG run is gone (deleted), failed, or
+    ended without closing it is never answered by itself: nothing else looks at it until its due date passes. The
+    officers get one email (``ccpa_alert_emails``) and one channel message listing every such request, every day
+    until it is resolved (aggregated: one message however many runs a database outage failed)."""
+    from include.mail.alert import alert_officers, flush_digest
+
+    now = now or utcnow()
+    flush_digest(store)  # run failures still queued for a digest (no later failure sent them)
+    orphans = []
+    for record in store.open_requests():
+        decision = store.get_decision(record.request_id)
+        if decision is None:
+            continue
+        state = run_state(record.run_id)
+        if state in LIVE_RUN_STATES:
+            continue
+        orphans.append(
+            Orphan(record.request_id, record.run_id, decision.action, decision.decided_at, record.due_at, state)
+        )
+    if not orphans:
+        return []
+    lines = [o.line() for o in orphans]
+    subject = f"{len(orphans)} decided CCPA request(s) with no live run"
+    sent = alert_officers(subject, "\n\n".join(lines))
+    try:
+        slack_client.web_client().chat_postMessage(
+            channel=config.get_variable(config.VAR_REVIEW_CHANNEL),
+            text=f":rotating_light: {subject}:\n" + "\n".join(f"• {line}" for line in lines),
+        )
+    except Exception as exc:  # the email above still went out; the task fails so the failure is seen
+        log.error("Could not post the decided-without-a-run summary in Slack (%s)", type(exc).__name__)
+        if not sent:
+            raise
+    for orphan in orphans:
+        store.audit(orphan.request_id, "decided_without_live_run", detail={"run_state": orphan.run_state})
+    return orphans
 
 
 def report_overdue(store: ComplianceStore, now: datetime | None = None) -> int:

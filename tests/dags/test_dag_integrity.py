@@ -50,9 +50,12 @@ def test_the_daily_watch(dagbag):
         "check_acknowledgements",
         "check_extension_notices",
         "expire_undecided",
+        # issue 18: decided requests whose run is gone or failed
+        "check_decided_runs",
     }
     assert watch.timetable.expression == "0 0 * * *"  # @daily
     assert watch.max_active_runs == 1 and watch.catchup is False
+    assert watch.max_active_tasks == 1, "one task at a time: several at once stall a SQLite metadata DB (issue 18)"
 
 
 def test_task_ids_read_like_the_workflow(dag):

@@ -252,6 +252,7 @@ def test_many_concurrent_clicks_give_one_decision_and_one_email(stack, run_dag, 
 def test_a_datastore_that_stays_down_fails_loudly_and_sends_nothing(stack, dag_factory, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_CCPA_ORDERS_DB", "mysql://root@127.0.0.1:1/down")
     monkeypatch.setenv("CCPA_RETRY_DELAY_SECONDS", "0.2")
+    monkeypatch.setenv("CCPA_RETRY_BUDGET_SECONDS", "3")  # three retries (1 s each), not an hour of them
     officer = stack.click_when_posted("ccpa_approve")
     dag_run = dag_factory().test(run_conf=REQUEST)
     officer.join(5)
@@ -455,6 +456,7 @@ def test_a_failed_run_leaves_the_request_open_escalated_and_never_a_magnet(stack
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_ALERT_EMAILS", "dpo@example.com")
     monkeypatch.setenv("AIRFLOW_CONN_CCPA_ORDERS_DB", "mysql://root@127.0.0.1:1/down")
     monkeypatch.setenv("CCPA_RETRY_DELAY_SECONDS", "0.2")
+    monkeypatch.setenv("CCPA_RETRY_BUDGET_SECONDS", "3")  # three retries (1 s each), not an hour of them
     dag = dag_factory()
     officer = stack.click_when_posted("ccpa_approve")
     failed = dag.test(run_conf=REQUEST)

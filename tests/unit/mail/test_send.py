@@ -167,3 +167,64 @@ def test_without_smtputf8_a_non_ascii_address_is_refused_clearly_and_not_left_in
         assert "josé" not in str(err.value)
         assert old_server.messages() == []
     assert "report" not in compliance_store.done_kinds(request_id), "released, not in doubt: a retry may send"
+
+
+def test_drill_the_database_restarting_as_the_email_is_accepted_leaves_it_sent_once_not_in_doubt(
+    compliance_store, request_id, sink
+):
+    """MariaDB drops the connection confirming a delivery the SMTP server has just accepted (its row locked, then
+    the waiting UPDATE's connection killed): the confirmation is tried again on a fresh connection, so the delivery is
+    recorded as sent, not left "in doubt"; a retry of the task does not send it again."""
+    import threading
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import MYSQL_URL
+
+    database = compliance_store.engine.url.database
+    admin = create_engine(f"{MYSQL_URL}/{database}")
+    drill: dict[str, object] = {}
+
+    def restart_while_accepting() -> None:
+        holder = admin.connect()
+        tx = holder.begin()
+        holder.execute(text("SELECT status FROM ccpa_deliveries WHERE request_id = :r FOR UPDATE"), {"r": request_id})
+
+        def kill_the_confirmation() -> None:
+            deadline = time.monotonic() + 10
+            with admin.connect() as conn:
+                while time.monotonic() < deadline:
+                    waiting = conn.execute(
+                        text(
+                            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = :db "
+                            "AND INFO LIKE 'UPDATE ccpa_deliveries%'"
+                        ),
+                        {"db": database},
+                    ).all()
+                    if waiting:
+                        for row in waiting:
+                            conn.execute(text(f"KILL CONNECTION {int(row.ID)}"))
+                        drill["killed"] = len(waiting)
+                        break
+                    time.sleep(0.02)
+            time.sleep(0.5)
+            tx.rollback()  # the database is back
+            holder.close()
+
+        threading.Thread(target=kill_the_confirmation, daemon=True).start()
+
+    sink.before_accepting(restart_while_accepting)
+    started = time.monotonic()
+    message_id = send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)
+    elapsed = time.monotonic() - started
+    admin.dispose()
+
+    assert drill.get("killed"), "the confirmation's connection was killed while it waited"
+    assert len(sink.messages()) == 1
+    assert "report" in compliance_store.done_kinds(request_id)
+    sent = [e for e in compliance_store.audit_trail(request_id) if e["event"] == "email_sent"]
+    assert len(sent) == 1 and sent[0]["detail"]["message_id"] == message_id
+    assert send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL) == message_id
+    assert len(sink.messages()) == 1, "a retried task does not send it again"
+    print(f"\nconfirmed {elapsed:.1f}s after the send began, after the kill")
