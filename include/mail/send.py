@@ -127,6 +127,30 @@ def _send_smtp(from_email: str, to: str, raw: bytes) -> str | None:
     return None
 
 
+def check_deliverable(address: str) -> None:
+    """Raise :class:`SMTPUTF8Unavailable` when ``address`` can never be answered by email: it is not ASCII and the SMTP
+    server does not offer SMTPUTF8 (RFC 6531). Called at intake, so such a request is refused clearly there instead of
+    failing at its first email (issue 18). ASCII addresses and the Gmail API (which takes UTF-8 addresses) pass without
+    a connection; a server that cannot be reached raises ``ConnectionError``/``OSError`` (retry: it proves nothing)."""
+    if address.isascii() or backend() != "smtp":
+        return
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    with SmtpHook(smtp_conn_id=config.SMTP_CONN_ID) as hook:
+        client = hook._smtp_client  # the provider connects, upgrades to TLS and logs in
+        if client is None:
+            raise ConnectionError(f"could not connect to the SMTP server of connection '{config.SMTP_CONN_ID}'")
+        if not isinstance(client, smtplib.SMTP):
+            raise SMTPUTF8Unavailable("SMTPUTF8 needs the synchronous smtplib client")
+        client.ehlo_or_helo_if_needed()
+        if not client.has_extn("smtputf8"):
+            raise SMTPUTF8Unavailable(
+                f"the address is not ASCII and the SMTP server of connection '{config.SMTP_CONN_ID}' does not offer "
+                "SMTPUTF8 (RFC 6531), so it can never be answered by email; enable SMTPUTF8 on the server (Postfix: "
+                "smtputf8_enable) or answer this requester another way"
+            )
+
+
 def _ascii(*addresses: str) -> bool:
     return all(a.isascii() for a in addresses)
 

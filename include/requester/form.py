@@ -150,6 +150,21 @@ def parse(form: Any, files: Any) -> Submission:
     return sub
 
 
+def _answerable_by_email(address: str) -> bool:
+    """Issue 18: a non-ASCII address needs SMTPUTF8; when the mail server does not offer it, the person is told here,
+    at intake, and can give another address. An unreachable server proves nothing: the run's own intake check
+    (``validate_request``) decides then."""
+    from include.mail.send import SMTPUTF8Unavailable, check_deliverable
+
+    try:
+        check_deliverable(address)
+    except SMTPUTF8Unavailable:
+        return False
+    except OSError:
+        log.warning("Request form: the mail server could not be asked about SMTPUTF8; the run will check")
+    return True
+
+
 def conf_for(sub: Submission, photo_link: str, now: datetime) -> dict[str, Any]:
     """The DAG run conf, as an intake system would send it; optional fields only when given."""
     v = sub.values
@@ -264,6 +279,14 @@ class RequestForm:
         if sub.errors:
             self.used_tokens.forget(nonce)  # the person corrects and sends again with a fresh token
             log.info("Request form refused: invalid field(s) %s", ", ".join(sorted(sub.errors)))
+            return self._form(language, sub, status=400)
+        if not _answerable_by_email(sub.values["email"]):
+            self.used_tokens.forget(nonce)
+            sub.errors["email"] = N_(
+                "We cannot send email to an address with accented or non-Latin characters. Please give another "
+                "address, or contact us another way."
+            )
+            log.info("Request form refused: an address the mail server cannot take (no SMTPUTF8)")
             return self._form(language, sub, status=400)
         if not self.by_email.allowed(sub.values["email"]):
             log.warning("Request form refused: too many requests for one email address")

@@ -19,7 +19,7 @@ from include.datastores.registry import load_registry
 from include.decision import reminders
 from include.mail.alert import alert_in_digest, alert_officers, email_officers_once
 from include.mail.notices import render_acknowledgement, render_duplicate_notice, render_extension, render_rejection
-from include.mail.send import send_once
+from include.mail.send import SMTPUTF8Unavailable, check_deliverable, send_once
 from include.report.model import BuiltReport, ExtractSummary, summaries
 from include.request import SPECIFIC_PIECES, AccessRequest, InvalidRequest, channel_of, lookback_of, received_at_of
 from include.slack import client as slack_client
@@ -73,6 +73,12 @@ def validate_request(conf: dict[str, Any], run_id: str, entered_at: datetime) ->
     channel = attempt(lambda: channel_of(conf))
     received_at = attempt(lambda: received_at_of(conf, entered_at)) or entered_at
     lookback = attempt(lambda: lookback_of(conf)) or "12_months"
+    if request is not None:
+        for field, address in _addresses(request):
+            try:
+                _deliverable(field, address)
+            except InvalidRequest as exc:
+                problems.append(exc)
     s = store()
     if problems or request is None:
         fields = [p.field for p in problems]
@@ -106,6 +112,27 @@ def validate_request(conf: dict[str, Any], run_id: str, entered_at: datetime) ->
         "lookback": record.lookback,
         "linked_to": record.linked_to,
     }
+
+
+def _addresses(request: AccessRequest) -> list[tuple[str, str]]:
+    """Every address this request will be answered at: the requester's, and an authorised agent's (§7063)."""
+    found = [("email", request.email)]
+    if request.identifiers.agent is not None:
+        found.append(("agent.email", request.identifiers.agent.email))
+    return found
+
+
+def _deliverable(field: str, address: str) -> None:
+    """Issue 18: a non-ASCII address the mail server cannot take (no SMTPUTF8) is refused here, at intake, clearly and
+    recorded as invalid, rather than failing at the first email; an unreachable server raises (the task retries)."""
+    try:
+        check_deliverable(address)
+    except SMTPUTF8Unavailable:
+        raise InvalidRequest(
+            field,
+            "is not an ASCII address and the mail server does not offer SMTPUTF8: it cannot be answered by email "
+            "(enable SMTPUTF8 on the SMTP server, or answer this requester another way)",
+        ) from None
 
 
 def post_review_prompt(request_id: str) -> dict[str, str]:

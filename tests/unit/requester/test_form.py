@@ -381,3 +381,28 @@ def test_a_post_over_the_size_limit_gets_a_page_in_the_requesters_language(clien
     assert page.status_code == 413
     assert words in page.get_data(as_text=True) and 'lang="' + lang + '"' in page.get_data(as_text=True)
     assert runs.created == []
+
+
+def test_an_address_the_mail_server_cannot_take_is_refused_at_the_form_in_the_chosen_language(
+    client, runs, monkeypatch, tmp_path
+):
+    """Issue 18: josé@… needs SMTPUTF8. When the mail server does not offer it, the person is told on the form, in
+    their language, and can give another address: no run is created that could never be answered."""
+    from devtools.standins.mail_sink import MailSink
+    from tests.conftest import use_smtp
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_EMAIL_BACKEND", "smtp")
+    with MailSink(tmp_path / "old", smtputf8=False) as old_server:
+        use_smtp(monkeypatch, old_server.port)
+        response = post(client, fields(client, lang="es", email="josé@example.com"))
+        html = response.get_data(as_text=True)
+        assert response.status_code == 400
+        assert "No podemos enviar correo a una dirección con acentos" in html and 'href="#email"' in html
+        assert runs.created == []
+        # An ASCII address goes through the same server.
+        assert post(client, fields(client, lang="es")).status_code == 200
+        assert len(runs.created) == 1
+    with MailSink(tmp_path / "new") as server:  # a server offering SMTPUTF8 takes josé@
+        use_smtp(monkeypatch, server.port)
+        assert post(client, fields(client, email="josé@example.com")).status_code == 200
+        assert runs.created[-1]["conf"]["email"] == "josé@example.com"

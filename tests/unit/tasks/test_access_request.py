@@ -191,3 +191,48 @@ def test_7021a_the_acknowledgement_task_says_a_categories_request_asks_for_the_c
     assert "las categorías (no una copia)" in sent["ana@example.com"]
     assert "What you asked for: a copy." in sent["jane.doe@example.com"]
     assert "categories (not a copy)" not in sent["jane.doe@example.com"]
+
+
+def test_non_ascii_address_without_smtputf8_is_refused_at_intake_not_at_the_first_email(
+    compliance_store, monkeypatch, tmp_path
+):
+    """Issue 18: josé@… can only be answered over SMTPUTF8 (RFC 6531). A server that does not offer it makes the
+    request unanswerable by email: it is refused at intake, recorded as invalid (field named, value not kept), and
+    nothing is sent: never an acknowledgement attempt that fails later or a delivery stuck "in doubt"."""
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_EMAIL_BACKEND", "smtp")
+    permission = {"kind": "signed_permission", "document_url": "https://x.example/p"}
+    agent = {"name": "Alex Agent", "email": "álex@agents.example", "permission": permission}
+    with MailSink(tmp_path / "old", smtputf8=False) as old_server:
+        use_smtp(monkeypatch, old_server.port)
+        with pytest.raises(AirflowFailException, match="SMTPUTF8") as excinfo:
+            workflow.validate_request({**CONF, "email": "josé@example.com"}, "run-utf8", ENTERED)
+        assert "'email'" in str(excinfo.value) and "josé" not in str(excinfo.value)
+        record = compliance_store.find_by_run_id("run-utf8")
+        assert record is not None and record.status == "invalid"
+        assert compliance_store.audit_trail(record.request_id)[0]["detail"]["fields"] == ["email"]
+        # An agent's address is answered too (§7063: the agent gets the notice): refused the same way.
+        with pytest.raises(AirflowFailException, match=r"'agent\.email'"):
+            workflow.validate_request({**CONF, "agent": agent}, "run-utf8-agent", ENTERED)
+        # ASCII addresses need no SMTPUTF8: accepted by the same server.
+        assert workflow.validate_request(CONF, "run-ascii", ENTERED)["request_id"]
+        assert old_server.messages() == []
+
+
+def test_non_ascii_address_is_accepted_when_the_server_offers_smtputf8(compliance_store, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_EMAIL_BACKEND", "smtp")
+    with MailSink(tmp_path / "new") as server:
+        use_smtp(monkeypatch, server.port)
+        out = workflow.validate_request({**CONF, "email": "josé@example.com"}, "run-utf8-ok", ENTERED)
+    assert compliance_store.get_request(out["request_id"]).status != "invalid"
+
+
+def test_an_unreachable_mail_server_at_intake_records_nothing_so_the_retry_decides(compliance_store, monkeypatch):
+    """Whether josé@… can be answered is unknown while the SMTP server is down: nothing is recorded (not even
+    ``invalid``) and the task's retry asks again."""
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_EMAIL_BACKEND", "smtp")
+    use_smtp(monkeypatch, 1)  # nothing listens on port 1
+    with pytest.raises(OSError):
+        workflow.validate_request({**CONF, "email": "josé@example.com"}, "run-utf8-down", ENTERED)
+    assert compliance_store.find_by_run_id("run-utf8-down") is None
+    # An ASCII address needs no SMTPUTF8, so intake does not depend on the mail server for it.
+    assert workflow.validate_request(CONF, "run-ascii-down", ENTERED)["request_id"]
