@@ -46,6 +46,17 @@ def declaration_versions() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in DECLARATIONS_DIR.glob("*.txt")))
 
 
+#: The statement signed today (on the request form and the verification page); a translation is its own version,
+#: ``<version>-<language>``, so the §7101 record names the very text the requester read and signed (§7003, §7063(a)).
+CURRENT_DECLARATION = "2026-12-web-form-1"
+
+
+def declaration_version_for(language: str, base: str = CURRENT_DECLARATION) -> str:
+    """The version of ``base`` in the requester's language, or ``base`` itself when it has no such translation."""
+    translated = f"{base}-{language}"
+    return translated if language != "en" and translated in declaration_versions() else base
+
+
 def declaration_text(version: str) -> str:
     """The statement the requester signed, under penalty of perjury (§7063(a))."""
     if version not in declaration_versions():

@@ -26,7 +26,7 @@ from flask import Blueprint, Flask, Response, request
 
 from include import clock, config
 from include.i18n import N_
-from include.request import AccessRequest, InvalidRequest
+from include.request import CURRENT_DECLARATION, AccessRequest, InvalidRequest, declaration_version_for
 from include.requester import i18n, signing, uploads
 from include.requester.limits import RateLimiter, UsedNonces
 
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 DAG_ID = "ccpa_right_of_access"
 CHANNEL = "web_form"
 REQUEST_TYPES = ("specific_pieces", "categories")
-DECLARATION_VERSION = "2026-12-web-form-1"
+DECLARATION_VERSION = CURRENT_DECLARATION
 
 #: A form token is good for two hours, and for one submission.
 FORM_TOKEN_MAX_AGE = 2 * 3600
@@ -183,7 +183,7 @@ def conf_for(sub: Submission, photo_link: str, now: datetime) -> dict[str, Any]:
         conf["declaration"] = {
             "signed_at": now.isoformat(),
             "signer_name": v["name"],
-            "statement_version": DECLARATION_VERSION,
+            "statement_version": declaration_version_for(v["language"], DECLARATION_VERSION),
         }
     return conf
 

@@ -24,7 +24,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from include.i18n import N_, gettext, language_or_default
-from include.request import InvalidRequest, declaration_text, declaration_versions, parse_identifiers
+from include.request import InvalidRequest, declaration_text, declaration_version_for, parse_identifiers
 from include.requester import uploads
 from include.store import ComplianceStore, RequestRecord, UnknownRequest
 from include.templating import env_for
@@ -137,7 +137,7 @@ def blueprint_for(
     @blueprint.get("/verify/<token>")
     def show(token: str) -> tuple[Response, int]:
         record, fields = _open(token)
-        return _page(200, record.language, fields=fields, statement=_statement(), due_at=record.due_at)
+        return _page(200, record.language, fields=fields, statement=_statement(record.language), due_at=record.due_at)
 
     @blueprint.post("/verify/<token>")
     def submit(token: str) -> tuple[Response, int]:
@@ -152,12 +152,14 @@ def blueprint_for(
             conf["declaration"] = {
                 "signed_at": datetime.now(UTC).isoformat(),
                 "signer_name": form.get("signer_name") or "",
-                "statement_version": _version(),
+                "statement_version": _version(language),
             }
 
         def refused(message: str) -> tuple[Response, int]:
             text = gettext(language, message)
-            return _page(400, language, fields=fields, statement=_statement(), due_at=record.due_at, error=text)
+            return _page(
+                400, language, fields=fields, statement=_statement(record.language), due_at=record.due_at, error=text
+            )
 
         try:
             given = parse_identifiers(conf, name=record.name)
@@ -264,11 +266,10 @@ def _agent_page(status: int, language: str, *, agent_name: str, done: str = "") 
     return _harden(Response(html, mimetype="text/html")), status
 
 
-def _statement() -> str:
-    """The declaration the requester signs (English: the statement's versioned text is the legal one)."""
-    return declaration_text(_version())
+def _statement(language: str) -> str:
+    """The declaration the requester signs, in their language: the very text of the version recorded (§7003)."""
+    return declaration_text(_version(language))
 
 
-def _version() -> str:
-    """The current declaration text: the newest version."""
-    return declaration_versions()[-1]
+def _version(language: str) -> str:
+    return declaration_version_for(language)

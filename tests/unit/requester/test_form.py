@@ -406,3 +406,21 @@ def test_an_address_the_mail_server_cannot_take_is_refused_at_the_form_in_the_ch
         use_smtp(monkeypatch, server.port)
         assert post(client, fields(client, email="josé@example.com")).status_code == 200
         assert runs.created[-1]["conf"]["email"] == "josé@example.com"
+
+
+def test_7003_7063a_the_declaration_recorded_is_the_text_shown_in_the_requesters_language(client, runs):
+    """§7003, §7063(a): a Spanish requester reads and signs the statement in Spanish, and the §7101 record names
+    that very text (its own version), not the English one; English keeps the base version."""
+    from include.request import CURRENT_DECLARATION, declaration_text
+    from include.verification import page
+
+    for lang, marker in (("es", "Declaro bajo pena de perjurio"), ("en", "I declare under penalty of perjury")):
+        shown = client.get(f"/request?lang={lang}").get_data(as_text=True)
+        assert post(client, fields(client, lang=lang, declaration="yes")).status_code == 200
+        version = runs.created[-1]["conf"]["declaration"]["statement_version"]
+        signed = declaration_text(version)
+        assert signed.startswith(marker)
+        assert " ".join(signed.split()) in " ".join(shown.split()), "the form shows exactly the text recorded"
+        assert page._statement(lang) == signed  # the verification page asks for the same statement
+    assert runs.created[-1]["conf"]["declaration"]["statement_version"] == CURRENT_DECLARATION
+    assert runs.created[-2]["conf"]["declaration"]["statement_version"] == f"{CURRENT_DECLARATION}-es"
