@@ -18,15 +18,20 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import dag, task
+from airflow.timetables.trigger import CronTriggerTimetable
 
+from include.clock import DEFAULT_TIMEZONE
 from include.store import ComplianceStore
 from include.tasks import compliance_watch as watch
 
 
 @dag(
     dag_id="ccpa_compliance_watch",
-    schedule="@daily",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    # Five minutes after midnight in California (§7021(b): a due date is the end of a California day), so a request
+    # still undecided at its due date gets its notice minutes after the deadline, not up to a day later as at UTC
+    # midnight (16:00/17:00 Pacific). A business that sets another ccpa_timezone still gets one run a day.
+    schedule=CronTriggerTimetable("5 0 * * *", timezone=DEFAULT_TIMEZONE),
+    start_date=pendulum.datetime(2026, 1, 1, tz=DEFAULT_TIMEZONE),
     catchup=False,
     max_active_runs=1,
     # One task at a time (issue 18): on `airflow standalone`'s SQLite metadata DB, the watch's tasks starting together

@@ -53,7 +53,26 @@ def test_the_daily_watch(dagbag):
         # issue 18: decided requests whose run is gone or failed
         "check_decided_runs",
     }
-    assert watch.timetable.expression == "0 0 * * *"  # @daily
+    assert watch.timetable.serialize()["expression"] == "5 0 * * *"  # daily, ...
+    assert watch.timetable.serialize()["timezone"] == "America/Los_Angeles"  # ... just after California midnight
+
+
+def test_7021b_the_watch_runs_minutes_after_a_california_due_date_ends(dagbag):
+    """§7021(b): a due date ends at midnight in California; the watch that sends the notice of a request undecided at
+    its due date runs five minutes later (winter and summer time alike), not at UTC midnight, up to a day late."""
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.timetables.base import TimeRestriction
+
+    from include import clock
+
+    watch = dagbag.dags["ccpa_compliance_watch"]
+    for received in (datetime(2026, 1, 5, 12, tzinfo=UTC), datetime(2026, 6, 5, 12, tzinfo=UTC)):
+        due = clock.due_date(received)
+        nxt = watch.timetable.next_dagrun_info(
+            last_automated_data_interval=None, restriction=TimeRestriction(due, None, catchup=True)
+        )
+        assert nxt is not None and timedelta(0) < nxt.run_after - due <= timedelta(minutes=6), (due, nxt.run_after)
     assert watch.max_active_runs == 1 and watch.catchup is False
     assert watch.max_active_tasks == 1, "one task at a time: several at once stall a SQLite metadata DB (issue 18)"
 
