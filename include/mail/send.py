@@ -110,15 +110,7 @@ def _send_smtp(from_email: str, to: str, raw: bytes) -> str | None:
                 raise ConnectionError(f"could not connect to the SMTP server of connection '{config.SMTP_CONN_ID}'")
             options: list[str] = []
             if not _ascii(from_email, to):
-                if not isinstance(client, smtplib.SMTP):  # the sync hook always gives smtplib; be explicit
-                    raise SMTPUTF8Unavailable("SMTPUTF8 needs the synchronous smtplib client")
-                client.ehlo_or_helo_if_needed()
-                if not client.has_extn("smtputf8"):
-                    raise SMTPUTF8Unavailable(
-                        f"the address is not ASCII and the SMTP server of connection '{config.SMTP_CONN_ID}' does not "
-                        "offer SMTPUTF8: nothing was sent; enable SMTPUTF8 on the server (Postfix: smtputf8_enable) "
-                        "or answer this requester another way"
-                    )
+                _require_smtputf8(client, "nothing was sent")
                 options = ["SMTPUTF8"]
             client.sendmail(mailbox(from_email), [mailbox(to)], raw, mail_options=options)
     except (smtplib.SMTPException, OSError) as exc:
@@ -140,15 +132,20 @@ def check_deliverable(address: str) -> None:
         client = hook._smtp_client  # the provider connects, upgrades to TLS and logs in
         if client is None:
             raise ConnectionError(f"could not connect to the SMTP server of connection '{config.SMTP_CONN_ID}'")
-        if not isinstance(client, smtplib.SMTP):
-            raise SMTPUTF8Unavailable("SMTPUTF8 needs the synchronous smtplib client")
-        client.ehlo_or_helo_if_needed()
-        if not client.has_extn("smtputf8"):
-            raise SMTPUTF8Unavailable(
-                f"the address is not ASCII and the SMTP server of connection '{config.SMTP_CONN_ID}' does not offer "
-                "SMTPUTF8 (RFC 6531), so it can never be answered by email; enable SMTPUTF8 on the server (Postfix: "
-                "smtputf8_enable) or answer this requester another way"
-            )
+        _require_smtputf8(client, "it can never be answered by email")
+
+
+def _require_smtputf8(client: Any, consequence: str) -> None:
+    """Raise :class:`SMTPUTF8Unavailable` unless the connected server offers SMTPUTF8 (RFC 6531)."""
+    if not isinstance(client, smtplib.SMTP):  # the sync hook always gives smtplib; be explicit
+        raise SMTPUTF8Unavailable("SMTPUTF8 needs the synchronous smtplib client")
+    client.ehlo_or_helo_if_needed()
+    if not client.has_extn("smtputf8"):
+        raise SMTPUTF8Unavailable(
+            f"the address is not ASCII and the SMTP server of connection '{config.SMTP_CONN_ID}' does not offer "
+            f"SMTPUTF8: {consequence}; enable SMTPUTF8 on the server (Postfix: smtputf8_enable) or answer this "
+            "requester another way"
+        )
 
 
 def _ascii(*addresses: str) -> bool:

@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any
 from include import clock, config, law, storage
 from include.decision import reminders
 from include.slack import client as slack_client
-from include.store import ACKNOWLEDGEMENT, EXPIRY_NOTICE, EXTENSION_NOTICE, ComplianceStore, Status, records, utcnow
+from include.store import (
+    ACKNOWLEDGEMENT,
+    EXPIRY_NOTICE,
+    EXTENSION_NOTICE,
+    ComplianceStore,
+    RequestRecord,
+    Status,
+    records,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from include.airflow_runs import AirflowRuns
@@ -429,18 +438,24 @@ def expire_undecided(store: ComplianceStore, now: datetime | None = None) -> int
                     f":hourglass: Expired undecided at the end of {clock.format_short(record.due_at)}: the requester "
                     "was told their identity could not be verified in time, with the categories disclosure."
                 )
-                slack_client.web_client().chat_update(
-                    channel=record.slack_channel,
-                    ts=record.slack_ts,
-                    text=text,
-                    blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-                )
+                _replace_prompt(record, text)
         except Exception as exc:  # one request's failure must not hold back the others
             log.exception("Could not expire request %s", record.request_id)
             failures.append(exc)
     if failures:
         raise failures[0]
     return expired
+
+
+def _replace_prompt(record: RequestRecord, text: str) -> None:
+    """The prompt of a request the watch closed becomes its outcome: no buttons left to click."""
+    assert record.slack_channel and record.slack_ts, "only a posted prompt is replaced"
+    slack_client.web_client().chat_update(
+        channel=record.slack_channel,
+        ts=record.slack_ts,
+        text=text,
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    )
 
 
 def deny_unconfirmed_agents(store: ComplianceStore, now: datetime | None = None) -> int:
@@ -504,12 +519,7 @@ def deny_unconfirmed_agents(store: ComplianceStore, now: datetime | None = None)
                     + ("said they did not give the agent permission" if state == "denied" else "never confirmed")
                     + ". The agent and the consumer were told why; nothing was disclosed."
                 )
-                slack_client.web_client().chat_update(
-                    channel=record.slack_channel,
-                    ts=record.slack_ts,
-                    text=text,
-                    blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-                )
+                _replace_prompt(record, text)
         except Exception as exc:  # one request's failure must not hold back the others
             log.exception("Could not deny the agent request %s", record.request_id)
             failures.append(exc)
