@@ -27,7 +27,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,18 +37,12 @@ from urllib.parse import parse_qs, quote
 
 import requests
 
-from devtools.standins.wsgi_thread import StartStop
+from devtools.standins.child_server import ChildServer
 
 PROJECT = "ccpa-local"
 ACCOUNT = "ccpa-reports@ccpa-local.iam.gserviceaccount.com"
 KEY_ID = "ccpa-local-key"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def _private_key_pem() -> str:
@@ -123,18 +116,14 @@ def serve(host: str, port: int, public_key_pem: str) -> None:
     httpd.server_close()
 
 
-class GCSServer(StartStop):
+class GCSServer(ChildServer):
     """The emulator in a child process on ``host:port`` (0: a free port), stopped by :meth:`stop`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host = host
-        self.port = port or _free_port(host)
-        self.private_key = _private_key_pem()
-        self._process: subprocess.Popen[bytes] | None = None
+    name = "GCS server"
 
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
+        self.private_key = _private_key_pem()
 
     def _public_key_pem(self) -> str:
         from cryptography.hazmat.primitives import serialization
@@ -158,27 +147,7 @@ class GCSServer(StartStop):
         assert self._process.stdin is not None
         self._process.stdin.write(self._public_key_pem().encode())
         self._process.stdin.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the GCS server exited with {self._process.returncode}")
-            try:
-                requests.get(self.endpoint_url, timeout=1)
-                return self
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError("the GCS server did not start within 30 s")
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
-        self._process = None
+        return self._until_up()
 
     def _api(self, method: str, path: str, **kwargs: Any) -> Any:
         response = requests.request(method, f"{self.endpoint_url}/storage/v1{path}", timeout=10, **kwargs)

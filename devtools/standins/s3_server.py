@@ -17,15 +17,11 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from typing import Any, Self
 
-import requests
-
-from devtools.standins.wsgi_thread import StartStop
+from devtools.standins.child_server import ChildServer
 
 #: Credentials the server accepts (moto accepts any); the connection must carry some, else s3fs goes anonymous.
 ACCESS_KEY = "ccpa-local"
@@ -33,23 +29,10 @@ SECRET_KEY = "ccpa-local-secret"  # noqa: S105 - a stand-in's credential
 REGION = "us-east-1"
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-class S3Server(StartStop):
+class S3Server(ChildServer):
     """moto's S3 server in a child process on ``host:port`` (0: a free port), stopped by :meth:`stop`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host = host
-        self.port = port or _free_port(host)
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    name = "S3 server"
 
     def start(self) -> Self:
         env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
@@ -60,27 +43,7 @@ class S3Server(StartStop):
             env=env,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the S3 server exited with {self._process.returncode}")
-            try:
-                requests.get(self.endpoint_url, timeout=1)
-                return self
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError("the S3 server did not start within 30 s")
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
-        self._process = None
+        return self._until_up()
 
     def client(self) -> Any:
         """A boto3 S3 client on this server."""
