@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,3 +195,37 @@ def _fresh_connection_cache():
 
     dispose_all()
     yield
+
+
+@contextmanager
+def api_server_at(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """A real ``airflow api-server`` with ``env`` (which sets ``AIRFLOW__API__PORT``), its output in ``log_path``:
+    yields its URL once /api/v2/monitor/health answers; the test fails with the log's tail if it never does."""
+    import requests
+
+    url = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "airflow", "api-server"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.time() + 180
+            while time.time() < deadline:
+                if server.poll() is not None:
+                    pytest.fail("api-server exited: " + log_path.read_text()[-3000:])
+                try:
+                    if requests.get(f"{url}/api/v2/monitor/health", timeout=2).ok:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.5)
+            else:
+                pytest.fail("api-server did not start: " + log_path.read_text()[-3000:])
+            yield url
+        finally:
+            os.killpg(server.pid, 15)
+            server.wait(20)

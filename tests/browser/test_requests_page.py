@@ -4,7 +4,6 @@ Checked with axe-core (axe-playwright-python): no serious or critical violation.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from devtools.standins.child_server import free_port
 from include.request import AccessRequest
 from tests.factories import points_json, register_verified, verified_request
 
@@ -31,12 +31,6 @@ PEOPLE = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def airflow_api(airflow_db, compliance_store, monkeypatch) -> Iterator[str]:
     """Airflow's API server app with our plugin, as `airflow api-server` builds it, on a local port."""
@@ -48,7 +42,7 @@ def airflow_api(airflow_db, compliance_store, monkeypatch) -> Iterator[str]:
     monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "requests-page-test-jwt-secret-" + "0" * 40)
     from airflow.api_fastapi.app import create_app
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

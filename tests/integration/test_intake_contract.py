@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.conftest import ROOT
+from devtools.standins.child_server import free_port
+from tests.conftest import ROOT, api_server_at
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +24,10 @@ DAG_ID = "ccpa_right_of_access"
 PASSWORDS = {"intake": "intake-password", "auditor": "auditor-password", "retention": "retention-password"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def api_server(airflow_db, tmp_path_factory) -> Iterator[str]:
     tmp_path = tmp_path_factory.mktemp("intake")
-    port = _free_port()
+    port = free_port()
     passwords = tmp_path / "passwords.json"
     passwords.write_text(json.dumps(PASSWORDS))
     env = {
@@ -46,38 +40,13 @@ def api_server(airflow_db, tmp_path_factory) -> Iterator[str]:
         # The intake account may trigger runs and read them (role "user"); the auditor may only read ("viewer").
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "intake:user,auditor:viewer,retention:user",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
     }
     subprocess.run(  # the DAG must be serialized for the REST API to trigger it
         [sys.executable, "-m", "airflow", "dags", "reserialize"], env=env, check=True, capture_output=True, timeout=300
     )
-    log = open(tmp_path / "api-server.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [sys.executable, "-m", "airflow", "api-server"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            if server.poll() is not None:
-                pytest.fail("api-server exited: " + (tmp_path / "api-server.log").read_text()[-3000:])
-            try:
-                if requests.get(f"{url}/api/v2/monitor/health", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.5)
-        else:
-            pytest.fail("api-server did not start: " + (tmp_path / "api-server.log").read_text()[-3000:])
+    with api_server_at(env, tmp_path / "api-server.log") as url:
         yield url
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(20)
-        log.close()
 
 
 def _session(url: str, user: str) -> requests.Session:

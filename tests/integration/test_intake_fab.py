@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT
-from tests.integration.test_intake_contract import _free_port
+from devtools.standins.child_server import free_port
+from tests.conftest import ROOT, api_server_at
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ def _airflow(env: dict[str, str], *args: str) -> None:
 def fab_api_server(tmp_path_factory) -> Iterator[str]:
     pytest.importorskip("airflow.providers.fab", reason="apache-airflow-providers-fab is in requirements-providers.txt")
     home = tmp_path_factory.mktemp("fab-home")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         # A metadata DB of its own: FAB's tables and roles must not leak into the other tests' SimpleAuthManager DB.
@@ -63,7 +63,7 @@ def fab_api_server(tmp_path_factory) -> Iterator[str]:
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__API_AUTH__JWT_SECRET": "intake-fab-test-jwt-secret-0123456789abcdef",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "INTAKE_PASSWORD": INTAKE_PASSWORD,
         "RETENTION_PASSWORD": RETENTION_PASSWORD,
     }
@@ -77,33 +77,8 @@ def fab_api_server(tmp_path_factory) -> Iterator[str]:
         timeout=300,
     )
     assert script.returncode == 0, script.stdout[-2000:] + script.stderr[-2000:]
-    log = open(home / "api-server.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [sys.executable, "-m", "airflow", "api-server"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            if server.poll() is not None:
-                pytest.fail("api-server exited: " + (home / "api-server.log").read_text()[-3000:])
-            try:
-                if requests.get(f"{url}/api/v2/monitor/health", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.5)
-        else:
-            pytest.fail("api-server did not start: " + (home / "api-server.log").read_text()[-3000:])
+    with api_server_at(env, home / "api-server.log") as url:
         yield url
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(20)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,17 +11,12 @@ import time
 import pytest
 import requests
 
+from devtools.standins.child_server import free_port
 from devtools.standins.slack_emulator import SlackEmulator
 from tests.conftest import ROOT
 from tests.factories import register_verified
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 SERVERS = {
@@ -42,7 +36,7 @@ SERVERS = {
 @pytest.mark.parametrize("server_kind", sorted(SERVERS))
 def test_the_callback_runs_on_its_own(compliance_store, tmp_path, server_kind):
     request_id = register_verified(compliance_store, "manual__standalone").request_id
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
