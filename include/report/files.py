@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from include import storage
@@ -35,6 +36,9 @@ from include.store import RequestRecord
 JSON_NAME = "report.json"
 PDF_NAME = "report.pdf"
 HTML_NAME = "report.html"
+#: Jinja yields a chunk per piece of markup (14 per table row): joined before writing, a 100,000-row report is a
+#: few thousand writes instead of 1.4 million.
+_CHUNKS_PER_WRITE = 1000
 #: Room for headers, the HTML body and base64's 4/3 growth when deciding whether attachments still fit.
 _BASE64 = 4 / 3
 
@@ -93,8 +97,9 @@ def build(
                 [json_writer, csvs, printed],
             )
             html = files_open.enter_context(storage.text_writer(folder / HTML_NAME))
-            for chunk in render_report_chunks(replace(context, rows=rowpass.rows), attachments=names):
-                html.write(chunk)
+            chunks = render_report_chunks(replace(context, rows=rowpass.rows), attachments=names)
+            while batch := list(islice(chunks, _CHUNKS_PER_WRITE)):
+                html.write("".join(batch))
             rowpass.finish()
             json_writer.close()
         with (folder / PDF_NAME).open("wb") as out:

@@ -20,8 +20,12 @@ SCHEMA_ID = "https://ccpa-right-of-access.example/schemas/ccpa-access-report/v1.
 SCHEMA_VERSION = "1.0"
 
 
+#: One encoder for every value: ``json.dumps`` with options builds a new one per call (per row).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return _ENCODER.encode(value)
 
 
 class JsonWriter:
