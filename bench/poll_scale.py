@@ -170,13 +170,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def render(r: dict[str, Any]) -> str:
+def render(r: dict[str, Any], before: dict[str, Any] | None = None) -> str:
+    runs = [("", r)] + ([(f"before (`{before['commit']}`, {before['date']}) ", before)] if before else [])
     rows = [
-        f"| {s['waiting']:,} | {s['rounds_per_interval']:.2f} | {s['statements_per_round']:.1f} | "
+        f"| {label}{s['waiting']:,} | {s['rounds_per_interval']:.2f} | {s['statements_per_round']:.1f} | "
         f"{s['ids_per_round']:,.0f} | {s['round_query_ms_p50']:.0f} / {s['round_query_ms_max']:.0f} | "
         f"{s['cpu_pct']:.1f} % | {s['rss_mib']:.0f} | {s['events']} of {s['decided']}: "
         f"{s['decision_to_event_p50_s']:.2f} / {s['decision_to_event_max_s']:.2f} | {s['load']:.1f} |"
-        for s in r["sizes"]
+        for label, run in runs
+        for s in run["sizes"]
     ]
     return "\n".join(
         [
@@ -209,10 +211,12 @@ def main() -> int:
     p.add_argument("--decide", type=int, default=10)
     p.add_argument("--results", default=None)
     p.add_argument("--docs-from", default=None)
+    p.add_argument("--before-from", default=None, help="saved results of the code before, shown below")
     p.add_argument("--write-docs", action="store_true")
     args = p.parse_args()
     if args.docs_from:
-        replace_section(DOCS, START, END, render(json.loads(Path(args.docs_from).read_text())))
+        before = json.loads(Path(args.before_from).read_text()) if args.before_from else None
+        replace_section(DOCS, START, END, render(json.loads(Path(args.docs_from).read_text()), before))
         return 0
     import tempfile
 
