@@ -417,8 +417,8 @@ class Stack:
         parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
         return all((health.get(p) or {}).get("status") == "healthy" for p in parts)
 
-    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.request(method, f"{self.af_url}{path}", timeout=30, **kwargs)
+    def api(self, method: str, path: str, timeout: float = 30, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, f"{self.af_url}{path}", timeout=timeout, **kwargs)
 
     def pid(self, name: str) -> int:
         return self.groups[name].pid
@@ -446,7 +446,9 @@ class Stack:
     def trigger(self, conf: dict[str, Any], dag_id: str = DAG_ID) -> str:
         if dag_id == DAG_ID:  # the DAG requires how the consumer made the request (§7101); the benchmarks' is a form
             conf = {"channel": "web_form", **conf}
-        resp = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
+        # Not retried (a retry could create a second run); a loaded host can take long to answer.
+        body = {"logical_date": None, "conf": conf}
+        resp = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", timeout=120, json=body)
         resp.raise_for_status()
         return resp.json()["dag_run_id"]
 
