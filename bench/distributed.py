@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lib import ACK_SUBJECT, DAG_ID, ROOT, VENV_BIN, MailWatcher, Stack, log, wait_until
+from lib import ACK_SUBJECT, DAG_ID, ROOT, VENV_BIN, MailWatcher, Stack, log, verified_conf, wait_until
 
 sys.path.insert(0, str(ROOT))
 from devtools.standins.s3_server import S3Server
@@ -129,17 +129,9 @@ def _requests(stack: CeleryStack, args: argparse.Namespace) -> dict[str, Any]:
     stack.clone_subject(emails)
     watcher = MailWatcher(stack.mail_dir)
     t0 = time.time()
-    from devtools.demo_data import DEMO_PERSON
-    from tests.factories import declaration_for
-
     # Each is a clone of the demo subject (name and phone on file): with a signed declaration, three matching points
     # verify them for specific pieces (§7062(c)), so a full Approve is accepted.
-    verified = {
-        "name": DEMO_PERSON["name"],
-        "phone": "+1-415-555-1000",
-        "declaration": declaration_for(DEMO_PERSON["name"]),
-    }
-    runs = [stack.trigger({**verified, "email": e, "photo_id_url": "https://x.test/i"}) for e in emails]
+    runs = [stack.trigger(verified_conf(e)) for e in emails]
     log(f"triggered {n} runs")
     store = ComplianceStore.from_connection()
 

@@ -41,6 +41,10 @@ APPROVER = "U0BENCHOFFICER"
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "passwd": ""}
 ACK_SUBJECT = "We received your CCPA access request"
+#: The demo subject's phone (devtools/demo_data.py seeds +1-415-555-1000 for her); clones carry it.
+DEMO_PHONE = "+1-415-555-1000"
+#: The points a verified clone matches: three, which with a signed declaration allow specific pieces.
+MATCHED = ("email", "name", "phone")
 
 #: Airflow settings for a 2-core machine; recorded in the results.
 AIRFLOW_TUNING = {
@@ -161,6 +165,38 @@ def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.5, 
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def verified_conf(email: str) -> dict[str, Any]:
+    """The conf of a request a full Approve is accepted for: a clone of the demo subject (:meth:`Stack.clone_subject`
+    copies her name and phone to ``email``) giving email, name and phone (3 matching points) and a signed declaration,
+    so it is verified for specific pieces (§7062(c), docs/verification.md). Without them the callback refuses a full
+    approval (an approval above the level), and the benchmarks would measure refusals."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from devtools.demo_data import DEMO_PERSON
+    from tests.factories import declaration_for
+
+    return {
+        "name": DEMO_PERSON["name"],
+        "email": email,
+        "phone": DEMO_PHONE,
+        "photo_id_url": "https://x.test/id.png",
+        "declaration": declaration_for(DEMO_PERSON["name"]),
+    }
+
+
+def register_verified(store: Any, run_id: str, email: str, now: Any) -> str:
+    """Register a verified request straight in the compliance store (no DAG run), with the identity evidence the
+    prompt step would have stored for a clone of the demo subject: 3 matching points and a declaration."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from include.request import AccessRequest
+    from tests.factories import points_json
+
+    record = store.register_request(run_id, AccessRequest.from_conf(verified_conf(email)), now, channel="web_form")
+    store.set_identity_evidence(record.request_id, "email found in 1 of 1 datastores (crm)", points_json(MATCHED))
+    return str(record.request_id)
+
+
 class Stack:
     def __init__(self, tag: str | None = None) -> None:
         self.tag = tag or f"ccpa_vol_{secrets.token_hex(4)}"
@@ -261,8 +297,11 @@ class Stack:
     def seed_url(self) -> str:
         return f"mysql+mysqldb://root@127.0.0.1:3306/{self.data_db}"
 
-    def clone_subject(self, emails: list[str], like: str = "jane.doe@example.com") -> None:
-        """Give each email a copy of ``like``'s rows in the three demo tables (same extraction work each)."""
+    def clone_subject(
+        self, emails: list[str], like: str = "jane.doe@example.com", tables: tuple[str, ...] | None = None
+    ) -> None:
+        """Give each email a copy of ``like``'s rows in the three demo tables (same extraction work each), or only
+        in ``tables`` (``("crm_users",)``: the name and phone that verify a request, and nothing else to report)."""
         import MySQLdb
 
         my = MySQLdb.connect(db=self.data_db, **MYSQL)
@@ -272,6 +311,8 @@ class Stack:
             "orders": "order_ref, product, amount_usd, card_last4, shipping_address, ordered_at",
             "web_events": "page, ip_address, city, occurred_at",
         }
+        if tables is not None:
+            cols = {t: c for t, c in cols.items() if t in tables}
         for email in emails:
             for table, c in cols.items():
                 cur.execute(
@@ -376,8 +417,8 @@ class Stack:
         parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
         return all((health.get(p) or {}).get("status") == "healthy" for p in parts)
 
-    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.request(method, f"{self.af_url}{path}", timeout=30, **kwargs)
+    def api(self, method: str, path: str, timeout: float = 30, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, f"{self.af_url}{path}", timeout=timeout, **kwargs)
 
     def pid(self, name: str) -> int:
         return self.groups[name].pid
@@ -405,7 +446,9 @@ class Stack:
     def trigger(self, conf: dict[str, Any], dag_id: str = DAG_ID) -> str:
         if dag_id == DAG_ID:  # the DAG requires how the consumer made the request (§7101); the benchmarks' is a form
             conf = {"channel": "web_form", **conf}
-        resp = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
+        # Not retried (a retry could create a second run); a loaded host can take long to answer.
+        body = {"logical_date": None, "conf": conf}
+        resp = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", timeout=120, json=body)
         resp.raise_for_status()
         return resp.json()["dag_run_id"]
 

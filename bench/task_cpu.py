@@ -39,6 +39,7 @@ from lib import (
     log,
     machine_busy_cpu_s,
     replace_section,
+    verified_conf,
     wait_until,
 )
 
@@ -96,10 +97,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         emails = [f"task-cpu-{i:03d}@example.com" for i in range(n)]
         stack.clone_subject(emails)
         log(f"triggering {n} runs of each DAG")
-        ours = [
-            stack.trigger({"name": f"Task Cpu {i}", "email": e, "photo_id_url": "https://x.test/id.png"})
-            for i, e in enumerate(emails)
-        ]
+        ours = [stack.trigger(verified_conf(e)) for e in emails]
         flag = stack.dir / "task-cpu.flag"
         floor = [stack.trigger({"flag": str(flag)}, dag_id=FLOOR_DAG_ID) for _ in range(n)]
         for dag_id in (DAG_ID, FLOOR_DAG_ID):

@@ -22,6 +22,9 @@ from include.db import engine_for
 from include.report.model import ExtractSummary, Section
 from include.storage import text_writer, url_of
 
+#: One encoder for every row: ``json.dumps`` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
 
 def _execute(conn: Any, query: Query, params: dict[str, Any]) -> Any:
     """Run one registry query with only the bind parameters it names, streaming rows (bounded memory)."""
@@ -73,7 +76,7 @@ def extract(
                 for column in held:
                     held[column] = held[column] or record.get(column) is not None
                 values = {c: (None if c in held else _plain(v)) for c, v in record.items()}
-                out.write(json.dumps({"q": query.name, "v": values}, ensure_ascii=False) + "\n")
+                out.write(_ENCODER.encode({"q": query.name, "v": values}) + "\n")
                 count += 1
             withheld = [c for c in columns if c in held]
             sections.append(

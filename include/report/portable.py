@@ -29,7 +29,9 @@ from include.report.model import (
     ExtractSummary,
     ReportContext,
     RowsFor,
+    Section,
 )
+from include.report.rowpass import feed
 
 SCHEMA_ID = "https://ccpa-right-of-access.example/schemas/ccpa-access-report/v2.json"
 SCHEMA_VERSION = "2.0"
@@ -52,26 +54,40 @@ def disclosures_json(store: ExtractSummary) -> dict[str, Any]:
     return {c: recipients_json(store.recipients(c)) for c in CATEGORY_LABELS if c in held}
 
 
-def write_json(out: IO[str], context: ReportContext) -> None:
-    def dump(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, default=str)
+#: One encoder for every value: ``json.dumps`` with options builds a new one per call (per row).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
-    head = {
-        "$schema": SCHEMA_ID,
-        "schema_version": SCHEMA_VERSION,
-        "generated_at": datetime.now(UTC).isoformat(),
-        "request": {
-            "id": context.request_id,
-            "received_at": context.received_at.isoformat(),
-            "period": {"from": context.since.isoformat(), "to": context.received_at.isoformat()},
-        },
-        "subject": {"name": context.name, "email": context.email},
-        "categories": [c.to_dict() for c in context.categories()],
-        "withheld": [w.to_dict() for w in context.withheld()],
-    }
-    out.write(dump(head)[:-1] + ', "datastores": [')
-    for i, store in enumerate(context.holding):
-        out.write(("," if i else "") + "\n")
+
+def _dump(value: Any) -> str:
+    return _ENCODER.encode(value)
+
+
+class JsonWriter:
+    """``report.json`` written as the rows arrive (a :class:`include.report.rowpass.Sink`): the head at once, each
+    datastore's and section's head before its first row, so the rows are never held."""
+
+    def __init__(self, out: IO[str], context: ReportContext) -> None:
+        self.out = out
+        self._stores = self._sections = self._rows = 0
+        head = {
+            "$schema": SCHEMA_ID,
+            "schema_version": SCHEMA_VERSION,
+            "generated_at": datetime.now(UTC).isoformat(),
+            "request": {
+                "id": context.request_id,
+                "received_at": context.received_at.isoformat(),
+                "period": {"from": context.since.isoformat(), "to": context.received_at.isoformat()},
+            },
+            "subject": {"name": context.name, "email": context.email},
+            "categories": [c.to_dict() for c in context.categories()],
+            "withheld": [w.to_dict() for w in context.withheld()],
+        }
+        out.write(_dump(head)[:-1] + ', "datastores": [')
+
+    def begin_store(self, store: ExtractSummary) -> None:
+        self.out.write(("," if self._stores else "") + "\n")
+        self._stores += 1
+        self._sections = 0
         meta = {
             "datastore": store.datastore,
             "description": store.description,
@@ -81,43 +97,87 @@ def write_json(out: IO[str], context: ReportContext) -> None:
             "purposes": list(store.purposes),
             "disclosures": disclosures_json(store),
         }
-        out.write(dump(meta)[:-1] + ', "sections": [')
-        for j, section in enumerate(s for s in store.sections if s.row_count):
-            columns = [
-                {
-                    "name": column,
-                    "category": section.category(column),
-                    "withheld": column in section.withheld,
-                    **({"held": bool(section.withheld_present.get(column))} if column in section.withheld else {}),
-                }
-                for column in section.columns
-            ]
-            section_head = {"name": section.query, "row_count": section.row_count, "columns": columns}
-            out.write(("," if j else "") + dump(section_head)[:-1] + ', "rows": [')
-            for k, row in enumerate(context.rows(store, section.query)):
-                out.write(("," if k else "") + "\n" + dump([row.get(c) for c in section.columns]))
-            out.write("]}")
-        out.write("]}")
-    out.write("\n]}\n")
+        self.out.write(_dump(meta)[:-1] + ', "sections": [')
+
+    def begin_section(self, store: ExtractSummary, section: Section) -> None:
+        self._rows = 0
+        if not section.row_count:  # a section without rows is not listed
+            return
+        columns = [
+            {
+                "name": column,
+                "category": section.category(column),
+                "withheld": column in section.withheld,
+                **({"held": bool(section.withheld_present.get(column))} if column in section.withheld else {}),
+            }
+            for column in section.columns
+        ]
+        section_head = {"name": section.query, "row_count": section.row_count, "columns": columns}
+        self.out.write(("," if self._sections else "") + _dump(section_head)[:-1] + ', "rows": [')
+        self._sections += 1
+
+    def row(self, section: Section, row: dict[str, Any]) -> None:
+        if not section.row_count:  # not listed (see begin_section)
+            return
+        self.out.write(("," if self._rows else "") + "\n" + _dump([row.get(c) for c in section.columns]))
+        self._rows += 1
+
+    def end_section(self, section: Section) -> None:
+        if section.row_count:
+            self.out.write("]}")
+
+    def end_store(self, store: ExtractSummary) -> None:
+        self.out.write("]}")
+
+    def close(self) -> None:
+        self.out.write("\n]}\n")
+
+
+class CsvWriter:
+    """One datastore as one CSV table, written as the rows arrive (a :class:`include.report.rowpass.Sink`): a
+    ``section`` column, then every column any section has."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.writer = csv.writer(out)
+        self._columns: list[str] = []
+        self._cells: list[tuple[str, bool]] = []
+
+    def begin_store(self, store: ExtractSummary) -> None:
+        columns: list[str] = []
+        for section in store.sections:
+            columns.extend(c for c in section.columns if c not in columns)
+        self._columns = columns
+        self.writer.writerow(["section", *columns])
+        categories = {c: s.categories.get(c) for s in store.sections for c in s.columns}
+        self.writer.writerow(
+            ["(category)", *(CATEGORY_LABELS.get(categories[c] or "", categories[c]) for c in columns)]
+        )
+
+    def begin_section(self, store: ExtractSummary, section: Section) -> None:
+        self._cells = [(c, section.held_but_withheld(c)) for c in self._columns]
+
+    def row(self, section: Section, row: dict[str, Any]) -> None:
+        self.writer.writerow(
+            [section.query, *("held, not disclosed" if withheld else _cell(row, c) for c, withheld in self._cells)]
+        )
+
+    def end_section(self, section: Section) -> None:
+        pass
+
+    def end_store(self, store: ExtractSummary) -> None:
+        pass
+
+
+def write_json(out: IO[str], context: ReportContext) -> None:
+    """``report.json`` from ``context.rows`` (``include.report.files.build`` writes it in its one pass instead)."""
+    writer = JsonWriter(out, context)
+    feed(context.holding, context.rows, [writer])
+    writer.close()
 
 
 def write_csv(out: IO[str], store: ExtractSummary, rows: RowsFor) -> None:
     """One datastore as one table: a ``section`` column, then every column any section has."""
-    columns: list[str] = []
-    for section in store.sections:
-        columns.extend(c for c in section.columns if c not in columns)
-    writer = csv.writer(out)
-    writer.writerow(["section", *columns])
-    categories = {c: s.categories.get(c) for s in store.sections for c in s.columns}
-    writer.writerow(["(category)", *(CATEGORY_LABELS.get(categories[c] or "", categories[c]) for c in columns)])
-    for section in store.sections:
-        for row in rows(store, section.query):
-            writer.writerow(
-                [
-                    section.query,
-                    *("held, not disclosed" if section.held_but_withheld(c) else _cell(row, c) for c in columns),
-                ]
-            )
+    feed([store], rows, [CsvWriter(out)])
 
 
 def _cell(row: dict[str, Any], column: str) -> Any:

@@ -180,3 +180,40 @@ def test_a_trigger_stored_under_the_old_class_path_still_loads_and_runs(complian
     event = asyncio.run(first_event())
     assert event.payload["status"] == "decided" and event.payload["decision"]["action"] == "approve"
     assert trigger.serialize()[0] == stored[0]
+
+
+def test_the_shared_poll_keeps_its_interval_when_a_round_is_slow(compliance_store, monkeypatch):
+    """Rounds start one interval apart: the time a round's query took comes off the pause after it (a queue of
+    thousands makes each query take a while), and a query slower than the interval still leaves a tenth of it."""
+    import time
+
+    from include.decision import trigger as module
+
+    request_id = compliance_store.register_request(
+        "manual__slow_poll", AccessRequest("Jane Doe", "jane@example.com", "https://x.example/id"), datetime.now(UTC)
+    ).request_id
+    real = module._fetch_states
+
+    def slow(conn_id, request_ids):
+        time.sleep(0.08)  # most of the interval
+        return real(conn_id, request_ids)
+
+    monkeypatch.setattr(module, "_fetch_states", slow)
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds, *args, **kwargs):
+        pauses.append(seconds)
+        return await real_sleep(seconds, *args, **kwargs)
+
+    monkeypatch.setattr(module.asyncio, "sleep", sleep)
+
+    async def scenario():
+        wait = asyncio.create_task(DecisionTrigger(request_id=request_id, poll_interval=0.1).run().__anext__())
+        await real_sleep(0.6)
+        wait.cancel()
+        await asyncio.gather(wait, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert len(pauses) >= 2
+    assert all(0.01 - 1e-9 <= p < 0.1 for p in pauses), pauses  # never the whole interval after a slow query

@@ -268,3 +268,43 @@ def test_report_json_v2_schema_validation(report):
     assert not validator.is_valid(missing)
     v1 = json.loads((ROOT / "include" / "report" / "schema-v1.json").read_text())
     assert v1["$id"].endswith("/v1.json") and not Draft202012Validator(v1).is_valid(document)
+
+
+def test_every_row_is_decoded_once_for_all_formats(datastores_url, monkeypatch, tmp_path):
+    """HTML, JSON, the CSVs and the PDF come from one read of the extract files (include/report/rowpass.py): the
+    build decodes as many JSON lines as the extraction wrote, not once per format."""
+    from types import SimpleNamespace
+
+    from include.datastores import extract as extract_module
+    from include.report import rowpass
+
+    use_datastores(monkeypatch, datastores_url)
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path}")
+    record = approved_record(
+        request_id="d" * 32,
+        run_id="manual__once",
+        name=DEMO_PERSON["name"],
+        email=DEMO_PERSON["email"],
+        received_at=RECEIVED,
+    )
+    folder = tmp_path / record.request_id
+    folder.mkdir()
+    registry = load_registry(ROOT / "include" / "datastores" / "datastores.yaml")
+    summaries = [
+        extract(d, email=record.email, name=record.name, since=SINCE, dest=folder / f"{d.name}.jsonl")
+        for d in registry.datastores
+    ]
+    decoded = []
+
+    def loads(text):
+        decoded.append(text)
+        return json.loads(text)
+
+    for module in (rowpass, extract_module):  # the pass, and the reader a section read a second time would use
+        monkeypatch.setattr(module, "json", SimpleNamespace(loads=loads, dumps=json.dumps))
+    built = report_files.build(record, SINCE, summaries)
+    lines = sum(len((folder / f"{d.name}.jsonl").read_text().splitlines()) for d in registry.datastores)
+    assert lines == built.row_count > 40
+    assert len(decoded) == lines
+    assert {f.filename for f in built.files} == {"report.json", "crm.csv", "orders.csv", "web.csv", "report.pdf"}
+    assert len((folder / "web.csv").read_text().splitlines()) == 2 + summaries[2].row_count

@@ -151,6 +151,27 @@ def test_waiting_states_is_one_query_of_decision_and_pending_extension_notice(co
     assert "0" * 32 not in compliance_store.waiting_states(["0" * 32, request_id])  # unknown ids are left out
 
 
+def test_waiting_states_asks_about_a_large_queue_in_one_query(compliance_store):
+    """A triggerer with thousands of waiting requests polls them in one statement per round, not one per 500."""
+    from sqlalchemy import event
+
+    known = compliance_store.register_request("run-big", REQUEST, datetime.now(UTC)).request_id
+    compliance_store.record_decision(known, "approve", "U1")
+    asked = [f"{n:032x}" for n in range(5_000)] + [known]  # the unknown ones are simply left out
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(compliance_store.engine, "before_cursor_execute", note)
+    try:
+        states = compliance_store.waiting_states(asked)
+    finally:
+        event.remove(compliance_store.engine, "before_cursor_execute", note)
+    assert [s.split()[0].upper() for s in statements] == ["SELECT"]
+    assert list(states) == [known] and states[known][0].action == "approve"
+
+
 # -- scope and limits, the §7101 record -------------------------------------------------------------------------
 
 

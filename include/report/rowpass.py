@@ -1,0 +1,192 @@
+"""One pass over a request's rows for every format: each row is read from its extract file and decoded once.
+
+The report has four formats (HTML, JSON, one CSV per datastore, the PDF) and all of them list the same rows in the
+same order: datastore by datastore (``ReportContext.holding``), section by section, row by row. Reading the extract
+files once per format decoded every row three times, and each section's read decoded every other section's lines
+too (a quarter of a 100,000-row report's time, docs/benchmarks.md). Here one reader walks the rows in that order
+and hands each decoded row to every writer (a :class:`Sink`). The writers that are fed (JSON, CSV, the PDF's first
+rows) and the one that pulls (the HTML template, through :meth:`RowPass.rows`) see the same row objects; memory stays
+bounded (a file is read line by line; the PDF keeps at most its printed rows per section).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
+from typing import Any, Protocol
+
+from include.report.model import ExtractSummary, RowsFor, Section
+
+
+class ExtractMismatch(ValueError):
+    """An extract file that does not hold the rows its summary counts, in its sections' order."""
+
+
+class Sink(Protocol):
+    """A writer fed the rows in report order. Every section of every datastore is announced, empty ones too."""
+
+    def begin_store(self, store: ExtractSummary) -> None: ...
+
+    def begin_section(self, store: ExtractSummary, section: Section) -> None: ...
+
+    def row(self, section: Section, row: dict[str, Any]) -> None: ...
+
+    def end_section(self, section: Section) -> None: ...
+
+    def end_store(self, store: ExtractSummary) -> None: ...
+
+
+def feed(stores: Iterable[ExtractSummary], rows: RowsFor, sinks: Sequence[Sink]) -> None:
+    """Feed ``sinks`` every row ``rows`` gives, in report order (the writers' own entry points use this)."""
+    for store in stores:
+        for sink in sinks:
+            sink.begin_store(store)
+        for section in store.sections:
+            for sink in sinks:
+                sink.begin_section(store, section)
+            for row in rows(store, section.query):
+                for sink in sinks:
+                    sink.row(section, row)
+            for sink in sinks:
+                sink.end_section(section)
+        for sink in sinks:
+            sink.end_store(store)
+
+
+class FirstRows:
+    """Keeps the first ``limit`` rows of each section (what the PDF prints), and gives them back as ``rows``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._kept: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._current: list[dict[str, Any]] = []
+
+    def begin_store(self, store: ExtractSummary) -> None:
+        pass
+
+    def begin_section(self, store: ExtractSummary, section: Section) -> None:
+        self._current = self._kept.setdefault((store.datastore, section.query), [])
+
+    def row(self, section: Section, row: dict[str, Any]) -> None:
+        if len(self._current) < self.limit:
+            self._current.append(row)
+
+    def end_section(self, section: Section) -> None:
+        pass
+
+    def end_store(self, store: ExtractSummary) -> None:
+        pass
+
+    def rows(self, store: ExtractSummary, query: str) -> Iterable[dict[str, Any]]:
+        return self._kept.get((store.datastore, query), [])
+
+
+class RowPass:
+    """Reads each datastore's extract file once, in report order, feeding ``sinks``; :meth:`rows` lets a writer
+    that pulls (the HTML template) take part in the same pass.
+
+    ``open_lines(store)`` returns a context manager over the lines of the store's extract file (as
+    ``include.datastores.extract.extract`` wrote them: one JSON object per row, sections in order). A section asked
+    for out of order, or a second time, is read again on its own by ``reread`` (correct, only slower); every section
+    the puller did not ask for is fed to the sinks by :meth:`finish`.
+    """
+
+    def __init__(self, stores: Sequence[ExtractSummary], open_lines: Any, reread: RowsFor, sinks: Sequence[Sink]):
+        self._order = [(store, section) for store in stores for section in store.sections]
+        self._open_lines = open_lines
+        self._reread = reread
+        self._sinks = sinks
+        self._next = 0  # the first section not yet fed
+        self._store: ExtractSummary | None = None
+        self._files = ExitStack()
+        self._lines: Iterator[str] = iter(())
+        self._reading = False
+
+    def rows(self, store: ExtractSummary, query: str) -> Iterator[dict[str, Any]]:
+        """The rows of one section, fed to the sinks as they are read (``ReportContext.rows`` for the puller).
+
+        Which section comes next is decided when the puller starts reading, not when it asks: a section already fed,
+        or asked for while another is being read, is read again on its own (decoded a second time)."""
+        index = None
+        if not self._reading:
+            index = next(
+                (
+                    i
+                    for i in range(self._next, len(self._order))
+                    if self._order[i][0].datastore == store.datastore and self._order[i][1].query == query
+                ),
+                None,
+            )
+        if index is None:
+            yield from self._reread(store, query)
+            return
+        self._reading = True
+        try:
+            yield from self._section(index, pulled=True)
+        finally:
+            self._reading = False
+
+    def finish(self) -> None:
+        """Feed what the puller did not ask for, then close the last file and datastore."""
+        try:
+            while self._next < len(self._order):
+                for _ in self._section(self._next, pulled=False):
+                    pass
+            self._end_store()
+        finally:
+            self._files.close()
+
+    def _section(self, index: int, *, pulled: bool) -> Iterator[dict[str, Any]]:
+        while self._next < index:  # sections the puller skipped: fed to the sinks all the same, in order
+            for _ in self._section(self._next, pulled=False):
+                pass
+        store, section = self._order[index]
+        self._next = index + 1
+        if self._store is not store:
+            self._end_store()
+            self._store = store
+            self._lines = self._files.enter_context(self._open_lines(store)) if store.row_count else iter(())
+            for sink in self._sinks:
+                sink.begin_store(store)
+        for sink in self._sinks:
+            sink.begin_section(store, section)
+        rows = self._decode(store, section)
+        try:
+            for row in rows:
+                for sink in self._sinks:
+                    sink.row(section, row)
+                if pulled:
+                    yield row
+        finally:  # a puller that stops early: the sinks still get the whole section
+            for row in rows:
+                for sink in self._sinks:
+                    sink.row(section, row)
+            for sink in self._sinks:
+                sink.end_section(section)
+
+    def _decode(self, store: ExtractSummary, section: Section) -> Iterator[dict[str, Any]]:
+        query, lines = section.query, self._lines
+        for n in range(section.row_count):
+            line = next(lines, None)
+            if line is None:
+                raise ExtractMismatch(
+                    f"the extract of {store.datastore} ends after {n} of {section.row_count} rows of {query!r}"
+                )
+            item = json.loads(line)
+            if item["q"] != query:
+                raise ExtractMismatch(f"the extract of {store.datastore} has a row of {item['q']!r} among {query!r}")
+            yield item["v"]
+
+    def _end_store(self) -> None:
+        if self._store is None:
+            return
+        store, self._store = self._store, None
+        self._files.close()
+        self._files = ExitStack()
+        self._lines = iter(())
+        for sink in self._sinks:
+            sink.end_store(store)
+
+
+__all__ = ["ExtractMismatch", "FirstRows", "RowPass", "Sink", "feed"]

@@ -1,0 +1,238 @@
+"""One pass over the extract files for every format: each row decoded once, in report order, whatever the puller
+(the HTML template) does; a file that does not match its summary is a clear error."""
+
+from __future__ import annotations
+
+import io
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from include.report import rowpass
+from include.report.model import ExtractSummary, ReportContext, Section
+from include.report.portable import CsvWriter, JsonWriter, write_csv, write_json
+from include.report.rowpass import ExtractMismatch, FirstRows, RowPass
+
+
+def _section(query: str, columns: tuple[str, ...], count: int, withheld: tuple[str, ...] = ()) -> Section:
+    return Section(
+        query=query,
+        columns=columns,
+        categories={c: "identifiers" for c in columns},
+        uncategorised=(),
+        withheld=withheld,
+        withheld_present={c: True for c in withheld},
+        row_count=count,
+    )
+
+
+#: Two datastores; "shop" has three sections, one of them empty (listed in the summary, no rows in the file).
+SHOP = ExtractSummary(
+    datastore="shop",
+    description="Shop",
+    sections=(
+        _section("orders", ("ref", "amount"), 3),
+        _section("returns", ("ref",), 0),
+        _section("reviews", ("ref", "text", "ssn"), 2, withheld=("ssn",)),
+    ),
+    row_count=5,
+)
+CRM = ExtractSummary(datastore="crm", description="CRM", sections=(_section("profile", ("name",), 1),), row_count=1)
+LINES = {
+    "crm": [{"q": "profile", "v": {"name": "=Jane"}}],
+    "shop": [
+        {"q": "orders", "v": {"ref": "o1", "amount": 1}},
+        {"q": "orders", "v": {"ref": "o2", "amount": 2}},
+        {"q": "orders", "v": {"ref": "o3", "amount": None}},
+        {"q": "reviews", "v": {"ref": "o1", "text": 'good, "very"', "ssn": None}},
+        {"q": "reviews", "v": {"ref": "o2", "text": "ünïcode", "ssn": None}},
+    ],
+}
+
+
+def _context(rows=None) -> ReportContext:
+    from datetime import UTC, datetime
+
+    when = datetime(2026, 1, 15, tzinfo=UTC)
+    return ReportContext(
+        request_id="r" * 32,
+        name="Jane Doe",
+        email="jane@example.com",
+        received_at=when,
+        since=when.replace(year=2025),
+        datastores=(SHOP, CRM),
+        rows=rows or _filtered,
+    )
+
+
+def _filtered(store: ExtractSummary, query: str):
+    """The rows of one section as the old reader gave them (the file filtered by section)."""
+    return [line["v"] for line in LINES[store.datastore] if line["q"] == query]
+
+
+def _open_lines(lines=LINES):
+    def open_lines(store: ExtractSummary):
+        return io.StringIO("".join(json.dumps(line) + "\n" for line in lines[store.datastore]))
+
+    return open_lines
+
+
+class Recorder:
+    """A sink that notes every event, to check order and completeness."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def begin_store(self, store):
+        self.events.append(("store", store.datastore))
+
+    def begin_section(self, store, section):
+        self.events.append(("section", section.query))
+
+    def row(self, section, row):
+        self.events.append(("row", section.query, row["ref"] if "ref" in row else row["name"]))
+
+    def end_section(self, section):
+        self.events.append(("/section", section.query))
+
+    def end_store(self, store):
+        self.events.append(("/store", store.datastore))
+
+
+EXPECTED = [
+    ("store", "crm"),
+    ("section", "profile"),
+    ("row", "profile", "=Jane"),
+    ("/section", "profile"),
+    ("/store", "crm"),
+    ("store", "shop"),
+    ("section", "orders"),
+    ("row", "orders", "o1"),
+    ("row", "orders", "o2"),
+    ("row", "orders", "o3"),
+    ("/section", "orders"),
+    ("section", "returns"),
+    ("/section", "returns"),
+    ("section", "reviews"),
+    ("row", "reviews", "o1"),
+    ("row", "reviews", "o2"),
+    ("/section", "reviews"),
+    ("/store", "shop"),
+]
+
+
+@pytest.fixture
+def decodes(monkeypatch):
+    """Counts json.loads calls of the pass (every decode of a row goes through it)."""
+    calls = []
+
+    def loads(text):
+        calls.append(text)
+        return json.loads(text)
+
+    monkeypatch.setattr(rowpass, "json", SimpleNamespace(loads=loads))
+    return calls
+
+
+def _pull_all(rp: RowPass, context: ReportContext, order=None) -> list[tuple[str, str]]:
+    pulled = []
+    for store, section in order or [(s, sec) for s in context.holding for sec in s.sections]:
+        pulled += [(section.query, row.get("ref", row.get("name"))) for row in rp.rows(store, section.query)]
+    rp.finish()
+    return pulled
+
+
+def test_pulled_rows_reach_every_sink_in_report_order_decoded_once(decodes):
+    context = _context()
+    first, second = Recorder(), Recorder()
+    rp = RowPass(context.holding, _open_lines(), _filtered, [first, second])
+    pulled = _pull_all(rp, context)
+    assert first.events == EXPECTED
+    assert second.events == EXPECTED
+    assert [p for p in pulled] == [(e[1], e[2]) for e in EXPECTED if e[0] == "row"]
+    assert len(decodes) == 6  # six rows in the files, each decoded once
+
+
+def test_sections_the_puller_skips_are_still_fed_in_order(decodes):
+    context = _context()
+    sink = Recorder()
+    rp = RowPass(context.holding, _open_lines(), _filtered, [sink])
+    # The puller reads only shop's reviews: crm and shop's orders are fed first, in order; nothing after is lost.
+    assert [r["ref"] for r in rp.rows(SHOP, "reviews")] == ["o1", "o2"]
+    rp.finish()
+    assert sink.events == EXPECTED
+    assert len(decodes) == 6
+
+
+def test_a_section_read_again_or_out_of_order_is_correct_for_the_puller(decodes):
+    context = _context()
+    sink = Recorder()
+    rp = RowPass(context.holding, _open_lines(), _filtered, [sink])
+    order = [(SHOP, SHOP.sections[2]), (CRM, CRM.sections[0]), (SHOP, SHOP.sections[2])]
+    pulled = _pull_all(rp, context, order)
+    assert pulled == [("reviews", "o1"), ("reviews", "o2"), ("profile", "=Jane"), ("reviews", "o1"), ("reviews", "o2")]
+    assert sink.events == EXPECTED  # the sinks still saw every row once, in report order
+
+
+def test_a_puller_that_stops_early_still_feeds_the_whole_section():
+    context = _context()
+    sink = Recorder()
+    rp = RowPass(context.holding, _open_lines(), _filtered, [sink])
+    rp.rows(CRM, "profile")  # asked for, never read
+    rows = rp.rows(SHOP, "orders")
+    assert next(rows)["ref"] == "o1"
+    rows.close()
+    rp.finish()
+    assert sink.events == EXPECTED
+
+
+def test_an_extract_that_does_not_match_its_summary_is_refused():
+    short = {**LINES, "shop": LINES["shop"][:2]}
+    rp = RowPass(_context().holding, _open_lines(short), _filtered, [Recorder()])
+    with pytest.raises(ExtractMismatch, match="ends after 2 of 3 rows of 'orders'"):
+        rp.finish()
+    mixed = {**LINES, "shop": [LINES["shop"][0], LINES["shop"][3], *LINES["shop"][1:3], LINES["shop"][4]]}
+    rp = RowPass(_context().holding, _open_lines(mixed), _filtered, [Recorder()])
+    with pytest.raises(ExtractMismatch, match="row of 'reviews' among 'orders'"):
+        rp.finish()
+
+
+def test_one_pass_writes_the_same_json_and_csv_as_each_writer_alone():
+    context = _context()
+    alone_json = io.StringIO()
+    write_json(alone_json, context)
+    alone_csv = {s.datastore: io.StringIO() for s in context.holding}
+    for store in context.holding:
+        write_csv(alone_csv[store.datastore], store, context.rows)
+
+    one_json = io.StringIO()
+    json_writer = JsonWriter(one_json, context)
+    csv_out = {s.datastore: io.StringIO() for s in context.holding}
+
+    class Csvs:  # one CsvWriter per datastore, as include.report.files does with files
+        writer: CsvWriter
+
+        def begin_store(self, store):
+            self.writer = CsvWriter(csv_out[store.datastore])
+            self.writer.begin_store(store)
+
+        def __getattr__(self, name):
+            return getattr(self.writer, name)
+
+    printed = FirstRows(2)
+    rp = RowPass(context.holding, _open_lines(), _filtered, [json_writer, Csvs(), printed])
+    _pull_all(rp, context)
+    json_writer.close()
+
+    def without_time(text: str) -> dict:
+        doc = json.loads(text)
+        doc.pop("generated_at")
+        return doc
+
+    assert without_time(one_json.getvalue()) == without_time(alone_json.getvalue())
+    assert one_json.getvalue().split('"request"')[1] == alone_json.getvalue().split('"request"')[1]  # byte for byte
+    assert {k: v.getvalue() for k, v in csv_out.items()} == {k: v.getvalue() for k, v in alone_csv.items()}
+    assert "'=Jane" in csv_out["crm"].getvalue()  # the CSV-injection guard still applies
+    assert [r["ref"] for r in printed.rows(SHOP, "orders")] == ["o1", "o2"]  # the PDF keeps only what it prints
+    assert printed.rows(SHOP, "returns") == []
