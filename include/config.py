@@ -6,6 +6,7 @@ Values are read when a task, trigger or callback runs, never at DAG-parse time.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -129,12 +130,87 @@ class ConfigurationError(RuntimeError):
     pass
 
 
-def get_variable(key: str, default: object = _UNSET) -> str:
-    """An Airflow Variable (env ``AIRFLOW_VAR_<KEY>`` or the metadata DB) with a message naming it when unset."""
+class _NotFound(Exception):
+    """The Variable is not defined (as opposed to a secrets backend that could not be read)."""
+
+
+#: How long a Variable read in a task stays in the memo (seconds); see :func:`_read_variable`.
+VARIABLE_MEMO_TTL_SECONDS = 30.0
+#: The per-task memo: (task instance try id, Variable key, env ``AIRFLOW_VAR_<KEY>``) → (value or _NotFound, expiry).
+_variable_memo: dict[tuple[str, str, str | None], tuple[str | _NotFound, float]] = {}
+
+
+def clear_variable_memo() -> None:
+    """Forget every Variable read (tests call this between tests; a task never needs to)."""
+    _variable_memo.clear()
+
+
+def _running_task_try() -> str | None:
+    """The id of the task instance try running in this process, or None outside a task (triggerer, API server,
+    DAG processor, tests without a task context)."""
+    from airflow.sdk.definitions._internal.contextmanager import _CURRENT_CONTEXT
+
+    if not _CURRENT_CONTEXT:
+        return None
+    ti = _CURRENT_CONTEXT[-1].get("ti")
+    ti_id = getattr(ti, "id", None)
+    return str(ti_id) if ti_id is not None else None
+
+
+def _read_variable(key: str) -> str:
+    """``Variable.get(key)``, read once per task try; raises :class:`_NotFound` when the Variable is not defined.
+
+    Why a memo: in Airflow 3 every ``Variable.get`` in a task process is a ``GetVariable`` request to the supervisor
+    (unless set by env) and, when found, a ``MaskSecret`` request too — the secret is re-sent for masking on every
+    read. One approval's tasks read the same few Variables 5-15 times each (the time zone, the storage URL, the
+    sender...), so the task processes sent their supervisor about twice the requests they need (issue #22).
+
+    The memo is scoped so that nothing observable changes:
+    - only inside a running task (Airflow's current context): keyed by the task instance *try* id, so every task
+      and every retry reads its Variables afresh; the triggerer, the API server (the Slack callback) and the DAG
+      processor read on every call as before;
+    - keyed by the value of env ``AIRFLOW_VAR_<KEY>`` too: a Variable set or changed in the environment (as the
+      tests do) is read fresh;
+    - bounded to :data:`VARIABLE_MEMO_TTL_SECONDS`, so a long task sees an edited Variable within that time;
+    - a found value was masked by its first read (the masker keeps it for the process), so a secret is still
+      masked, once; "not defined" is remembered too, but a read that *failed* (secrets backend down) is not.
+    """
     from airflow.sdk import Variable
 
+    def read() -> str:
+        try:
+            return Variable.get(key)
+        except KeyError as exc:
+            raise _NotFound(key) from exc
+        except Exception as exc:  # the SDK raises different types in tasks, triggers and servers
+            if "NOT_FOUND" in str(exc).upper().replace(" ", "_"):
+                raise _NotFound(key) from exc
+            raise
+
+    task_try = _running_task_try()
+    if task_try is None:
+        return read()
+    memo_key = (task_try, key, os.environ.get(f"AIRFLOW_VAR_{key.upper()}"))
+    now = time.monotonic()
+    hit = _variable_memo.get(memo_key)
+    if hit is None or hit[1] <= now:
+        if len(_variable_memo) > 256:  # stale tries' entries (a process runs one task try: rarely reached)
+            _variable_memo.clear()
+        try:
+            value: str | _NotFound = read()
+        except _NotFound as exc:
+            value = exc
+        hit = (value, now + VARIABLE_MEMO_TTL_SECONDS)
+        _variable_memo[memo_key] = hit
+    if isinstance(hit[0], _NotFound):
+        raise _NotFound(key)
+    return hit[0]
+
+
+def get_variable(key: str, default: object = _UNSET) -> str:
+    """An Airflow Variable (env ``AIRFLOW_VAR_<KEY>`` or the metadata DB) with a message naming it when unset."""
     try:
-        value = Variable.get(key)
+        value = _read_variable(key)
     except Exception as exc:  # the SDK raises different types in tasks, triggers and servers
         if default is not _UNSET:
             return default  # type: ignore[return-value]
@@ -147,15 +223,11 @@ def get_variable(key: str, default: object = _UNSET) -> str:
 def get_optional_variable(key: str) -> str | None:
     """An Airflow Variable, or None when it is not set. Unlike :func:`get_variable` with a default, a Variable that
     exists but cannot be read (a secrets backend down) raises instead of passing for unset."""
-    from airflow.sdk import Variable
-
     try:
-        return Variable.get(key)
-    except KeyError:
+        return _read_variable(key)
+    except _NotFound:
         return None
     except Exception as exc:
-        if "NOT_FOUND" in str(exc).upper().replace(" ", "_"):
-            return None
         raise ConfigurationError(
             f"Airflow Variable '{key}' could not be read ({type(exc).__name__}): not falling back to a default"
         ) from None

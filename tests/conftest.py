@@ -191,9 +191,11 @@ def use_smtp(monkeypatch, port: int) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_connection_cache():
     """include.db reuses a connection's URL for a minute; each test brings its own databases through the env."""
+    from include.config import clear_variable_memo
     from include.db import dispose_all
 
     dispose_all()
+    clear_variable_memo()  # include.config remembers a Variable per task try: no test sees another's reads
     yield
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -130,3 +132,94 @@ def test_the_slack_client_with_the_demo_bot_token_fails_outside_the_demo(monkeyp
         client.web_client()
     monkeypatch.setenv("CCPA_DEMO", "1")
     assert client.web_client().token == "xoxb-demo-token"
+
+
+class _CountingVariable:
+    """Stands in for ``airflow.sdk.Variable.get``: counts the reads, like the supervisor's GetVariable requests."""
+
+    def __init__(self, values: dict[str, str], fail: set[str] | None = None) -> None:
+        self.values, self.fail, self.reads = values, fail or set(), []
+
+    def get(self, key: str) -> str:
+        self.reads.append(key)
+        if key in self.fail:
+            raise RuntimeError("secrets backend unreachable")
+        if key not in self.values:
+            raise KeyError(key)
+        return self.values[key]
+
+
+@pytest.fixture
+def counting_variable(monkeypatch):
+    from airflow.sdk import Variable
+
+    fake = _CountingVariable({"ccpa_timezone": "America/New_York"}, fail={"ccpa_alert_emails"})
+    monkeypatch.setattr(Variable, "get", fake.get)
+    monkeypatch.delenv("AIRFLOW_VAR_CCPA_TIMEZONE", raising=False)
+    return fake
+
+
+@contextlib.contextmanager
+def _task_try(try_id: str):
+    """What Airflow's task runner sets while a task runs: the current context holding its task instance."""
+    from airflow.sdk.definitions._internal.contextmanager import _CURRENT_CONTEXT
+
+    _CURRENT_CONTEXT.append({"ti": SimpleNamespace(id=try_id)})  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        _CURRENT_CONTEXT.pop()
+
+
+def test_a_task_try_reads_each_variable_once(counting_variable):
+    with _task_try("try-1"):
+        for _ in range(3):
+            assert config.get_variable("ccpa_timezone") == "America/New_York"
+            assert config.get_variable("ccpa_from_email", "fallback") == "fallback"
+            assert config.get_optional_variable("ccpa_download_secret") is None
+    assert counting_variable.reads == ["ccpa_timezone", "ccpa_from_email", "ccpa_download_secret"]
+
+
+def test_every_task_try_reads_variables_afresh(counting_variable):
+    with _task_try("try-1"):
+        config.get_variable("ccpa_timezone")
+    counting_variable.values["ccpa_timezone"] = "Europe/Paris"
+    with _task_try("try-2"):  # the retry (or the next task) sees the edited Variable
+        assert config.get_variable("ccpa_timezone") == "Europe/Paris"
+    assert counting_variable.reads == ["ccpa_timezone", "ccpa_timezone"]
+
+
+def test_outside_a_task_every_call_reads_the_variable(counting_variable):
+    """The triggerer, the API server's Slack callback and the DAG processor keep reading on every call."""
+    for _ in range(2):
+        config.get_variable("ccpa_timezone")
+    assert counting_variable.reads == ["ccpa_timezone", "ccpa_timezone"]
+
+
+def test_a_variable_changed_in_the_environment_is_read_fresh(counting_variable, monkeypatch):
+    from airflow.sdk import Variable
+
+    monkeypatch.setattr(Variable, "get", lambda key: __import__("os").environ[f"AIRFLOW_VAR_{key.upper()}"])
+    with _task_try("try-1"):
+        monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "Asia/Tokyo")
+        assert config.get_variable("ccpa_timezone") == "Asia/Tokyo"
+        monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "Europe/Paris")
+        assert config.get_variable("ccpa_timezone") == "Europe/Paris"
+
+
+def test_a_variable_read_is_forgotten_after_the_ttl(counting_variable, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(config.time, "monotonic", lambda: clock[0])
+    with _task_try("try-1"):
+        config.get_variable("ccpa_timezone")
+        clock[0] += config.VARIABLE_MEMO_TTL_SECONDS + 1
+        config.get_variable("ccpa_timezone")
+    assert counting_variable.reads == ["ccpa_timezone", "ccpa_timezone"]
+
+
+def test_a_variable_that_could_not_be_read_is_not_remembered(counting_variable):
+    with _task_try("try-1"):
+        for _ in range(2):
+            with pytest.raises(config.ConfigurationError, match="ccpa_alert_emails"):
+                config.get_optional_variable("ccpa_alert_emails")
+    assert counting_variable.reads == ["ccpa_alert_emails", "ccpa_alert_emails"]
