@@ -540,12 +540,10 @@ class _Handler:
         from include.verification.levels import Scope, approvable, thresholds
         from include.verification.service import level_of
 
-        decided = self.store.get_decision(request_id)
+        decided, record = self.store.decision_and_request(request_id)
         if decided is not None:  # the one-decision rule answers (and Slack retries stay silent)
             return self._record_approval(request_id, user_id, response_url, decided.scope or SCOPE_FULL)
-        try:
-            record = self.store.get_request(request_id)
-        except UnknownRequest:
+        if record is None:
             self._tell(response_url, channel_id, user_id, "This request is unknown or closed.")
             return "This request is unknown or closed."
         from include.verification import agents

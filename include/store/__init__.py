@@ -391,6 +391,17 @@ class ComplianceStore:
             raise UnknownRequest(request_id)
         return _request(row)
 
+    def decision_and_request(self, request_id: str) -> tuple[Decision | None, RequestRecord | None]:
+        """:meth:`get_decision` and :meth:`find_request` on one pooled connection (one checkout: the Slack callback
+        asks both on every click)."""
+        with self.engine.connect() as conn:
+            decided = conn.execute(select(decisions_table).where(decisions_table.c.request_id == request_id)).first()
+            row = conn.execute(select(requests_table).where(requests_table.c.request_id == request_id)).first()
+        return (
+            None if decided is None else _decision(decided, decided.request_id),
+            None if row is None else _request(row),
+        )
+
     def find_request(self, request_id: str) -> RequestRecord | None:
         try:
             return self.get_request(request_id)
