@@ -233,6 +233,36 @@ def get_optional_variable(key: str) -> str | None:
         ) from None
 
 
+# -- hot-path Variable reads (the Slack callback) ----------------------------------------------------------------
+#: How long :func:`recent_variable` reuses a Variable that came from the metadata DB or a secrets backend: in the API
+#: server every ``Variable.get`` of such a Variable is a metadata-DB query (Airflow's own ``[secrets] use_cache`` is
+#: off by default and would also cache env values for 15 minutes). A change made in the UI applies within this.
+RECENT_VARIABLE_TTL_SECONDS = 10.0
+_recent_variables: dict[str, tuple[str | None, float]] = {}
+
+
+def recent_variable(key: str, default: str) -> str:
+    """:func:`get_variable` with a default, for paths that run on every Slack click.
+
+    A Variable set in the environment (``AIRFLOW_VAR_<KEY>``: no query) is read fresh every time. Otherwise the value
+    read from the metadata DB or secrets backend -- or that it is unset -- is reused for
+    ``RECENT_VARIABLE_TTL_SECONDS``. A read that fails (a backend down) is not remembered and gives ``default``, as
+    :func:`get_variable` does.
+    """
+    if f"AIRFLOW_VAR_{key.upper()}" in os.environ:
+        return get_variable(key, default)
+    now = time.monotonic()
+    remembered = _recent_variables.get(key)
+    if remembered is None or remembered[1] <= now:
+        try:
+            value = get_optional_variable(key)
+        except ConfigurationError:
+            return default
+        remembered = (value, now + RECENT_VARIABLE_TTL_SECONDS)
+        _recent_variables[key] = remembered
+    return default if remembered[0] is None else remembered[0]
+
+
 def airflow_base_url() -> str:
     """The API server's public URL (``[api] base_url``): run links in Slack, download links in emails."""
     from airflow.configuration import conf

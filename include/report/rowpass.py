@@ -146,7 +146,8 @@ class RowPass:
         if self._store is not store:
             self._end_store()
             self._store = store
-            self._lines = self._files.enter_context(self._open_lines(store)) if store.row_count else iter(())
+            # iter(): an object store's file (ObjectStoragePath's wrapper) is iterable but not itself an iterator.
+            self._lines = iter(self._files.enter_context(self._open_lines(store))) if store.row_count else iter(())
             for sink in self._sinks:
                 sink.begin_store(store)
         for sink in self._sinks:

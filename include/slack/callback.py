@@ -93,6 +93,13 @@ NOT_CONFIRMED_MODAL = (
 )
 
 
+class _Unset:
+    """Not given (None is a value: an unknown request's basis)."""
+
+
+_UNSET = _Unset()
+
+
 def callback_store() -> ComplianceStore:
     """The callback's compliance store: timeouts inside the ack budget, a pool as large as the threads using it."""
     return ComplianceStore.from_connection(timeouts=INTERACTIVE_TIMEOUTS, pool_size=2 * DECISION_WORKERS)
@@ -529,15 +536,14 @@ class _Handler:
     ) -> str:
         """Approve at ``scope`` only if the verification level allows it: a full approval of a request verified
         for categories only is refused here, whatever the button said (a hidden button is not a control)."""
-        from include.verification.levels import Scope
-        from include.verification.service import approvable_scope, level_of
+        from include.verification.account import record_basis
+        from include.verification.levels import Scope, approvable, thresholds
+        from include.verification.service import level_of
 
-        decided = self.store.get_decision(request_id)
+        decided, record = self.store.decision_and_request(request_id)
         if decided is not None:  # the one-decision rule answers (and Slack retries stay silent)
             return self._record_approval(request_id, user_id, response_url, decided.scope or SCOPE_FULL)
-        try:
-            record = self.store.get_request(request_id)
-        except UnknownRequest:
+        if record is None:
             self._tell(response_url, channel_id, user_id, "This request is unknown or closed.")
             return "This request is unknown or closed."
         from include.verification import agents
@@ -553,9 +559,11 @@ class _Handler:
                 "Refused: the consumer has not confirmed that they gave the authorised agent permission (§7063).",
             )
             return "refused"
-        allowed = approvable_scope(record)
+        # One read of the request, its level and the Variables per click: the level checked here is the one the
+        # decision records as its §7101 basis (thresholds re-read from the metadata DB at most every few seconds).
+        level = level_of(record, thresholds(read=config.recent_variable))
+        allowed = approvable(level, record.request_type)
         if Scope(scope) > allowed:
-            level = level_of(record)
             self.store.audit(
                 request_id,
                 "approval_refused_verification",
@@ -573,20 +581,28 @@ class _Handler:
                 f"Refused: the identity evidence is not enough for that ({level.words(record.request_type)}). {what}",
             )
             return "refused"
-        return self._record_approval(request_id, user_id, response_url, scope)
+        basis = record_basis(level, scope, power_of_attorney=agents.on_power_of_attorney(self.store, record))
+        return self._record_approval(request_id, user_id, response_url, scope, basis=basis)
 
     # -- shared -------------------------------------------------------------------------------------
 
-    def _record_approval(self, request_id: str, user_id: str, response_url: str | None, scope: str = SCOPE_FULL) -> str:
+    def _record_approval(
+        self,
+        request_id: str,
+        user_id: str,
+        response_url: str | None,
+        scope: str = SCOPE_FULL,
+        *,
+        basis: str | _Unset | None = _UNSET,
+    ) -> str:
         """One officer's Approve (at a scope the level allows): decides when it completes the approvals the request
-        needs, else is pending. The decision records the scope and its §7101 verification basis."""
+        needs, else is pending. The decision records the scope and its §7101 verification ``basis`` (read from the
+        store when the caller has not already worked it out)."""
+        if isinstance(basis, _Unset):
+            basis = _approval_basis(self.store, request_id, scope)
         try:
             result = self.store.record_approval(
-                request_id,
-                user_id,
-                response_url=response_url,
-                scope=scope,
-                basis=_approval_basis(self.store, request_id, scope),
+                request_id, user_id, response_url=response_url, scope=scope, basis=basis
             )
         except UnknownRequest:
             self._tell(response_url, None, user_id, "This request is unknown or closed.")

@@ -391,6 +391,17 @@ class ComplianceStore:
             raise UnknownRequest(request_id)
         return _request(row)
 
+    def decision_and_request(self, request_id: str) -> tuple[Decision | None, RequestRecord | None]:
+        """:meth:`get_decision` and :meth:`find_request` on one pooled connection (one checkout: the Slack callback
+        asks both on every click)."""
+        with self.engine.connect() as conn:
+            decided = conn.execute(select(decisions_table).where(decisions_table.c.request_id == request_id)).first()
+            row = conn.execute(select(requests_table).where(requests_table.c.request_id == request_id)).first()
+        return (
+            None if decided is None else _decision(decided, decided.request_id),
+            None if row is None else _request(row),
+        )
+
     def find_request(self, request_id: str) -> RequestRecord | None:
         try:
             return self.get_request(request_id)
@@ -862,12 +873,15 @@ class ComplianceStore:
         a = approvals_table.c
         try:
             with self.engine.begin() as conn:
-                row = conn.execute(select(r.request_id).where(r.request_id == request_id).with_for_update()).first()
+                row = conn.execute(
+                    select(r.request_id, r.required_approvals).where(r.request_id == request_id).with_for_update()
+                ).first()
                 if row is None:
                     raise UnknownRequest(request_id)
-                if conn.execute(
-                    select(decisions_table.c.request_id).where(decisions_table.c.request_id == request_id)
-                ).first():
+                in_force = conn.execute(
+                    select(decisions_table).where(decisions_table.c.request_id == request_id)
+                ).first()
+                if in_force is not None:
                     added = decided = False
                 else:
                     conn.execute(
@@ -908,11 +922,8 @@ class ComplianceStore:
                             .where(r.request_id == request_id, r.status.in_(predecessors(Status.APPROVED)))
                             .values(status=Status.APPROVED.value)
                         )
-                        approvers = list(
-                            conn.execute(
-                                select(a.approver).where(a.request_id == request_id).order_by(a.approved_at, a.approver)
-                            ).scalars()
-                        )
+                        approvals = self._approvals_in(conn, request_id)
+                        approvers = [x.approver for x in approvals]
                         self._audit(
                             conn,
                             request_id,
@@ -924,11 +935,27 @@ class ComplianceStore:
                                 **({"scope": scope, "basis": basis} if basis else {}),
                             },
                         )
+                # The result is read in the same transaction, under the request row's lock (the other clicks and
+                # decisions on this request wait for it): what this click left, with no round trips after the commit.
+                if not decided:
+                    approvals = self._approvals_in(conn, request_id)
+                else:
+                    in_force = conn.execute(
+                        select(decisions_table).where(decisions_table.c.request_id == request_id)
+                    ).first()
+                result = ApprovalResult(
+                    request_id=request_id,
+                    added=added,
+                    approvals=tuple(approvals),
+                    required=row.required_approvals,
+                    decision=None if in_force is None else _decision(in_force, request_id),
+                    decided=decided,
+                )
         except IntegrityError:
             # The primary key refused a second approval by the same officer (or a decision raced us): nothing written.
             self.audit(request_id, "duplicate_approval_ignored", actor=approver)
-            added = decided = False
-        return self._approval_result(request_id, added=added, decided=decided)
+            return self._approval_result(request_id, added=False, decided=False)
+        return result
 
     def _approval_result(self, request_id: str, *, added: bool, decided: bool) -> ApprovalResult:
         with self.engine.connect() as conn:
@@ -946,11 +973,15 @@ class ComplianceStore:
 
     def approvals(self, request_id: str) -> list[Approval]:
         """The officers who approved a request, first first."""
-        a = approvals_table.c
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(approvals_table).where(a.request_id == request_id).order_by(a.approved_at, a.approver)
-            ).all()
+            return self._approvals_in(conn, request_id)
+
+    @staticmethod
+    def _approvals_in(conn: Any, request_id: str) -> list[Approval]:
+        a = approvals_table.c
+        rows = conn.execute(
+            select(approvals_table).where(a.request_id == request_id).order_by(a.approved_at, a.approver)
+        ).all()
         return [Approval(row.request_id, row.approver, _aware(row.approved_at)) for row in rows]
 
     def approvers_of(self, request_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:

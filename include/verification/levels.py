@@ -13,7 +13,7 @@ The thresholds are the law's (include.law) and can be raised by Variable, never 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -82,8 +82,8 @@ class Thresholds:
     specific_needs_declaration: bool = law.SPECIFIC_PIECES_NEED_DECLARATION
 
 
-def _raised(variable: str, floor: int) -> int:
-    raw = config.get_variable(variable, "")
+def _raised(variable: str, floor: int, read: Callable[[str, str], str]) -> int:
+    raw = read(variable, "")
     if not str(raw).strip():
         return floor
     try:
@@ -99,10 +99,14 @@ def _raised(variable: str, floor: int) -> int:
     return value
 
 
-def thresholds() -> Thresholds:
-    """The law's thresholds, raised by ``ccpa_verification_min_points_categories`` / ``_specific`` if set higher."""
-    categories = _raised(config.VAR_MIN_POINTS_CATEGORIES, law.CATEGORIES_MIN_POINTS)
-    specific = max(_raised(config.VAR_MIN_POINTS_SPECIFIC, law.SPECIFIC_PIECES_MIN_POINTS), categories)
+def thresholds(read: Callable[[str, str], str] | None = None) -> Thresholds:
+    """The law's thresholds, raised by ``ccpa_verification_min_points_categories`` / ``_specific`` if set higher.
+
+    ``read``: how the Variables are read (the Slack callback passes :func:`config.recent_variable`: not a metadata-DB
+    query per click); by default :func:`config.get_variable`."""
+    read = read or config.get_variable
+    categories = _raised(config.VAR_MIN_POINTS_CATEGORIES, law.CATEGORIES_MIN_POINTS, read)
+    specific = max(_raised(config.VAR_MIN_POINTS_SPECIFIC, law.SPECIFIC_PIECES_MIN_POINTS, read), categories)
     return Thresholds(categories_points=categories, specific_points=specific)
 
 

@@ -223,3 +223,59 @@ def test_a_variable_that_could_not_be_read_is_not_remembered(counting_variable):
             with pytest.raises(config.ConfigurationError, match="ccpa_alert_emails"):
                 config.get_optional_variable("ccpa_alert_emails")
     assert counting_variable.reads == ["ccpa_alert_emails", "ccpa_alert_emails"]
+
+
+# -- recent_variable: the Slack callback's reads ------------------------------------------------------------------
+@pytest.fixture
+def metadata_variable(airflow_db, monkeypatch):
+    """A Variable in Airflow's metadata DB, read as the API server reads it (the server's secrets chain)."""
+    from airflow.models import Variable
+
+    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")
+    monkeypatch.setattr(config, "_recent_variables", {})
+    key = "ccpa_test_recent_variable"
+    monkeypatch.delenv(f"AIRFLOW_VAR_{key.upper()}", raising=False)
+    Variable.set(key, "3")
+    yield key
+    Variable.delete(key)
+
+
+def test_a_metadata_db_variable_is_reused_for_its_ttl_then_read_again(metadata_variable, monkeypatch):
+    from airflow.models import Variable
+
+    assert config.recent_variable(metadata_variable, "") == "3"
+    Variable.set(metadata_variable, "4")
+    assert config.recent_variable(metadata_variable, "") == "3", "within the TTL: no metadata-DB query"
+    expiry = config._recent_variables[metadata_variable][1]
+    assert expiry - config.time.monotonic() <= config.RECENT_VARIABLE_TTL_SECONDS
+    monkeypatch.setattr(config.time, "monotonic", lambda: expiry + 0.001)
+    assert config.recent_variable(metadata_variable, "") == "4", "after the TTL the change applies"
+
+
+def test_an_unset_variable_is_remembered_as_unset_and_gives_the_default(metadata_variable, monkeypatch):
+    from airflow.models import Variable
+
+    Variable.delete(metadata_variable)
+    assert config.recent_variable(metadata_variable, "fallback") == "fallback"
+    assert config._recent_variables[metadata_variable][0] is None
+    assert config.recent_variable(metadata_variable, "other") == "other", "the default is the caller's, every time"
+
+
+def test_a_variable_set_in_the_environment_is_read_fresh_every_time(metadata_variable, monkeypatch):
+    env = f"AIRFLOW_VAR_{metadata_variable.upper()}"
+    assert config.recent_variable(metadata_variable, "") == "3"
+    monkeypatch.setenv(env, "5")
+    assert config.recent_variable(metadata_variable, "") == "5", "the environment wins at once, cache or not"
+    monkeypatch.setenv(env, "6")
+    assert config.recent_variable(metadata_variable, "") == "6"
+
+
+def test_a_failed_read_gives_the_default_and_is_not_remembered(metadata_variable, monkeypatch):
+    def backend_down(key):
+        raise config.ConfigurationError(f"Airflow Variable '{key}' could not be read (ConnectionError)")
+
+    with monkeypatch.context() as down:
+        down.setattr(config, "get_optional_variable", backend_down)
+        assert config.recent_variable(metadata_variable, "fallback") == "fallback"
+    assert metadata_variable not in config._recent_variables
+    assert config.recent_variable(metadata_variable, "fallback") == "3", "the backend is back: read at once"

@@ -236,3 +236,34 @@ def test_one_pass_writes_the_same_json_and_csv_as_each_writer_alone():
     assert "'=Jane" in csv_out["crm"].getvalue()  # the CSV-injection guard still applies
     assert [r["ref"] for r in printed.rows(SHOP, "orders")] == ["o1", "o2"]  # the PDF keeps only what it prints
     assert printed.rows(SHOP, "returns") == []
+
+
+class _IterableOnly:
+    """A file as an object store hands it out (ObjectStoragePath's wrapper): iterable, a context manager, but not an
+    iterator itself — ``next(file)`` raises TypeError."""
+
+    def __init__(self, text: str) -> None:
+        self._file = io.StringIO(text)
+
+    def __iter__(self):
+        return iter(self._file)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()
+
+
+def test_files_that_are_iterable_but_not_iterators_are_read_like_local_ones(decodes):
+    """On S3/GCS the extract files are ObjectStoragePath wrappers: the pass must iterate them, not call next() on
+    them (every report on object storage failed with "'_TrackingFileWrapper' object is not an iterator")."""
+
+    def open_remote(store: ExtractSummary):
+        return _IterableOnly("".join(json.dumps(line) + "\n" for line in LINES[store.datastore]))
+
+    context = _context()
+    sink = Recorder()
+    rp = RowPass(context.holding, open_remote, _filtered, [sink])
+    _pull_all(rp, context)
+    assert sink.events == EXPECTED

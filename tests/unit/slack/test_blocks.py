@@ -189,3 +189,13 @@ def test_fraud_signals_warn_the_officer_without_blocking():
         )
     )
     assert "Fraud signal" not in quiet
+
+
+def test_the_prompt_dates_follow_a_changed_ccpa_timezone_at_once(monkeypatch):
+    """The prompt reads the zone through config.recent_variable: a Variable set in the environment is never stale."""
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "America/Los_Angeles")
+    assert "2027-01-11 (America/Los_Angeles)" in json.dumps(review_prompt(RECORD)[1])
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "Asia/Tokyo")
+    assert "2027-01-11 (Asia/Tokyo)" in json.dumps(review_prompt(RECORD)[1])
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "Pacific/Kiritimati")  # UTC+14: 10:00 UTC is the next day there
+    assert "2027-01-12 (Pacific/Kiritimati)" in json.dumps(review_prompt(RECORD)[1])

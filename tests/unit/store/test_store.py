@@ -431,3 +431,19 @@ def test_a_decision_made_before_the_prompt_is_recorded_is_never_undone(complianc
     compliance_store.set_review_prompt(request_id, "C0REVIEW", "1700000000.000100")
     record = compliance_store.get_request(request_id)
     assert record.status == Status.APPROVED and record.slack_ts == "1700000000.000100"
+
+
+def test_decision_and_request_answers_as_get_decision_and_find_request(compliance_store):
+    """The callback's one-checkout read gives what the two reads give: unknown, undecided, decided."""
+    from tests.factories import register_verified
+
+    assert compliance_store.decision_and_request("0" * 32) == (None, None)
+    record = register_verified(compliance_store, "manual__both")
+    assert compliance_store.decision_and_request(record.request_id) == (
+        None,
+        compliance_store.find_request(record.request_id),
+    )
+    compliance_store.record_decision(record.request_id, "reject", "U1", reason="no")
+    decision, found = compliance_store.decision_and_request(record.request_id)
+    assert decision == compliance_store.get_decision(record.request_id) and decision.action == "reject"
+    assert found == compliance_store.find_request(record.request_id)
