@@ -17,8 +17,6 @@ import pytest
 import requests
 import time_machine
 
-from include.store import utcnow
-from tests.factories import RecordedRuns
 from tests.integration.conftest import REQUEST, everything_html
 
 pytestmark = pytest.mark.integration
@@ -30,42 +28,7 @@ def gcs_stack(stack, gcs_storage):
     return stack, gcs_storage
 
 
-def test_a_whole_run_on_gcs_keeps_every_file_in_the_bucket_and_the_purge_empties_it(gcs_stack, run_dag):
-    from include.tasks import compliance_watch as watch
-
-    stack, gcs = gcs_stack
-    officer = stack.click_when_posted("ccpa_approve")
-    dag_run = run_dag(REQUEST)
-    officer.join(5)
-
-    assert dag_run.state == "success"
-    [mail] = stack.answers()
-    html = everything_html(mail)
-    assert "+1-415-555-1000" in html and "ORD-000000" in html and "203.0.113.10" in html
-    assert {a.get_filename() for a in mail.message.iter_attachments()} >= {"report.pdf", "report.json", "crm.csv"}
-    record = stack.store.find_by_run_id(dag_run.run_id)
-    keys = gcs.keys(record.request_id)
-    assert {f"{record.request_id}/{name}" for name in ("report.html", "report.json", "report.pdf", "crm.csv")} <= set(
-        keys
-    )
-    assert len(keys) > 4, "the extracts are in the bucket too"
-    assert not (stack.storage / record.request_id).exists(), "nothing went to local disk"
-
-    closed = stack.store.get_request(record.request_id).closed_at
-    with time_machine.travel(closed + timedelta(hours=71), tick=False):
-        assert watch.purge_report_files(stack.store) == 0, "still inside the download window"
-    assert gcs.keys(record.request_id) == keys
-    with time_machine.travel(closed + timedelta(hours=73), tick=False):
-        assert watch.purge_report_files(stack.store) == 1
-        # The next day's purge finds the request again (it looks back): nothing left, and its mkdir() of the
-        # request's prefix must not leave a placeholder object behind on GCS.
-        assert watch.purge_report_files(stack.store) == 0
-    assert gcs.keys() == []
-    runs = RecordedRuns()  # Airflow's REST API: the real one in test_retention_runs.py
-    with time_machine.travel(utcnow() + timedelta(days=31 * 25), tick=False):
-        assert watch.apply_retention(stack.store, runs=runs) == 1
-    assert stack.store.get_request(record.request_id).name == "[redacted]"
-    assert runs.deleted == [dag_run.run_id], "the run holding the requester's conf is deleted too"
+# The whole run on GCS (files in the bucket, purge, retention): tests/integration/test_object_storage.py, with S3's.
 
 
 def test_a_report_too_big_to_email_is_fetched_from_gcs_by_a_v4_signed_url(gcs_stack, run_dag, monkeypatch):
