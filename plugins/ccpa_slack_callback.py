@@ -72,3 +72,14 @@ class CcpaSlackCallbackPlugin(AirflowPlugin):
             "category": "browse",
         }
     ]
+
+    @classmethod
+    def on_load(cls, *args: Any, **kwargs: Any) -> None:
+        """Airflow loads plugins in every component, the scheduler before its LocalExecutor forks the workers that
+        fork each task process: warming the workflow's imports and templates here (include/preload.py) spares every
+        task process that cost. Inside a task process, or with CCPA_PRELOAD=0, this does nothing."""
+        try:
+            from include.preload import warm
+        except ImportError:  # a component without the project on its path: nothing to warm, the plugin still loads
+            return
+        warm()
