@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     stack.env["PYTHONPATH"] = f"{HOOK}{os.pathsep}{stack.env['PYTHONPATH']}"
     stack.env["CCPA_BENCH_TASK_DIR"] = str(out)
     if args.cprofile:
-        stack.env["CCPA_BENCH_CPROFILE"] = "1"
+        stack.env["CCPA_BENCH_CPROFILE"] = args.cprofile
     n = args.requests
     try:
         stack.create_databases()
@@ -196,7 +196,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--requests", type=int, default=20)
     p.add_argument("--out", default=None, help="where the task processes write their records (default: a temp dir)")
-    p.add_argument("--cprofile", action="store_true", help="also a cProfile per task process (adds overhead)")
+    p.add_argument(
+        "--cprofile",
+        nargs="?",
+        const="1",
+        choices=["1", "wall"],
+        help="also a cProfile per task process (adds overhead); --cprofile wall: by wall-clock time",
+    )
     add_settings_argument(p)
     p.add_argument("--results", default=None, help="where to save the raw results (JSON)")
     p.add_argument("--docs-from", default=None, help="only render docs/benchmarks.md from saved results")

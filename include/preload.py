@@ -74,6 +74,7 @@ TASK_MODULES: tuple[str, ...] = (
     "sqlalchemy.dialects.mysql.mysqldb",
     "MySQLdb",
     "alembic.migration",
+    "alembic.script",
     "airflow.providers.smtp.hooks.smtp",
     "airflow.providers.slack.hooks.slack",
     "slack_sdk",
@@ -124,6 +125,7 @@ def warm() -> float:
         _warm_locale_data()
         _warm_fonts()
         _warm_registry()
+        _warm_store()
     except Exception:  # the workflow works without the warm-up: say so, never stop the process loading plugins
         log.warning("CCPA preload incomplete: task processes will import what they need themselves", exc_info=True)
     return time.process_time() - started
@@ -155,17 +157,24 @@ def _warm_templates() -> None:
 
 
 def _warm_locale_data() -> None:
-    """Babel reads its locale data (pickles) on first use; dates, numbers and time-zone names are on every email."""
+    """Babel reads its locale data (pickles) on first use; dates, numbers and time-zone names are on every email.
+    Called with the default zone, not the business's (that is a Variable: nothing here reads one)."""
     from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from babel.dates import format_date, format_datetime, get_timezone_name
+    from babel.numbers import format_decimal
 
     from include import i18n
+    from include.clock import DEFAULT_TIMEZONE
 
-    now = datetime.now(UTC)
+    now, tz = datetime.now(UTC), ZoneInfo(DEFAULT_TIMEZONE)
     for language in i18n.LANGUAGES:
         i18n.translations(language)
-        i18n.long_date(now, language)
-        i18n.date_time(now, language)
-        i18n.number(1234.5, language)
+        format_date(now.date(), format="long", locale=language)
+        format_datetime(now, format="long", tzinfo=tz, locale=language)
+        get_timezone_name(tz, width="long", zone_variant="generic", locale=language)
+        format_decimal(1234.5, locale=language)
 
 
 def _warm_fonts() -> None:
@@ -175,6 +184,14 @@ def _warm_fonts() -> None:
     for bold in (False, True):
         for font in pdf._chain(bold)[:1]:
             font.has("a")
+
+
+def _warm_store() -> None:
+    """The compliance store checks once per process that its schema is at the newest migration: the newest
+    revision comes from reading the migration scripts (Alembic), a file read that can be done here."""
+    from include.store import migrate
+
+    migrate.head()
 
 
 def _warm_registry() -> None:

@@ -28,7 +28,10 @@ if OUT:
         return _startup(msg=msg)
 
     def main() -> None:
-        prof = cProfile.Profile(time.process_time) if os.environ.get("CCPA_BENCH_CPROFILE") == "1" else None
+        # CCPA_BENCH_CPROFILE=wall: profile by wall-clock time, to see where a task process waits
+        mode = os.environ.get("CCPA_BENCH_CPROFILE")
+        timer = time.perf_counter if mode == "wall" else time.process_time
+        prof = cProfile.Profile(timer) if mode in ("1", "wall") else None
         started = time.perf_counter()
         if prof:
             prof.enable()

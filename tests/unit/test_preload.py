@@ -58,9 +58,13 @@ import json, sys
 connects = []
 NET = ("socket.connect", "socket.getaddrinfo")
 sys.addaudithook(lambda event, args: connects.append(event) if event in NET else None)
+from airflow.sdk import Variable, BaseHook
+reads = []
+Variable.get = staticmethod(lambda *a, **k: reads.append(("Variable", a[0])))
+BaseHook.get_connection = staticmethod(lambda *a, **k: reads.append(("Connection", a[0])))
 from include import preload
 cpu = preload.warm()
-print(json.dumps({"cpu": cpu, "modules": sorted(sys.modules), "connects": connects}))
+print(json.dumps({"cpu": cpu, "modules": sorted(sys.modules), "connects": connects, "reads": reads}))
 """
 
     run_env = {**os.environ, **(env or {})}
@@ -124,9 +128,10 @@ print(json.dumps(new))
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"ccpa_right_of_access": [], "ccpa_compliance_watch": []}
 
 
-def test_preload_opens_no_connection_before_the_fork(warmed: dict[str, object]) -> None:
+def test_preload_opens_no_connection_and_reads_no_variable_before_the_fork(warmed: dict[str, object]) -> None:
     """A connection opened in the scheduler would be shared by every forked task process: warm() must open none."""
     assert warmed["connects"] == []
+    assert warmed["reads"] == []  # no Variable or Connection either (they may be metadata-DB queries)
     assert warmed["cpu"] > 0  # it did the work
 
 
