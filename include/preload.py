@@ -73,6 +73,8 @@ TASK_MODULES: tuple[str, ...] = (
     "airflow.providers.common.sql.hooks.sql",
     "sqlalchemy.dialects.mysql.mysqldb",
     "MySQLdb",
+    "MySQLdb.connections",  # imported by MySQLdb.connect() on first use, not by `import MySQLdb`
+    "MySQLdb.cursors",
     "alembic.migration",
     "alembic.script",
     "airflow.providers.smtp.hooks.smtp",

@@ -32,6 +32,9 @@ if OUT:
         mode = os.environ.get("CCPA_BENCH_CPROFILE")
         timer = time.perf_counter if mode == "wall" else time.process_time
         prof = cProfile.Profile(timer) if mode in ("1", "wall") else None
+        import sys
+
+        modules_at_fork = set(sys.modules)
         started = time.perf_counter()
         if prof:
             prof.enable()
@@ -48,6 +51,8 @@ if OUT:
                 "cpu_s": usage.ru_utime + usage.ru_stime,
                 "wall_s": time.perf_counter() - started,
                 "max_rss_mib": usage.ru_maxrss / 1024,
+                # what this task process imported itself (include/preload.py should leave little here)
+                "imported": sorted(m for m in set(sys.modules) - modules_at_fork if not m.startswith("unusual_prefix")),
             }
             with open(f"{OUT}/{os.getpid()}.json", "w") as f:
                 json.dump(record, f)
