@@ -67,6 +67,7 @@ from include.store import (
     ComplianceStore,
     Decision,
     ExtensionRefused,
+    RequestRecord,
     UnknownRequest,
 )
 
@@ -617,6 +618,7 @@ class _Handler:
                 response_url,
                 scope=scope,
                 approvers=result.approvers,
+                record=result.request,
             )
             return "created"
         if decision is not None:
@@ -636,7 +638,8 @@ class _Handler:
 
     def _show_pending(self, request_id: str, response_url: str | None, result: ApprovalResult) -> None:
         try:
-            record = self.store.get_request(request_id)
+            # As the click read it under the request's lock (an approval changes nothing the prompt shows of it).
+            record = result.request or self.store.get_request(request_id)
             text, blocks = self.prompt_for(record, approvers=result.approvers)
             if response_url:
                 slack_client.webhook(response_url).send_dict({"replace_original": True, "text": text, "blocks": blocks})
@@ -672,9 +675,12 @@ class _Handler:
         response_url: str | None,
         scope: str | None = None,
         approvers: Sequence[str] = (),
+        record: RequestRecord | None = None,
     ) -> None:
+        """The prompt, decided. ``record``: the request as the decision's transaction read it (an approval reads it
+        under its lock, and nothing the prompt shows of it changes with a decision), saving a read after the ack."""
         try:
-            record = self.store.get_request(request_id)
+            record = record or self.store.get_request(request_id)
             progress = "building the report…" if action == APPROVE else "sending the rejection…"
             text, blocks = outcome_prompt(
                 record, action=action, decided_by=user_id, outcome=progress, scope=scope, approvers=approvers
