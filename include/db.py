@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 
 
 @dataclass(frozen=True)
@@ -24,14 +24,25 @@ class Timeouts:
     lock_wait: int
     statement: float | None
     pool: float
+    #: None: check every pooled connection with a round trip before use (SQLAlchemy's ``pool_pre_ping``). A number:
+    #: only a connection unused for that many seconds (under load a connection comes back within milliseconds).
+    ping_after_idle: float | None = None
 
+
+#: How long a connection of the Slack callback's pool may sit unused before it is checked again before use.
+IDLE_PING_SECONDS = 5.0
 
 #: Tasks, the triggerer and the watch: generous, but a half-open connection (a MariaDB restart, a dropped NAT entry)
 #: still ends in an error instead of hanging the task forever.
 TASK_TIMEOUTS = Timeouts(connect=10, read=300, write=300, lock_wait=50, statement=None, pool=30)
 #: The Slack callback, which must answer within Slack's 3 s: every operation fails well inside its 2 s ack budget,
 #: so a write that cannot be made is reported to the officer instead of finishing (or failing) unseen.
-INTERACTIVE_TIMEOUTS = Timeouts(connect=1, read=1, write=1, lock_wait=1, statement=1.5, pool=1)
+#: Under load its connections are not pinged: a ping on each of a click's checkouts was ~9 % of the decision
+#: threads' time at 100 clicks/s (docs/benchmarks.md). One that died within the idle window fails its click, which
+#: the officer is told to repeat ("not recorded"), and that error discards every older connection of the pool.
+INTERACTIVE_TIMEOUTS = Timeouts(
+    connect=1, read=1, write=1, lock_wait=1, statement=1.5, pool=1, ping_after_idle=IDLE_PING_SECONDS
+)
 
 _engines: dict[tuple[str, Timeouts], Engine] = {}
 _urls: dict[tuple[str, str | None], tuple[str, float]] = {}
@@ -67,7 +78,7 @@ def engine_for(
 
 
 def _create(url: str, timeouts: Timeouts, pool_size: int) -> Engine:
-    kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    kwargs: dict[str, Any] = {"pool_pre_ping": timeouts.ping_after_idle is None, "hide_parameters": True}
     if not url.startswith("sqlite"):
         kwargs.update(pool_recycle=3600, pool_size=pool_size, max_overflow=2 * pool_size, pool_timeout=timeouts.pool)
     mysql = url.startswith("mysql")
@@ -80,7 +91,34 @@ def _create(url: str, timeouts: Timeouts, pool_size: int) -> Engine:
     engine = create_engine(url, **kwargs)
     if mysql:
         event.listen(engine, "connect", _session_limits(timeouts))
+    if timeouts.ping_after_idle is not None:
+        _ping_when_idle(engine, timeouts.ping_after_idle)
     return engine
+
+
+_RETURNED_AT = "ccpa_returned_at"
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Pessimistic disconnect handling for connections idle longer than ``idle_seconds`` only: a failed ping raises
+    DisconnectionError, on which the pool discards the connection and checks out another (SQLAlchemy's recipe)."""
+
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = _clock()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if _clock() - record.info.get(_RETURNED_AT, float("-inf")) < idle_seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception:
+            alive = False
+        if not alive:
+            raise exc.DisconnectionError("connection failed its ping")
+
+    event.listen(engine, "connect", returned)  # a new connection needs no ping
+    event.listen(engine, "checkin", returned)
+    event.listen(engine, "checkout", checkout)
 
 
 def _session_limits(timeouts: Timeouts) -> Any:

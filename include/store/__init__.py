@@ -15,10 +15,11 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, distinct, func, insert, literal, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, distinct, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from include import clock, law
@@ -49,6 +50,47 @@ from include.store.schema import (
     naive,
     predecessors,
     requests_table,
+)
+
+# The Slack callback's statements, built once: building a statement and its cache key costs more CPU than MariaDB
+# spends answering it (py-spy of the API server at 100 clicks/s, docs/benchmarks.md), and a click runs several.
+_r = requests_table.c
+_a = approvals_table.c
+_d = decisions_table.c
+_REQUEST = select(requests_table).where(_r.request_id == bindparam("rid"))
+_REQUEST_LOCKED = _REQUEST.with_for_update()
+_DECISION = select(decisions_table).where(_d.request_id == bindparam("rid"))
+#: The request and its decision (None's columns when undecided) in one non-locking read.
+_DECISION_COLUMNS = ("action", "decided_by", "decided_at", "reason", "response_url", "scope", "basis")
+_REQUEST_AND_DECISION = (
+    select(requests_table, *(_d[c].label(f"decision_{c}") for c in _DECISION_COLUMNS))
+    .select_from(requests_table.outerjoin(decisions_table, _d.request_id == _r.request_id))
+    .where(_r.request_id == bindparam("rid"))
+)
+_APPROVALS = select(approvals_table).where(_a.request_id == bindparam("rid")).order_by(_a.approved_at, _a.approver)
+_INSERT_AUDIT = insert(audit_table)
+_INSERT_APPROVAL = insert(approvals_table)
+#: The approve decision, written only when the database holds ``required_approvals`` distinct approvals.
+_INSERT_APPROVE_IF_ENOUGH = insert(decisions_table).from_select(
+    ["request_id", "action", "decided_by", "decided_at", "response_url", "scope", "basis"],
+    select(
+        _r.request_id,
+        literal(APPROVE, _d.action.type),
+        bindparam("v_decided_by", type_=_d.decided_by.type),
+        bindparam("v_decided_at", type_=_d.decided_at.type),
+        bindparam("v_response_url", type_=_d.response_url.type),
+        bindparam("v_scope", type_=_d.scope.type),
+        bindparam("v_basis", type_=_d.basis.type),
+    )
+    .select_from(requests_table.join(approvals_table, _a.request_id == _r.request_id))
+    .where(_r.request_id == bindparam("rid"))
+    .group_by(_r.request_id, _r.required_approvals)
+    .having(func.count(distinct(_a.approver)) >= _r.required_approvals),
+)
+_MARK_APPROVED = (
+    update(requests_table)
+    .where(_r.request_id == bindparam("rid"), _r.status.in_(predecessors(Status.APPROVED)))
+    .values(status=Status.APPROVED.value)
 )
 
 
@@ -174,6 +216,9 @@ class ApprovalResult:
     decision: Decision | None
     #: This click wrote the decision.
     decided: bool
+    #: The request as read under its row lock by the click (its prompt is rendered from it after the ack, without
+    #: reading it again); None where not read.
+    request: RequestRecord | None = None
 
     @property
     def approvers(self) -> tuple[str, ...]:
@@ -386,21 +431,23 @@ class ComplianceStore:
 
     def get_request(self, request_id: str) -> RequestRecord:
         with self.engine.connect() as conn:
-            row = conn.execute(select(requests_table).where(requests_table.c.request_id == request_id)).first()
+            row = conn.execute(_REQUEST, {"rid": request_id}).first()
         if row is None:
             raise UnknownRequest(request_id)
         return _request(row)
 
     def decision_and_request(self, request_id: str) -> tuple[Decision | None, RequestRecord | None]:
-        """:meth:`get_decision` and :meth:`find_request` on one pooled connection (one checkout: the Slack callback
-        asks both on every click)."""
+        """:meth:`get_decision` and :meth:`find_request` in one statement (the Slack callback asks both on every
+        click). A decision exists only for a known request, so an unknown request is (None, None)."""
         with self.engine.connect() as conn:
-            decided = conn.execute(select(decisions_table).where(decisions_table.c.request_id == request_id)).first()
-            row = conn.execute(select(requests_table).where(requests_table.c.request_id == request_id)).first()
-        return (
-            None if decided is None else _decision(decided, decided.request_id),
-            None if row is None else _request(row),
-        )
+            row = conn.execute(_REQUEST_AND_DECISION, {"rid": request_id}).first()
+        if row is None:
+            return None, None
+        decided = None
+        if row.decision_action is not None:
+            m = row._mapping
+            decided = _decision(SimpleNamespace(**{c: m[f"decision_{c}"] for c in _DECISION_COLUMNS}), row.request_id)
+        return decided, _request(row)
 
     def find_request(self, request_id: str) -> RequestRecord | None:
         try:
@@ -869,87 +916,79 @@ class ComplianceStore:
         if basis is not None and basis not in BASES:
             raise ValueError(f"unknown verification basis {basis!r}")
         approved_at = approved_at or utcnow()
-        r = requests_table.c
-        a = approvals_table.c
         try:
             with self.engine.begin() as conn:
-                row = conn.execute(
-                    select(r.request_id, r.required_approvals).where(r.request_id == request_id).with_for_update()
-                ).first()
+                # The whole request row, under its lock: the click's prompt update renders it after the ack.
+                row = conn.execute(_REQUEST_LOCKED, {"rid": request_id}).first()
                 if row is None:
                     raise UnknownRequest(request_id)
-                in_force = conn.execute(
-                    select(decisions_table).where(decisions_table.c.request_id == request_id)
-                ).first()
-                if in_force is not None:
-                    added = decided = False
-                else:
+                # Not part of the locking read: a locking read of a missing decision would lock the gap around its
+                # key, and two clicks on neighbouring requests would then deadlock inserting their decisions.
+                found = conn.execute(_DECISION, {"rid": request_id}).first()
+                in_force = None if found is None else _decision(found, request_id)
+                added = decided = False
+                audits: list[dict[str, Any]] = []
+                if in_force is None:
                     conn.execute(
-                        insert(approvals_table).values(
-                            request_id=request_id,
-                            approver=approver,
-                            approved_at=naive(approved_at),
-                            response_url=response_url,
-                        )
+                        _INSERT_APPROVAL,
+                        {
+                            "request_id": request_id,
+                            "approver": approver,
+                            "approved_at": naive(approved_at),
+                            "response_url": response_url,
+                        },
                     )
-                    self._audit(conn, request_id, "approval_recorded", actor=approver)
+                    audits.append(_audit_row(request_id, "approval_recorded", actor=approver))
                     added = True
-                    enough = (
-                        select(
-                            r.request_id,
-                            literal(APPROVE, decisions_table.c.action.type),
-                            literal(approver, decisions_table.c.decided_by.type),
-                            literal(naive(approved_at), decisions_table.c.decided_at.type),
-                            literal(response_url, decisions_table.c.response_url.type),
-                            literal(scope, decisions_table.c.scope.type),
-                            literal(basis, decisions_table.c.basis.type),
-                        )
-                        .select_from(requests_table.join(approvals_table, a.request_id == r.request_id))
-                        .where(r.request_id == request_id)
-                        .group_by(r.request_id, r.required_approvals)
-                        .having(func.count(distinct(a.approver)) >= r.required_approvals)
-                    )
                     inserted = conn.execute(
-                        insert(decisions_table).from_select(
-                            ["request_id", "action", "decided_by", "decided_at", "response_url", "scope", "basis"],
-                            enough,
-                        )
+                        _INSERT_APPROVE_IF_ENOUGH,
+                        {
+                            "rid": request_id,
+                            "v_decided_by": approver,
+                            "v_decided_at": naive(approved_at),
+                            "v_response_url": response_url,
+                            "v_scope": scope,
+                            "v_basis": basis,
+                        },
                     )
                     decided = inserted.rowcount == 1
-                    if decided:
-                        conn.execute(
-                            update(requests_table)
-                            .where(r.request_id == request_id, r.status.in_(predecessors(Status.APPROVED)))
-                            .values(status=Status.APPROVED.value)
-                        )
-                        approvals = self._approvals_in(conn, request_id)
-                        approvers = [x.approver for x in approvals]
-                        self._audit(
-                            conn,
+                # The result is read in the same transaction, under the request row's lock (the other clicks and
+                # decisions on this request wait for it): what this click left, with no round trips after the commit.
+                approvals = self._approvals_in(conn, request_id)
+                if decided:
+                    conn.execute(_MARK_APPROVED, {"rid": request_id})
+                    audits.append(
+                        _audit_row(
                             request_id,
                             "decision_recorded",
                             actor=approver,
                             detail={
                                 "action": APPROVE,
-                                "approvers": approvers,
+                                "approvers": [x.approver for x in approvals],
                                 **({"scope": scope, "basis": basis} if basis else {}),
                             },
                         )
-                # The result is read in the same transaction, under the request row's lock (the other clicks and
-                # decisions on this request wait for it): what this click left, with no round trips after the commit.
-                if not decided:
-                    approvals = self._approvals_in(conn, request_id)
-                else:
-                    in_force = conn.execute(
-                        select(decisions_table).where(decisions_table.c.request_id == request_id)
-                    ).first()
+                    )
+                    # Exactly what the statement above wrote (the timestamp columns keep microseconds).
+                    in_force = Decision(
+                        request_id=request_id,
+                        action=APPROVE,
+                        decided_by=approver,
+                        decided_at=_aware(naive(approved_at)),
+                        response_url=response_url,
+                        scope=scope,
+                        basis=basis,
+                    )
+                if audits:  # one statement for both rows, in this order (their ids are consecutive)
+                    conn.execute(_INSERT_AUDIT, audits)
                 result = ApprovalResult(
                     request_id=request_id,
                     added=added,
                     approvals=tuple(approvals),
                     required=row.required_approvals,
-                    decision=None if in_force is None else _decision(in_force, request_id),
+                    decision=in_force,
                     decided=decided,
+                    request=_request(row),
                 )
         except IntegrityError:
             # The primary key refused a second approval by the same officer (or a decision raced us): nothing written.
@@ -978,10 +1017,7 @@ class ComplianceStore:
 
     @staticmethod
     def _approvals_in(conn: Any, request_id: str) -> list[Approval]:
-        a = approvals_table.c
-        rows = conn.execute(
-            select(approvals_table).where(a.request_id == request_id).order_by(a.approved_at, a.approver)
-        ).all()
+        rows = conn.execute(_APPROVALS, {"rid": request_id}).all()
         return [Approval(row.request_id, row.approver, _aware(row.approved_at)) for row in rows]
 
     def approvers_of(self, request_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -1264,7 +1300,7 @@ class ComplianceStore:
 
     def get_decision(self, request_id: str) -> Decision | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(decisions_table).where(decisions_table.c.request_id == request_id)).first()
+            row = conn.execute(_DECISION, {"rid": request_id}).first()
         return None if row is None else _decision(row, row.request_id)
 
     # -- deliveries (exactly-once email) ------------------------------------------------------------
@@ -1379,15 +1415,7 @@ class ComplianceStore:
 
     @staticmethod
     def _audit(conn, request_id: str | None, event: str, *, actor: str | None = None, detail: Any = None) -> None:
-        conn.execute(
-            insert(audit_table).values(
-                request_id=request_id,
-                event=event,
-                actor=actor,
-                detail=None if detail is None else json.dumps(detail, default=str, sort_keys=True),
-                created_at=naive(utcnow()),
-            )
-        )
+        conn.execute(_INSERT_AUDIT, _audit_row(request_id, event, actor=actor, detail=detail))
 
     def audit_trail(self, request_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -1467,6 +1495,17 @@ def _aware(value: datetime) -> datetime:
 def record_from_row(row: Any) -> RequestRecord:
     """A request read by a query of ``requests_table`` made elsewhere (the requests page joins it to decisions)."""
     return _request(row)
+
+
+def _audit_row(request_id: str | None, event: str, *, actor: str | None = None, detail: Any = None) -> dict[str, Any]:
+    """One ``ccpa_audit`` row's values (its id is the database's)."""
+    return {
+        "request_id": request_id,
+        "event": event,
+        "actor": actor,
+        "detail": None if detail is None else json.dumps(detail, default=str, sort_keys=True),
+        "created_at": naive(utcnow()),
+    }
 
 
 def _request(row: Any) -> RequestRecord:

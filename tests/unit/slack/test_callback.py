@@ -290,6 +290,30 @@ def test_approve_updates_the_prompt_and_later_clickers_are_told_who_was_first(
     assert f"Already decided: approved by <@{APPROVER}>" in note["text"]
 
 
+def test_the_decided_prompt_is_rendered_from_the_clicks_own_read_of_the_request(
+    client, compliance_store, request_id, slack, prompted, monkeypatch
+):
+    """After the ack, the prompt update does not read the request again: it renders the row the decision's
+    transaction read under its lock, and shows exactly what a fresh read would."""
+    from include.slack.blocks import outcome_prompt
+
+    reads = []
+    real_get_request = compliance_store.get_request
+    monkeypatch.setattr(compliance_store, "get_request", lambda rid: reads.append(rid) or real_get_request(rid))
+    assert post(client, payload(request_id) | {"response_url": prompted["response_url"]}).status_code == 200
+    updated = slack.wait_for_message(lambda m: m["ts"] == prompted["ts"] and "Approved by" in str(m["blocks"]))
+    assert reads == []
+    _, expected = outcome_prompt(
+        real_get_request(request_id),
+        action="approve",
+        decided_by=APPROVER,
+        outcome="building the report…",
+        scope="full",
+        approvers=[APPROVER],
+    )
+    assert updated["blocks"] == expected
+
+
 def test_slack_retrying_the_same_click_is_idempotent_and_silent(client, compliance_store, request_id, slack, prompted):
     body = payload(request_id) | {"response_url": prompted["response_url"]}
     assert post(client, body).status_code == 200

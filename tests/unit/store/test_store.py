@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -383,6 +383,50 @@ def test_one_required_approval_decides_at_the_first_click(compliance_store):
     request_id = compliance_store.register_request("run-one", REQUEST, RECEIVED).request_id
     result = compliance_store.record_approval(request_id, "U0FIRST")
     assert (result.added, result.decided, result.decision.decided_by) == (True, True, "U0FIRST")
+
+
+def test_the_deciding_approval_returns_the_decision_as_stored_and_the_request_as_read_under_its_lock(
+    compliance_store,
+):
+    """The callback answers and renders the prompt from what record_approval returns, without reading again."""
+    from dataclasses import replace
+
+    from include.store import Status
+    from include.store.schema import BASIS_DATA_POINTS_DECLARATION
+
+    request_id = _two_approvals(compliance_store, "run-returned")
+    later = datetime.now(UTC).replace(microsecond=654321) + timedelta(minutes=1)  # after the first approval
+    compliance_store.set_review_prompt(request_id, "C0REVIEW", "1700000000.000100")
+    before = compliance_store.get_request(request_id)
+    first = compliance_store.record_approval(request_id, "U0FIRST", response_url="https://hooks.example/1")
+    assert first.request == before and first.decision is None
+    result = compliance_store.record_approval(
+        request_id,
+        "U0SECOND",
+        response_url="https://hooks.example/2",
+        approved_at=later,
+        scope="categories",
+        basis=BASIS_DATA_POINTS_DECLARATION,
+    )
+    assert result.decided and result.decision == compliance_store.get_decision(request_id)
+    assert result.decision.decided_at == later
+    stored = compliance_store.get_request(request_id)
+    assert stored.status == Status.APPROVED and result.request == replace(stored, status=before.status)
+    trail = [(e["event"], e["actor"], e["detail"]) for e in compliance_store.audit_trail(request_id)][-3:]
+    assert trail == [
+        ("approval_recorded", "U0FIRST", None),
+        ("approval_recorded", "U0SECOND", None),
+        (
+            "decision_recorded",
+            "U0SECOND",
+            {
+                "action": "approve",
+                "approvers": ["U0FIRST", "U0SECOND"],
+                "scope": "categories",
+                "basis": BASIS_DATA_POINTS_DECLARATION,
+            },
+        ),
+    ]
 
 
 def test_twenty_concurrent_clicks_from_two_officers_give_one_decision_with_both_approvers(compliance_store):

@@ -1,0 +1,181 @@
+"""The Slack callback on the API server: CPU time per Approve click of each process, beside the latency.
+
+Starts only what a click needs: a fresh PostgreSQL metadata DB (``airflow db migrate``) and MariaDB compliance store,
+``airflow api-server`` (the plugin mounts the callback) and the Slack emulator (each click's ``response_url``, which
+answers 404 at once, so the prompt update after the ack runs). No scheduler, triggerer or DAG processor: the CPU
+counted is the callback's. Each step sends ``rate``/s signed Approves of distinct verified requests for ``--seconds``
+(open loop, bench/volume.py's load generator), waits 1.5 s for the work after the acks, and reports p50/p99 and, from
+/proc, the CPU seconds used during the step divided by the clicks: by the API server (all its processes), MariaDB,
+the emulator and this process (the load generator). On a host shared with other work, CPU per click is the steadier
+number; latency depends on what else runs. ``--spy DIR`` also records a py-spy profile (``--gil``, raw) of each API
+server process per step.
+
+    .venv/bin/python bench/callback_cpu.py --rates 50,100,200 --seconds 8 --results /tmp/cb-cpu.json
+
+Needs PostgreSQL and MariaDB as bench/volume.py does; creates and drops its ``ccpa_vol_<random>`` databases, and stops
+the processes it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lib import PY, VENV_BIN, Stack, log, register_verified, wait_until
+from volume import approve_payload, open_loop, signed
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(groups: dict[int, str]) -> dict[str, tuple[str, int]]:
+    """pid -> (role, user+system ticks) of the processes in ``groups`` (process group id -> role: every process the
+    stack started leads its own session), MariaDB and this process."""
+    found = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name = stat.split("(", 1)[1].rsplit(")", 1)[0]
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks, pgid = int(fields[11]) + int(fields[12]), int(fields[2])
+        if pgid in groups:
+            role = groups[pgid]
+        elif "mariadbd" in name or "mysqld" in name:
+            role = "mariadb"
+        elif int(pid) == os.getpid():
+            role = "load generator"
+        else:
+            continue
+        found[pid] = (role, ticks)
+    return found
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rates", default="50,100,200")
+    p.add_argument("--seconds", type=float, default=8)
+    p.add_argument("--workers", type=int, default=2, help="AIRFLOW__API__WORKERS")
+    p.add_argument("--results", default=None)
+    p.add_argument("--spy", default=None, help="a directory for py-spy profiles of the API workers")
+    args = p.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    stack = Stack()
+    stack.env["AIRFLOW__API__WORKERS"] = str(args.workers)
+    result: dict[str, Any] = {
+        "date": time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime()),
+        "command": "python bench/callback_cpu.py " + " ".join(sys.argv[1:]),
+        "api_workers": args.workers,
+        "steps": [],
+    }
+    try:
+        stack.create_databases(web_events=10)
+        stack.apply_env_here()
+        stack.run([str(VENV_BIN / "airflow"), "db", "migrate"], "migrate")
+        emulator = [PY, "-m", "devtools.standins.slack_emulator", "--port", str(stack.slack_port)]
+        stack.start("slack_emulator", [*emulator, *stack._emulator_args()])
+        stack.start("api-server", [str(VENV_BIN / "airflow"), "api-server"])
+        import requests
+
+        def up() -> bool:
+            try:
+                return requests.get(f"{stack.af_url}/ccpa/health", timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(up, 240, 1, "the API server")
+        groups = {stack.groups["api-server"].pid: "api server", stack.groups["slack_emulator"].pid: "slack emulator"}
+        from include.store import ComplianceStore
+
+        store = ComplianceStore.from_connection()
+        total = 40 + int(sum(r * args.seconds for r in rates))
+        now = datetime.now(UTC)
+        with ThreadPoolExecutor(8) as pool:
+            ids = list(
+                pool.map(
+                    lambda i: register_verified(store, f"cbcpu-{stack.tag}-{i}", f"cb-{i:05d}@example.com", now),
+                    range(total),
+                )
+            )
+        url = f"{stack.af_url}/ccpa/slack/actions"
+        response_url = f"{stack.slack_url}/response/bench-unknown"
+
+        def maker(offset: int) -> Any:
+            return lambda i: signed(stack.secret, approve_payload(ids[offset + i], response_url))
+
+        async def steps() -> None:
+            await open_loop(url, maker(0), 10, 40, 10)  # warm-up: imports, pools
+            await asyncio.sleep(2)
+            cursor = 40
+            for rate in rates:
+                n = int(rate * args.seconds)
+                before, load = _cpu_ticks(groups), os.getloadavg()[0]
+                spies = []
+                if args.spy:
+                    Path(args.spy).mkdir(parents=True, exist_ok=True)
+                    for pid, (role, _) in before.items():
+                        if role == "api server":
+                            out = f"{args.spy}/spy-{rate:.0f}-{pid}.txt"
+                            cmd = [
+                                str(VENV_BIN / "py-spy"),
+                                "record",
+                                "--pid",
+                                pid,
+                                "--duration",
+                                str(int(args.seconds)),
+                            ]
+                            cmd += [
+                                "--rate",
+                                "200",
+                                "--format",
+                                "raw",
+                                "--gil",
+                                "--threads",
+                                "--nonblocking",
+                                "-o",
+                                out,
+                            ]
+                            spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # noqa: S603
+                step = await open_loop(url, maker(cursor), rate, n, args.seconds + 1)
+                await asyncio.sleep(1.5)  # the prompt updates after the acks
+                after = _cpu_ticks(groups)
+                for spy in spies:
+                    spy.wait()
+                cpu: collections.Counter[str] = collections.Counter()
+                for pid, (role, ticks) in after.items():
+                    cpu[role] += ticks - before.get(pid, (role, 0))[1]
+                step.pop("ok_indexes", None)
+                step["cpu_ms_per_click"] = {r: round(1000 * t / HZ / n, 2) for r, t in sorted(cpu.items()) if t}
+                step["load_start"], step["load_end"] = load, os.getloadavg()[0]
+                result["steps"].append(step)
+                cursor += n
+                log(
+                    f"{rate:.0f}/s: p50 {step['p50_ms']:.0f} p99 {step['p99_ms']:.0f} ms {step['statuses']}; "
+                    f"CPU ms per click {step['cpu_ms_per_click']}; load {load:.1f}"
+                )
+                await asyncio.sleep(2)
+
+        asyncio.run(steps())
+    finally:
+        stack.stop()
+    text = json.dumps(result, indent=1, default=str)
+    if args.results:
+        Path(args.results).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
