@@ -5,26 +5,18 @@ sends headers and then trickles the body (or never sends it) holds a thread for 
 clients stop every officer from deciding. Here the whole body is read first, on the event loop, with a size cap and
 a deadline; only a complete request reaches a thread. Decisions (``/slack/actions``) and downloads
 (``/download/...``, which stream large files) run on separate thread pools, so neither can starve the other.
-
-``POST /slack/actions`` itself skips a2wsgi and Flask: the complete body goes straight to the Flask app's own
-function for it (include.slack.callback.actions_endpoint, the same settings and handler) on a thread of its own pool,
-and its answer is written as Flask writes it. Everything else under the mount is the Flask app, through a2wsgi.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
 
-from include.slack.callback import ACTIONS_EXTENSION, MAX_BODY_BYTES, create_app
-
-log = logging.getLogger(__name__)
+from include.slack.callback import MAX_BODY_BYTES, create_app
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -117,62 +109,15 @@ class BufferedBodies:
 
 
 class _ByPath:
-    """Downloads on their own threads; Slack's POSTs to /slack/actions straight to the callback's function;
-    everything else (health, the requester's pages) on the callback's threads."""
+    """Downloads on their own threads; everything else (the Slack callback, health) on the callback's."""
 
-    def __init__(self, callback: ASGIApp, downloads: ASGIApp, actions: ASGIApp | None = None) -> None:
+    def __init__(self, callback: ASGIApp, downloads: ASGIApp) -> None:
         self.callback = callback
         self.downloads = downloads
-        self.actions = actions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        local = _local_path(scope)
-        if self.actions is not None and local == "/slack/actions" and scope.get("method") == "POST":
-            app = self.actions
-        else:
-            app = self.downloads if local.startswith("/download/") else self.callback
+        app = self.downloads if _local_path(scope).startswith("/download/") else self.callback
         await app(scope, receive, send)
-
-
-class _Headers:
-    """An ASGI request's headers, read as Flask reads them: by any case of their name, the first one of a name."""
-
-    def __init__(self, raw: Any) -> None:
-        self._values: dict[str, str] = {}
-        for name, value in raw or []:
-            self._values.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
-
-    def get(self, key: str) -> str | None:
-        return self._values.get(key.lower())
-
-
-class SlackActions:
-    """``POST /slack/actions`` without a2wsgi and Flask: ``actions(body, headers) -> (status, answer)`` (the Flask
-    app's own, include.slack.callback.actions_endpoint) on ``pool``, answered byte for byte as the Flask route would
-    (compact, key-sorted JSON and a newline; an empty text/html 200). The body arrives whole (BufferedBodies)."""
-
-    def __init__(self, actions: Any, pool: ThreadPoolExecutor) -> None:
-        self.actions = actions
-        self.pool = pool
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = await receive()
-        body = message.get("body", b"") if message["type"] == "http.request" else b""
-        loop = asyncio.get_running_loop()
-        try:
-            status, answer = await loop.run_in_executor(self.pool, self.actions, body, _Headers(scope.get("headers")))
-        except Exception:
-            log.exception("The Slack callback failed")  # as Flask logs an unhandled error, and answers 500
-            await _answer(send, 500, "internal error")
-            return
-        if answer is None:
-            payload, content_type = b"", b"text/html; charset=utf-8"
-        else:
-            payload = (json.dumps(answer, sort_keys=True, separators=(",", ":")) + "\n").encode()
-            content_type = b"application/json"
-        headers = [(b"content-type", content_type), (b"content-length", str(len(payload)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
 
 
 def _local_path(scope: Scope) -> str:
@@ -204,9 +149,4 @@ def create_asgi_app(flask_app: Any | None = None) -> ASGIApp:
     app = flask_app if flask_app is not None else create_app()
     callback: ASGIApp = WSGIMiddleware(app, workers=CALLBACK_WORKERS)  # type: ignore[arg-type,assignment]
     downloads: ASGIApp = WSGIMiddleware(app, workers=DOWNLOAD_WORKERS)  # type: ignore[arg-type,assignment]
-    endpoint = getattr(app, "extensions", {}).get(ACTIONS_EXTENSION)
-    actions = None
-    if endpoint is not None:
-        pool = ThreadPoolExecutor(max_workers=CALLBACK_WORKERS, thread_name_prefix="ccpa-actions")
-        actions = SlackActions(endpoint, pool)
-    return BufferedBodies(_ByPath(callback, downloads, actions))
+    return BufferedBodies(_ByPath(callback, downloads))

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qs
 
 from flask import Flask, Response, jsonify, request
@@ -192,11 +192,6 @@ def create_app(
     def health() -> Response:
         return jsonify(status="ok")
 
-    actions = actions_endpoint(settings, handler)
-    # The API server's front (include.slack.asgi) answers POST /slack/actions with this same function, without
-    # Flask: a2wsgi and Flask were ~1/5 of the API server's CPU per click (docs/benchmarks.md).
-    app.extensions[ACTIONS_EXTENSION] = actions
-
     @app.post("/slack/actions")
     def slack_actions() -> tuple[Response | str, int]:
         if (request.content_length or 0) > MAX_BODY_BYTES:
@@ -204,48 +199,30 @@ def create_app(
         body = request.get_data(cache=False)
         if len(body) > MAX_BODY_BYTES:
             return jsonify(error="request body too large"), 413
-        status, answer = actions(body, request.headers)
-        return (jsonify(answer), status) if answer is not None else ("", status)
-
-    return app
-
-
-#: Where create_app leaves :func:`actions_endpoint`'s function for the API server's front (``app.extensions``).
-ACTIONS_EXTENSION = "ccpa_slack_actions"
-
-
-class Headers(Protocol):
-    def get(self, key: str) -> str | None: ...
-
-
-def actions_endpoint(settings: Any, handler: _Handler) -> Callable[[bytes, Headers], tuple[int, dict[str, Any] | None]]:
-    """``POST /slack/actions`` once its body is read: ``(status, JSON answer)``, None for an empty answer."""
-
-    def actions(body: bytes, headers: Headers) -> tuple[int, dict[str, Any] | None]:
         secret = settings.signing_secret
         if not secret:
             log.error("Slack callback refused: Variable '%s' is not set", config.VAR_SIGNING_SECRET)
-            return 401, {"error": "signing secret not configured"}
+            return jsonify(error="signing secret not configured"), 401
         try:
             config.refuse_demo_secret(f"Airflow Variable '{config.VAR_SIGNING_SECRET}'", secret)
         except config.DemoSecretRefused as exc:
             # Anyone can sign a click with a published secret: no click is trusted, the officers are not deceived.
             log.error("Slack callback refused: %s", exc)
-            return 401, {"error": "the demo signing secret is refused outside the demo"}
-        if not _signature_valid(secret, body, headers):
+            return jsonify(error="the demo signing secret is refused outside the demo"), 401
+        if not _signature_valid(secret, body, request.headers):
             log.warning("Slack callback refused: missing, forged or expired signature")
-            return 401, {"error": "invalid signature"}
+            return jsonify(error="invalid signature"), 401
         try:
             payload = _parse_payload(body)
             if not _from_our_app(payload, settings):
                 log.warning("Slack callback refused: signed, but from another workspace or app")
-                return 403, {"error": "wrong workspace or app"}
+                return jsonify(error="wrong workspace or app"), 403
             answer = handler.handle(payload)
         except BadPayload as exc:
-            return 400, {"error": str(exc)}
-        return 200, answer or None
+            return jsonify(error=str(exc)), 400
+        return (jsonify(answer), 200) if answer else ("", 200)
 
-    return actions
+    return app
 
 
 def interaction_handler(
