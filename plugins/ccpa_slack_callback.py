@@ -2,8 +2,8 @@
 
 - ``POST /ccpa/slack/actions``: the Slack callback (a Flask app wrapped by a2wsgi, already an Airflow dependency,
   behind include.slack.asgi: request bodies are read on the event loop, so a client trickling its body cannot hold
-  a thread; Slack's POSTs then go straight to the app's own function for them, without a2wsgi and Flask; downloads
-  run on threads of their own). No FAB, no CSRF exemption: Slack's signature is the authentication.
+  a thread, and downloads run on threads of their own). No FAB, no CSRF exemption: Slack's signature is the
+  authentication.
 - ``/ccpa/requests/``: the officers' requests page (FastAPI), guarded by Airflow's own authentication and
   authorisation (users who may read runs of ``ccpa_right_of_access``) and linked from Airflow's navigation
   (``external_views``: shown inside the Airflow UI at ``/plugin/ccpa-requests``).
