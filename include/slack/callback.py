@@ -637,7 +637,13 @@ class _Handler:
         return "already approved by you"
 
     def _show_pending(self, request_id: str, response_url: str | None, result: ApprovalResult) -> None:
+        """ "1 of 2 approvals — @first", buttons kept. The updates after the ack run on background threads, so the
+        second officer's deciding click can be shown before this one: a pending prompt posted after the outcome
+        would put the buttons back on a decided request. So it is not posted once a decision exists, and when the
+        decision is written while it is being posted, the outcome is posted again after it."""
         try:
+            if self.store.get_decision(request_id) is not None:
+                return
             # As the click read it under the request's lock (an approval changes nothing the prompt shows of it).
             record = result.request or self.store.get_request(request_id)
             text, blocks = self.prompt_for(record, approvers=result.approvers)
@@ -645,8 +651,21 @@ class _Handler:
                 slack_client.webhook(response_url).send_dict({"replace_original": True, "text": text, "blocks": blocks})
             elif record.slack_channel and record.slack_ts:
                 self.slack.chat_update(channel=record.slack_channel, ts=record.slack_ts, text=text, blocks=blocks)
+            decision = self.store.get_decision(request_id)
         except Exception:  # the approval is recorded; a lost courtesy update must not undo it
             log.warning("Could not show the pending approval on the review prompt", exc_info=True)
+            return
+        if decision is not None:
+            approvals = self.store.approvals(request_id) if decision.action == APPROVE else []
+            approvers = tuple(a.approver for a in approvals)
+            self._show_progress(
+                request_id,
+                decision.action,
+                decision.decided_by,
+                decision.response_url or response_url,
+                scope=decision.scope,
+                approvers=approvers,
+            )
 
     def _decide(self, request_id: str, action: str, user_id: str, reason: str | None, response_url: str | None) -> str:
         """Write the decision (the database keeps it to one), then update Slack. Returns CREATED, REPEATED (the same

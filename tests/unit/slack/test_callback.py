@@ -809,3 +809,67 @@ def test_7063b_an_approval_on_a_power_of_attorney_is_recorded_and_counted_as_tha
         "power_of_attorney": 1,
         "categories_only": 1,
     }
+
+
+def test_a_late_pending_update_never_puts_the_buttons_back_on_a_decided_request(
+    client_for, compliance_store, two_person, slack, monkeypatch
+):
+    """The prompt updates after the acks run on background threads: under load the first officer's "1 of 2" update
+    can run after the second officer's deciding one. It must not replace the outcome with a decidable prompt
+    (nobody may act twice on a decided request)."""
+    from include.slack import callback as callback_module
+
+    queued: list = []
+
+    class Deferred:
+        def submit(self, fn, *args, **kwargs):
+            queued.append((fn, args, kwargs))
+
+    monkeypatch.setattr(callback_module, "_background", Deferred())
+    request_id, prompt = two_person
+    client = client_for(approvers=frozenset({APPROVER, SECOND}))
+    post(client, payload(request_id) | {"response_url": prompt["response_url"]})
+    post(client, payload(request_id, user=SECOND) | {"response_url": prompt["response_url"]})
+    assert compliance_store.get_decision(request_id).decided_by == SECOND
+    pending, deciding = queued[0], queued[1]
+    assert pending[0].__name__ == "_show_pending" and deciding[0].__name__ == "_show_progress"
+    for fn, args, kwargs in (deciding, pending):  # the deciding click's update first, the pending one late
+        fn(*args, **kwargs)
+    blocks = json.dumps(slack.message(prompt["ts"])["blocks"])
+    assert f"Approved by <@{APPROVER}> and <@{SECOND}>" in blocks
+    assert "ccpa_approve" not in blocks and "ccpa_reject" not in blocks
+
+
+def test_a_pending_update_racing_the_decision_is_followed_by_the_outcome(
+    client_for, compliance_store, two_person, slack, monkeypatch
+):
+    """The decision is written while the pending prompt is being posted: the outcome is posted again after it."""
+    from include.slack import callback as callback_module
+
+    queued: list = []
+
+    class Deferred:
+        def submit(self, fn, *args, **kwargs):
+            queued.append((fn, args, kwargs))
+
+    monkeypatch.setattr(callback_module, "_background", Deferred())
+    request_id, prompt = two_person
+    client = client_for(approvers=frozenset({APPROVER, SECOND}))
+    post(client, payload(request_id) | {"response_url": prompt["response_url"]})
+    (pending,) = queued
+    real_get_decision = type(compliance_store).get_decision
+    reads = []
+
+    def get_decision(self, rid):  # the first look finds no decision; the second click lands right after it
+        reads.append(rid)
+        if len(reads) == 1:
+            return None
+        if len(reads) == 2:
+            post(client, payload(request_id, user=SECOND) | {"response_url": prompt["response_url"]})
+        return real_get_decision(self, rid)
+
+    monkeypatch.setattr(type(compliance_store), "get_decision", get_decision)
+    pending[0](*pending[1], **pending[2])
+    blocks = json.dumps(slack.message(prompt["ts"])["blocks"])
+    assert f"Approved by <@{APPROVER}> and <@{SECOND}>" in blocks
+    assert "ccpa_approve" not in blocks
