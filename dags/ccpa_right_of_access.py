@@ -105,9 +105,8 @@ SLACK_TASK_RETRIES = retries.SLACK_TASK_RETRIES
         ),
         "language": Param(
             "",
-            type="string",
-            enum=["", "en", "es"],
             description="The requester's language (en, es); empty: the Variable ccpa_default_language",
+            **PARAM_SCHEMAS["language"],
         ),
         "channel": Param(
             title="Channel",
@@ -125,9 +124,8 @@ SLACK_TASK_RETRIES = retries.SLACK_TASK_RETRIES
         ),
         "lookback": Param(
             "12_months",
-            type="string",
-            enum=["12_months", "all"],
             description="12_months (the legal minimum) or all (back to 2022-01-01, if the requester asks)",
+            **PARAM_SCHEMAS["lookback"],
         ),
     },
     max_active_tasks=32,

@@ -138,7 +138,16 @@ PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["signed_at", "signer_name", "statement_version"],
         "additionalProperties": False,
     },
+    "language": {"type": "string", "enum": ["", "en", "es"]},  # empty: the Variable ccpa_default_language
+    "lookback": {"type": "string", "enum": list(LOOKBACKS)},
 }
+#: Every task process validates the run's conf against these (Airflow's ``Param.resolve``: ``jsonschema.validate``,
+#: which first checks the schema itself against its metaschema), twice per param. Against the default metaschema
+#: (2020-12: dynamic references, vocabularies) that check cost ~4x more than against draft-07's, and was most of a
+#: short task's own CPU (issue #22). These schemas use only keywords that mean the same in both drafts.
+PARAM_SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
+for _schema in PARAM_SCHEMAS.values():
+    _schema["$schema"] = PARAM_SCHEMA_DRAFT
 
 
 class InvalidRequest(ValueError):

@@ -57,12 +57,13 @@ def _session(url: str, user: str) -> requests.Session:
     return session
 
 
-def _trigger(session: requests.Session, url: str, run_id: str) -> requests.Response:
+def _trigger(session: requests.Session, url: str, run_id: str, **changes: object) -> requests.Response:
     conf = {
         "name": "Jane Doe",
         "email": "jane.doe@example.com",
         "photo_id_url": "https://intake.example.com/ids/1",
         "channel": "web_form",  # required: how the consumer made the request (§7101)
+        **changes,
     }
     body = {"dag_run_id": run_id, "logical_date": None, "conf": conf}  # as in the README
     return session.post(f"{url}/api/v2/dags/{DAG_ID}/dagRuns", json=body, timeout=30)
@@ -87,3 +88,25 @@ def test_a_read_only_account_cannot_trigger(api_server):
     refused = _trigger(auditor, api_server, f"intake-REQ-{time.time_ns()}")
     assert refused.status_code == 403, refused.text
     assert auditor.get(f"{api_server}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"email": "not-an-email"},
+        {"channel": "fax"},
+        {"lookback": "forever"},
+        {"language": "fr"},
+        {"declaration": {"signed_at": "2026-01-05T18:00:00Z", "signer_name": "Jane Doe"}},
+        {"agent": {"name": "A", "email": "a@example.com", "permission": {"kind": "other", "document_url": "u"}}},
+    ],
+)
+def test_a_malformed_trigger_is_refused_before_a_run_exists(api_server, changes):
+    """Bad input gets a clear error and changes nothing: the DAG's params (draft-07 JSON schemas) are checked by the
+    API server at the trigger, so no run, no acknowledgement, no Slack prompt."""
+    intake = _session(api_server, "intake")
+    run_id = f"intake-BAD-{time.time_ns()}"
+    refused = _trigger(intake, api_server, run_id, **changes)
+    assert refused.status_code == 400, refused.text
+    assert next(iter(changes)) in refused.text  # the message names the field
+    assert intake.get(f"{api_server}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", timeout=30).status_code == 404
