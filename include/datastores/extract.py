@@ -22,6 +22,8 @@ from include.db import engine_for
 from include.report.model import ExtractSummary, Section
 from include.storage import text_writer, url_of
 
+#: Rows fetched at a time from a streaming SQL result.
+_BATCH = 1000
 #: One encoder for every row: ``json.dumps`` with options builds a new one per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
@@ -44,7 +46,8 @@ def _rows(conn: Any, store: Datastore, query: Query, params: dict[str, Any]) -> 
         return [], (dict(row) for row in produced)
     result = _execute(conn, query, params)
     columns = list(result.keys())
-    return columns, (dict(zip(columns, row, strict=True)) for row in result)
+    # partitions(): rows a batch at a time from the streaming cursor (fewer calls per row than iterating).
+    return columns, (dict(zip(columns, row, strict=True)) for rows in result.partitions(_BATCH) for row in rows)
 
 
 def extract(
@@ -67,16 +70,26 @@ def extract(
             # §7024(d) fails closed: a column the registry does not map to a category is withheld until mapped.
             held.update({c: False for c in columns if c not in query.categories and c not in held})
             count = 0
+            # Per row only what can change: a Python source's rows may bring new columns (an SQL result's rows all
+            # have its columns), and a withheld column is looked at until a row holds a value in it. The line is
+            # what encoding {"q": ..., "v": values} gives, with the constant part encoded once.
+            new_columns = store.function is not None
+            unseen = list(held)
+            head = '{"q": ' + _ENCODER.encode(query.name) + ', "v": '
             for record in rows:
-                for column in record:
-                    if column not in columns:
-                        columns.append(column)
-                        if column not in query.categories:
-                            held.setdefault(column, False)
-                for column in held:
-                    held[column] = held[column] or record.get(column) is not None
-                values = {c: (None if c in held else _plain(v)) for c, v in record.items()}
-                out.write(_ENCODER.encode({"q": query.name, "v": values}) + "\n")
+                if new_columns:
+                    for column in record:
+                        if column not in columns:
+                            columns.append(column)
+                            if column not in query.categories:
+                                held.setdefault(column, False)
+                                unseen.append(column)
+                if unseen:
+                    for column in [c for c in unseen if record.get(c) is not None]:
+                        held[column] = True
+                        unseen.remove(column)
+                values = {c: None if c in held else v if type(v) in _NATIVE else _plain(v) for c, v in record.items()}
+                out.write(head + _ENCODER.encode(values) + "}\n")
                 count += 1
             withheld = [c for c in columns if c in held]
             sections.append(
@@ -172,8 +185,19 @@ def probe(store: Datastore, *, email: str, name: str, since: datetime, sample: i
     )
 
 
+#: Values JSON takes as they are (``_plain`` returns them unchanged; checked first, without a call).
+_NATIVE = frozenset({str, int, float, bool, type(None)})
+
+
+#: The usual non-JSON types by exact type: one lookup instead of the isinstance checks below.
+_CONVERT: dict[type, Any] = {datetime: datetime.isoformat, date: date.isoformat, time: time.isoformat, Decimal: str}
+
+
 def _plain(value: Any) -> Any:
     """JSON-safe values: the result travels by XCom and into the report."""
+    convert = _CONVERT.get(type(value))
+    if convert is not None:
+        return convert(value)
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, (datetime, date, time)):
