@@ -19,13 +19,15 @@ from sqlalchemy import text
 
 from include.datastores.registry import UNCATEGORISED, Datastore, Query
 from include.db import engine_for
+from include.jsonlines import decode_line, line_encoder
 from include.report.model import ExtractSummary, Section
 from include.storage import text_writer, url_of
 
 #: Rows fetched at a time from a streaming SQL result.
 _BATCH = 1000
-#: One encoder for every row: ``json.dumps`` with options builds a new one per call.
+#: Each query's name in its lines' head (once per query); each row's values by ``_encode_values``.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
+_encode_values = line_encoder()
 
 
 def _execute(conn: Any, query: Query, params: dict[str, Any]) -> Any:
@@ -89,7 +91,7 @@ def extract(
                         held[column] = True
                         unseen.remove(column)
                 values = {c: None if c in held else v if type(v) in _NATIVE else _plain(v) for c, v in record.items()}
-                out.write(head + _ENCODER.encode(values) + "}\n")
+                out.write(head + _encode_values(values) + "}\n")
                 count += 1
             withheld = [c for c in columns if c in held]
             sections.append(
@@ -141,7 +143,7 @@ def read_rows(path: Any, query: str) -> Iterator[dict[str, Any]]:
     """The rows of one section, read lazily from an extract file (bounded memory for big subjects)."""
     with path.open("r", encoding="utf-8") as lines:
         for line in lines:
-            item = json.loads(line)
+            item = decode_line(line)
             if item["q"] == query:
                 yield item["v"]
 
