@@ -27,6 +27,7 @@ from include.templating import env_for
 #: Marks where ``cell(column)`` stands in a row's markup, and separates values escaped together. Markup has none
 #: (a template is text a person writes); a value holding one is escaped on its own (``_row_values``).
 _MARK = "\x00"
+_MARKER = Markup("\x00")  # _MARK as markup: what cell() puts around a column's name
 #: Rows joined into one chunk: few enough chunks that Jinja's generators cost nothing, small enough (~64 KiB here)
 #: that the chunks written at once stay small.
 ROWS_PER_CHUNK = 256
@@ -36,9 +37,6 @@ _PLAIN = frozenset({int, float, bool})
 
 class _NotPlain(Exception):
     """A value that must go through ``markupsafe.escape`` on its own (it may have ``__html__``)."""
-
-
-_MARKER = Markup("\x00")  # _MARK
 
 
 def cell(column: str) -> Markup:

@@ -64,3 +64,8 @@ def test_decode_line_refuses_what_json_loads_refuses(line):
     with pytest.raises(json.JSONDecodeError) as raised:
         decode_line(line)
     assert raised.value.msg == expected.value.msg
+
+
+def test_decode_line_refuses_what_is_not_json_whitespace_after_the_value():
+    with pytest.raises(json.JSONDecodeError, match="Extra data"):
+        decode_line('{"q": "a"}\x0c\n')
