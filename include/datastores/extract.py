@@ -19,11 +19,15 @@ from sqlalchemy import text
 
 from include.datastores.registry import UNCATEGORISED, Datastore, Query
 from include.db import engine_for
+from include.jsonlines import decode_line, line_encoder
 from include.report.model import ExtractSummary, Section
 from include.storage import text_writer, url_of
 
-#: One encoder for every row: ``json.dumps`` with options builds a new one per call.
+#: Rows fetched at a time from a streaming SQL result.
+_BATCH = 1000
+#: Each query's name in its lines' head (once per query); each row's values by ``_encode_values``.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
+_encode_values = line_encoder()
 
 
 def _execute(conn: Any, query: Query, params: dict[str, Any]) -> Any:
@@ -44,7 +48,8 @@ def _rows(conn: Any, store: Datastore, query: Query, params: dict[str, Any]) -> 
         return [], (dict(row) for row in produced)
     result = _execute(conn, query, params)
     columns = list(result.keys())
-    return columns, (dict(zip(columns, row, strict=True)) for row in result)
+    # partitions(): rows a batch at a time from the streaming cursor (fewer calls per row than iterating).
+    return columns, (dict(zip(columns, row, strict=True)) for rows in result.partitions(_BATCH) for row in rows)
 
 
 def extract(
@@ -67,16 +72,26 @@ def extract(
             # §7024(d) fails closed: a column the registry does not map to a category is withheld until mapped.
             held.update({c: False for c in columns if c not in query.categories and c not in held})
             count = 0
+            # Per row only what can change: a Python source's rows may bring new columns (an SQL result's rows all
+            # have its columns), and a withheld column is looked at until a row holds a value in it. The line is
+            # what encoding {"q": ..., "v": values} gives, with the constant part encoded once.
+            new_columns = store.function is not None
+            unseen = list(held)
+            head = '{"q": ' + _ENCODER.encode(query.name) + ', "v": '
             for record in rows:
-                for column in record:
-                    if column not in columns:
-                        columns.append(column)
-                        if column not in query.categories:
-                            held.setdefault(column, False)
-                for column in held:
-                    held[column] = held[column] or record.get(column) is not None
-                values = {c: (None if c in held else _plain(v)) for c, v in record.items()}
-                out.write(_ENCODER.encode({"q": query.name, "v": values}) + "\n")
+                if new_columns:
+                    for column in record:
+                        if column not in columns:
+                            columns.append(column)
+                            if column not in query.categories:
+                                held.setdefault(column, False)
+                                unseen.append(column)
+                if unseen:
+                    for column in [c for c in unseen if record.get(c) is not None]:
+                        held[column] = True
+                        unseen.remove(column)
+                values = {c: None if c in held else v if type(v) in _NATIVE else _plain(v) for c, v in record.items()}
+                out.write(head + _encode_values(values) + "}\n")
                 count += 1
             withheld = [c for c in columns if c in held]
             sections.append(
@@ -128,7 +143,7 @@ def read_rows(path: Any, query: str) -> Iterator[dict[str, Any]]:
     """The rows of one section, read lazily from an extract file (bounded memory for big subjects)."""
     with path.open("r", encoding="utf-8") as lines:
         for line in lines:
-            item = json.loads(line)
+            item = decode_line(line)
             if item["q"] == query:
                 yield item["v"]
 
@@ -172,8 +187,19 @@ def probe(store: Datastore, *, email: str, name: str, since: datetime, sample: i
     )
 
 
+#: Values JSON takes as they are (``_plain`` returns them unchanged; checked first, without a call).
+_NATIVE = frozenset({str, int, float, bool, type(None)})
+
+
+#: The usual non-JSON types by exact type: one lookup instead of the isinstance checks below.
+_CONVERT: dict[type, Any] = {datetime: datetime.isoformat, date: date.isoformat, time: time.isoformat, Decimal: str}
+
+
 def _plain(value: Any) -> Any:
     """JSON-safe values: the result travels by XCom and into the report."""
+    convert = _CONVERT.get(type(value))
+    if convert is not None:
+        return convert(value)
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, (datetime, date, time)):

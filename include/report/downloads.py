@@ -131,7 +131,9 @@ def read_token(token: str, now: datetime | None = None) -> str:
 def write_zip(request_id: str, files: list[str]) -> str:
     """Bundle the report's files into one ZIP in the request's storage folder; returns its URL."""
     dest = storage.request_dir(request_id) / ZIP_NAME
-    with dest.open("wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+    # Level 1: a third of the default level's CPU (0.08 vs 0.22 s for a 100,000-row report's 39 MB), the ZIP ~20 %
+    # larger (1.7 vs 1.4 MB): the report's text is repetitive and compresses well at any level.
+    with dest.open("wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as bundle:
         for url in files:
             source = storage.resolve(url, request_id=request_id)
             with source.open("rb") as src, bundle.open(source.name, "w") as member:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from include.datastores.registry import Recipients
+from include.jsonlines import line_encoder
 from include.report.model import (
     CATEGORY_LABELS,
     NOT_DECLARED,
@@ -60,6 +61,10 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 def _dump(value: Any) -> str:
     return _ENCODER.encode(value)
+
+
+#: ``_dump`` for a row's values, made once (include/jsonlines.py).
+_dump_row = line_encoder(default=str)
 
 
 class JsonWriter:
@@ -119,7 +124,7 @@ class JsonWriter:
     def row(self, section: Section, row: dict[str, Any]) -> None:
         if not section.row_count:  # not listed (see begin_section)
             return
-        self.out.write(("," if self._rows else "") + "\n" + _dump([row.get(c) for c in section.columns]))
+        self.out.write(("," if self._rows else "") + "\n" + _dump_row([row.get(c) for c in section.columns]))
         self._rows += 1
 
     def end_section(self, section: Section) -> None:
@@ -157,8 +162,18 @@ class CsvWriter:
         self._cells = [(c, section.held_but_withheld(c)) for c in self._columns]
 
     def row(self, section: Section, row: dict[str, Any]) -> None:
+        # A spreadsheet must not run a value as a formula (CSV injection): _FORMULA. Inline: a call per cell was a
+        # third of the CSV's time. "held, not disclosed" passes the rules unchanged.
+        get = row.get
+        values = [_HELD if withheld else get(c) for c, withheld in self._cells]
         self.writer.writerow(
-            [section.query, *("held, not disclosed" if withheld else _cell(row, c) for c, withheld in self._cells)]
+            [
+                section.query,
+                *[
+                    ("'" + v if v.startswith(_FORMULA) else v) if isinstance(v, str) else "" if v is None else v
+                    for v in values
+                ],
+            ]
         )
 
     def end_section(self, section: Section) -> None:
@@ -180,8 +195,6 @@ def write_csv(out: IO[str], store: ExtractSummary, rows: RowsFor) -> None:
     feed([store], rows, [CsvWriter(out)])
 
 
-def _cell(row: dict[str, Any], column: str) -> Any:
-    value = row.get(column)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value  # a spreadsheet must not run a value as a formula (CSV injection)
-    return "" if value is None else value
+#: A value starting with one of these is a formula to a spreadsheet (CSV injection): it is written after a "'".
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_HELD = "held, not disclosed"

@@ -11,11 +11,11 @@ bounded (a file is read line by line; the PDF keeps at most its printed rows per
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from typing import Any, Protocol
 
+from include.jsonlines import decode_line
 from include.report.model import ExtractSummary, RowsFor, Section
 
 
@@ -174,7 +174,7 @@ class RowPass:
                 raise ExtractMismatch(
                     f"the extract of {store.datastore} ends after {n} of {section.row_count} rows of {query!r}"
                 )
-            item = json.loads(line)
+            item = decode_line(line)
             if item["q"] != query:
                 raise ExtractMismatch(f"the extract of {store.datastore} has a row of {item['q']!r} among {query!r}")
             yield item["v"]

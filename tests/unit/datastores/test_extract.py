@@ -169,3 +169,76 @@ def test_7024d_uncategorised_columns_are_withheld_until_mapped(tmp_path, datasto
     assert section["withheld"] == ["phone"] and section["withheld_present"] == {"phone": True}
     assert [row["phone"] for row in read_rows(dest, "profile")] == [None]
     assert "+1-415-555-1000" not in dest.read_text()
+
+
+def test_extract_lines_are_each_row_as_one_json_object_whatever_its_values_and_keys(tmp_path):
+    """A Python source's rows may differ in their keys and hold any type: each line is exactly
+    ``{"q": query, "v": values}`` as JSON (non-ASCII kept), withheld values null, other values JSON-safe."""
+    from dataclasses import dataclass
+    from datetime import date, time
+    from decimal import Decimal
+
+    from include.datastores.registry import Datastore, Query
+
+    @dataclass
+    class Custom:
+        text: str
+
+        def __str__(self) -> str:
+            return f"custom {self.text}"
+
+    class Label(str):
+        pass
+
+    rows = [
+        {"email": "zoë@example.com", "n": 1, "ssn": None},
+        {"email": "<b>&\"'", "at": datetime(2026, 1, 2, 3, 4, 5, 6), "ssn": "123-45-6789", "day": date(2026, 1, 2)},
+        {"amount": Decimal("19.990"), "t": time(1, 2), "raw": b"\x00\xff", "x": Custom("a"), "label": Label("s")},
+        {"f": 1.5, "ok": True, "none": None, "list": [1, "a"], "email": "q\x00\n\u2028"},
+    ]
+    mapped = ("email", "n", "at", "day", "amount", "t", "raw", "x", "label", "f", "ok", "list")
+    store = Datastore(
+        name="events",
+        conn_id="",
+        description="Events",
+        # "none" is not mapped to a category: withheld (fails closed), never held a value.
+        queries=(Query(name='events "q"', sql="", categories=dict.fromkeys(mapped, "commercial"), withhold=("ssn",)),),
+        function=lambda **_: iter(rows),
+    )
+    dest = tmp_path / "events.jsonl"
+    summary = extract_to(store, email="zoë@example.com", name="", since=SINCE, dest=dest)
+    [section] = summary.sections
+    withheld = set(section.withheld)
+    plain = {
+        datetime: datetime.isoformat, date: date.isoformat, time: time.isoformat, Decimal: str, bytes: bytes.hex,
+        Custom: str, list: str,
+    }  # fmt: skip
+    expected = [
+        json.dumps(
+            {
+                "q": 'events "q"',
+                "v": {c: None if c in withheld else plain.get(type(v), lambda v: v)(v) for c, v in row.items()},
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+        for row in rows
+    ]
+    assert dest.read_text(encoding="utf-8") == "".join(expected)
+    assert section.columns == (
+        "email",
+        "n",
+        "ssn",
+        "at",
+        "day",
+        "amount",
+        "t",
+        "raw",
+        "x",
+        "label",
+        "f",
+        "ok",
+        "none",
+        "list",
+    )
+    assert section.withheld == ("ssn", "none") and section.withheld_present == {"ssn": True, "none": False}

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
-from types import SimpleNamespace
 
 import pytest
 
+from include import jsonlines
 from include.report import rowpass
 from include.report.model import ExtractSummary, ReportContext, Section
 from include.report.portable import CsvWriter, JsonWriter, write_csv, write_json
@@ -124,14 +125,14 @@ EXPECTED = [
 
 @pytest.fixture
 def decodes(monkeypatch):
-    """Counts json.loads calls of the pass (every decode of a row goes through it)."""
+    """Counts decode_line calls of the pass (every decode of a row goes through it)."""
     calls = []
 
-    def loads(text):
+    def decode_line(text):
         calls.append(text)
-        return json.loads(text)
+        return jsonlines.decode_line(text)
 
-    monkeypatch.setattr(rowpass, "json", SimpleNamespace(loads=loads))
+    monkeypatch.setattr(rowpass, "decode_line", decode_line)
     return calls
 
 
@@ -267,3 +268,20 @@ def test_files_that_are_iterable_but_not_iterators_are_read_like_local_ones(deco
     rp = RowPass(context.holding, open_remote, _filtered, [sink])
     _pull_all(rp, context)
     assert sink.events == EXPECTED
+
+
+def test_csv_cells_guard_every_formula_start_and_write_other_values_as_they_are():
+    class Label(str):
+        pass
+
+    values = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", Label("=sub"), "", "a=b", None, 0, -3, 1.5, True, "ünï"]
+    columns = tuple(f"c{i}" for i in range(len(values)))
+    store = ExtractSummary(
+        datastore="crm", description="CRM", sections=(_section("p", columns, 1, withheld=("c1",)),), row_count=1
+    )
+    out = io.StringIO()
+    write_csv(out, store, lambda s, q: iter([dict(zip(columns, values, strict=True))]))
+    expected = ["p", "'=1+1", "held, not disclosed", "'-1", "'@SUM(A1)", "'\tx", "'\rx", "'=sub", "", "a=b", "", "0"]
+    assert next(csv.reader(io.StringIO(out.getvalue().split("\r\n", 2)[2]))) == [
+        *expected, "-3", "1.5", "True", "ünï"
+    ]  # fmt: skip
