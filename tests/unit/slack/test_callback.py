@@ -811,23 +811,31 @@ def test_7063b_an_approval_on_a_power_of_attorney_is_recorded_and_counted_as_tha
     }
 
 
-def test_a_late_pending_update_never_puts_the_buttons_back_on_a_decided_request(
-    client_for, compliance_store, two_person, slack, monkeypatch
-):
-    """The prompt updates after the acks run on background threads: under load the first officer's "1 of 2" update
-    can run after the second officer's deciding one. It must not replace the outcome with a decidable prompt
-    (nobody may act twice on a decided request)."""
+@pytest.fixture
+def held_updates(monkeypatch) -> list:
+    """The prompt updates after the acks, held instead of run on background threads: (function, args, kwargs), in
+    the order the clicks queued them, for a test to run in the order it wants."""
     from include.slack import callback as callback_module
 
     queued: list = []
 
-    class Deferred:
+    class Held:
         def submit(self, fn, *args, **kwargs):
             queued.append((fn, args, kwargs))
 
-    monkeypatch.setattr(callback_module, "_background", Deferred())
+    monkeypatch.setattr(callback_module, "_background", Held())
+    return queued
+
+
+def test_a_late_pending_update_never_puts_the_buttons_back_on_a_decided_request(
+    client_for, compliance_store, two_person, slack, held_updates
+):
+    """The prompt updates after the acks run on background threads: under load the first officer's "1 of 2" update
+    can run after the second officer's deciding one. It must not replace the outcome with a decidable prompt
+    (nobody may act twice on a decided request)."""
     request_id, prompt = two_person
     client = client_for(approvers=frozenset({APPROVER, SECOND}))
+    queued = held_updates
     post(client, payload(request_id) | {"response_url": prompt["response_url"]})
     post(client, payload(request_id, user=SECOND) | {"response_url": prompt["response_url"]})
     assert compliance_store.get_decision(request_id).decided_by == SECOND
@@ -841,20 +849,12 @@ def test_a_late_pending_update_never_puts_the_buttons_back_on_a_decided_request(
 
 
 def test_a_pending_update_racing_the_decision_is_followed_by_the_outcome(
-    client_for, compliance_store, two_person, slack, monkeypatch
+    client_for, compliance_store, two_person, slack, held_updates, monkeypatch
 ):
     """The decision is written while the pending prompt is being posted: the outcome is posted again after it."""
-    from include.slack import callback as callback_module
-
-    queued: list = []
-
-    class Deferred:
-        def submit(self, fn, *args, **kwargs):
-            queued.append((fn, args, kwargs))
-
-    monkeypatch.setattr(callback_module, "_background", Deferred())
     request_id, prompt = two_person
     client = client_for(approvers=frozenset({APPROVER, SECOND}))
+    queued = held_updates
     post(client, payload(request_id) | {"response_url": prompt["response_url"]})
     (pending,) = queued
     real_get_decision = type(compliance_store).get_decision
