@@ -38,14 +38,14 @@ def datastores_url(mysql_database):
     return url
 
 
-@pytest.fixture
-def report(datastores_url, monkeypatch, tmp_path):
+def _extracted(datastores_url, monkeypatch, tmp_path, request_id: str, run_id: str):
+    """The demo person's approved request with every demo datastore extracted into its folder under ``tmp_path``:
+    (record, folder, registry, summaries)."""
     use_datastores(monkeypatch, datastores_url)
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path}")
-    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "download-secret")
     record = approved_record(
-        request_id="f" * 32,
-        run_id="manual__formats",
+        request_id=request_id,
+        run_id=run_id,
         name=DEMO_PERSON["name"],
         email=DEMO_PERSON["email"],
         received_at=RECEIVED,
@@ -57,6 +57,13 @@ def report(datastores_url, monkeypatch, tmp_path):
         extract(d, email=record.email, name=record.name, since=SINCE, dest=folder / f"{d.name}.jsonl")
         for d in registry.datastores
     ]
+    return record, folder, registry, summaries
+
+
+@pytest.fixture
+def report(datastores_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_DOWNLOAD_SECRET", "download-secret")
+    record, folder, _, summaries = _extracted(datastores_url, monkeypatch, tmp_path, "f" * 32, "manual__formats")
     return record, report_files.build(record, SINCE, summaries), folder
 
 
@@ -277,22 +284,7 @@ def test_every_row_is_decoded_once_for_all_formats(datastores_url, monkeypatch, 
     from include.datastores import extract as extract_module
     from include.report import rowpass
 
-    use_datastores(monkeypatch, datastores_url)
-    monkeypatch.setenv("AIRFLOW_VAR_CCPA_REPORT_STORAGE", f"file://{tmp_path}")
-    record = approved_record(
-        request_id="d" * 32,
-        run_id="manual__once",
-        name=DEMO_PERSON["name"],
-        email=DEMO_PERSON["email"],
-        received_at=RECEIVED,
-    )
-    folder = tmp_path / record.request_id
-    folder.mkdir()
-    registry = load_registry(ROOT / "include" / "datastores" / "datastores.yaml")
-    summaries = [
-        extract(d, email=record.email, name=record.name, since=SINCE, dest=folder / f"{d.name}.jsonl")
-        for d in registry.datastores
-    ]
+    record, folder, registry, summaries = _extracted(datastores_url, monkeypatch, tmp_path, "d" * 32, "manual__once")
     decoded = []
 
     def decode_line(text):
