@@ -70,6 +70,9 @@ def collect(out: Path) -> dict[str, Any]:
             "cpu_s": statistics.median(r["cpu_s"] for r in recs),
             "wall_s": statistics.median(r["wall_s"] for r in recs),
             "max_rss_mib": statistics.median(r["max_rss_mib"] for r in recs),
+            # of cpu_s: before start-up (the fork's own set-up) and start-up (parsing the DAG file, finding the task)
+            "before_startup_cpu_s": statistics.median(r.get("cpu_before_startup_s", 0.0) for r in recs),
+            "startup_cpu_s": statistics.median(r.get("startup_cpu_s", 0.0) for r in recs),
             "requests": sum(kinds.values()) / len(recs),
             "request_kinds": {k: round(v / len(recs), 1) for k, v in sorted(kinds.items())},
         }

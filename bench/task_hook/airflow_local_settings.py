@@ -25,7 +25,12 @@ if OUT:
 
     def startup(msg):
         _task.update(dag_id=msg.ti.dag_id, task_id=msg.ti.task_id, run_id=msg.ti.run_id)
-        return _startup(msg=msg)
+        before = time.process_time()  # a forked process's CPU time starts at 0: this is what ran before start-up
+        _task["cpu_before_startup_s"] = before
+        try:
+            return _startup(msg=msg)
+        finally:  # start-up: the DAG file parsed, the task found (CPU of this process; the rest is the task's run)
+            _task["startup_cpu_s"] = time.process_time() - before
 
     def main() -> None:
         # CCPA_BENCH_CPROFILE=wall: profile by wall-clock time, to see where a task process waits
@@ -68,5 +73,9 @@ if OUT:
         finally:
             with open(f"{OUT}/requests.log", "a") as f:
                 f.write(f"{self.pid} {type(msg).__name__} {time.process_time() - cpu:.5f}\n")
+            if type(msg).__name__ in ("GetVariable", "GetConnection"):  # which ones: a name, never a value
+                name = getattr(msg, "key", None) or getattr(msg, "conn_id", "")
+                with open(f"{OUT}/names.log", "a") as f:
+                    f.write(f"{self.pid} {type(msg).__name__} {name}\n")
 
     supervisor.ActivitySubprocess._handle_request = _handle_request
