@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -246,3 +247,14 @@ def test_the_api_server_freezes_its_start_up_heap_once_when_the_ccpa_app_is_buil
 
 def test_the_api_server_heap_is_not_frozen_with_ccpa_preload_0() -> None:
     assert _first_requests_in_fresh_interpreter({"CCPA_PRELOAD": "0"}) == [0, 0, 0]
+
+
+def test_preload_compiles_the_store_statements_and_they_still_run(compliance_store: Any) -> None:
+    """What the warm-up memoizes on a statement must not tie it to a server: after it, the store's statements run."""
+    from include.store import UnknownRequest
+
+    assert preload._warm_store() >= 8  # _REQUEST, _DECISION, _APPROVALS, the approval's inserts and update, ...
+    store = compliance_store
+    with pytest.raises(UnknownRequest):
+        store.get_request("no-such-request")
+    assert store.get_decision("no-such-request") is None
