@@ -147,17 +147,19 @@ def ccpa_right_of_access() -> None:
     def post_review_prompt(request_id: str) -> dict[str, str]:
         return workflow.post_review_prompt(request_id)
 
+    # These take validate_request's whole output: one XCom read each, where its request_id and lookback keys were
+    # two (every XCom read is a round trip through the supervisor to the API server and its database).
     @task(multiple_outputs=False)
-    def extract(name: str, request_id: str, lookback: str) -> dict[str, Any]:
-        return workflow.extract_datastore(name, request_id, lookback)
+    def extract(name: str, request: dict[str, Any]) -> dict[str, Any]:
+        return workflow.extract_datastore(name, request["request_id"], request["lookback"])
 
     @task_group(group_id="aggregate_personal_data")
-    def aggregate_personal_data(request_id: str, lookback: str) -> Any:
-        return [extract.override(task_id=d.task_id)(d.name, request_id, lookback) for d in DATASTORES]
+    def aggregate_personal_data(request: Any) -> Any:
+        return [extract.override(task_id=d.task_id)(d.name, request) for d in DATASTORES]
 
     @task(multiple_outputs=False)
-    def build_report(request_id: str, lookback: str, extracts: list[dict[str, Any]]) -> dict[str, Any]:
-        return workflow.build_report(request_id, lookback, extracts)
+    def build_report(request: dict[str, Any], extracts: list[dict[str, Any]]) -> dict[str, Any]:
+        return workflow.build_report(request["request_id"], request["lookback"], extracts)
 
     @task
     def send_report(request_id: str, report: dict[str, Any]) -> str:
@@ -173,7 +175,7 @@ def ccpa_right_of_access() -> None:
 
     # TaskFlow calls return XComArgs (references resolved at run time), hence Any for the type checker.
     request: Any = validate_request()
-    request_id, lookback = request["request_id"], request["lookback"]
+    request_id = request["request_id"]
     # The sensor follows the decision itself (approve → the extractions, reject → the rejection email).
     decision = WaitForDecisionSensor(
         task_id="wait_for_decision",
@@ -184,9 +186,9 @@ def ccpa_right_of_access() -> None:
     )
     send_acknowledgement(request_id)
     post_review_prompt(request_id) >> decision
-    extracts: Any = aggregate_personal_data(request_id, lookback)
+    extracts: Any = aggregate_personal_data(request)
     decision >> extracts
-    built: Any = build_report(request_id, lookback, extracts)
+    built: Any = build_report(request, extracts)
     report = send_report(request_id, built)
     rejection = send_rejection(request_id)
     decision >> rejection
