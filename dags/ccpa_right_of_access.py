@@ -25,7 +25,7 @@ from airflow.sdk import Param, TriggerRule, dag, task, task_group
 from include import retries
 from include.datastores.registry import load_registry
 from include.decision.sensor import WaitForDecisionSensor
-from include.request import PARAM_SCHEMAS
+from include.request import PARAM_SCHEMAS, sharing_schemas
 from include.tasks import access_request as workflow
 
 # A local YAML file: reading it at parse time touches no database, Variable or connection.
@@ -57,77 +57,84 @@ SLACK_TASK_RETRIES = retries.SLACK_TASK_RETRIES
         # tasks before it, so a report being sent outranks an extraction that has just begun.
         "weight_rule": "upstream",
     },
-    params={
-        "name": Param(title="Name", description="The requester's full name", **PARAM_SCHEMAS["name"]),
-        "email": Param(title="Email", description="Where the answer goes", **PARAM_SCHEMAS["email"]),
-        "request_type": Param(
-            "specific_pieces",
-            title="Request type",
-            description="specific_pieces (a copy of the data: 3 matching points and a declaration) or categories",
-            **PARAM_SCHEMAS["request_type"],
-        ),
-        "photo_id_url": Param(
-            "",
-            title="Photo ID URL",
-            description="Link to the photo ID (optional)",
-            **PARAM_SCHEMAS["photo_id_url"],
-        ),
-        "phone": Param(
-            None, title="Phone", description="Optional, matched against data held", **PARAM_SCHEMAS["phone"]
-        ),
-        "postal_address": Param(
-            None,
-            title="Postal address",
-            description="Optional, matched against data held",
-            **PARAM_SCHEMAS["postal_address"],
-        ),
-        "account_id": Param(
-            None, title="Account id", description="Optional, matched against data held", **PARAM_SCHEMAS["account_id"]
-        ),
-        "account": Param(
-            None,
-            title="Account login (§7061)",
-            description="{account_id, authenticated_at, method, delivery_url?, email_changed_at?, password_reset_at?}:"
-            " the consumer was logged in to this account when making the request",
-            **PARAM_SCHEMAS["account"],
-        ),
-        "agent": Param(
-            None,
-            title="Authorised agent",
-            description="{name, email, permission: {kind, document_url}}: acting for the consumer (§7063)",
-            **PARAM_SCHEMAS["agent"],
-        ),
-        "declaration": Param(
-            None,
-            title="Signed declaration",
-            description="{signed_at, signer_name, statement_version}: signed under penalty of perjury (§7063)",
-            **PARAM_SCHEMAS["declaration"],
-        ),
-        "language": Param(
-            "",
-            description="The requester's language (en, es); empty: the Variable ccpa_default_language",
-            **PARAM_SCHEMAS["language"],
-        ),
-        "channel": Param(
-            title="Channel",
-            description="How the consumer made the request, for the §7101 records (required)",
-            **PARAM_SCHEMAS["channel"],
-        ),
-        "received_at": Param(
-            None,
-            title="Received at",
-            description=(
-                "When the consumer made the request, ISO 8601 with its UTC offset (e.g. 2026-01-05T18:00:00-08:00), "
-                "if it was entered later; default: now. The legal deadlines count from it."
+    # Airflow copies these for every operator of every task process; the copies share the schemas (read-only).
+    params=sharing_schemas(
+        {
+            "name": Param(title="Name", description="The requester's full name", **PARAM_SCHEMAS["name"]),
+            "email": Param(title="Email", description="Where the answer goes", **PARAM_SCHEMAS["email"]),
+            "request_type": Param(
+                "specific_pieces",
+                title="Request type",
+                description="specific_pieces (a copy of the data: 3 matching points and a declaration) or categories",
+                **PARAM_SCHEMAS["request_type"],
             ),
-            **PARAM_SCHEMAS["received_at"],
-        ),
-        "lookback": Param(
-            "12_months",
-            description="12_months (the legal minimum) or all (back to 2022-01-01, if the requester asks)",
-            **PARAM_SCHEMAS["lookback"],
-        ),
-    },
+            "photo_id_url": Param(
+                "",
+                title="Photo ID URL",
+                description="Link to the photo ID (optional)",
+                **PARAM_SCHEMAS["photo_id_url"],
+            ),
+            "phone": Param(
+                None, title="Phone", description="Optional, matched against data held", **PARAM_SCHEMAS["phone"]
+            ),
+            "postal_address": Param(
+                None,
+                title="Postal address",
+                description="Optional, matched against data held",
+                **PARAM_SCHEMAS["postal_address"],
+            ),
+            "account_id": Param(
+                None,
+                title="Account id",
+                description="Optional, matched against data held",
+                **PARAM_SCHEMAS["account_id"],
+            ),
+            "account": Param(
+                None,
+                title="Account login (§7061)",
+                description="{account_id, authenticated_at, method, delivery_url?, email_changed_at?, "
+                "password_reset_at?}: the consumer was logged in to this account when making the request",
+                **PARAM_SCHEMAS["account"],
+            ),
+            "agent": Param(
+                None,
+                title="Authorised agent",
+                description="{name, email, permission: {kind, document_url}}: acting for the consumer (§7063)",
+                **PARAM_SCHEMAS["agent"],
+            ),
+            "declaration": Param(
+                None,
+                title="Signed declaration",
+                description="{signed_at, signer_name, statement_version}: signed under penalty of perjury (§7063)",
+                **PARAM_SCHEMAS["declaration"],
+            ),
+            "language": Param(
+                "",
+                description="The requester's language (en, es); empty: the Variable ccpa_default_language",
+                **PARAM_SCHEMAS["language"],
+            ),
+            "channel": Param(
+                title="Channel",
+                description="How the consumer made the request, for the §7101 records (required)",
+                **PARAM_SCHEMAS["channel"],
+            ),
+            "received_at": Param(
+                None,
+                title="Received at",
+                description=(
+                    "When the consumer made the request, ISO 8601 with its UTC offset (e.g. "
+                    "2026-01-05T18:00:00-08:00), if it was entered later; default: now. "
+                    "The legal deadlines count from it."
+                ),
+                **PARAM_SCHEMAS["received_at"],
+            ),
+            "lookback": Param(
+                "12_months",
+                description="12_months (the legal minimum) or all (back to 2022-01-01, if the requester asks)",
+                **PARAM_SCHEMAS["lookback"],
+            ),
+        }
+    ),
     max_active_tasks=32,
     # A request waiting days for its decision is an active run: the default (16) would queue the 17th request
     # unacknowledged while its legal clock runs.

@@ -265,3 +265,30 @@ def test_1798_115_a_registry_without_a_sold_or_shared_declaration_stops_the_dag_
     errors = "\n".join(str(e) for e in bag.import_errors.values())
     assert DAG_ID not in bag.dag_ids
     assert str(path) in errors and "'crm'" in errors and "category 'identifiers'" in errors
+
+
+def test_the_param_copies_airflow_makes_per_operator_share_the_schemas_and_serialize_as_plain_ones(dag):
+    """Airflow deep-copies the DAG's Params for every operator (in every task process): the copies share the
+    read-only schemas (include/request.py SharedSchema), and the serialized DAG — what the API server validates a
+    trigger against — is exactly what plain dict schemas give."""
+    import copy
+
+    from airflow.sdk import Param
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    copied = copy.deepcopy(dag.params)
+    for name in dag.params:
+        original, duplicate = dag.params.get_param(name), copied.get_param(name)
+        assert duplicate is not original  # each operator still gets Params of its own (their source is set per copy)
+        assert duplicate.schema is original.schema
+    # Every operator's params share them as well.
+    task = dag.get_task("build_report")
+    assert task.params.get_param("account").schema is dag.params.get_param("account").schema
+
+    for name in dag.params:
+        param = dag.params.get_param(name)
+        plain = Param(param.value, description=param.description, **copy.deepcopy(dict(param.schema)))
+        assert type(plain.schema) is dict
+        assert DagSerialization._serialize_param(param) == DagSerialization._serialize_param(plain)
+    # And the whole DAG serializes and validates a trigger as before (the test above).
+    assert DagSerialization.from_dict(DagSerialization.to_dict(dag)).params.keys() == dag.params.keys()
