@@ -24,7 +24,7 @@ from include.report.model import ExtractSummary, Section
 from include.storage import text_writer, url_of
 
 #: Rows fetched at a time from a streaming SQL result.
-_BATCH = 1000
+_BATCH = 500
 #: Each query's name in its lines' head (once per query); each row's values by ``_encode_values``.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 _encode_values = line_encoder()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import repeat
 from typing import IO, Any
@@ -153,6 +154,7 @@ class CsvWriter:
     ``section`` column, then every column any section has."""
 
     def __init__(self, out: IO[str]) -> None:
+        self.out = out
         self.writer = csv.writer(out)
         self._columns: list[str] = []
         self._cells: list[tuple[str, bool]] = []
@@ -187,28 +189,38 @@ class CsvWriter:
         )
 
     def batch(self, section: Section, rows: list[dict[str, Any]]) -> None:
-        """``row`` for each of ``rows``, a column at a time: a column of text none of which starts a formula (one
-        search over the column joined) is written as it is; any other column goes cell by cell as in ``row``."""
+        """``row`` for each of ``rows``, a column at a time. A column of text is guarded with one search over the
+        column joined (cell by cell only when a value starts a formula) and, when every cell is text, the rows are
+        written as ``csv.writer`` writes them (``_csv_text``) by joining; a batch holding another kind of value
+        (a number from a Python source) goes through ``csv.writer``."""
         if not rows:
             return
         shown = [c for c, withheld in self._cells if not withheld]
         by_column = iter(zip(*values_of_rows(shown, rows), strict=True) if shown else ())
         cells: list[Any] = []
+        text = True  # every cell of the batch is text
         for _, withheld in self._cells:
             if withheld:
                 cells.append(repeat(_HELD))
                 continue
             column = next(by_column)
-            if set(map(type, column)) <= _STR and not _FORMULA_AFTER_NUL.search("\x00" + "\x00".join(column)):
-                cells.append(column)
+            if set(map(type, column)) <= _STR:
+                if _FORMULA_AFTER_NUL.search("\x00" + "\x00".join(column)):
+                    column = tuple("'" + v if v.startswith(_FORMULA) else v for v in column)
             else:
-                cells.append(
-                    [
-                        ("'" + v if v.startswith(_FORMULA) else v) if isinstance(v, str) else "" if v is None else v
-                        for v in column
-                    ]
+                text = False
+                column = tuple(
+                    ("'" + v if v.startswith(_FORMULA) else v) if isinstance(v, str) else "" if v is None else v
+                    for v in column
                 )
-        self.writer.writerows(zip(repeat(section.query, len(rows)), *cells, strict=False))  # repeat(): endless
+            cells.append(column)
+        if not text:
+            self.writer.writerows(zip(repeat(section.query, len(rows)), *cells, strict=False))  # repeat(): endless
+            return
+        encoded: list[Any] = [repeat(_csv_text((section.query,))[0], len(rows))]
+        for (_, withheld), column in zip(self._cells, cells, strict=True):
+            encoded.append(repeat(_HELD_CSV, len(rows)) if withheld else _csv_text(column))
+        self.out.write("\r\n".join(map(",".join, zip(*encoded, strict=True))) + "\r\n")
 
     def end_section(self, section: Section) -> None:
         pass
@@ -235,4 +247,17 @@ _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 #: then the column is checked cell by cell: never fewer cells guarded than one by one).
 _FORMULA_AFTER_NUL = re.compile("\x00[=+\\-@\t\r]")
 _STR = frozenset({str})
+#: What makes ``csv.writer`` (the excel dialect: QUOTE_MINIMAL, doubled quotes, "\r\n") quote a text field.
+_CSV_SPECIAL = re.compile('[,"\r\n]')
+
+
+def _csv_text(column: Sequence[str]) -> Sequence[str]:
+    """Text cells as ``csv.writer`` writes them: as they are, or quoted with their quotes doubled when they hold a
+    delimiter, a quote or a line break. A column without any is returned as it is (one search over it)."""
+    if not _CSV_SPECIAL.search("".join(column)):
+        return column
+    return ['"' + v.replace('"', '""') + '"' if _CSV_SPECIAL.search(v) else v for v in column]
+
+
 _HELD = "held, not disclosed"
+_HELD_CSV = _csv_text((_HELD,))[0]  # as csv.writer writes it

@@ -343,3 +343,22 @@ def test_a_bad_line_after_a_row_of_another_section_fails_on_that_row_first():
     rp = RowPass(_context().holding, open_lines, _filtered, [Recorder()])
     with pytest.raises(ExtractMismatch, match="row of 'reviews' among 'orders'"):
         rp.finish()
+
+
+def test_text_cells_are_written_as_the_csv_module_writes_them():
+    """Quoting done by joining (``_csv_text``) against ``csv.writer``: every character up to U+3000 alone and inside
+    text, and random texts of delimiters, quotes, line breaks, NUL, formula starts."""
+    import random
+
+    rng = random.Random(1798)
+    alphabet = ["a", " ", ",", '"', "\r", "\n", "\x00", "'", "\\", "\t", ";", "é", "\u2028", "=", "-"]
+    values = [chr(i) for i in range(0x3000)] + [f"a{chr(i)}b" for i in range(0x300)]
+    values += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(5000)]
+    columns = ("v", "w")
+    section = _section("s", columns, len(values), withheld=("w",))
+    store = ExtractSummary(datastore="x", description="X", sections=(section,), row_count=len(values))
+    rows = [{"v": v, "w": "secret"} for v in values]
+    batched, one_by_one = io.StringIO(), io.StringIO()
+    rowpass.feed([store], lambda s, q: iter(rows), [CsvWriter(batched)])
+    rowpass.feed([store], lambda s, q: iter(rows), [_RowByRow(CsvWriter(one_by_one))])
+    assert batched.getvalue() == one_by_one.getvalue()
