@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import partial
 from itertools import chain, islice
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlalchemy import text
 
 from include.datastores.registry import UNCATEGORISED, Datastore, Query
 from include.db import engine_for
-from include.jsonlines import decode_line, line_encoder
+from include.jsonlines import decode_line, line_encoder, many_encoder
 from include.report.model import ExtractSummary, Section
 from include.storage import text_writer, url_of
 
@@ -29,7 +30,7 @@ _BATCH = 500
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 _encode_values = line_encoder()
 #: ``_encode_values`` of the values ``_plain`` converts, converting them as it goes (see ``_extract_sql``).
-_encode_plain = line_encoder(default=lambda value: _plain(value))
+_encode_plain = many_encoder(default=lambda value: _plain(value))
 
 
 def _execute(conn: Any, query: Query, params: dict[str, Any]) -> Any:
@@ -152,19 +153,20 @@ def _extract_sql(conn: Any, query: Query, params: dict[str, Any], out: Any) -> S
     nulls = {c: None for c in columns if c in held}
     head = _head(query)
     encode = _encode_plain
+    as_pairs = partial(zip, columns, strict=True)
     count = 0
     for batch in batches:
         if unseen:
             for i in [i for i in unseen if any(row[i] is not None for row in batch)]:
                 held[columns[i]] = True
                 unseen.remove(i)
-        records = [dict(zip(columns, row, strict=True)) for row in batch]
+        records = list(map(dict, map(as_pairs, batch)))  # dict(zip(columns, row)) for each row, in C
         if nulls:
             for record in records:
                 record.update(nulls)
         types = set(map(type, chain.from_iterable(batch))) - _NATIVE
         if not any(issubclass(t, (list, tuple, dict)) for t in types):
-            out.write("".join([head + encode(record) + "}\n" for record in records]))
+            out.write(head + ("}\n" + head).join(encode(records)) + "}\n")
         else:
             for record in records:
                 values = {c: v if v is None or type(v) in _NATIVE else _plain(v) for c, v in record.items()}

@@ -23,7 +23,7 @@ from itertools import repeat
 from typing import IO, Any
 
 from include.datastores.registry import Recipients
-from include.jsonlines import line_encoder
+from include.jsonlines import line_encoder, many_encoder
 from include.report.model import (
     CATEGORY_LABELS,
     NOT_DECLARED,
@@ -68,6 +68,7 @@ def _dump(value: Any) -> str:
 
 #: ``_dump`` for a row's values, made once (include/jsonlines.py).
 _dump_row = line_encoder(default=str)
+_dump_rows = many_encoder(default=str)
 
 
 class JsonWriter:
@@ -134,7 +135,7 @@ class JsonWriter:
         """``row`` for each of ``rows``, in one write (a tuple of values is encoded as the list is)."""
         if not section.row_count or not rows:
             return
-        lines = [_dump_row(values) for values in values_of_rows(section.columns, rows)]
+        lines = _dump_rows(values_of_rows(section.columns, rows))
         self.out.write(("," if self._rows else "") + "\n" + ",\n".join(lines))
         self._rows += len(rows)
 
