@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -16,6 +16,7 @@ from functools import partial
 from itertools import chain, islice
 from typing import Any
 
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy import text
 
 from include.datastores.registry import UNCATEGORISED, Datastore, Query
@@ -187,7 +188,8 @@ def _mysqldb_batches(conn: Any, query: Query, params: dict[str, Any]) -> tuple[l
     """MySQLdb's rows straight from its unbuffered cursor (``fetchmany``), not as SQLAlchemy rows (a third of the
     fetch's time); DATETIME, TIMESTAMP and DATE values come as the text ``_plain`` makes of them (``_driver_text``).
     The statement is the registry's ``text()`` compiled by the engine's dialect (MySQLdb's ``%s`` paramstyle), so the
-    same SQL and values reach the server as through ``conn.execute``."""
+    same SQL and values reach the server as through ``conn.execute``; its errors are raised as ``conn.execute``
+    raises them (``_sqlalchemy_errors``)."""
     from MySQLdb.cursors import SSCursor
 
     statement = text(query.sql)
@@ -199,21 +201,57 @@ def _mysqldb_batches(conn: Any, query: Query, params: dict[str, Any]) -> tuple[l
     saved = dbapi.converter
     dbapi.converter = {**saved, **_driver_text()}  # taken by the result when the query runs, then put back
     try:
-        cursor.execute(compiled.string, args)
+        with _sqlalchemy_errors(conn, cursor, compiled.string, args):
+            cursor.execute(compiled.string, args)
     except BaseException:
-        cursor.close()
+        _close(cursor)
         raise
     finally:
         dbapi.converter = saved
-    return [d[0] for d in cursor.description or ()], _fetch_batches(cursor)
+    return [d[0] for d in cursor.description or ()], _fetch_batches(conn, cursor, compiled.string, args)
 
 
-def _fetch_batches(cursor: Any) -> Iterator[Any]:
+def _fetch_batches(conn: Any, cursor: Any, statement: str, args: tuple[Any, ...]) -> Iterator[Any]:
     try:
-        while batch := cursor.fetchmany(_BATCH):
+        while True:
+            with _sqlalchemy_errors(conn, cursor, statement, args):
+                batch = cursor.fetchmany(_BATCH)
+            if not batch:
+                return
             yield batch
     finally:
+        _close(cursor)
+
+
+def _close(cursor: Any) -> None:
+    """Close a cursor as SQLAlchemy does when a result ends: an error closing it (a connection already lost) is not
+    the error to report."""
+    with suppress(Exception):
         cursor.close()
+
+
+@contextmanager
+def _sqlalchemy_errors(conn: Any, cursor: Any, statement: str, args: tuple[Any, ...]) -> Iterator[None]:
+    """A DBAPI error as ``conn.execute`` raises it: wrapped in SQLAlchemy's class for it, the statement without its
+    parameters (the engine hides them: they are the requester's email and name), and a lost connection invalidated
+    so the pool does not hand it out again."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as error:
+        lost = bool(conn.dialect.is_disconnect(error, conn.connection.dbapi_connection, cursor))
+        if lost:
+            conn.invalidate()
+        raise sqlalchemy_exc.DBAPIError.instance(
+            statement,
+            args,
+            error,
+            dbapi_error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=conn.dialect,
+            ismulti=False,
+        ) from error
 
 
 _from_iso_datetime = datetime.fromisoformat

@@ -288,3 +288,35 @@ def _nullcontext():
     from contextlib import nullcontext
 
     return nullcontext(None)
+
+
+def test_an_sql_error_is_raised_as_sqlalchemy_raises_it_without_the_values(edge_url, tmp_path, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    monkeypatch.setenv("AIRFLOW_CONN_CCPA_CRM_DB", edge_url)
+    registry = REGISTRY.replace("SELECT dt,", "SELECT no_such_column, dt,")
+    store = load_registry(write_registry(tmp_path, registry)).get("edge")
+    with pytest.raises(OperationalError) as raised:
+        extract(store, email=EMAIL, name="", since=SINCE, dest=tmp_path / "e.jsonl")
+    assert "Unknown column 'no_such_column'" in str(raised.value)
+    assert "[SQL parameters hidden due to hide_parameters=True]" in str(raised.value)
+    assert EMAIL not in str(raised.value)
+
+
+def test_a_connection_lost_mid_query_is_invalidated_not_pooled_again(edge_url):
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(edge_url, hide_parameters=True)
+    try:
+        with engine.connect() as conn, engine.connect() as killer:
+            raw = conn.connection.dbapi_connection
+            killer.execute(text(f"KILL CONNECTION {raw.thread_id()}"))
+            cursor = raw.cursor()
+            with (
+                pytest.raises(OperationalError) as raised,
+                extract_module._sqlalchemy_errors(conn, cursor, "SELECT 1", ()),
+            ):
+                cursor.execute("SELECT 1")
+            assert raised.value.connection_invalidated and conn.invalidated
+    finally:
+        engine.dispose()
