@@ -205,9 +205,12 @@ class CsvWriter:
                 cells.append(repeat(_HELD))
                 continue
             column = next(by_column)
-            if set(map(type, column)) <= _STR:
+            types = set(map(type, column))
+            if types <= _STR:
                 if _FORMULA_AFTER_NUL.search("\x00" + "\x00".join(column)):
                     column = tuple("'" + v if v.startswith(_FORMULA) else v for v in column)
+            elif types <= _STR_OR_NONE:  # none is written as "" (csv.writer writes both as nothing)
+                column = tuple("" if v is None else "'" + v if v.startswith(_FORMULA) else v for v in column)
             else:
                 text = False
                 column = tuple(
@@ -248,6 +251,7 @@ _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 #: then the column is checked cell by cell: never fewer cells guarded than one by one).
 _FORMULA_AFTER_NUL = re.compile("\x00[=+\\-@\t\r]")
 _STR = frozenset({str})
+_STR_OR_NONE = frozenset({str, type(None)})
 #: What makes ``csv.writer`` (the excel dialect: QUOTE_MINIMAL, doubled quotes, "\r\n") quote a text field.
 _CSV_SPECIAL = re.compile('[,"\r\n]')
 

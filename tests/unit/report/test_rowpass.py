@@ -305,10 +305,11 @@ def _many_rows(count: int) -> list[dict]:
     rows = []
     for n in range(count):
         row = {"ref": f"o{n}", "text": f'plain, "quoted" {n}', "ssn": None, "note": "a\x00=b" if n == 300 else "ok"}
+        row["maybe"] = None if n % 5 == 0 else "=x" if n % 7 == 0 else "y"  # text or none
         if n == 400:
             row["text"] = "=HYPERLINK(1)"
         if n % 97 == 0:
-            row["note"] = None if n % 2 else 7
+            row["note"] = 7 if n == 0 else None  # a number in the first batch only
         if n == 513:
             del row["text"]
         rows.append(row)
@@ -317,7 +318,7 @@ def _many_rows(count: int) -> list[dict]:
 
 def test_batches_write_the_same_csv_and_json_as_row_by_row():
     rows = _many_rows(3 * rowpass.BATCH + 5)
-    section = _section("orders", ("ref", "text", "ssn", "note"), len(rows), withheld=("ssn",))
+    section = _section("orders", ("ref", "text", "ssn", "note", "maybe"), len(rows), withheld=("ssn",))
     store = ExtractSummary(datastore="shop", description="Shop", sections=(section,), row_count=len(rows))
     context = _context(lambda s, q: iter(rows))
     context = ReportContext(**{**context.__dict__, "datastores": (store,)})
