@@ -4,9 +4,10 @@ The report has four formats (HTML, JSON, one CSV per datastore, the PDF) and all
 same order: datastore by datastore (``ReportContext.holding``), section by section, row by row. Reading the extract
 files once per format decoded every row three times, and each section's read decoded every other section's lines
 too (a quarter of a 100,000-row report's time, docs/benchmarks.md). Here one reader walks the rows in that order
-and hands each decoded row to every writer (a :class:`Sink`). The writers that are fed (JSON, CSV, the PDF's first
-rows) and the one that pulls (the HTML template, through :meth:`RowPass.rows`) see the same row objects; memory stays
-bounded (a file is read line by line; the PDF keeps at most its printed rows per section).
+and hands each decoded row to every writer (a :class:`Sink`), ``BATCH`` rows at a time. The writers that are fed
+(JSON, CSV, the PDF's first rows) and the one that pulls (the HTML template, through :meth:`RowPass.rows`) see the
+same row objects; memory stays bounded (a file is read a batch of lines at a time; the PDF keeps at most its printed
+rows per section).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ class ExtractMismatch(ValueError):
     """An extract file that does not hold the rows its summary counts, in its sections' order."""
 
 
-#: Rows decoded and handed on at a time: a sink with a ``batch`` method gets them in one call (a call per row for
-#: each of four writers was a fifth of the report's time, docs/benchmarks.md).
+#: Rows decoded and handed on at a time: a sink with a ``batch`` method gets them in one call, and can do per batch
+#: (in C: a join, a search, an ``itemgetter`` map) what it did per row in Python.
 BATCH = 256
 
 
