@@ -320,3 +320,37 @@ def test_a_connection_lost_mid_query_is_invalidated_not_pooled_again(edge_url):
             assert raised.value.connection_invalidated and conn.invalidated
     finally:
         engine.dispose()
+
+
+def test_another_dialect_takes_sqlalchemy_rows_and_writes_the_same_lines(tmp_path, monkeypatch):
+    """Not MySQLdb (here SQLite): rows come from ``conn.execute(...).partitions()``, values encoded the same way."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = create_engine(url)
+    rows = [(EMAIL, "a", 1, 1.5, None, b"\x01"), (EMAIL, "=b", None, None, "2026-01-15 12:00:00", b"")]
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (email TEXT, s TEXT, i INTEGER, f REAL, d TEXT, b BLOB)"))
+        for row in rows:
+            conn.execute(text("INSERT INTO t VALUES (:e, :s, :i, :f, :d, :b)"), dict(zip("esifdb", row, strict=True)))
+    engine.dispose()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CCPA_CRM_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "store.db")})
+    )
+    registry = """sold_or_shared: none
+datastores:
+  - name: edge
+    conn_id: ccpa_crm_db
+    queries:
+      - name: values
+        sql: SELECT s, i, f, d, b FROM t WHERE email = :email
+        categories: {s: commercial, i: commercial, f: commercial, d: commercial}
+"""
+    dest = tmp_path / "sqlite.jsonl"
+    [section] = extract(
+        load_registry(write_registry(tmp_path, registry)).get("edge"), email=EMAIL, name="", since=SINCE, dest=dest
+    ).sections
+    expected = [
+        json.dumps({"q": "values", "v": {"s": s, "i": i, "f": f, "d": d, "b": None}}, ensure_ascii=False) + "\n"
+        for _, s, i, f, d, _ in rows
+    ]
+    assert dest.read_text(encoding="utf-8").splitlines(keepends=True) == expected
+    assert section.withheld == ("b",) and section.withheld_present == {"b": True}
