@@ -149,6 +149,10 @@ class _CsvFiles:
         assert self._writer is not None
         self._writer.row(section, row)
 
+    def batch(self, section: Section, rows: list[dict[str, Any]]) -> None:
+        assert self._writer is not None
+        self._writer.batch(section, rows)
+
     def end_section(self, section: Section) -> None:
         pass
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from html import unescape
+from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
@@ -22,6 +23,7 @@ from markupsafe import Markup, escape
 
 from include.mail.message import Email
 from include.report.model import WITHHELD_NOTICE, DownloadLink, ExtractSummary, ReportContext, RowsFor, Section
+from include.report.rowpass import values_of_rows
 from include.templating import env_for
 
 #: Marks where ``cell(column)`` stands in a row's markup, and separates values escaped together. Markup has none
@@ -33,6 +35,8 @@ _MARKER = Markup("\x00")  # _MARK as markup: what cell() puts around a column's 
 ROWS_PER_CHUNK = 256
 #: Types whose ``str()`` is what ``markupsafe.escape`` makes of them before escaping (no ``__html__``).
 _PLAIN = frozenset({int, float, bool})
+_STR = frozenset({str})
+_TEXT_OR_PLAIN = _PLAIN | {str, type(None)}
 
 
 class _NotPlain(Exception):
@@ -93,15 +97,29 @@ def table_rows(rows: RowsFor, store: ExtractSummary, section: Section, row_marku
     columns, count = [unescape(c) for c in pieces[1::2]], len(pieces) // 2
     fmt = "%s".join(p.replace("%", "%%") for p in pieces[0::2])
     values_of = _values_of(columns)
-    chunk: list[str] = []
-    # Markup(): the chunks are the template's markup and values escaped by _row_values.
-    for row in rows(store, section.query):
-        chunk.append(fmt % tuple(_row_values(values_of(row), count)) if count else fmt)
-        if len(chunk) == ROWS_PER_CHUNK:
-            yield Markup("".join(chunk))  # noqa: S704
-            chunk.clear()
-    if chunk:
-        yield Markup("".join(chunk))  # noqa: S704
+    section_rows = iter(rows(store, section.query))
+    # Markup(): the chunks are the template's markup and values escaped by _row_values / _chunk_values.
+    while chunk := list(islice(section_rows, ROWS_PER_CHUNK)):
+        if not count:
+            yield Markup(fmt * len(chunk))  # noqa: S704
+            continue
+        escaped = _chunk_values(values_of_rows(columns, chunk), count)
+        if escaped is not None:
+            yield Markup((fmt * len(chunk)) % tuple(escaped))  # noqa: S704
+        else:
+            yield Markup("".join([fmt % tuple(_row_values(values_of(row), count)) for row in chunk]))  # noqa: S704
+
+
+def _chunk_values(rows: list[Any], count: int) -> list[str] | None:
+    """Every value of a chunk of rows, escaped as ``_row_values`` escapes them, in one ``escape`` call when all are
+    text, a number or none; None when a value needs ``_row_values``'s care (not plain, or holding ``_MARK``)."""
+    values = list(chain.from_iterable(rows))
+    types = set(map(type, values))
+    if not types <= _TEXT_OR_PLAIN:
+        return None
+    texts = values if types == _STR else [v if type(v) is str else _text(v) for v in values]
+    escaped = str.split(escape(_MARK.join(texts)), _MARK)
+    return escaped if len(escaped) == len(rows) * count else None
 
 
 def render_report_chunks(

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import IO, Any
 
 from include.datastores.registry import Recipients
-from include.jsonlines import line_encoder
+from include.jsonlines import line_encoder, many_encoder
 from include.report.model import (
     CATEGORY_LABELS,
     NOT_DECLARED,
@@ -32,7 +35,7 @@ from include.report.model import (
     RowsFor,
     Section,
 )
-from include.report.rowpass import feed
+from include.report.rowpass import feed, values_of_rows
 
 SCHEMA_ID = "https://ccpa-right-of-access.example/schemas/ccpa-access-report/v2.json"
 SCHEMA_VERSION = "2.0"
@@ -65,6 +68,7 @@ def _dump(value: Any) -> str:
 
 #: ``_dump`` for a row's values, made once (include/jsonlines.py).
 _dump_row = line_encoder(default=str)
+_dump_rows = many_encoder(default=str)
 
 
 class JsonWriter:
@@ -127,6 +131,14 @@ class JsonWriter:
         self.out.write(("," if self._rows else "") + "\n" + _dump_row([row.get(c) for c in section.columns]))
         self._rows += 1
 
+    def batch(self, section: Section, rows: list[dict[str, Any]]) -> None:
+        """``row`` for each of ``rows``, in one write (a tuple of values is encoded as the list is)."""
+        if not section.row_count or not rows:
+            return
+        lines = _dump_rows(values_of_rows(section.columns, rows))
+        self.out.write(("," if self._rows else "") + "\n" + ",\n".join(lines))
+        self._rows += len(rows)
+
     def end_section(self, section: Section) -> None:
         if section.row_count:
             self.out.write("]}")
@@ -143,6 +155,7 @@ class CsvWriter:
     ``section`` column, then every column any section has."""
 
     def __init__(self, out: IO[str]) -> None:
+        self.out = out
         self.writer = csv.writer(out)
         self._columns: list[str] = []
         self._cells: list[tuple[str, bool]] = []
@@ -176,6 +189,43 @@ class CsvWriter:
             ]
         )
 
+    def batch(self, section: Section, rows: list[dict[str, Any]]) -> None:
+        """``row`` for each of ``rows``, a column at a time. A column of text is guarded with one search over the
+        column joined (cell by cell only when a value starts a formula) and, when every cell is text, the rows are
+        written as ``csv.writer`` writes them (``_csv_text``) by joining; a batch holding another kind of value
+        (a number from a Python source) goes through ``csv.writer``."""
+        if not rows:
+            return
+        shown = [c for c, withheld in self._cells if not withheld]
+        by_column = iter(zip(*values_of_rows(shown, rows), strict=True) if shown else ())
+        cells: list[Any] = []
+        text = True  # every cell of the batch is text
+        for _, withheld in self._cells:
+            if withheld:
+                cells.append(repeat(_HELD))
+                continue
+            column = next(by_column)
+            types = set(map(type, column))
+            if types <= _STR:
+                if _FORMULA_AFTER_NUL.search("\x00" + "\x00".join(column)):
+                    column = tuple("'" + v if v.startswith(_FORMULA) else v for v in column)
+            elif types <= _STR_OR_NONE:  # none is written as "" (csv.writer writes both as nothing)
+                column = tuple("" if v is None else "'" + v if v.startswith(_FORMULA) else v for v in column)
+            else:
+                text = False
+                column = tuple(
+                    ("'" + v if v.startswith(_FORMULA) else v) if isinstance(v, str) else "" if v is None else v
+                    for v in column
+                )
+            cells.append(column)
+        if not text:
+            self.writer.writerows(zip(repeat(section.query, len(rows)), *cells, strict=False))  # repeat(): endless
+            return
+        encoded: list[Any] = [repeat(_csv_text((section.query,))[0], len(rows))]
+        for (_, withheld), column in zip(self._cells, cells, strict=True):
+            encoded.append(repeat(_HELD_CSV, len(rows)) if withheld else _csv_text(column))
+        self.out.write("\r\n".join(map(",".join, zip(*encoded, strict=True))) + "\r\n")
+
     def end_section(self, section: Section) -> None:
         pass
 
@@ -197,4 +247,22 @@ def write_csv(out: IO[str], store: ExtractSummary, rows: RowsFor) -> None:
 
 #: A value starting with one of these is a formula to a spreadsheet (CSV injection): it is written after a "'".
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+#: A value of a column joined with NUL that starts with one of ``_FORMULA`` (or holds a NUL before one of them,
+#: then the column is checked cell by cell: never fewer cells guarded than one by one).
+_FORMULA_AFTER_NUL = re.compile("\x00[=+\\-@\t\r]")
+_STR = frozenset({str})
+_STR_OR_NONE = frozenset({str, type(None)})
+#: What makes ``csv.writer`` (the excel dialect: QUOTE_MINIMAL, doubled quotes, "\r\n") quote a text field.
+_CSV_SPECIAL = re.compile('[,"\r\n]')
+
+
+def _csv_text(column: Sequence[str]) -> Sequence[str]:
+    """Text cells as ``csv.writer`` writes them: as they are, or quoted with their quotes doubled when they hold a
+    delimiter, a quote or a line break. A column without any is returned as it is (one search over it)."""
+    if not _CSV_SPECIAL.search("".join(column)):
+        return column
+    return ['"' + v.replace('"', '""') + '"' if _CSV_SPECIAL.search(v) else v for v in column]
+
+
 _HELD = "held, not disclosed"
+_HELD_CSV = _csv_text((_HELD,))[0]  # as csv.writer writes it

@@ -4,15 +4,18 @@ The report has four formats (HTML, JSON, one CSV per datastore, the PDF) and all
 same order: datastore by datastore (``ReportContext.holding``), section by section, row by row. Reading the extract
 files once per format decoded every row three times, and each section's read decoded every other section's lines
 too (a quarter of a 100,000-row report's time, docs/benchmarks.md). Here one reader walks the rows in that order
-and hands each decoded row to every writer (a :class:`Sink`). The writers that are fed (JSON, CSV, the PDF's first
-rows) and the one that pulls (the HTML template, through :meth:`RowPass.rows`) see the same row objects; memory stays
-bounded (a file is read line by line; the PDF keeps at most its printed rows per section).
+and hands each decoded row to every writer (a :class:`Sink`), ``BATCH`` rows at a time. The writers that are fed
+(JSON, CSV, the PDF's first rows) and the one that pulls (the HTML template, through :meth:`RowPass.rows`) see the
+same row objects; memory stays bounded (a file is read a batch of lines at a time; the PDF keeps at most its printed
+rows per section).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
+from itertools import islice
+from operator import itemgetter
 from typing import Any, Protocol
 
 from include.jsonlines import decode_line
@@ -23,8 +26,16 @@ class ExtractMismatch(ValueError):
     """An extract file that does not hold the rows its summary counts, in its sections' order."""
 
 
+#: Rows decoded and handed on at a time: a sink with a ``batch`` method gets them in one call, and can do per batch
+#: (in C: a join, a search, an ``itemgetter`` map) what it did per row in Python.
+BATCH = 256
+
+
 class Sink(Protocol):
-    """A writer fed the rows in report order. Every section of every datastore is announced, empty ones too."""
+    """A writer fed the rows in report order. Every section of every datastore is announced, empty ones too.
+
+    A sink may also have ``batch(section, rows)``, the same as ``row`` for each of ``rows`` in turn, which the pass
+    calls instead when it has it."""
 
     def begin_store(self, store: ExtractSummary) -> None: ...
 
@@ -37,6 +48,34 @@ class Sink(Protocol):
     def end_store(self, store: ExtractSummary) -> None: ...
 
 
+Feed = Callable[[Section, list[dict[str, Any]]], None]
+
+
+def batch_feeder(sink: Sink) -> Feed:
+    """``sink.batch``, or ``sink.row`` for each row of a batch."""
+    batch = getattr(sink, "batch", None)
+    if batch is not None:
+        return batch
+    row = sink.row
+
+    def rows_one_by_one(section: Section, rows: list[dict[str, Any]]) -> None:
+        for one in rows:
+            row(section, one)
+
+    return rows_one_by_one
+
+
+def values_of_rows(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> list[Sequence[Any]]:
+    """Each row's values of ``columns``, in order; a column a row lacks is None (``row.get``)."""
+    if len(columns) > 1:
+        rows = rows if isinstance(rows, list) else list(rows)
+        try:
+            return list(map(itemgetter(*columns), rows))  # C, a row at a time
+        except KeyError:
+            pass
+    return [[row.get(c) for c in columns] for row in rows]
+
+
 def feed(stores: Iterable[ExtractSummary], rows: RowsFor, sinks: Sequence[Sink]) -> None:
     """Feed ``sinks`` every row ``rows`` gives, in report order (the writers' own entry points use this)."""
     for store in stores:
@@ -45,9 +84,11 @@ def feed(stores: Iterable[ExtractSummary], rows: RowsFor, sinks: Sequence[Sink])
         for section in store.sections:
             for sink in sinks:
                 sink.begin_section(store, section)
-            for row in rows(store, section.query):
-                for sink in sinks:
-                    sink.row(section, row)
+            feeders = [batch_feeder(sink) for sink in sinks]
+            section_rows = iter(rows(store, section.query))
+            while batch := list(islice(section_rows, BATCH)):
+                for feed_batch in feeders:
+                    feed_batch(section, batch)
             for sink in sinks:
                 sink.end_section(section)
         for sink in sinks:
@@ -71,6 +112,10 @@ class FirstRows:
     def row(self, section: Section, row: dict[str, Any]) -> None:
         if len(self._current) < self.limit:
             self._current.append(row)
+
+    def batch(self, section: Section, rows: list[dict[str, Any]]) -> None:
+        if len(self._current) < self.limit:
+            self._current.extend(rows[: self.limit - len(self._current)])
 
     def end_section(self, section: Section) -> None:
         pass
@@ -152,32 +197,52 @@ class RowPass:
                 sink.begin_store(store)
         for sink in self._sinks:
             sink.begin_section(store, section)
-        rows = self._decode(store, section)
+        # Looked up once the section has begun: a sink may be a proxy for a writer it makes in begin_store.
+        feeders = [batch_feeder(sink) for sink in self._sinks]
+        batches = self._decode(store, section)
         try:
-            for row in rows:
-                for sink in self._sinks:
-                    sink.row(section, row)
+            for batch in batches:
+                for feed_batch in feeders:
+                    feed_batch(section, batch)
                 if pulled:
-                    yield row
+                    yield from batch
         finally:  # a puller that stops early: the sinks still get the whole section
-            for row in rows:
-                for sink in self._sinks:
-                    sink.row(section, row)
+            for batch in batches:
+                for feed_batch in feeders:
+                    feed_batch(section, batch)
             for sink in self._sinks:
                 sink.end_section(section)
 
-    def _decode(self, store: ExtractSummary, section: Section) -> Iterator[dict[str, Any]]:
+    def _decode(self, store: ExtractSummary, section: Section) -> Iterator[list[dict[str, Any]]]:
+        """The section's rows, ``BATCH`` at a time; an extract that does not match fails as reading row by row
+        would, at the first row that does not (a line that is not JSON, a row of another section, the end)."""
         query, lines = section.query, self._lines
-        for n in range(section.row_count):
-            line = next(lines, None)
-            if line is None:
+        done = 0
+        while done < section.row_count:
+            lines_read = list(islice(lines, min(BATCH, section.row_count - done)))
+            rows: list[dict[str, Any]] | None = None
+            try:
+                items = [decode_line(line) for line in lines_read]
+                if all(item["q"] == query for item in items):
+                    rows = [item["v"] for item in items]
+            except Exception:  # raised again below, row by row, in the order reading meets it
+                rows = None
+            if rows is None:
+                rows = []
+                for line in lines_read:
+                    item = decode_line(line)
+                    if item["q"] != query:
+                        raise ExtractMismatch(
+                            f"the extract of {store.datastore} has a row of {item['q']!r} among {query!r}"
+                        )
+                    rows.append(item["v"])
+            if len(rows) < min(BATCH, section.row_count - done):
                 raise ExtractMismatch(
-                    f"the extract of {store.datastore} ends after {n} of {section.row_count} rows of {query!r}"
+                    f"the extract of {store.datastore} ends after {done + len(rows)} of {section.row_count} rows of "
+                    f"{query!r}"
                 )
-            item = decode_line(line)
-            if item["q"] != query:
-                raise ExtractMismatch(f"the extract of {store.datastore} has a row of {item['q']!r} among {query!r}")
-            yield item["v"]
+            done += len(rows)
+            yield rows
 
     def _end_store(self) -> None:
         if self._store is None:
@@ -190,4 +255,4 @@ class RowPass:
             sink.end_store(store)
 
 
-__all__ = ["ExtractMismatch", "FirstRows", "RowPass", "Sink", "feed"]
+__all__ = ["BATCH", "ExtractMismatch", "FirstRows", "RowPass", "Sink", "batch_feeder", "feed", "values_of_rows"]

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from include.jsonlines import decode_line, line_encoder
+from include.jsonlines import decode_line, line_encoder, many_encoder
 
 VALUES = [
     None,
@@ -44,6 +44,17 @@ def test_line_encoder_with_default_writes_what_json_writes_for_other_types():
     assert line_encoder(default=str)(row) == json.JSONEncoder(ensure_ascii=False, default=str).encode(row)
     with pytest.raises(TypeError):
         line_encoder()(row)
+
+
+def test_many_encoder_writes_what_json_writes_for_each_value():
+    other = [datetime(2026, 1, 2, tzinfo=UTC), Decimal("19.990"), b"\x00"]
+    assert many_encoder()(VALUES) == [json.JSONEncoder(ensure_ascii=False).encode(v) for v in VALUES]
+    assert many_encoder(default=str)([*VALUES, other]) == [
+        json.JSONEncoder(ensure_ascii=False, default=str).encode(v) for v in [*VALUES, other]
+    ]
+    assert many_encoder()(iter([])) == []
+    with pytest.raises(TypeError):
+        many_encoder()([other])
 
 
 def test_nan_is_written_as_json_writes_it():

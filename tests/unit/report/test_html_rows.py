@@ -162,3 +162,28 @@ def test_a_filter_on_a_cell_marker_is_an_error_not_a_garbled_table():
 
     with pytest.raises(ValueError, match="cell marker"):
         list(html.table_rows(rows, None, type("S", (), {"query": "q"})(), "<tr><td>" + html.cell("name")[:-1]))
+
+
+#: What JSON decoding gives (text, numbers, none): a chunk of only these is escaped in one call (``_chunk_values``).
+PLAIN_VALUES = [v for v in ODD_VALUES if type(v) in (str, int, float, bool, type(None)) and "\x00" not in str(v)]
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_chunks_of_plain_values_are_byte_identical_to_rendering_every_row_in_jinja(language, monkeypatch):
+    """Chunks of text only, of text, numbers and none, and one chunk where a value holds the cell marker (that chunk
+    goes row by row) all give the Jinja loop's bytes."""
+    columns = ["name", "r&d <x>", "100% sure", "note"]
+    text_only = [{c: f"<{c}> & {n} 'x'" for c in columns} for n in range(ROWS_PER_CHUNK + 3)]
+    mixed = [
+        {c: PLAIN_VALUES[(n + i) % len(PLAIN_VALUES)] for i, c in enumerate(columns)}
+        for n in range(2 * ROWS_PER_CHUNK + 7)
+    ]
+    mixed[ROWS_PER_CHUNK + 1]["name"] = "a\x00b"  # the second chunk goes row by row
+    crm = summary(
+        "crm",
+        [section("text", columns, text_only), section("mixed", columns, mixed, {"note": True})],
+    )
+    context = context_of([crm], language)
+    ours = render_report(context).html
+    assert ours == render_by_row_loop(context, monkeypatch)
+    assert "a\x00b" in ours and "&lt;name&gt; &amp; 0 &#39;x&#39;" in ours

@@ -285,3 +285,81 @@ def test_csv_cells_guard_every_formula_start_and_write_other_values_as_they_are(
     assert next(csv.reader(io.StringIO(out.getvalue().split("\r\n", 2)[2]))) == [
         *expected, "-3", "1.5", "True", "ünï"
     ]  # fmt: skip
+
+
+class _RowByRow:
+    """A writer's ``row`` alone (no ``batch``): what the pass fed before it fed batches."""
+
+    def __init__(self, writer) -> None:
+        self._writer = writer
+
+    def __getattr__(self, name):
+        if name == "batch":
+            raise AttributeError(name)
+        return getattr(self._writer, name)
+
+
+def _many_rows(count: int) -> list[dict]:
+    """Rows across batch boundaries: plain text columns, a formula start deep in one batch, a NUL before a formula
+    character inside a value, none, numbers, a column missing from a row."""
+    rows = []
+    for n in range(count):
+        row = {"ref": f"o{n}", "text": f'plain, "quoted" {n}', "ssn": None, "note": "a\x00=b" if n == 300 else "ok"}
+        row["maybe"] = None if n % 5 == 0 else "=x" if n % 7 == 0 else "y"  # text or none
+        if n == 400:
+            row["text"] = "=HYPERLINK(1)"
+        if n % 97 == 0:
+            row["note"] = 7 if n == 0 else None  # a number in the first batch only
+        if n == 513:
+            del row["text"]
+        rows.append(row)
+    return rows
+
+
+def test_batches_write_the_same_csv_and_json_as_row_by_row():
+    rows = _many_rows(3 * rowpass.BATCH + 5)
+    section = _section("orders", ("ref", "text", "ssn", "note", "maybe"), len(rows), withheld=("ssn",))
+    store = ExtractSummary(datastore="shop", description="Shop", sections=(section,), row_count=len(rows))
+    context = _context(lambda s, q: iter(rows))
+    context = ReportContext(**{**context.__dict__, "datastores": (store,)})
+    outputs = {}
+    for how in ("batch", "row"):
+        json_out, csv_out = io.StringIO(), io.StringIO()
+        json_writer, csv_writer = JsonWriter(json_out, context), CsvWriter(csv_out)
+        sinks = [json_writer, csv_writer] if how == "batch" else [_RowByRow(json_writer), _RowByRow(csv_writer)]
+        rowpass.feed([store], context.rows, sinks)
+        json_writer.close()
+        outputs[how] = (json_out.getvalue().split('"request"')[1], csv_out.getvalue())
+    assert outputs["batch"] == outputs["row"]
+    assert "'=HYPERLINK(1)" in outputs["batch"][1] and "held, not disclosed" in outputs["batch"][1]
+
+
+def test_a_bad_line_after_a_row_of_another_section_fails_on_that_row_first():
+    lines = {**LINES, "shop": [LINES["shop"][0], LINES["shop"][3]]}
+
+    def open_lines(store):
+        text = "".join(json.dumps(line) + "\n" for line in lines[store.datastore])
+        return io.StringIO(text + "not json\n" if store.datastore == "shop" else text)
+
+    rp = RowPass(_context().holding, open_lines, _filtered, [Recorder()])
+    with pytest.raises(ExtractMismatch, match="row of 'reviews' among 'orders'"):
+        rp.finish()
+
+
+def test_text_cells_are_written_as_the_csv_module_writes_them():
+    """Quoting done by joining (``_csv_text``) against ``csv.writer``: every character up to U+3000 alone and inside
+    text, and random texts of delimiters, quotes, line breaks, NUL, formula starts."""
+    import random
+
+    rng = random.Random(1798)
+    alphabet = ["a", " ", ",", '"', "\r", "\n", "\x00", "'", "\\", "\t", ";", "é", "\u2028", "=", "-"]
+    values = [chr(i) for i in range(0x3000)] + [f"a{chr(i)}b" for i in range(0x300)]
+    values += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(5000)]
+    columns = ("v", "w")
+    section = _section("s", columns, len(values), withheld=("w",))
+    store = ExtractSummary(datastore="x", description="X", sections=(section,), row_count=len(values))
+    rows = [{"v": v, "w": "secret"} for v in values]
+    batched, one_by_one = io.StringIO(), io.StringIO()
+    rowpass.feed([store], lambda s, q: iter(rows), [CsvWriter(batched)])
+    rowpass.feed([store], lambda s, q: iter(rows), [_RowByRow(CsvWriter(one_by_one))])
+    assert batched.getvalue() == one_by_one.getvalue()
