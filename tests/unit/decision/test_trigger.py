@@ -210,7 +210,11 @@ def test_the_shared_poll_keeps_its_interval_when_a_round_is_slow(compliance_stor
 
     async def scenario():
         wait = asyncio.create_task(DecisionTrigger(request_id=request_id, poll_interval=0.1).run().__anext__())
-        await real_sleep(0.6)
+        # Watch until a few rounds have run (about 0.3 s; up to 10 s when the host is busy or the first connection
+        # is slow: a fixed 0.6 s window saw no round at all once in a CI run).
+        deadline = time.monotonic() + 10
+        while len(pauses) < 4 and time.monotonic() < deadline:
+            await real_sleep(0.05)
         wait.cancel()
         await asyncio.gather(wait, return_exceptions=True)
 
