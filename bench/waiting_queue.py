@@ -150,6 +150,120 @@ def grow(
     }
 
 
+#: The tables holding a DAG run's state that a waiting request has rows in (Airflow 3.3): cloned by :func:`seed`.
+SEEDED_TABLES = ("dag_run", "trigger", "task_instance", "xcom", "rendered_task_instance_fields")
+
+
+def seed(stack: Stack, store: Any, target: int, template_run: str, start: int) -> dict[str, Any]:
+    """Bring the queue to ``target`` waiting runs by copying a real waiting run's rows, ``target - waiting`` times.
+
+    Growing a queue over REST costs four task processes per request and, past ~1,000 open runs, Airflow's scheduler
+    admits new ones at ~0.3 a second (hours to 5,000 on 2 cores). What the scheduler, the triggerer and the API
+    server see of a waiting request is its rows: the DAG run (running), its task instances (the first three
+    succeeded, ``wait_for_decision`` deferred on a trigger, the rest without state), its XComs and rendered fields,
+    and the trigger; and in the compliance store the registered, verified request. Each copy gets its own run id,
+    request id, email and trigger (the request id replaced in the trigger's kwargs, the XComs and rendered fields;
+    new task instance ids), written by SQL in PostgreSQL as Airflow would have written them; the request is
+    registered in the compliance store as the volume benchmark registers its requests (bench/lib.py
+    ``register_verified``). A copy is a live run: approving one (see :func:`click_to_email`) runs it to the email.
+    """
+    import psycopg2
+    from lib import PG
+
+    rows = stack.pg_query(
+        "SELECT value #>> '{}' FROM xcom WHERE run_id = %s AND task_id = 'validate_request' AND key = 'request_id'",
+        (template_run,),
+    )
+    template_request = rows[0][0]
+    template_email = stack.pg_query("SELECT conf ->> 'email' FROM dag_run WHERE run_id = %s", (template_run,))[0][0]
+    kwargs = stack.pg_query(
+        "SELECT tr.kwargs FROM trigger tr JOIN task_instance ti ON ti.trigger_id = tr.id WHERE ti.run_id = %s",
+        (template_run,),
+    )[0][0]
+    if template_request not in kwargs:  # encrypted (a Fernet key is set): the request id cannot be replaced in SQL
+        raise RuntimeError("the template trigger's kwargs are encrypted; run the bench without a Fernet key")
+    columns = {
+        table: [
+            c
+            for (c,) in stack.pg_query(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
+                (table,),
+            )
+        ]
+        for table in SEEDED_TABLES
+    }
+    # Per column of each table: what a copy gets instead of the template's value (m: the copy's row in seed_map).
+    swap = "replace(t.{c}::text, %(rid)s, m.request_id)"
+    special = {
+        "dag_run": {
+            "id": "m.dag_run_id",
+            "run_id": "m.run_id",
+            "conf": "replace(t.conf::text, %(email)s, m.email)::jsonb",
+        },
+        "trigger": {
+            "id": "m.trigger_id",
+            "kwargs": swap.format(c="kwargs"),
+            "triggerer_id": "NULL",
+            "created_date": "now()",
+        },
+        "task_instance": {
+            "id": "gen_random_uuid()",
+            "run_id": "m.run_id",
+            "trigger_id": "CASE WHEN t.trigger_id IS NULL THEN NULL ELSE m.trigger_id END",
+            "next_kwargs": swap.format(c="next_kwargs") + "::jsonb",
+        },
+        "xcom": {"dag_run_id": "m.dag_run_id", "run_id": "m.run_id", "value": swap.format(c="value") + "::jsonb"},
+        "rendered_task_instance_fields": {
+            "run_id": "m.run_id",
+            "rendered_fields": swap.format(c="rendered_fields") + "::json",
+        },
+    }
+    source = {
+        "dag_run": "dag_run t WHERE t.run_id = %(run)s",
+        "trigger": "trigger t WHERE t.id = (SELECT trigger_id FROM task_instance WHERE run_id = %(run)s "
+        "AND trigger_id IS NOT NULL)",
+        "task_instance": "task_instance t WHERE t.run_id = %(run)s",
+        "xcom": "xcom t WHERE t.run_id = %(run)s",
+        "rendered_task_instance_fields": "rendered_task_instance_fields t WHERE t.run_id = %(run)s",
+    }
+    waiting = stack.ti_counts("wait_for_decision").get("deferred", 0)
+    copies = max(0, target - waiting)
+    t0 = time.time()
+    now = datetime.now(UTC)
+    made: list[tuple[str, str]] = []
+    conn = psycopg2.connect(dbname=stack.pg_db, **PG)
+    try:
+        for first in range(0, copies, 500):
+            batch = [
+                (f"manual__bench_seed_{start + i:05d}", f"seed-{start + i:05d}@example.com")
+                for i in range(first, min(copies, first + 500))
+            ]
+            with ThreadPoolExecutor(8) as pool:
+                request_ids = list(pool.map(lambda r: register_verified(store, r[0], r[1], now), batch))
+            with conn, conn.cursor() as cur:
+                cur.execute(
+                    "CREATE TEMP TABLE seed_map (run_id text, request_id text, email text, dag_run_id int, "
+                    "trigger_id int) ON COMMIT DROP"
+                )
+                cur.executemany(
+                    "INSERT INTO seed_map VALUES (%s, %s, %s, nextval('dag_run_id_seq'), nextval('trigger_id_seq'))",
+                    [(run, rid, email) for (run, email), rid in zip(batch, request_ids, strict=True)],
+                )
+                for table in SEEDED_TABLES:
+                    cols = columns[table]
+                    exprs = [special[table].get(c, f't."{c}"') for c in cols]
+                    names = ", ".join(f'"{c}"' for c in cols)
+                    cur.execute(
+                        f'INSERT INTO "{table}" ({names}) SELECT {", ".join(exprs)} FROM seed_map m, {source[table]}',
+                        {"run": template_run, "rid": template_request, "email": template_email},
+                    )
+            made += batch
+            log(f"seeded {len(made)} of {copies}")
+    finally:
+        conn.close()
+    return {"copied": len(made), "template": template_run, "seed_s": time.time() - t0, "runs": made}
+
+
 def window(stack: Stack, seconds: float, poll_log: Path, interval: float) -> dict[str, Any]:
     """Sample worker slots, CPU and RSS while the queue only waits."""
     before = cpu_snapshot(stack)
@@ -170,6 +284,8 @@ def window(stack: Stack, seconds: float, poll_log: Path, interval: float) -> dic
         "samples": samples,
         "deferred": deferred,
         "trigger_rows": stack.pg_query("SELECT count(*) FROM trigger")[0][0],
+        # A trigger no triggerer has taken ([triggerer] capacity reached) is a wait nobody polls.
+        "triggers_unassigned": stack.pg_query("SELECT count(*) FROM trigger WHERE triggerer_id IS NULL")[0][0],
         "running_dag_runs": stack.pg_query("SELECT count(*) FROM dag_run WHERE state = 'running'")[0][0],
         "ti_running_max": running,
         "ti_queued_max": queued,
@@ -214,26 +330,44 @@ def api_latency(
     return {"intake": {k: intake[k] for k in keep}, "callback": {k: callback[k] for k in keep}}
 
 
-def click_to_email(stack: Stack, runs: list[str], emails: list[str], k: int) -> dict[str, Any]:
-    """Approve ``k`` waiting requests one at a time; click → report email for each. They leave the queue."""
+def click_to_email(
+    stack: Stack, runs: list[str], emails: list[str], k: int, seeded: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """Approve ``k`` waiting requests one at a time; click → report email for each. They leave the queue.
+
+    The first ones clicked in the Slack emulator (their prompts were posted); then, if ``seeded``, one copy made by
+    :func:`seed` (no prompt was posted for it: the same signed Approve is sent to the callback directly)."""
     from include.store import ComplianceStore
 
     store = ComplianceStore.from_connection()
     watcher = MailWatcher(stack.mail_dir)
     watcher.poll()
     times = []
-    for _ in range(k):
-        run_id, email = runs.pop(0), emails.pop(0)
+    picks = [(runs.pop(0), emails.pop(0), False) for _ in range(k)]
+    if seeded:
+        picks.append((*seeded.pop(0), True))
+    for run_id, email, copy in picks:
         record = store.find_by_run_id(run_id)
         clicked = time.time()
-        assert stack.click(record.slack_ts) == 200
+        if copy:
+            body, headers = signed(stack.secret, approve_payload(record.request_id, f"{stack.slack_url}/response/x"))
+            resp = stack.session.post(f"{stack.af_url}/ccpa/slack/actions", data=body, headers=headers, timeout=30)
+            assert resp.status_code == 200
+        else:
+            assert stack.click(record.slack_ts) == 200
 
         def arrived(email: str = email) -> float | None:
             watcher.poll()
             return next((m["arrived"] for m in watcher.reports() if m["to"] == email), None)
 
         times.append(wait_until(arrived, 300, 0.2, f"the report to {email}") - clicked)
-    return {"n": k, "p50_s": median(times), "max_s": max(times), "each_s": [round(t, 2) for t in times]}
+    return {
+        "n": len(times),
+        "p50_s": median(times),
+        "max_s": max(times),
+        "each_s": [round(t, 2) for t in times],
+        "seeded_clicked": bool(seeded is not None and picks[-1][2]),
+    }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -245,6 +379,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     stack.env["CCPA_BENCH_COMPLIANCE_DB"] = stack.compliance_db
     interval = float(stack.env["CCPA_DECISION_POLL_SECONDS"])
     milestones = [int(m) for m in args.milestones.split(",")]
+    seed_targets = [int(n) for n in args.seed_to.split(",") if n]
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "commit": subprocess.run(  # noqa: S603
@@ -274,7 +409,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cb_ids = list(
                 pool.map(
                     lambda i: register_verified(store, f"cbq-{stack.tag}-{i}", f"cbq-{i:05d}@example.com", now),
-                    range(per_step * (len(milestones) + 1) + 10),
+                    range(per_step * (len(milestones) + len(seed_targets) + 1) + 10),
                 )
             )
         cursor = [0]
@@ -309,6 +444,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log(f"{target}: {json.dumps(_brief(m))}")
             if args.results:
                 Path(args.results).write_text(json.dumps(results, indent=1, default=str))
+        copies: list[tuple[str, str]] = []
+        for target in seed_targets if runs else []:
+            log(f"seeding the queue to {target} (copies of a real waiting run)")
+            m = {"target": target}
+            seeded = seed(stack, store, target, runs[-1], made[0])
+            made[0] += seeded["copied"]
+            fresh = seeded.pop("runs")
+            stack.clone_subject([email for _, email in fresh[:1]], tables=("crm_users",))
+            copies = fresh[:1] + copies + fresh[1:]  # the first new copy is the one clicked at this size
+            m["seeded"] = seeded
+            t_seeded = time.time()
+            while time.time() - t_seeded < 120:  # the triggerer takes new triggers on its next loop
+                if stack.pg_query("SELECT count(*) FROM trigger WHERE triggerer_id IS NULL")[0][0] == 0:
+                    break
+                time.sleep(2)
+            m["seeded"]["triggers_taken_s"] = time.time() - t_seeded
+            m["waiting"] = len(runs) + len(copies)
+            m["window"] = window(stack, args.window, poll_log, interval)
+            m.update(api_latency(stack, args, cb_ids, cursor))
+            wait_until(lambda: quiet(stack), 900, 2, "quiet after the API load")
+            m["click_to_email"] = click_to_email(stack, runs, emails, args.clicks, copies)
+            results["milestones"].append(m)
+            log(f"{target} (seeded): {json.dumps(_brief(m))}")
+            if args.results:
+                Path(args.results).write_text(json.dumps(results, indent=1, default=str))
     finally:
         results["load_end"] = os.getloadavg()[0]
         stack.stop(keep_dir=args.keep_dir)
@@ -334,13 +494,13 @@ def _brief(m: dict[str, Any]) -> dict[str, Any]:
 
 def render(r: dict[str, Any]) -> str:
     rows = [("empty queue (only the clicked requests)", r["idle"])] + [
-        (f"{m['window']['deferred']:,} waiting", m) for m in r["milestones"]
+        (f"{m['window']['deferred']:,} waiting" + (" (copies)" if "seeded" in m else ""), m) for m in r["milestones"]
     ]
 
     def cell(m: dict[str, Any]) -> list[str]:
         w, p = m["window"], m["window"]["poll"]
         return [
-            f"{w['deferred']:,} / {w['running_dag_runs']:,}",
+            f"{w['deferred']:,} / {w['running_dag_runs']:,} / {w.get('triggers_unassigned', '?')}",
             f"{w['ti_running_max']} / {w['ti_queued_max']}",
             f"{p['rounds_per_interval']:.2f} / {p['statements_per_round_median']:.0f} "
             f"(max {p['statements_per_round_max']}) / {p['ids_per_statement_max']}",
@@ -353,7 +513,8 @@ def render(r: dict[str, Any]) -> str:
         ]
 
     head = (
-        "| queue | deferred / running DAG runs | TIs running / queued (max) | poll: rounds per interval / SELECTs "
+        "| queue | deferred / running DAG runs / triggers no triggerer took | TIs running / queued (max) | "
+        "poll: rounds per interval / SELECTs "
         "per round (max) / ids per SELECT | scheduler CPU / RSS MiB | triggerer CPU / RSS MiB | API server CPU / "
         "RSS MiB | intake p50 / p99 ms | callback p50 / p99 ms | click → email p50 s (each) |"
     )
@@ -363,6 +524,13 @@ def render(r: dict[str, Any]) -> str:
         f"{m['target']:,}: {m['growth']['triggered']} triggered in {m['growth']['trigger_s']:.0f} s (REST p50 "
         f"{m['growth']['trigger_p50_ms']:.0f} ms), all deferred and quiet {m['growth']['ready_s']:.0f} s after"
         for m in r["milestones"]
+        if "growth" in m
+    ] + [
+        f"{m['target']:,}: {m['seeded']['copied']:,} copies of a real waiting run written in "
+        f"{m['seeded']['seed_s']:.0f} s (bench/waiting_queue.py `seed`), their triggers taken by the triggerer "
+        f"within {m['seeded']['triggers_taken_s']:.0f} s"
+        for m in r["milestones"]
+        if "seeded" in m
     ]
     settings = ", ".join(f"`{k.removeprefix('AIRFLOW__')}={v}`" for k, v in r["settings"].items())
     return "\n".join(
@@ -397,6 +565,12 @@ def main() -> int:
     p.add_argument("--callback-rate", type=float, default=50)
     p.add_argument("--clicks", type=int, default=3, help="requests approved one at a time per milestone")
     p.add_argument("--grow-timeout", type=float, default=3600)
+    p.add_argument(
+        "--seed-to",
+        default="",
+        help="after the milestones, bring the queue to these sizes (ascending, comma-separated) with copies of a "
+        "real waiting run (see seed())",
+    )
     p.add_argument("--budget", type=float, default=5400, help="no new milestone after this many seconds")
     p.add_argument("--results", default=None, help="save the raw results (JSON) after each milestone")
     p.add_argument("--docs-from", default=None, help="only render docs/benchmarks.md from saved results")
