@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lib import PY, VENV_BIN, Stack, log, register_verified, wait_until
+from lib import PY, VENV_BIN, Stack, host_share, host_ticks, log, register_verified, wait_until
 from volume import approve_payload, open_loop, signed
 
 HZ = os.sysconf("SC_CLK_TCK")
@@ -122,7 +122,7 @@ def main() -> None:
             cursor = 40
             for rate in rates:
                 n = int(rate * args.seconds)
-                before, load = _cpu_ticks(groups), os.getloadavg()[0]
+                before, load, host = _cpu_ticks(groups), os.getloadavg()[0], host_ticks()
                 spies = []
                 if args.spy:
                     Path(args.spy).mkdir(parents=True, exist_ok=True)
@@ -152,6 +152,7 @@ def main() -> None:
                 step = await open_loop(url, maker(cursor), rate, n, args.seconds + 1)
                 await asyncio.sleep(1.5)  # the prompt updates after the acks
                 after = _cpu_ticks(groups)
+                host_used = host_share(host, host_ticks())
                 for spy in spies:
                     spy.wait()
                 cpu: collections.Counter[str] = collections.Counter()
@@ -160,11 +161,12 @@ def main() -> None:
                 step.pop("ok_indexes", None)
                 step["cpu_ms_per_click"] = {r: round(1000 * t / HZ / n, 2) for r, t in sorted(cpu.items()) if t}
                 step["load_start"], step["load_end"] = load, os.getloadavg()[0]
+                step["host"] = host_used
                 result["steps"].append(step)
                 cursor += n
                 log(
                     f"{rate:.0f}/s: p50 {step['p50_ms']:.0f} p99 {step['p99_ms']:.0f} ms {step['statuses']}; "
-                    f"CPU ms per click {step['cpu_ms_per_click']}; load {load:.1f}"
+                    f"CPU ms per click {step['cpu_ms_per_click']}; load {load:.1f}; host {host_used}"
                 )
                 await asyncio.sleep(2)
 

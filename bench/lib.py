@@ -184,6 +184,27 @@ def verified_conf(email: str) -> dict[str, Any]:
     }
 
 
+def host_ticks() -> list[int]:
+    """The machine's CPU time so far (/proc/stat's ``cpu`` line: user, nice, system, idle, iowait, irq, softirq,
+    steal), for :func:`host_share`."""
+    with open("/proc/stat", encoding="ascii") as f:
+        return [int(x) for x in f.readline().split()[1:9]]
+
+
+def host_share(before: list[int], after: list[int]) -> dict[str, float]:
+    """Between two :func:`host_ticks`: % of the machine busy, and % of its time stolen by the hypervisor (a
+    virtual machine's CPU given to other guests) or waiting on disk. A step that ran with steal or disk waits ran on
+    a slower machine than its neighbour: latency ratios from it need that beside them."""
+    d = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(d) or 1
+    idle = d[3] + d[4]
+    return {
+        "busy_pct": round(100 * (total - idle) / total, 1),
+        "steal_pct": round(100 * d[7] / total, 1),
+        "iowait_pct": round(100 * d[4] / total, 1),
+    }
+
+
 def register_verified(store: Any, run_id: str, email: str, now: Any) -> str:
     """Register a verified request straight in the compliance store (no DAG run), with the identity evidence the
     prompt step would have stored for a clone of the demo subject: 3 matching points and a declaration."""

@@ -57,6 +57,8 @@ from lib import (
     Stack,
     add_settings_argument,
     apply_settings,
+    host_share,
+    host_ticks,
     log,
     machine_busy_cpu_s,
     median,
@@ -204,7 +206,9 @@ def phase_callback(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         steps = []
         for rate in rates:
             n = int(rate * seconds)
+            host = host_ticks()
             res = await open_loop(url, maker(cursor[0]), rate, n, seconds + 1)
+            res["host"] = host_share(host, host_ticks())
             res["targets"] = [ids[cursor[0] + i] for i in res.pop("ok_indexes")]
             cursor[0] += n
             steps.append(res)
@@ -745,14 +749,20 @@ def render(r: dict[str, Any]) -> str:
             "registered in the compliance store (response_url pointed at the emulator, which answers 404 at once). "
             "Latency from the scheduled send time (queueing included).",
             "",
-            "| rate /s | sent | 2xx | statuses | p50 ms | p95 ms | p99 ms | max ms | achieved /s |",
-            "|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+            "| rate /s | sent | 2xx | statuses | p50 ms | p95 ms | p99 ms | max ms | achieved /s | host busy / steal / "
+            "iowait % |",
+            "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
         ]
         for s in c["steps"]:
             out.append(
                 f"| {s['rate']:.0f} | {s['sent']} | {s['ok']} | {s['statuses']} | {f(s['p50_ms'], '.0f')} | "
                 f"{f(s['p95_ms'], '.0f')} | {f(s['p99_ms'], '.0f')} | {f(s['max_ms'], '.0f')} | "
-                f"{f(s['achieved_per_s'], '.1f')} |"
+                f"{f(s['achieved_per_s'], '.1f')} | "
+                + (
+                    f"{s['host']['busy_pct']:.0f} / {s['host']['steal_pct']:.1f} / {s['host']['iowait_pct']:.1f} |"
+                    if "host" in s
+                    else "– |"
+                )
             )
         out += [
             "",

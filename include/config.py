@@ -73,8 +73,23 @@ ENV_DATASTORES_FILE = "CCPA_DATASTORES_FILE"
 ENV_COMPLIANCE_SQLITE = "CCPA_COMPLIANCE_SQLITE"
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def flag(value: str | None, default: bool = False) -> bool:
+    """A yes/no setting (an env variable or a Variable): 1/true/yes/on or 0/false/no/off, any case; unset, blank or
+    anything else is ``default``. The one parser for every such switch, so they all read the same words."""
+    word = (value or "").strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    return default
+
+
 def compliance_sqlite_allowed() -> bool:
-    return os.environ.get(ENV_COMPLIANCE_SQLITE, "").strip().lower() in ("1", "true", "yes")
+    return flag(os.environ.get(ENV_COMPLIANCE_SQLITE))
 
 
 #: "1": this is the demo (scripts/demo.sh sets it; .env.example sets it for ``docker compose --profile demo``). Only
@@ -97,7 +112,7 @@ DEMO_MARKER = "change-me"
 
 
 def demo_mode() -> bool:
-    return os.environ.get(ENV_DEMO, "").strip().lower() in ("1", "true", "yes")
+    return flag(os.environ.get(ENV_DEMO))
 
 
 class DemoSecretRefused(RuntimeError):

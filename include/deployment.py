@@ -37,10 +37,6 @@ def distributed_executor(raw: str | None = None) -> str | None:
     return next((name for name in executors(raw) if name not in LOCAL_EXECUTORS), None)
 
 
-def _truthy(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")
-
-
 def problems(executor: str, storage_url: str, storage_shared: bool, compliance_backend: str) -> list[str]:
     """What is not shared between the machines ``executor`` runs tasks on, each with what to set instead."""
     found = []
@@ -70,7 +66,7 @@ def check_shared_state() -> None:
     from include.db import default_sqlite_url, engine_for
 
     url = config.get_variable(config.VAR_REPORT_STORAGE, storage.default_url())
-    shared = _truthy(config.get_variable(config.VAR_REPORT_STORAGE_SHARED, "false"))
+    shared = config.flag(config.get_variable(config.VAR_REPORT_STORAGE_SHARED, "false"))
     backend = engine_for(
         config.COMPLIANCE_CONN_ID, default_url=default_sqlite_url("ccpa_compliance.sqlite")
     ).url.get_backend_name()

@@ -104,7 +104,9 @@ _frozen = False
 
 
 def enabled() -> bool:
-    return os.environ.get("CCPA_PRELOAD", "1").strip().lower() not in ("0", "false", "no", "off")
+    from include.config import flag
+
+    return flag(os.environ.get("CCPA_PRELOAD"), default=True)
 
 
 def in_task_process() -> bool:

@@ -58,10 +58,8 @@ class LazyASGI:
 def _freeze_startup_heap() -> None:
     """By the first request the API server worker has built Airflow's app and ours: all of it lives as long as the
     process, and a full garbage collection re-walking it stalled the callback 0.6-0.7 s (include/preload.py)."""
-    try:
-        from include.preload import freeze_startup_heap
-    except ImportError:  # the project not on this component's path: the app above would have failed first
-        return
+    from include.preload import freeze_startup_heap  # the factory has just imported include: it is on the path
+
     freeze_startup_heap()
 
 

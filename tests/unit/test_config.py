@@ -279,3 +279,39 @@ def test_a_failed_read_gives_the_default_and_is_not_remembered(metadata_variable
         assert config.recent_variable(metadata_variable, "fallback") == "fallback"
     assert metadata_variable not in config._recent_variables
     assert config.recent_variable(metadata_variable, "fallback") == "3", "the backend is back: read at once"
+
+
+@pytest.mark.parametrize(
+    ("value", "default", "expected"),
+    [
+        ("1", False, True),
+        (" TRUE ", False, True),
+        ("yes", False, True),
+        ("On", False, True),
+        ("0", True, False),
+        ("false", True, False),
+        ("NO", True, False),
+        ("off", True, False),
+        (None, False, False),
+        (None, True, True),
+        ("", True, True),
+        ("  ", False, False),
+        ("maybe", False, False),
+        ("maybe", True, True),
+    ],
+)
+def test_every_yes_no_switch_reads_the_same_words(value: str | None, default: bool, expected: bool) -> None:
+    assert config.flag(value, default) is expected
+
+
+def test_the_switches_use_the_one_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    from include import preload
+
+    monkeypatch.setenv(config.ENV_DEMO, "on")
+    monkeypatch.setenv(config.ENV_COMPLIANCE_SQLITE, "off")
+    monkeypatch.setenv("CCPA_PRELOAD", "off")
+    assert config.demo_mode() is True
+    assert config.compliance_sqlite_allowed() is False
+    assert preload.enabled() is False
+    monkeypatch.setenv("CCPA_PRELOAD", "")
+    assert preload.enabled() is True
