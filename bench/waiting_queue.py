@@ -154,6 +154,11 @@ def grow(
 SEEDED_TABLES = ("dag_run", "trigger", "task_instance", "xcom", "rendered_task_instance_fields")
 
 
+def unassigned_triggers(stack: Stack) -> int:
+    """Triggers no triggerer has taken: with ``[triggerer] capacity`` reached, waits nobody polls."""
+    return int(stack.pg_query("SELECT count(*) FROM trigger WHERE triggerer_id IS NULL")[0][0])
+
+
 def seed(stack: Stack, store: Any, target: int, template_run: str, start: int) -> dict[str, Any]:
     """Bring the queue to ``target`` waiting runs by copying a real waiting run's rows, ``target - waiting`` times.
 
@@ -192,12 +197,12 @@ def seed(stack: Stack, store: Any, target: int, template_run: str, start: int) -
         ]
         for table in SEEDED_TABLES
     }
-    # Per column of each table: what a copy gets instead of the template's value (m: the copy's row in seed_map).
+    # Per column of each table: what a copy gets instead of the template's value (m: the copy's row in seed_map);
+    # every run_id column becomes the copy's.
     swap = "replace(t.{c}::text, %(rid)s, m.request_id)"
     special = {
         "dag_run": {
             "id": "m.dag_run_id",
-            "run_id": "m.run_id",
             "conf": "replace(t.conf::text, %(email)s, m.email)::jsonb",
         },
         "trigger": {
@@ -208,24 +213,18 @@ def seed(stack: Stack, store: Any, target: int, template_run: str, start: int) -
         },
         "task_instance": {
             "id": "gen_random_uuid()",
-            "run_id": "m.run_id",
             "trigger_id": "CASE WHEN t.trigger_id IS NULL THEN NULL ELSE m.trigger_id END",
             "next_kwargs": swap.format(c="next_kwargs") + "::jsonb",
         },
-        "xcom": {"dag_run_id": "m.dag_run_id", "run_id": "m.run_id", "value": swap.format(c="value") + "::jsonb"},
-        "rendered_task_instance_fields": {
-            "run_id": "m.run_id",
-            "rendered_fields": swap.format(c="rendered_fields") + "::json",
-        },
+        "xcom": {"dag_run_id": "m.dag_run_id", "value": swap.format(c="value") + "::jsonb"},
+        "rendered_task_instance_fields": {"rendered_fields": swap.format(c="rendered_fields") + "::json"},
     }
-    source = {
-        "dag_run": "dag_run t WHERE t.run_id = %(run)s",
-        "trigger": "trigger t WHERE t.id = (SELECT trigger_id FROM task_instance WHERE run_id = %(run)s "
-        "AND trigger_id IS NOT NULL)",
-        "task_instance": "task_instance t WHERE t.run_id = %(run)s",
-        "xcom": "xcom t WHERE t.run_id = %(run)s",
-        "rendered_task_instance_fields": "rendered_task_instance_fields t WHERE t.run_id = %(run)s",
-    }
+    # The template's rows: by run id, except its trigger (the one its deferred task instance points at).
+    source = {table: f'"{table}" t WHERE t.run_id = %(run)s' for table in SEEDED_TABLES}
+    source["trigger"] = (
+        "trigger t WHERE t.id = "
+        "(SELECT trigger_id FROM task_instance WHERE run_id = %(run)s AND trigger_id IS NOT NULL)"
+    )
     waiting = stack.ti_counts("wait_for_decision").get("deferred", 0)
     copies = max(0, target - waiting)
     t0 = time.time()
@@ -251,7 +250,7 @@ def seed(stack: Stack, store: Any, target: int, template_run: str, start: int) -
                 )
                 for table in SEEDED_TABLES:
                     cols = columns[table]
-                    exprs = [special[table].get(c, f't."{c}"') for c in cols]
+                    exprs = [special[table].get(c, "m.run_id" if c == "run_id" else f't."{c}"') for c in cols]
                     names = ", ".join(f'"{c}"' for c in cols)
                     cur.execute(
                         f'INSERT INTO "{table}" ({names}) SELECT {", ".join(exprs)} FROM seed_map m, {source[table]}',
@@ -284,8 +283,7 @@ def window(stack: Stack, seconds: float, poll_log: Path, interval: float) -> dic
         "samples": samples,
         "deferred": deferred,
         "trigger_rows": stack.pg_query("SELECT count(*) FROM trigger")[0][0],
-        # A trigger no triggerer has taken ([triggerer] capacity reached) is a wait nobody polls.
-        "triggers_unassigned": stack.pg_query("SELECT count(*) FROM trigger WHERE triggerer_id IS NULL")[0][0],
+        "triggers_unassigned": unassigned_triggers(stack),
         "running_dag_runs": stack.pg_query("SELECT count(*) FROM dag_run WHERE state = 'running'")[0][0],
         "ti_running_max": running,
         "ti_queued_max": queued,
@@ -366,7 +364,7 @@ def click_to_email(
         "p50_s": median(times),
         "max_s": max(times),
         "each_s": [round(t, 2) for t in times],
-        "seeded_clicked": bool(seeded is not None and picks[-1][2]),
+        "seeded_clicked": any(copy for _, _, copy in picks),
     }
 
 
@@ -428,6 +426,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         runs: list[str] = []
         emails: list[str] = []
         made = [0]
+
+        def measure(m: dict[str, Any], seeded: list[tuple[str, str]] | None, label: str) -> None:
+            """At a queue size reached: the window of only waiting, the API's latency, then clicks to emails."""
+            m["window"] = window(stack, args.window, poll_log, interval)
+            m.update(api_latency(stack, args, cb_ids, cursor))
+            wait_until(lambda: quiet(stack), 900, 2, "quiet after the API load")
+            m["click_to_email"] = click_to_email(stack, runs, emails, args.clicks, seeded)
+            results["milestones"].append(m)
+            log(f"{label}: {json.dumps(_brief(m))}")
+            if args.results:
+                Path(args.results).write_text(json.dumps(results, indent=1, default=str))
+
         for target in milestones:
             if time.time() - t_start > args.budget:
                 log(f"time budget ({args.budget:.0f} s) spent: stopping before {target}")
@@ -436,14 +446,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             m: dict[str, Any] = {"target": target}
             m["growth"] = grow(stack, target, runs, emails, made, args.grow_timeout)
             m["waiting"] = len(runs)
-            m["window"] = window(stack, args.window, poll_log, interval)
-            m.update(api_latency(stack, args, cb_ids, cursor))
-            wait_until(lambda: quiet(stack), 900, 2, "quiet after the API load")
-            m["click_to_email"] = click_to_email(stack, runs, emails, args.clicks)
-            results["milestones"].append(m)
-            log(f"{target}: {json.dumps(_brief(m))}")
-            if args.results:
-                Path(args.results).write_text(json.dumps(results, indent=1, default=str))
+            measure(m, None, f"{target}")
         copies: list[tuple[str, str]] = []
         for target in seed_targets if runs else []:
             log(f"seeding the queue to {target} (copies of a real waiting run)")
@@ -456,19 +459,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             m["seeded"] = seeded
             t_seeded = time.time()
             while time.time() - t_seeded < 120:  # the triggerer takes new triggers on its next loop
-                if stack.pg_query("SELECT count(*) FROM trigger WHERE triggerer_id IS NULL")[0][0] == 0:
+                if unassigned_triggers(stack) == 0:
                     break
                 time.sleep(2)
             m["seeded"]["triggers_taken_s"] = time.time() - t_seeded
             m["waiting"] = len(runs) + len(copies)
-            m["window"] = window(stack, args.window, poll_log, interval)
-            m.update(api_latency(stack, args, cb_ids, cursor))
-            wait_until(lambda: quiet(stack), 900, 2, "quiet after the API load")
-            m["click_to_email"] = click_to_email(stack, runs, emails, args.clicks, copies)
-            results["milestones"].append(m)
-            log(f"{target} (seeded): {json.dumps(_brief(m))}")
-            if args.results:
-                Path(args.results).write_text(json.dumps(results, indent=1, default=str))
+            measure(m, copies, f"{target} (seeded)")
     finally:
         results["load_end"] = os.getloadavg()[0]
         stack.stop(keep_dir=args.keep_dir)
