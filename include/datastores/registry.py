@@ -211,14 +211,37 @@ class Registry:
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+#: path -> (the file's bytes, the registry read from them): see :func:`load_registry`.
+_LOADED: dict[Path, tuple[bytes, Registry]] = {}
+
+
 def load_registry(path: Path | str | None = None) -> Registry:
-    """Read and validate the registry. Reads a local file only: safe at DAG-parse time."""
+    """Read and validate the registry. Reads a local file only: safe at DAG-parse time.
+
+    Every task process reads the file twice (parsing the DAG file, then running the task) and the DAG processor at
+    every parse. The file is always read, but a registry already built from the same bytes is returned again (it is
+    immutable) instead of parsing and validating the YAML anew; the preload builds it in the process that forks the
+    task processes, so they inherit it (issue #22). Any edit of the file is read as before.
+    """
     path = Path(path) if path is not None else datastores_file()
     try:
-        # libyaml's loader when PyYAML has it: every task process reads this file, twice (parse and run).
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 (a safe loader)
+        text = path.read_bytes()
     except FileNotFoundError:
         raise RegistryError(f"{path}: datastore registry not found (set CCPA_DATASTORES_FILE)") from None
+    cached = _LOADED.get(path)
+    if cached is not None and cached[0] == text:
+        return cached[1]
+    registry = _read_registry(path, text)
+    _LOADED[path] = (text, registry)
+    return registry
+
+
+def _read_registry(path: Path, text: bytes) -> Registry:
+    try:
+        # libyaml's loader when PyYAML has it
+        raw = yaml.load(text.decode("utf-8"), Loader=_SafeLoader)  # noqa: S506 (a safe loader)
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"{path}: not UTF-8 text: {exc}") from None
     except yaml.YAMLError as exc:
         raise RegistryError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("datastores"), list):

@@ -324,3 +324,40 @@ def test_1798_110_python_sources_declare_recipients_per_category_too():
     assert store.recipients("identifiers").sold_or_shared is None  # refused when the registry loads, as in YAML
     with pytest.raises(RegistryError, match="category 'identifiers' is held"):
         personal_data_source("bad", categories={"x": "identifiers"}, disclosures={})(lambda **_: [])
+
+
+def test_an_unchanged_registry_file_is_not_parsed_again(tmp_path, monkeypatch):
+    """Issue #22: every task process reads the file twice; the same bytes give the same (immutable) registry."""
+    import include.datastores.registry as registry_module
+
+    path = write_registry(tmp_path, ENTRY)
+    first = load_registry(path)
+    parsed = []
+    monkeypatch.setattr(registry_module.yaml, "load", lambda *a, **k: parsed.append(1))
+    assert load_registry(str(path)) is first
+    assert parsed == []
+
+
+def test_an_edited_registry_file_is_read_again_even_within_the_same_clock_tick(tmp_path):
+    path = write_registry(tmp_path, ENTRY)
+    before = load_registry(path)
+    stat = path.stat()
+    # Same size, same timestamps: only the bytes tell the edit apart (file times are coarser than two quick writes).
+    path.write_text(ENTRY.replace("ccpa_crm_db", "ccpa_crx_db"))
+    import os
+
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = load_registry(path)
+    assert after is not before
+    assert after.get("crm").conn_id == "ccpa_crx_db"
+    path.write_text("not: [a, list")
+    with pytest.raises(RegistryError, match="not valid YAML"):
+        load_registry(path)  # a broken edit is refused, never answered from the earlier file
+
+
+def test_a_registry_that_is_not_utf8_is_refused_with_the_file_named(tmp_path):
+    path = tmp_path / "datastores.yaml"
+    path.write_bytes(b"datastores: [\xff]\n")
+    with pytest.raises(RegistryError, match="not UTF-8") as excinfo:
+        load_registry(path)
+    assert str(path) in str(excinfo.value)
