@@ -23,6 +23,7 @@ import pendulum
 from airflow.sdk import Param, TriggerRule, dag, task, task_group
 
 from include import retries
+from include.clock import request_zone
 from include.datastores.registry import load_registry
 from include.decision.sensor import WaitForDecisionSensor
 from include.request import PARAM_SCHEMAS, sharing_schemas
@@ -145,20 +146,23 @@ def ccpa_right_of_access() -> None:
     def validate_request(**context: Any) -> dict[str, Any]:
         return workflow.validate_request(dict(context["params"]), context["run_id"], context["dag_run"].run_after)
 
+    # Every task after validate_request takes its whole output (one XCom read, as its request_id alone would be) and
+    # runs in the zone the request was registered under: no task reads the time zone's Variable again (issue #22).
     @task(priority_weight=1000)  # §7021(a): receipt is confirmed at once, ahead of any other work
-    def send_acknowledgement(request_id: str) -> str:
-        return workflow.send_acknowledgement(request_id)
+    def send_acknowledgement(request: dict[str, Any]) -> str:
+        with request_zone(request.get("timezone")):
+            return workflow.send_acknowledgement(request["request_id"])
 
     # A dict return would be pushed key by key as well (TaskFlow infers multiple_outputs); it is passed whole.
     @task(multiple_outputs=False, retries=SLACK_TASK_RETRIES)
-    def post_review_prompt(request_id: str) -> dict[str, str]:
-        return workflow.post_review_prompt(request_id)
+    def post_review_prompt(request: dict[str, Any]) -> dict[str, str]:
+        with request_zone(request.get("timezone")):
+            return workflow.post_review_prompt(request["request_id"])
 
-    # These take validate_request's whole output: one XCom read each, where its request_id and lookback keys were
-    # two (every XCom read is a round trip through the supervisor to the API server and its database).
     @task(multiple_outputs=False)
     def extract(name: str, request: dict[str, Any]) -> dict[str, Any]:
-        return workflow.extract_datastore(name, request["request_id"], request["lookback"])
+        with request_zone(request.get("timezone")):
+            return workflow.extract_datastore(name, request["request_id"], request["lookback"])
 
     @task_group(group_id="aggregate_personal_data")
     def aggregate_personal_data(request: Any) -> Any:
@@ -166,19 +170,24 @@ def ccpa_right_of_access() -> None:
 
     @task(multiple_outputs=False)
     def build_report(request: dict[str, Any], extracts: list[dict[str, Any]]) -> dict[str, Any]:
-        return workflow.build_report(request["request_id"], request["lookback"], extracts)
+        with request_zone(request.get("timezone")):
+            return workflow.build_report(request["request_id"], request["lookback"], extracts)
 
     @task
-    def send_report(request_id: str, report: dict[str, Any]) -> str:
-        return workflow.send_report(request_id, report)
+    def send_report(request: dict[str, Any], report: dict[str, Any]) -> str:
+        with request_zone(request.get("timezone")):
+            return workflow.send_report(request["request_id"], report)
 
     @task
-    def send_rejection(request_id: str) -> str:
-        return workflow.send_rejection(request_id)
+    def send_rejection(request: dict[str, Any]) -> str:
+        with request_zone(request.get("timezone")):
+            return workflow.send_rejection(request["request_id"])
 
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, retries=SLACK_TASK_RETRIES)
-    def close_review_prompt(request_id: str, **context: Any) -> str:
-        return workflow.close_review_prompt(request_id, workflow.run_url(context["dag"].dag_id, context["run_id"]))
+    def close_review_prompt(request: dict[str, Any], **context: Any) -> str:
+        run_url = workflow.run_url(context["dag"].dag_id, context["run_id"])
+        with request_zone(request.get("timezone")):
+            return workflow.close_review_prompt(request["request_id"], run_url)
 
     # TaskFlow calls return XComArgs (references resolved at run time), hence Any for the type checker.
     request: Any = validate_request()
@@ -191,15 +200,15 @@ def ccpa_right_of_access() -> None:
         reject_branch="send_rejection",
         deferrable=True,
     )
-    send_acknowledgement(request_id)
-    post_review_prompt(request_id) >> decision
+    send_acknowledgement(request)
+    post_review_prompt(request) >> decision
     extracts: Any = aggregate_personal_data(request)
     decision >> extracts
     built: Any = build_report(request, extracts)
-    report = send_report(request_id, built)
-    rejection = send_rejection(request_id)
+    report = send_report(request, built)
+    rejection = send_rejection(request)
     decision >> rejection
-    [report, rejection] >> close_review_prompt(request_id)
+    [report, rejection] >> close_review_prompt(request)
 
 
 ccpa_right_of_access()

@@ -18,6 +18,9 @@ Stored times stay UTC (aware ``datetime``); only the day arithmetic and what a p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,9 +41,43 @@ HOLIDAY_COUNTRY = "US"
 HOLIDAY_SUBDIVISION = "CA"
 
 
+#: The zone a request was registered under, while one of its tasks runs (:func:`request_zone`).
+_REQUEST_ZONE: ContextVar[ZoneInfo | None] = ContextVar("ccpa_request_zone", default=None)
+
+
 def business_timezone() -> ZoneInfo:
-    """The zone of the Variable ``ccpa_timezone`` (default America/Los_Angeles); an unknown name is refused."""
+    """The zone of the Variable ``ccpa_timezone`` (default America/Los_Angeles); an unknown name is refused.
+
+    Inside :func:`request_zone`, the zone the request was registered under instead."""
+    pinned = _REQUEST_ZONE.get()
+    if pinned is not None:
+        return pinned
     return zone(config.get_variable(config.VAR_TIMEZONE, DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE)
+
+
+def pinned_zone() -> ZoneInfo | None:
+    """The zone :func:`request_zone` set, if a request's task is running under one."""
+    return _REQUEST_ZONE.get()
+
+
+@contextmanager
+def request_zone(name: str | None) -> Iterator[None]:
+    """Within: every legal date of the request is in ``name``, the zone its deadlines were computed in when it was
+    registered (``validate_request`` returns it to the run's later tasks).
+
+    One zone per request from receipt to answer: the due date the requester was told, the lookback window and the
+    report's dates all read in the same zone even if the Variable is edited while the request is open. And no task
+    after the first asks Airflow for the Variable again (issue #22: a round trip through the task's supervisor to
+    the API server and its database, in every task of every request). ``None`` (a run registered before the zone
+    was passed on) reads the Variable as before."""
+    if not name:
+        yield
+        return
+    token = _REQUEST_ZONE.set(zone(name))
+    try:
+        yield
+    finally:
+        _REQUEST_ZONE.reset(token)
 
 
 def zone(name: str) -> ZoneInfo:

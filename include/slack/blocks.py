@@ -77,6 +77,9 @@ def _date(value: datetime) -> str:
 
     The zone's Variable is read through config.recent_variable: the API server renders a prompt after every click,
     and a metadata-DB query per date shown would be several per click."""
+    pinned = clock.pinned_zone()  # a request's task: the zone the request was registered under
+    if pinned is not None:
+        return clock.format_short(value, pinned)
     zone = config.recent_variable(config.VAR_TIMEZONE, clock.DEFAULT_TIMEZONE) or clock.DEFAULT_TIMEZONE
     return clock.format_short(value, clock.zone(zone))
 

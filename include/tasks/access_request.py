@@ -87,10 +87,12 @@ def validate_request(conf: dict[str, Any], run_id: str, entered_at: datetime) ->
         raise AirflowFailException("; ".join(str(p) for p in problems))
     from include.i18n import language_or_default
 
+    zone = clock.business_timezone()  # read once: the run's later tasks get it from this task's output
     record = s.register_request(
         run_id,
         request,
         received_at,
+        tz=zone,
         channel=channel or "unknown",
         entered_at=entered_at,
         lookback=lookback,
@@ -105,12 +107,16 @@ def validate_request(conf: dict[str, Any], run_id: str, entered_at: datetime) ->
         if record.linked_to is not None and lookback == "all":
             # Civ. 1798.130(a)(2)(B): the answer in progress covers the wider ask.
             s.widen_scope(record.linked_to, by_request=record.request_id)
-    log.info("Request %s registered for run %s, due %s", record.request_id, run_id, clock.format_short(record.due_at))
+    log.info(
+        "Request %s registered for run %s, due %s", record.request_id, run_id, clock.format_short(record.due_at, zone)
+    )
     return {
         "request_id": record.request_id,
         "due_at": record.due_at.isoformat(),
         "lookback": record.lookback,
         "linked_to": record.linked_to,
+        # The zone the legal dates were computed in: every later task of the run uses it (clock.request_zone).
+        "timezone": zone.key,
     }
 
 

@@ -232,6 +232,20 @@ def test_whole_results_are_pushed_once_not_key_by_key(dag):
     assert dag.get_task("validate_request").multiple_outputs  # its keys are used one by one
 
 
+def test_7021_every_task_after_registration_gets_the_zone_of_the_due_date(dag):
+    """The tasks after validate_request take its whole output, the zone the legal dates were computed in included
+    (one XCom read each, as its request_id alone was): they date the request in that zone and read no time-zone
+    Variable (issue #22). The sensor keeps its templated request_id (the trigger's kwargs)."""
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg
+
+    validate = dag.get_task("validate_request")
+    for task in dag.tasks:
+        if task.task_id in ("validate_request", "wait_for_decision"):
+            continue
+        reads = [a for a in task.op_args if isinstance(a, PlainXComArg) and a.operator is validate]
+        assert [a.key for a in reads] == ["return_value"], task.task_id
+
+
 def test_7024d_a_registry_with_an_unwithheld_drivers_license_stops_the_dag_naming_file_datastore_and_column(
     monkeypatch, tmp_path
 ):

@@ -85,6 +85,38 @@ def test_7021_dates_follow_the_ccpa_timezone_variable(monkeypatch):
         clock.business_timezone()
 
 
+def test_7021_a_requests_dates_stay_in_the_zone_it_was_registered_under(monkeypatch):
+    """Inside ``request_zone`` (a request's task), the zone its deadlines were computed in, whatever the Variable says
+    now: the due date the requester was told and the later dates of the same request never disagree."""
+    received = datetime(2026, 1, 6, 2, 0, tzinfo=UTC)  # 18:00 PST on 5 January, 11:00 JST on 6 January
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "Asia/Tokyo")  # edited after the request was registered
+    with clock.request_zone("America/Los_Angeles"):
+        assert clock.business_timezone() == LA
+        assert clock.pinned_zone() == LA
+        assert clock.local_day(received) == date(2026, 1, 5)
+        assert clock.format_short(received) == "2026-01-05 (America/Los_Angeles)"
+        assert clock.lookback_start(received) == pacific(2025, 1, 5, 0, 0)
+    assert clock.pinned_zone() is None  # only inside: the next request reads the Variable
+    assert clock.local_day(received) == date(2026, 1, 6)
+    with clock.request_zone(None):  # a run registered before the zone was passed on: the Variable, as before
+        assert clock.business_timezone() == ZoneInfo("Asia/Tokyo")
+    with pytest.raises(config.ConfigurationError, match="ccpa_timezone"), clock.request_zone("Pacific/Nowhere"):
+        pass
+
+
+def test_a_request_zone_reads_no_variable(monkeypatch):
+    """Issue #22: the run's tasks after the first ask Airflow for no time-zone Variable (a round trip each)."""
+    from airflow.sdk import Variable
+
+    reads: list[str] = []
+    monkeypatch.setattr(Variable, "get", lambda key, *a, **k: reads.append(key))
+    monkeypatch.delenv("AIRFLOW_VAR_CCPA_TIMEZONE", raising=False)
+    with clock.request_zone("Europe/Paris"):
+        clock.format_date(datetime(2026, 1, 6, tzinfo=UTC))
+        clock.due_date(datetime(2026, 1, 6, tzinfo=UTC))
+    assert reads == []
+
+
 def test_civ_1798_130_a_2_B_lookback_is_12_calendar_months_in_a_leap_year():
     """Received 1 March 2025 (after 29 February 2024... and on 29 February 2028): 12 calendar months, not 365 days."""
     # 365 days before 1 March 2025 is 1 March 2024; before 29 February 2028 it is 1 March 2027 (the calendar: 28 Feb).

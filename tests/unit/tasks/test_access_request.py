@@ -28,6 +28,16 @@ def test_7021_every_legal_date_derives_from_received_at(compliance_store):
     assert record.channel == "email"
 
 
+def test_7021_the_zone_of_the_due_date_is_passed_to_the_runs_later_tasks(compliance_store, monkeypatch):
+    """validate_request computes the due date in the business's zone and returns that zone: the run's later tasks
+    date the request in it (clock.request_zone), even if the Variable is edited while the request is open."""
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "America/New_York")
+    out = workflow.validate_request({**CONF, "received_at": "2026-01-05T22:00:00-05:00"}, "run-zone", ENTERED)
+    assert out["timezone"] == "America/New_York"
+    record = compliance_store.get_request(out["request_id"])
+    assert record.due_at == datetime(2026, 2, 19, 4, 59, 59, 999999, tzinfo=UTC)  # end of 18 Feb, Eastern
+
+
 def test_7101_an_invalid_conf_is_recorded_fields_named_values_not_kept(compliance_store):
     """A conf that passes the REST schema but not validate_request: the §7101 log shows it, as ``invalid``, with the
     fields at fault and none of their values; the run fails without retries."""
