@@ -219,8 +219,9 @@ def load_registry(path: Path | str | None = None) -> Registry:
     """Read and validate the registry. Reads a local file only: safe at DAG-parse time.
 
     Every task process reads the file twice (parsing the DAG file, then running the task) and the DAG processor at
-    every parse. The file is always read, but a registry already built from the same bytes is returned again (it is
-    immutable) instead of parsing and validating the YAML anew; the preload builds it in the process that forks the
+    every parse. The file is always read, but a registry already built from the same bytes is returned again (its
+    dataclasses are frozen and nothing modifies their mappings after they are built, so the same object can serve
+    every caller) instead of parsing and validating the YAML anew; the preload builds it in the process that forks the
     task processes, so they inherit it (issue #22). Any edit of the file is read as before.
     """
     path = Path(path) if path is not None else datastores_file()
