@@ -55,9 +55,14 @@ def business_timezone() -> ZoneInfo:
     return zone(config.get_variable(config.VAR_TIMEZONE, DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE)
 
 
-def pinned_zone() -> ZoneInfo | None:
-    """The zone :func:`request_zone` set, if a request's task is running under one."""
-    return _REQUEST_ZONE.get()
+def display_timezone() -> ZoneInfo:
+    """:func:`business_timezone` for a date shown on a path that runs on every Slack click (the API server renders a
+    prompt after each): outside :func:`request_zone` the Variable is read through ``config.recent_variable``, so a
+    prompt with several dates is not a metadata-DB query per date. Inside, the zone the request was registered under."""
+    pinned = _REQUEST_ZONE.get()
+    if pinned is not None:
+        return pinned
+    return zone(config.recent_variable(config.VAR_TIMEZONE, DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE)
 
 
 @contextmanager

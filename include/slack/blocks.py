@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from include import clock, config, law
+from include import clock, law
 from include.i18n import N_
 from include.request import CATEGORIES
 from include.store import APPROVE, REJECT, RequestRecord
@@ -73,15 +73,9 @@ def _link_url(url: str) -> str:
 
 
 def _date(value: datetime) -> str:
-    """A legal date for the officers: the business's calendar day, naming the zone ("2026-01-05 (America/...)").
-
-    The zone's Variable is read through config.recent_variable: the API server renders a prompt after every click,
-    and a metadata-DB query per date shown would be several per click."""
-    pinned = clock.pinned_zone()  # a request's task: the zone the request was registered under
-    if pinned is not None:
-        return clock.format_short(value, pinned)
-    zone = config.recent_variable(config.VAR_TIMEZONE, clock.DEFAULT_TIMEZONE) or clock.DEFAULT_TIMEZONE
-    return clock.format_short(value, clock.zone(zone))
+    """A legal date for the officers: the business's calendar day, naming the zone ("2026-01-05 (America/...)"), in
+    the request's zone in its tasks, else the Variable's read at most once per TTL (clock.display_timezone)."""
+    return clock.format_short(value, clock.display_timezone())
 
 
 def _summary_fields(request: RequestRecord) -> list[dict[str, str]]:

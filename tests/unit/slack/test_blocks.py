@@ -199,3 +199,14 @@ def test_the_prompt_dates_follow_a_changed_ccpa_timezone_at_once(monkeypatch):
     assert "2027-01-11 (Asia/Tokyo)" in json.dumps(review_prompt(RECORD)[1])
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "Pacific/Kiritimati")  # UTC+14: 10:00 UTC is the next day there
     assert "2027-01-12 (Pacific/Kiritimati)" in json.dumps(review_prompt(RECORD)[1])
+
+
+def test_7021_a_prompt_posted_by_a_requests_task_shows_its_dates_in_the_requests_zone(monkeypatch):
+    """In a task of the request (clock.request_zone), the prompt's dates are in the zone the due date was computed in,
+    whatever the Variable says now; outside (the API server after a click), the Variable's zone."""
+    from include import clock
+
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "Pacific/Kiritimati")
+    with clock.request_zone("America/Los_Angeles"):
+        assert "2027-01-11 (America/Los_Angeles)" in json.dumps(review_prompt(RECORD)[1])
+    assert "2027-01-12 (Pacific/Kiritimati)" in json.dumps(review_prompt(RECORD)[1])
