@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lib import PY, VENV_BIN, Stack, host_share, host_ticks, log, register_verified, wait_until
+from lib import PY, VENV_BIN, Stack, add_tls_argument, host_share, host_ticks, log, register_verified, wait_until
 from volume import approve_payload, open_loop, signed
 
 HZ = os.sysconf("SC_CLK_TCK")
@@ -71,14 +71,16 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="AIRFLOW__API__WORKERS")
     p.add_argument("--results", default=None)
     p.add_argument("--spy", default=None, help="a directory for py-spy profiles of the API workers")
+    add_tls_argument(p)
     args = p.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
-    stack = Stack()
+    stack = Stack(tls=args.tls)
     stack.env["AIRFLOW__API__WORKERS"] = str(args.workers)
     result: dict[str, Any] = {
         "date": time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime()),
         "command": "python bench/callback_cpu.py " + " ".join(sys.argv[1:]),
         "api_workers": args.workers,
+        "tls": args.tls,
         "steps": [],
     }
     try:

@@ -218,10 +218,27 @@ def register_verified(store: Any, run_id: str, email: str, now: Any) -> str:
     return str(record.request_id)
 
 
+def add_tls_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="Slack stand-in over HTTPS and the mail sink requiring STARTTLS, as the real services are (a "
+        "self-signed CA the Airflow processes trust through SSL_CERT_FILE, beside the system's CAs)",
+    )
+
+
 class Stack:
-    def __init__(self, tag: str | None = None) -> None:
+    def __init__(self, tag: str | None = None, tls: bool = False) -> None:
         self.tag = tag or f"ccpa_vol_{secrets.token_hex(4)}"
         self.dir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
+        #: With ``tls``: the stand-ins' certificate and key (devtools/standins/tls.py), else None.
+        self.tls: tuple[Path, Path] | None = None
+        if tls:
+            if str(ROOT) not in sys.path:
+                sys.path.insert(0, str(ROOT))
+            from devtools.standins.tls import self_signed
+
+            self.tls = self_signed(self.dir / "tls")
         self.home = self.dir / "airflow"
         self.mail_dir = self.dir / "mail"
         self.logs = self.dir / "logs"
@@ -236,7 +253,7 @@ class Stack:
         self.compliance_db = f"{self.tag}_compliance"
         self.af_port, self.slack_port, self.smtp_port = free_port(), free_port(), free_port()
         self.af_url = f"http://127.0.0.1:{self.af_port}"
-        self.slack_url = f"http://127.0.0.1:{self.slack_port}"
+        self.slack_url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.slack_port}"
         self.secret = secrets.token_hex(16)
         self.groups: dict[str, subprocess.Popen] = {}
         self.env = self._env()
@@ -278,7 +295,8 @@ class Stack:
                     "conn_type": "smtp",
                     "host": "127.0.0.1",
                     "port": self.smtp_port,
-                    "extra": {"disable_tls": True, "disable_ssl": True, "retry_limit": 0, "timeout": 10},
+                    # With --tls: STARTTLS (the provider's default), as on a real submission server.
+                    "extra": {"disable_tls": not self.tls, "disable_ssl": True, "retry_limit": 0, "timeout": 10},
                 }
             ),
             "AIRFLOW_CONN_CCPA_COMPLIANCE_DB": f"mysql://root@127.0.0.1:3306/{self.compliance_db}",
@@ -288,6 +306,11 @@ class Stack:
             "BENCH_MARKER": self.tag,
             **AIRFLOW_TUNING,
         }
+        if self.tls:
+            from devtools.standins.tls import trust_bundle
+
+            # Read by ssl.create_default_context in every Airflow process: the system's CAs and the stand-ins'.
+            env["SSL_CERT_FILE"] = str(trust_bundle(self.tls[0], self.dir / "tls"))
         return env
 
     def apply_env_here(self) -> None:
@@ -399,7 +422,7 @@ class Stack:
     def start_all(self) -> None:
         log(f"airflow db migrate ({self.pg_db})")
         self.run([str(VENV_BIN / "airflow"), "db", "migrate"], "migrate")
-        sink = ["--port", str(self.smtp_port), "--dir", str(self.mail_dir)]
+        sink = ["--port", str(self.smtp_port), "--dir", str(self.mail_dir), *self._tls_args()]
         self.start("mail_sink", [PY, "-m", "devtools.standins.mail_sink", *sink])
         self.start(
             "slack_emulator",
@@ -425,7 +448,11 @@ class Stack:
         log(f"Airflow is up on {self.af_url}")
 
     def _emulator_args(self) -> list[str]:
-        return ["--signing-secret", self.secret, "--callback-url", f"{self.af_url}/ccpa/slack/actions"]
+        callback = ["--callback-url", f"{self.af_url}/ccpa/slack/actions"]
+        return ["--signing-secret", self.secret, *callback, *self._tls_args()]
+
+    def _tls_args(self) -> list[str]:
+        return ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])] if self.tls else []
 
     def _healthy(self) -> bool:
         for name, proc in self.groups.items():
@@ -491,6 +518,7 @@ class Stack:
             f"{self.slack_url}/_emulator/click",
             json={"action_id": action_id, "user_id": APPROVER, "user_name": "bench.officer", "ts": ts},
             timeout=30,
+            verify=str(self.tls[0]) if self.tls else True,
         )
         resp.raise_for_status()
         return int(resp.json()["status"])

@@ -35,6 +35,7 @@ from lib import (
     ROOT,
     Stack,
     add_settings_argument,
+    add_tls_argument,
     apply_settings,
     log,
     machine_busy_cpu_s,
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for stale in [*out.glob("*.json"), *out.glob("*.prof"), *out.glob("requests.log")]:
         stale.unlink()
     apply_settings(args.set)
-    stack = Stack()
+    stack = Stack(tls=args.tls)
     stack.env["PYTHONPATH"] = f"{HOOK}{os.pathsep}{stack.env['PYTHONPATH']}"
     stack.env["CCPA_BENCH_TASK_DIR"] = str(out)
     if args.cprofile:
@@ -207,6 +208,7 @@ def main() -> None:
         help="also a cProfile per task process (adds overhead); --cprofile wall: by wall-clock time",
     )
     add_settings_argument(p)
+    add_tls_argument(p)
     p.add_argument("--results", default=None, help="where to save the raw results (JSON)")
     p.add_argument("--docs-from", default=None, help="only render docs/benchmarks.md from saved results")
     p.add_argument("--no-docs", action="store_true")

@@ -56,6 +56,7 @@ from lib import (
     MailWatcher,
     Stack,
     add_settings_argument,
+    add_tls_argument,
     apply_settings,
     host_share,
     host_ticks,
@@ -962,6 +963,7 @@ def main() -> None:
     p.add_argument("--no-docs", action="store_true")
     p.add_argument("--keep-dir", action="store_true", help="keep the temp dir (logs) after stopping")
     add_settings_argument(p)
+    add_tls_argument(p)
     args = p.parse_args()
     if args.docs_from:
         write_docs(json.loads(Path(args.docs_from).read_text()))
@@ -970,7 +972,7 @@ def main() -> None:
     if args.floor_requests is None:
         args.floor_requests = args.requests
     apply_settings(args.set)  # read by Stack() below and recorded in the results
-    stack = Stack()
+    stack = Stack(tls=args.tls)
     results_path = Path(args.results or Path(tempfile.gettempdir()) / f"{stack.tag}-results.json")
     r: dict[str, Any] = {
         "date": time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime()),  # as `date -u` prints it

@@ -23,6 +23,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -37,6 +38,7 @@ from typing import Any, Self, cast
 from aiosmtpd.controller import Controller
 from flask import Flask, Response, abort, jsonify, render_template
 
+from devtools.standins.tls import server_context
 from devtools.standins.wsgi_thread import QuietRequestHandler, ServedApp, StartStop
 
 log = logging.getLogger(__name__)
@@ -321,8 +323,11 @@ class MailSink(StartStop):
         size_limit: int = DEFAULT_SIZE_LIMIT,
         web_port: int | None = None,
         smtputf8: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.directory = Path(directory)
+        #: STARTTLS offered and required before MAIL, as a real submission server does (devtools/standins/tls.py).
+        self.tls = tls
         #: Offer SMTPUTF8 (RFC 6531, non-ASCII addresses), as Postfix 3 does by default; False models an older server.
         self.smtputf8 = smtputf8
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -357,6 +362,7 @@ class MailSink(StartStop):
             data_size_limit=self.size_limit,
             server_hostname="mail-sink.local",
             enable_SMTPUTF8=self.smtputf8,
+            **({"tls_context": self.tls, "require_starttls": True} if self.tls is not None else {}),
         )
         controller.start()
         self._controller, self._port = controller, port
@@ -424,14 +430,17 @@ def main(argv: list[str] | None = None) -> None:
         default=8026,
         help="the mail page port (default 8026; 0: any free port; -1: none); a busy port falls back to a free one",
     )
+    parser.add_argument("--tls-cert", default=None, help="offer (and require) STARTTLS with this certificate (PEM)")
+    parser.add_argument("--tls-key", default=None, help="the certificate's private key (PEM)")
     args = parser.parse_args(argv)
+    tls = server_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     web_port = None if args.web_port < 0 else args.web_port
-    sink = MailSink(args.dir, host=args.host, port=args.port, size_limit=args.size_limit, web_port=web_port)
+    sink = MailSink(args.dir, host=args.host, port=args.port, size_limit=args.size_limit, web_port=web_port, tls=tls)
     try:
         sink.start()
     except (OSError, SystemExit):  # werkzeug's make_server exits (rather than raises) when its port is taken
@@ -439,7 +448,9 @@ def main(argv: list[str] | None = None) -> None:
             raise
         sink.stop()
         log.warning("Port %d is busy: serving the mail page on a free port instead", web_port)
-        sink = MailSink(args.dir, host=args.host, port=args.port, size_limit=args.size_limit, web_port=0).start()
+        sink = MailSink(
+            args.dir, host=args.host, port=args.port, size_limit=args.size_limit, web_port=0, tls=tls
+        ).start()
     with sink:
         print(f"Mail sink on smtp://{sink.host}:{sink.port}, storing into {sink.directory}", flush=True)
         if web_port is not None:

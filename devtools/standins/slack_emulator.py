@@ -27,6 +27,7 @@ import logging
 import re
 import secrets
 import signal
+import ssl
 import threading
 import time
 from collections import deque
@@ -40,6 +41,7 @@ import requests
 from flask import Flask, Response, jsonify, request, send_from_directory
 
 from devtools.standins.slack_socket import SocketModeServer
+from devtools.standins.tls import server_context
 from devtools.standins.wsgi_thread import QuietRequestHandler, ServedStandIn
 
 log = logging.getLogger(__name__)
@@ -124,8 +126,11 @@ class SlackEmulator(ServedStandIn):
         app_token: str | None = None,
         socket_port: int = 0,
         socket_public_host: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.signing_secret = signing_secret
+        #: HTTPS, as Slack is (devtools/standins/tls.py): the API and every response_url.
+        self._tls = tls
         self.callback_url = callback_url
         #: Socket Mode: with an app-level token, ``apps.connections.open`` answers a WebSocket URL, and while an app
         #: is connected there, interactions go to it as envelopes instead of to ``callback_url`` (as in Slack, where
@@ -1057,6 +1062,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--app-token", default=None, help="an xapp-… token: Socket Mode on (apps.connections.open)")
     parser.add_argument("--socket-port", type=int, default=0, help="Socket Mode WebSocket port (0: any free one)")
     parser.add_argument("--socket-public-host", default=None, help="host name apps reach the WebSocket at")
+    parser.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM), as Slack does")
+    parser.add_argument("--tls-key", default=None, help="the certificate's private key (PEM)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -1071,6 +1078,7 @@ def main(argv: list[str] | None = None) -> None:
         app_token=args.app_token,
         socket_port=args.socket_port,
         socket_public_host=args.socket_public_host,
+        tls=server_context(args.tls_cert, args.tls_key) if args.tls_cert else None,
     ) as emu:
         print(f"Slack emulator on {emu.url} (base_url {emu.api_url}); callbacks to {args.callback_url}", flush=True)
         print(f"Slack channel page: {emu.url}/ (open it in a browser to click as a person)", flush=True)

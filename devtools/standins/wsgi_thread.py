@@ -8,6 +8,7 @@ stand-in that serves its ``app`` with one; :class:`QuietRequestHandler` keeps re
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from typing import Any, Self
 
@@ -58,8 +59,12 @@ class ServedApp(StartStop):
         request_handler: type[WSGIRequestHandler] | None = None,
         thread_name: str = "ccpa-wsgi",
         poll_interval: float = 0.5,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=request_handler)
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=request_handler, ssl_context=tls
+        )
+        self._scheme = "https" if tls is not None else "http"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": poll_interval},
@@ -74,7 +79,7 @@ class ServedApp(StartStop):
 
     @property
     def url(self) -> str:
-        return f"http://{self._server.host}:{self._server.port}"
+        return f"{self._scheme}://{self._server.host}:{self._server.port}"
 
     def start(self) -> Self:
         self._thread.start()
@@ -97,8 +102,9 @@ class ServedStandIn(StartStop):
     """Lifecycle of a stand-in serving its WSGI ``app`` on ``host`` and the requested port, bound at each
     :meth:`start` (so it can start again after :meth:`stop`).
 
-    A subclass sets ``app``, ``host`` and ``_requested_port`` in its ``__init__``, and may set the class attributes
-    ``_request_handler`` and ``_thread_name`` and override :meth:`_started` (called once serving).
+    A subclass sets ``app``, ``host`` and ``_requested_port`` in its ``__init__``, and may set ``_tls`` (served over
+    HTTPS, as the real service is: devtools/standins/tls.py), the class attributes ``_request_handler`` and
+    ``_thread_name``, and override :meth:`_started` (called once serving).
     """
 
     app: Any
@@ -107,6 +113,7 @@ class ServedStandIn(StartStop):
     _request_handler: type[WSGIRequestHandler] | None = QuietRequestHandler
     _thread_name: str = "ccpa-standin-{port}"
     _served: ServedApp | None = None
+    _tls: ssl.SSLContext | None = None
 
     def start(self) -> Self:
         """Bind (port 0 picks a free port) and serve in a daemon thread."""
@@ -120,6 +127,7 @@ class ServedStandIn(StartStop):
             thread_name=self._thread_name,
             # A short poll interval keeps stop() (and so every test teardown) fast.
             poll_interval=0.05,
+            tls=self._tls,
         ).start()
         self._started()
         return self
@@ -141,4 +149,4 @@ class ServedStandIn(StartStop):
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self._tls is not None else 'http'}://{self.host}:{self.port}"
