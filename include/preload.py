@@ -9,8 +9,8 @@ every task process inherits the result copy-on-write.
 
 The plugin (``plugins/ccpa_slack_callback.py``) calls :func:`warm` when Airflow loads plugins: the scheduler loads
 them before its executor forks the LocalExecutor workers. Nothing here opens a connection, reads a Variable or a
-Connection, or starts a thread: only imports, local files (templates, fonts, locale data, the datastore registry)
-and pure computation — safe before a fork. Env ``CCPA_PRELOAD=0`` turns it off.
+Connection, or starts a thread: only imports, local files (templates, fonts, locale data, the datastore registry, the
+CA bundle of the TLS context) and pure computation — safe before a fork. Env ``CCPA_PRELOAD=0`` turns it off.
 
 The same switch covers :func:`freeze_startup_heap`, the API server's counterpart: its start-up objects moved out of
 the garbage collector's way, so a full collection does not stall the Slack callback for most of a second.
@@ -81,6 +81,8 @@ TASK_MODULES: tuple[str, ...] = (
     "alembic.migration",
     "alembic.script",
     "airflow.providers.smtp.hooks.smtp",
+    "include.mail.hooks.smtp",
+    "include.tls",
     "airflow.providers.slack.hooks.slack",
     "slack_sdk",
     "slack_sdk.errors",
@@ -134,6 +136,7 @@ def warm() -> float:
         _warm_fonts()
         _warm_registry()
         _warm_store()
+        _warm_tls()
     except Exception:  # the workflow works without the warm-up: say so, never stop the process loading plugins
         log.warning("CCPA preload incomplete: task processes will import what they need themselves", exc_info=True)
     return time.process_time() - started
@@ -237,6 +240,14 @@ def _warm_store() -> int:
     for statement in statements:
         statement.compile(dialect=dialect)
     return len(statements)
+
+
+def _warm_tls() -> None:
+    """The TLS client context every HTTPS (Slack) and SMTP-over-TLS connection uses: the CA bundle read once here,
+    not in every task that talks to Slack or sends mail (include/tls.py)."""
+    from include import tls
+
+    tls.client_context()
 
 
 def _warm_registry() -> None:

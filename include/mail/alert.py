@@ -88,7 +88,7 @@ def _send(recipients: list[str], subject: str, body: str) -> None:
 
         GmailHook(gcp_conn_id=config.GMAIL_CONN_ID, delegate_to=from_email).send_message(msg)
         return
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
+    from include.mail.hooks.smtp import SmtpHook
 
     with SmtpHook(smtp_conn_id=config.SMTP_CONN_ID) as hook:
         client = hook._smtp_client

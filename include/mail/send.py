@@ -100,7 +100,7 @@ def send_once(
 
 
 def _send_smtp(from_email: str, to: str, raw: bytes) -> str | None:
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
+    from include.mail.hooks.smtp import SmtpHook
 
     try:
         with SmtpHook(smtp_conn_id=config.SMTP_CONN_ID) as hook:
@@ -126,7 +126,7 @@ def check_deliverable(address: str) -> None:
     a connection; a server that cannot be reached raises ``ConnectionError``/``OSError`` (retry: it proves nothing)."""
     if address.isascii() or backend() != "smtp":
         return
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
+    from include.mail.hooks.smtp import SmtpHook
 
     with SmtpHook(smtp_conn_id=config.SMTP_CONN_ID) as hook:
         client = hook._smtp_client  # the provider connects, upgrades to TLS and logs in

@@ -2,7 +2,8 @@
 
 Every Slack client is built here, so what each needs is set once: the provider's ``SlackHook`` (connection
 ``slack_api_default``: token, ``base_url``, timeout, proxy), retry handlers (slack_sdk retries nothing but a reset
-connection by default: a ``ratelimited`` 429 or a 5xx would fail the call), and quiet body loggers (slack_sdk's DEBUG
+connection by default: a ``ratelimited`` 429 or a 5xx would fail the call), the process's one TLS context (include.tls:
+without it every HTTPS request reads the CA bundle again), and quiet body loggers (slack_sdk's DEBUG
 lines hold the messages, which hold names and emails).
 """
 
@@ -12,7 +13,7 @@ import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from include import config
+from include import config, tls
 from include.log_redaction import quiet_body_loggers
 
 if TYPE_CHECKING:
@@ -98,7 +99,9 @@ def web_client() -> WebClient:
     from airflow.providers.slack.hooks.slack import SlackHook
 
     quiet_body_loggers()
-    client = SlackHook(slack_conn_id=config.SLACK_CONN_ID, retry_handlers=retry_handlers()).client
+    client = SlackHook(
+        slack_conn_id=config.SLACK_CONN_ID, retry_handlers=retry_handlers(), ssl=tls.client_context()
+    ).client
     config.refuse_demo_secret(f"connection '{config.SLACK_CONN_ID}' (the bot token)", client.token)
     return client
 
@@ -108,4 +111,6 @@ def webhook(response_url: str) -> WebhookClient:
     from slack_sdk.webhook import WebhookClient
 
     quiet_body_loggers()
-    return WebhookClient(response_url, timeout=WEBHOOK_TIMEOUT_SECONDS, retry_handlers=retry_handlers())
+    return WebhookClient(
+        response_url, timeout=WEBHOOK_TIMEOUT_SECONDS, retry_handlers=retry_handlers(), ssl=tls.client_context()
+    )

@@ -65,7 +65,9 @@ Variable.get = staticmethod(lambda *a, **k: reads.append(("Variable", a[0])))
 BaseHook.get_connection = staticmethod(lambda *a, **k: reads.append(("Connection", a[0])))
 from include import preload
 cpu = preload.warm()
-print(json.dumps({"cpu": cpu, "modules": sorted(sys.modules), "connects": connects, "reads": reads}))
+from include import tls
+tls_ready = tls._context is not None
+print(json.dumps({"cpu": cpu, "modules": sorted(sys.modules), "connects": connects, "reads": reads, "tls": tls_ready}))
 """
 
     run_env = {**os.environ, **(env or {})}
@@ -134,6 +136,11 @@ def test_preload_opens_no_connection_and_reads_no_variable_before_the_fork(warme
     assert warmed["connects"] == []
     assert warmed["reads"] == []  # no Variable or Connection either (they may be metadata-DB queries)
     assert warmed["cpu"] > 0  # it did the work
+
+
+def test_preload_builds_the_tls_context_task_processes_inherit(warmed: dict[str, object]) -> None:
+    """The CA bundle read once before the fork, not in each task that talks to Slack or sends mail (issue #22)."""
+    assert warmed["tls"] is True
 
 
 def test_preload_compiles_the_templates_task_processes_render(warmed: dict[str, object]) -> None:

@@ -228,3 +228,38 @@ def test_drill_the_database_restarting_as_the_email_is_accepted_leaves_it_sent_o
     assert send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL) == message_id
     assert len(sink.messages()) == 1, "a retried task does not send it again"
     print(f"\nconfirmed {elapsed:.1f}s after the send began, after the kill")
+
+
+def test_mail_goes_over_starttls_with_the_shared_context(tmp_path, monkeypatch, compliance_store, request_id):
+    """A server that requires STARTTLS (as a submission server does) gets the message encrypted, its certificate
+    verified by the process's one TLS context (include/tls.py)."""
+    from devtools.standins.tls import self_signed, server_context
+    from include import tls
+
+    cert, key = self_signed(tmp_path / "ca")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    monkeypatch.setattr(tls, "_context", None)
+    monkeypatch.setenv("AIRFLOW_VAR_CCPA_FROM_EMAIL", "privacy@example.com")
+    with MailSink(tmp_path / "mail", tls=server_context(cert, key)) as tls_sink:
+        conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": tls_sink.port}
+        conn["extra"] = {"disable_ssl": True, "retry_limit": 0, "timeout": 10}  # STARTTLS on (the default)
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(conn))
+        message_id = send_once(compliance_store, request_id, "report", "jane@example.com", EMAIL)
+        [mail] = tls_sink.wait_for(1)
+    assert mail.message["Message-ID"] == message_id  # the sink stores nothing sent before STARTTLS (next test)
+
+
+def test_the_mail_stand_in_with_tls_refuses_a_client_that_skips_starttls(tmp_path):
+    """The stand-in models a server that requires STARTTLS: a client that skips it is refused, nothing stored."""
+    import smtplib
+
+    from devtools.standins.tls import self_signed, server_context
+
+    cert, key = self_signed(tmp_path / "ca")
+    with MailSink(tmp_path / "mail", tls=server_context(cert, key)) as tls_sink:
+        with (
+            smtplib.SMTP("127.0.0.1", tls_sink.port, timeout=10) as client,
+            pytest.raises(smtplib.SMTPSenderRefused, match="STARTTLS"),
+        ):
+            client.sendmail("privacy@example.com", ["jane@example.com"], b"Subject: x\r\n\r\nhi\r\n")
+        assert tls_sink.messages() == []

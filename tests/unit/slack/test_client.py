@@ -60,3 +60,42 @@ def test_response_url_posts_are_retried(emu: SlackEmulator) -> None:
     posted = slack_client.web_client().chat_postMessage(channel="#ccpa", text="decide")
     url = emu.message(posted["ts"])["response_url"]
     assert slack_client.webhook(url).send_dict({"replace_original": True, "text": "done"}).status_code == 200
+
+
+@pytest.fixture
+def https_emu(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackEmulator]:
+    """The emulator over HTTPS, as Slack is, its certificate trusted through SSL_CERT_FILE (a fresh shared context)."""
+    from devtools.standins.tls import self_signed, server_context
+    from include import tls
+
+    cert, key = self_signed(tmp_path / "ca")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    monkeypatch.setattr(tls, "_context", None)
+    with SlackEmulator("secret", tls=server_context(cert, key)) as emulator:
+        conn = {"conn_type": "slack", "password": "xoxb-test", "extra": {"base_url": emulator.api_url}}
+        monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", json.dumps(conn))
+        yield emulator
+
+
+def test_slack_over_https_posts_updates_and_answers_response_urls(https_emu: SlackEmulator) -> None:
+    assert https_emu.api_url.startswith("https://")
+    client = slack_client.web_client()
+    posted = client.chat_postMessage(channel="#ccpa", text="decide")
+    assert client.chat_update(channel=posted["channel"], ts=posted["ts"], text="decided")["ok"]
+    response_url = https_emu.message(posted["ts"])["response_url"]
+    assert response_url.startswith("https://")
+    assert slack_client.webhook(response_url).send_dict({"replace_original": True, "text": "done"}).status_code == 200
+    assert https_emu.message(posted["ts"])["text"] == "done"
+
+
+def test_a_slack_server_with_an_untrusted_certificate_is_refused(https_emu: SlackEmulator, tmp_path, monkeypatch):
+    """Sharing one context keeps verification: a certificate the CA bundle does not vouch for fails the call."""
+    from devtools.standins.tls import self_signed
+    from include import tls
+
+    other, _ = self_signed(tmp_path / "other-ca")
+    monkeypatch.setenv("SSL_CERT_FILE", str(other))
+    monkeypatch.setattr(tls, "_context", None)
+    with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
+        slack_client.web_client().chat_postMessage(channel="#ccpa", text="decide")
+    assert https_emu.messages() == []
