@@ -569,11 +569,11 @@ def render_section(info, counts, seed_s, results, reps, run_s, loads) -> str:
             f" same host; client: `{' '.join(info['client'].split())}`; Python {info['python']}",
             f"- Load (1-minute average): {info['load_start']} at the start, "
             + ", ".join(f"{x:.1f}" for x in loads)
-            + f" after each repetition, on {info['nproc']} cores (a shared host: other sessions ran tests meanwhile;"
-            " absolute seconds are inflated, read the ratios, measured side by side)",
+            + f" after each repetition, on {info['nproc']} cores (the 1-minute average lags: it includes what ran"
+            " just before; absolute seconds move with the host's load, read the ratios, measured side by side)",
             f"- Reproduce: `.venv/bin/python bench/big_subject.py --reps {reps}"
             + (" --before <checkout of the parent commit>" if before else "")
-            + f"` (this run: {run_s / 60:.0f} minutes; creates and drops a database `ccpa_bench_<random>` on"
+            + f"` (this run: {run_s / 60:.1f} minutes; creates and drops a database `ccpa_bench_<random>` on"
             " 127.0.0.1:3306 as root, removes its temp files; rewrites this section)",
             f"- Data: {counts['crm_users']:,} crm_users, {counts['orders']:,} orders, {counts['web_events']:,}"
             f" web_events rows, seeded in {seed_s:.0f}s. Jane Doe has 1 + 1,000 + 98,999 = **100,000** rows; a second"

@@ -314,8 +314,10 @@ class Stack:
         return env
 
     def apply_env_here(self) -> None:
-        """The same connections/variables in this process (the floor and the store queries need them)."""
-        os.environ.update({k: v for k, v in self.env.items() if k.startswith(("AIRFLOW", "CCPA_", "PYTHONPATH"))})
+        """The same connections/variables in this process (the floor and the store queries need them), and with
+        ``tls`` the CA bundle that trusts the stand-ins (the in-process floor talks to them too)."""
+        names = ("AIRFLOW", "CCPA_", "PYTHONPATH", "SSL_CERT_FILE")
+        os.environ.update({k: v for k, v in self.env.items() if k.startswith(names)})
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
 

@@ -143,6 +143,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "date": time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime()),
         "requests": n,
         "settings": args.set,
+        "tls": args.tls,
         "cprofile": args.cprofile,
         "window": window,
         "tasks": collect(out),
@@ -158,7 +159,10 @@ def render(r: dict[str, Any]) -> str:
         "",
         f"- Date: {r['date']}; `python bench/task_cpu.py --requests {n}"
         + "".join(f" --set {s}" for s in r["settings"])
-        + "` (same stack as the volume benchmark; `bench/task_hook/airflow_local_settings.py` records each task"
+        + (" --tls" if r.get("tls") else "")
+        + "` (same stack as the volume benchmark"
+        + ("; the stand-ins over TLS, as Slack and a mail server are" if r.get("tls") else "")
+        + "; `bench/task_hook/airflow_local_settings.py` records each task"
         " process's own CPU time and the requests it sends its supervisor).",
         f"- {n} requests of each DAG waited deferred, then ours were approved at once, then the floor's. Medians over"
         " the task processes (a deferred sensor runs twice: before and after the click).",
