@@ -2,7 +2,7 @@
 
 Python builds a new default context for each connection it is not given one for (``http.client.HTTPSConnection``,
 which slack_sdk's clients use through urllib; the smtp provider's ``SmtpHook`` for STARTTLS), and building one loads
-the system's CA bundle: 26–32 CPU-ms each with OpenSSL 3 on the benchmark host (``ssl.create_default_context()``),
+the system's CA bundle: 26–37 CPU-ms each with OpenSSL 3 on the benchmark host (``ssl.create_default_context()``),
 several times a Slack click's whole cost in the API server, paid on every click's prompt update and in every task
 that talks to Slack or sends mail (issue #22, docs/benchmarks.md). A context is safe to share between threads and
 connections; certificate and host-name checks are those of :func:`ssl.create_default_context`, unchanged.
