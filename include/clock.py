@@ -18,7 +18,7 @@ Stored times stay UTC (aware ``datetime``); only the day arithmetic and what a p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
@@ -45,24 +45,17 @@ HOLIDAY_SUBDIVISION = "CA"
 _REQUEST_ZONE: ContextVar[ZoneInfo | None] = ContextVar("ccpa_request_zone", default=None)
 
 
-def business_timezone() -> ZoneInfo:
+def business_timezone(read: Callable[[str, str], str] | None = None) -> ZoneInfo:
     """The zone of the Variable ``ccpa_timezone`` (default America/Los_Angeles); an unknown name is refused.
 
-    Inside :func:`request_zone`, the zone the request was registered under instead."""
+    Inside :func:`request_zone`, the zone the request was registered under instead. ``read``: how the Variable is
+    read — the Slack prompts pass :func:`config.recent_variable` (the API server renders one after every click: not a
+    metadata-DB query per date shown); by default :func:`config.get_variable`."""
     pinned = _REQUEST_ZONE.get()
     if pinned is not None:
         return pinned
-    return zone(config.get_variable(config.VAR_TIMEZONE, DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE)
-
-
-def display_timezone() -> ZoneInfo:
-    """:func:`business_timezone` for a date shown on a path that runs on every Slack click (the API server renders a
-    prompt after each): outside :func:`request_zone` the Variable is read through ``config.recent_variable``, so a
-    prompt with several dates is not a metadata-DB query per date. Inside, the zone the request was registered under."""
-    pinned = _REQUEST_ZONE.get()
-    if pinned is not None:
-        return pinned
-    return zone(config.recent_variable(config.VAR_TIMEZONE, DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE)
+    read = read or config.get_variable
+    return zone(read(config.VAR_TIMEZONE, DEFAULT_TIMEZONE) or DEFAULT_TIMEZONE)
 
 
 @contextmanager

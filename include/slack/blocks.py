@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from include import clock, law
+from include import clock, config, law
 from include.i18n import N_
 from include.request import CATEGORIES
 from include.store import APPROVE, REJECT, RequestRecord
@@ -74,8 +74,8 @@ def _link_url(url: str) -> str:
 
 def _date(value: datetime) -> str:
     """A legal date for the officers: the business's calendar day, naming the zone ("2026-01-05 (America/...)"), in
-    the request's zone in its tasks, else the Variable's read at most once per TTL (clock.display_timezone)."""
-    return clock.format_short(value, clock.display_timezone())
+    the request's zone in its tasks, else the Variable's read at most once per TTL (config.recent_variable)."""
+    return clock.format_short(value, clock.business_timezone(read=config.recent_variable))
 
 
 def _summary_fields(request: RequestRecord) -> list[dict[str, str]]:

@@ -92,11 +92,12 @@ def test_7021_a_requests_dates_stay_in_the_zone_it_was_registered_under(monkeypa
     monkeypatch.setenv("AIRFLOW_VAR_CCPA_TIMEZONE", "Asia/Tokyo")  # edited after the request was registered
     with clock.request_zone("America/Los_Angeles"):
         assert clock.business_timezone() == LA
-        assert clock.display_timezone() == LA  # the dates on its Slack prompt too
+        assert clock.business_timezone(read=config.recent_variable) == LA  # its Slack prompt's dates too
         assert clock.local_day(received) == date(2026, 1, 5)
         assert clock.format_short(received) == "2026-01-05 (America/Los_Angeles)"
         assert clock.lookback_start(received) == pacific(2025, 1, 5, 0, 0)
-    assert clock.display_timezone() == ZoneInfo("Asia/Tokyo")  # only inside: the next request reads the Variable
+    # only inside: the next request reads the Variable
+    assert clock.business_timezone(read=config.recent_variable) == ZoneInfo("Asia/Tokyo")
     assert clock.local_day(received) == date(2026, 1, 6)
     with clock.request_zone(None):  # a run registered before the zone was passed on: the Variable, as before
         assert clock.business_timezone() == ZoneInfo("Asia/Tokyo")
