@@ -176,7 +176,8 @@ def seed(stack: Stack, store: Any, target: int, template_run: str, start: int) -
     from lib import PG
 
     rows = stack.pg_query(
-        "SELECT value #>> '{}' FROM xcom WHERE run_id = %s AND task_id = 'validate_request' AND key = 'request_id'",
+        "SELECT value ->> 'request_id' FROM xcom "
+        "WHERE run_id = %s AND task_id = 'validate_request' AND key = 'return_value'",
         (template_run,),
     )
     template_request = rows[0][0]

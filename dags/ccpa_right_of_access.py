@@ -142,7 +142,8 @@ SLACK_TASK_RETRIES = retries.SLACK_TASK_RETRIES
     max_active_runs=10_000,
 )
 def ccpa_right_of_access() -> None:
-    @task(multiple_outputs=True)
+    # Every later task (the sensor too) takes this output whole: one XCom, not one more per key (issue #22).
+    @task(multiple_outputs=False)
     def validate_request(**context: Any) -> dict[str, Any]:
         return workflow.validate_request(dict(context["params"]), context["run_id"], context["dag_run"].run_after)
 
@@ -191,11 +192,10 @@ def ccpa_right_of_access() -> None:
 
     # TaskFlow calls return XComArgs (references resolved at run time), hence Any for the type checker.
     request: Any = validate_request()
-    request_id = request["request_id"]
     # The sensor follows the decision itself (approve → the extractions, reject → the rejection email).
     decision = WaitForDecisionSensor(
         task_id="wait_for_decision",
-        request_id=request_id,
+        request=request,
         approve_branch="aggregate_personal_data",
         reject_branch="send_rejection",
         deferrable=True,

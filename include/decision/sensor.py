@@ -50,26 +50,38 @@ class WaitForDecisionSensor(BaseSensorOperator, BranchMixIn):
     """
 
     inherits_from_skipmixin = True
-    template_fields = ("request_id",)
+    template_fields = ("request_id", "request")
     ui_color = "#ffe8b3"
 
     def __init__(
         self,
         *,
-        request_id: str,
+        request_id: str | None = None,
+        request: Any = None,
         approve_branch: str | Iterable[str] | None = None,
         reject_branch: str | Iterable[str] | None = None,
         conn_id: str = config.COMPLIANCE_CONN_ID,
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
+        """``request_id``, or ``request``: the registering task's whole output (a mapping with ``request_id``), which
+        the DAG passes so that task pushes one XCom instead of one per key."""
+        if (request_id is None) == (request is None):
+            raise ValueError("WaitForDecisionSensor needs request_id or request (not both)")
         kwargs.setdefault("timeout", law.RESPONSE_PERIOD.total_seconds())
         super().__init__(**kwargs)
-        self.request_id = request_id
+        # Until rendered, a DAG's sensor has only the XCom reference in ``request``; "" stands for its id.
+        self.request_id: str = request_id or ""
+        self.request = request
         self.approve_branch = approve_branch
         self.reject_branch = reject_branch
         self.conn_id = conn_id
         self.deferrable = deferrable
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        super().render_template_fields(context, jinja_env)
+        if self.request is not None:  # resolved from XCom now: the id every step below uses
+            self.request_id = self.request["request_id"]
 
     @property
     def store(self) -> ComplianceStore:

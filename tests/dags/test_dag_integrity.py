@@ -226,16 +226,15 @@ def test_whole_results_are_pushed_once_not_key_by_key(dag):
     """A TaskFlow task annotated ``-> dict`` pushes every key as its own XCom too (measured: 9 XCom writes per
     extraction instead of 1); downstream tasks take these results whole."""
     whole = [t for t in dag.tasks if t.task_id.startswith("aggregate_personal_data.")]
-    whole += [dag.get_task("build_report"), dag.get_task("post_review_prompt")]
-    assert len(whole) >= 4
+    whole += [dag.get_task(t) for t in ("validate_request", "build_report", "post_review_prompt")]
+    assert len(whole) >= 5
     assert not any(t.multiple_outputs for t in whole)
-    assert dag.get_task("validate_request").multiple_outputs  # its keys are used one by one
 
 
 def test_7021_every_task_after_registration_gets_the_zone_of_the_due_date(dag):
     """The tasks after validate_request take its whole output, the zone the legal dates were computed in included
     (one XCom read each, as its request_id alone was): they date the request in that zone and read no time-zone
-    Variable (issue #22). The sensor keeps its templated request_id (the trigger's kwargs)."""
+    Variable (issue #22). The sensor takes it whole too; its request_id stays a plain kwarg of the trigger."""
     from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
     validate = dag.get_task("validate_request")
@@ -244,6 +243,9 @@ def test_7021_every_task_after_registration_gets_the_zone_of_the_due_date(dag):
             continue
         reads = [a for a in task.op_args if isinstance(a, PlainXComArg) and a.operator is validate]
         assert [a.key for a in reads] == ["return_value"], task.task_id
+    sensor = dag.get_task("wait_for_decision")
+    assert isinstance(sensor.request, PlainXComArg) and sensor.request.operator is validate
+    assert sensor.request.key == "return_value"
 
 
 def test_7024d_a_registry_with_an_unwithheld_drivers_license_stops_the_dag_naming_file_datastore_and_column(
