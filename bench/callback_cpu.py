@@ -8,7 +8,9 @@ counted is the callback's. Each step sends ``rate``/s signed Approves of distinc
 /proc, the CPU seconds used during the step divided by the clicks: by the API server (all its processes), MariaDB,
 the emulator and this process (the load generator). On a host shared with other work, CPU per click is the steadier
 number; latency depends on what else runs. ``--spy DIR`` also records a py-spy profile (``--gil``, raw) of each API
-server process per step.
+server process per step. ``--floor`` also loads ``bench/callback_floor`` (the same clicks answered by a Flask view that
+does nothing, and by a bare ASGI app) and measures those right after ours at each rate: Airflow's floor for a
+callback on the same API server, in the same run.
 
     .venv/bin/python bench/callback_cpu.py --rates 50,100,200 --seconds 8 --results /tmp/cb-cpu.json
 
@@ -23,6 +25,7 @@ import asyncio
 import collections
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lib import PY, VENV_BIN, Stack, add_tls_argument, host_share, host_ticks, log, register_verified, wait_until
+from lib import PY, ROOT, VENV_BIN, Stack, add_tls_argument, host_share, host_ticks, log, register_verified, wait_until
 from volume import approve_payload, open_loop, signed
 
 HZ = os.sysconf("SC_CLK_TCK")
@@ -71,16 +74,27 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="AIRFLOW__API__WORKERS")
     p.add_argument("--results", default=None)
     p.add_argument("--spy", default=None, help="a directory for py-spy profiles of the API workers")
+    p.add_argument("--floor", action="store_true", help="also measure Airflow's floor (bench/callback_floor)")
     add_tls_argument(p)
     args = p.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     stack = Stack(tls=args.tls)
     stack.env["AIRFLOW__API__WORKERS"] = str(args.workers)
+    targets = {"ours": "/ccpa/slack/actions"}
+    if args.floor:  # one plugins folder with ours and the floor's, so both run in the same API server
+        plugins = stack.dir / "plugins"
+        plugins.mkdir()
+        shutil.copy(ROOT / "plugins" / "ccpa_slack_callback.py", plugins)
+        shutil.copy(Path(__file__).resolve().parent / "callback_floor" / "ccpa_callback_floor.py", plugins)
+        stack.env["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(plugins)
+        targets["floor: Flask view, no work"] = "/ccpa-floor/flask/slack/actions"
+        targets["floor: bare ASGI app"] = "/ccpa-floor/asgi/slack/actions"
     result: dict[str, Any] = {
         "date": time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime()),
         "command": "python bench/callback_cpu.py " + " ".join(sys.argv[1:]),
         "api_workers": args.workers,
         "tls": args.tls,
+        "targets": targets,
         "steps": [],
     }
     try:
@@ -103,7 +117,7 @@ def main() -> None:
         from include.store import ComplianceStore
 
         store = ComplianceStore.from_connection()
-        total = 40 + int(sum(r * args.seconds for r in rates))
+        total = 40 * len(targets) + int(sum(r * args.seconds for r in rates)) * len(targets)
         now = datetime.now(UTC)
         with ThreadPoolExecutor(8) as pool:
             ids = list(
@@ -112,65 +126,73 @@ def main() -> None:
                     range(total),
                 )
             )
-        url = f"{stack.af_url}/ccpa/slack/actions"
         response_url = f"{stack.slack_url}/response/bench-unknown"
 
         def maker(offset: int) -> Any:
             return lambda i: signed(stack.secret, approve_payload(ids[offset + i], response_url))
 
         async def steps() -> None:
-            await open_loop(url, maker(0), 10, 40, 10)  # warm-up: imports, pools
+            cursor = 0
+            for path in targets.values():
+                await open_loop(stack.af_url + path, maker(cursor), 10, 40, 10)  # warm-up: imports, pools
+                cursor += 40
             await asyncio.sleep(2)
-            cursor = 40
             for rate in rates:
-                n = int(rate * args.seconds)
-                before, load, host = _cpu_ticks(groups), os.getloadavg()[0], host_ticks()
-                spies = []
-                if args.spy:
-                    Path(args.spy).mkdir(parents=True, exist_ok=True)
-                    for pid, (role, _) in before.items():
-                        if role == "api server":
-                            out = f"{args.spy}/spy-{rate:.0f}-{pid}.txt"
-                            cmd = [
-                                str(VENV_BIN / "py-spy"),
-                                "record",
-                                "--pid",
-                                pid,
-                                "--duration",
-                                str(int(args.seconds)),
-                            ]
-                            cmd += [
-                                "--rate",
-                                "200",
-                                "--format",
-                                "raw",
-                                "--gil",
-                                "--threads",
-                                "--nonblocking",
-                                "-o",
-                                out,
-                            ]
-                            spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # noqa: S603
-                step = await open_loop(url, maker(cursor), rate, n, args.seconds + 1)
-                await asyncio.sleep(1.5)  # the prompt updates after the acks
-                after = _cpu_ticks(groups)
-                host_used = host_share(host, host_ticks())
-                for spy in spies:
-                    spy.wait()
-                cpu: collections.Counter[str] = collections.Counter()
-                for pid, (role, ticks) in after.items():
-                    cpu[role] += ticks - before.get(pid, (role, 0))[1]
-                step.pop("ok_indexes", None)
-                step["cpu_ms_per_click"] = {r: round(1000 * t / HZ / n, 2) for r, t in sorted(cpu.items()) if t}
-                step["load_start"], step["load_end"] = load, os.getloadavg()[0]
-                step["host"] = host_used
-                result["steps"].append(step)
-                cursor += n
-                log(
-                    f"{rate:.0f}/s: p50 {step['p50_ms']:.0f} p99 {step['p99_ms']:.0f} ms {step['statuses']}; "
-                    f"CPU ms per click {step['cpu_ms_per_click']}; load {load:.1f}; host {host_used}"
-                )
-                await asyncio.sleep(2)
+                for target, path in targets.items():
+                    cursor = await measure(target, stack.af_url + path, rate, cursor)
+
+        async def measure(target: str, url: str, rate: float, cursor: int) -> int:
+            n = int(rate * args.seconds)
+            before, load, host = _cpu_ticks(groups), os.getloadavg()[0], host_ticks()
+            spies = []
+            if args.spy:
+                Path(args.spy).mkdir(parents=True, exist_ok=True)
+                for pid, (role, _) in before.items():
+                    if role == "api server":
+                        out = f"{args.spy}/spy-{len(result['steps'])}-{rate:.0f}-{pid}.txt"
+                        cmd = [
+                            str(VENV_BIN / "py-spy"),
+                            "record",
+                            "--pid",
+                            pid,
+                            "--duration",
+                            str(int(args.seconds)),
+                        ]
+                        cmd += [
+                            "--rate",
+                            "200",
+                            "--format",
+                            "raw",
+                            "--gil",
+                            "--threads",
+                            "--nonblocking",
+                            "-o",
+                            out,
+                        ]
+                        spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # noqa: S603
+            measured = await open_loop(url, maker(cursor), rate, n, args.seconds + 1)
+            await asyncio.sleep(1.5)  # the prompt updates after the acks
+            after = _cpu_ticks(groups)
+            host_used = host_share(host, host_ticks())
+            for spy in spies:
+                spy.wait()
+            cpu: collections.Counter[str] = collections.Counter()
+            for pid, (role, ticks) in after.items():
+                cpu[role] += ticks - before.get(pid, (role, 0))[1]
+            measured.pop("ok_indexes", None)
+            measured["cpu_ms_per_click"] = {r: round(1000 * t / HZ / n, 2) for r, t in sorted(cpu.items()) if t}
+            measured["load_start"], measured["load_end"] = load, os.getloadavg()[0]
+            measured["host"] = host_used
+            measured["target"] = target
+            result["steps"].append(measured)
+            cursor += n
+            log(
+                f"{target} {rate:.0f}/s: p50 {measured['p50_ms']:.0f} p99 {measured['p99_ms']:.0f} ms "
+                f"{measured['statuses']}; "
+                f"CPU ms per click {measured['cpu_ms_per_click']}; load {load:.1f}; host {host_used}"
+            )
+            await asyncio.sleep(2)
+            return cursor
 
         asyncio.run(steps())
     finally:
