@@ -37,28 +37,28 @@ EXTRACTS = ("extract_crm", "extract_orders", "extract_web")
     max_active_runs=10_000,
 )
 def ccpa_bench_airflow_floor() -> None:
-    @task(multiple_outputs=True)
+    @task(multiple_outputs=False)  # one XCom, taken whole by every later task, as ours
     def validate_request() -> dict[str, Any]:
         return {"request_id": "0" * 32, "lookback": "12_months"}
 
     @task(priority_weight=1000)
-    def send_acknowledgement(request_id: str) -> str:
-        return request_id
+    def send_acknowledgement(request: dict[str, Any]) -> str:
+        return str(request["request_id"])
 
     @task(multiple_outputs=False)
-    def post_review_prompt(request_id: str) -> dict[str, str]:
+    def post_review_prompt(request: dict[str, Any]) -> dict[str, str]:
         return {"channel": "C0", "ts": "0"}
 
     @task(multiple_outputs=False)
-    def extract(name: str, request_id: str) -> dict[str, Any]:
+    def extract(name: str, request: dict[str, Any]) -> dict[str, Any]:
         return {"datastore": name, "path": "file:///dev/null", "row_count": 0}
 
     @task_group(group_id="aggregate_personal_data")
-    def aggregate_personal_data(request_id: str) -> list:
-        return [extract.override(task_id=name)(name, request_id) for name in EXTRACTS]
+    def aggregate_personal_data(request: Any) -> list:
+        return [extract.override(task_id=name)(name, request) for name in EXTRACTS]
 
     @task(multiple_outputs=False)
-    def build_report(request_id: str, extracts: list[dict[str, Any]]) -> dict[str, Any]:
+    def build_report(request: dict[str, Any], extracts: list[dict[str, Any]]) -> dict[str, Any]:
         return {"html": "file:///dev/null", "files": []}
 
     @task
@@ -66,11 +66,10 @@ def ccpa_bench_airflow_floor() -> None:
         return "<message-id@example.com>"
 
     @task
-    def close_review_prompt(request_id: str) -> str:
+    def close_review_prompt(request: dict[str, Any]) -> str:
         return "closed"
 
-    request = validate_request()
-    request_id = request["request_id"]
+    request: Any = validate_request()
     wait = FileSensor(
         task_id="wait_for_decision",
         filepath="{{ dag_run.conf['flag'] }}",
@@ -78,11 +77,11 @@ def ccpa_bench_airflow_floor() -> None:
         poke_interval=1,
         deferrable=True,
     )
-    send_acknowledgement(request_id)
-    post_review_prompt(request_id) >> wait
-    extracts = aggregate_personal_data(request_id)
+    send_acknowledgement(request)
+    post_review_prompt(request) >> wait
+    extracts = aggregate_personal_data(request)
     wait >> extracts
-    send_report(request_id, build_report(request_id, extracts)) >> close_review_prompt(request_id)
+    send_report(request, build_report(request, extracts)) >> close_review_prompt(request)
 
 
 ccpa_bench_airflow_floor()
