@@ -132,6 +132,25 @@ def replace_section(docs: Path, start: str, end: str, section: str, header: str 
     docs.write_text(text, encoding="utf-8")
 
 
+def publish(
+    results: dict[str, Any],
+    section: Callable[[dict[str, Any]], str],
+    *,
+    results_path: str | None,
+    write_docs: bool,
+    docs: Path,
+    start: str,
+    end: str,
+) -> None:
+    """A benchmark's end: save its raw ``results`` (JSON) if asked, print its docs section, and rewrite that section
+    of ``docs`` if asked."""
+    if results_path:
+        Path(results_path).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    print(section(results))
+    if write_docs:
+        replace_section(docs, start, end, section(results))
+
+
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 

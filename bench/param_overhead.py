@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lib import ROOT, replace_section, verified_conf
+from lib import ROOT, publish, replace_section, verified_conf
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- param_overhead:start -->", "<!-- param_overhead:end -->"
@@ -291,11 +291,7 @@ def main() -> int:
         replace_section(DOCS, START, END, render(json.loads(Path(args.docs_from).read_text())))
         return 0
     results = run(args.rounds)
-    if args.results:
-        Path(args.results).write_text(json.dumps(results, indent=1))
-    print(render(results))
-    if args.write_docs:
-        replace_section(DOCS, START, END, render(results))
+    publish(results, render, results_path=args.results, write_docs=args.write_docs, docs=DOCS, start=START, end=END)
     return 0
 
 

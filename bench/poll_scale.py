@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lib import MYSQL, ROOT, log, pct, replace_section
+from lib import MYSQL, ROOT, log, pct, publish, replace_section
 
 sys.path.insert(0, str(ROOT))
 
@@ -230,11 +230,7 @@ def main() -> int:
         text=True,
     ).stdout.strip()
     results["command"] = "python bench/poll_scale.py " + " ".join(sys.argv[1:])
-    if args.results:
-        Path(args.results).write_text(json.dumps(results, indent=1))
-    print(render(results))
-    if args.write_docs:
-        replace_section(DOCS, START, END, render(results))
+    publish(results, render, results_path=args.results, write_docs=args.write_docs, docs=DOCS, start=START, end=END)
     return 0
 
 
