@@ -146,9 +146,10 @@ def publish(
     of ``docs`` if asked."""
     if results_path:
         Path(results_path).write_text(json.dumps(results, indent=1), encoding="utf-8")
-    print(section(results))
+    text = section(results)
+    print(text)
     if write_docs:
-        replace_section(docs, start, end, section(results))
+        replace_section(docs, start, end, text)
 
 
 def log(msg: str) -> None:

@@ -127,6 +127,23 @@ def schemas_checked(*, once: bool) -> Iterator[None]:
         jsonschema.validate = stock
 
 
+@contextlib.contextmanager
+def counted(cls: type, name: str) -> Iterator[list[int]]:
+    """Count the calls of method ``name`` of ``cls`` while inside (``[n]``, read after the block)."""
+    stock = getattr(cls, name)
+    calls = [0]
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return stock(*args, **kwargs)
+
+    setattr(cls, name, counting)
+    try:
+        yield calls
+    finally:
+        setattr(cls, name, stock)
+
+
 def interleaved(a: Callable[[], object], b: Callable[[], object], rounds: int) -> tuple[list[float], list[float]]:
     """CPU ms of ``a`` and ``b`` run alternately ``rounds`` times each (the same process, heap and caches)."""
     times: tuple[list[float], list[float]] = ([], [])
@@ -142,7 +159,7 @@ def run(rounds: int) -> dict[str, Any]:
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="param_overhead_"))
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from airflow.sdk.definitions.param import process_params
+    from airflow.sdk.definitions.param import Param, ParamsDict, process_params
 
     # Warm-up: imports, the registry, the templates (the preload does this before a task process forks).
     dag = parse(OURS)
@@ -150,19 +167,8 @@ def run(rounds: int) -> dict[str, Any]:
     gc.freeze()
     params_count = len(dag.params)
 
-    copies = 0
-    from airflow.sdk.definitions.param import ParamsDict
-
-    stock_copy = ParamsDict.__deepcopy__
-
-    def counting(self: ParamsDict, memo: dict[int, Any] | None) -> ParamsDict:
-        nonlocal copies
-        copies += 1
-        return stock_copy(self, memo)
-
-    ParamsDict.__deepcopy__ = counting  # type: ignore[method-assign]
-    parse(OURS)
-    ParamsDict.__deepcopy__ = stock_copy  # type: ignore[method-assign]
+    with counted(ParamsDict, "__deepcopy__") as copies:
+        parse(OURS)
 
     def ours_with_fieldwise() -> None:
         with fieldwise_param_copies():
@@ -188,19 +194,8 @@ def run(rounds: int) -> dict[str, Any]:
 
         return run_once
 
-    from airflow.sdk.definitions.param import Param
-
-    resolves = 0
-    stock_resolve = Param.resolve
-
-    def counting_resolve(self: Param, *args: Any, **kwargs: Any) -> Any:
-        nonlocal resolves
-        resolves += 1
-        return stock_resolve(self, *args, **kwargs)
-
-    Param.resolve = counting_resolve  # type: ignore[method-assign]
-    expected = validate()
-    Param.resolve = stock_resolve  # type: ignore[method-assign]
+    with counted(Param, "resolve") as resolves:
+        expected = validate()
     for variant in (validate_with(once=True), validate_with(once=False)):
         assert variant() == expected, "a variant must give the same params"
     stock_a, once_b = interleaved(validate, validate_with(once=True), rounds)
@@ -214,8 +209,8 @@ def run(rounds: int) -> dict[str, Any]:
         "python": platform.python_version(),
         "airflow": airflow.__version__,
         "params": params_count,
-        "copies_per_parse": copies,
-        "resolves_per_task": resolves,
+        "copies_per_parse": copies[0],
+        "resolves_per_task": resolves[0],
         "parse_ms": {"stock": _p50(parse_a), "fieldwise": _p50(parse_b), "floor": _p50(floor)},
         "process_params_ms": {
             "stock": _p50(stock_a + stock_c),

@@ -440,18 +440,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         emails: list[str] = []
         made = [0]
 
+        def save() -> None:
+            if args.results:
+                Path(args.results).write_text(json.dumps(results, indent=1, default=str))
+
         def measure(m: dict[str, Any], seeded: list[tuple[str, str]] | None, label: str) -> None:
             """At a queue size reached: the window of only waiting, the API's latency, then clicks to emails."""
             m["window"] = window(stack, args.window, poll_log, interval)
             m.update(api_latency(stack, args, cb_ids, cursor))
             results["milestones"].append(m)
-            if args.results:  # what is measured so far is kept, whatever the clicks do
-                Path(args.results).write_text(json.dumps(results, indent=1, default=str))
+            save()  # what is measured so far is kept, whatever the clicks do
             wait_until(lambda: quiet(stack), 900, 2, "quiet after the API load")
             m["click_to_email"] = click_to_email(stack, runs, emails, args.clicks, seeded, args.report_timeout)
             log(f"{label}: {json.dumps(_brief(m))}")
-            if args.results:
-                Path(args.results).write_text(json.dumps(results, indent=1, default=str))
+            save()
 
         for target in milestones:
             if time.time() - t_start > args.budget:
